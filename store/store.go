@@ -1,0 +1,140 @@
+// Package store keeps bindings, number pools, the quarantine of released
+// (X, party) pairs and the expiry index. It knows nothing of SIP: numbers are
+// canonical digit strings (see routing.Normalize) and times are wall-clock.
+//
+// The Store interface is the contract; Open returns the bbolt implementation.
+// A cluster implementation (etcd) must pass the same suite in storetest.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Model is the binding model. Only AXB exists today; AXN and AXE come later.
+type Model string
+
+const ModelAXB Model = "AXB"
+
+// Binding binds parties A and B to the middle number X until ExpiresAt.
+// (X, A) and (X, B) each resolve to exactly this binding while it is live.
+type Binding struct {
+	ID        string    `json:"id"`
+	Model     Model     `json:"model"`
+	Pool      string    `json:"pool"`
+	X         string    `json:"x"`
+	A         string    `json:"a"`
+	B         string    `json:"b"`
+	OrderID   string    `json:"order_id,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Counterpart returns the other party of the binding, or "" when party is
+// neither A nor B.
+func (b Binding) Counterpart(party string) string {
+	switch party {
+	case b.A:
+		return b.B
+	case b.B:
+		return b.A
+	}
+	return ""
+}
+
+// Expired reports whether the binding is past its expiry at now.
+func (b Binding) Expired(now time.Time) bool { return !now.Before(b.ExpiresAt) }
+
+// NewBinding is a request to bind A and B. When X is empty the store picks X
+// from Pool under the reuse rule; when X is set it must be in Pool.
+type NewBinding struct {
+	Pool      string
+	X         string
+	A         string
+	B         string
+	OrderID   string
+	ExpiresAt time.Time
+}
+
+// EndReason says why a binding left the store.
+type EndReason string
+
+const (
+	EndDeleted EndReason = "deleted"
+	EndExpired EndReason = "expired"
+)
+
+// Ended is published once for every binding that leaves the store, after the
+// removal has been committed.
+type Ended struct {
+	Binding Binding
+	Reason  EndReason
+	At      time.Time
+}
+
+// Filter selects bindings for List. Empty fields match everything; Party
+// matches A or B.
+type Filter struct {
+	X       string
+	Party   string
+	OrderID string
+	Limit   int // 0 means the store's default (1000)
+}
+
+// PoolInfo is a pool's size and use.
+type PoolInfo struct {
+	Name     string `json:"name"`
+	Size     int    `json:"size"`     // numbers in the pool
+	InUse    int    `json:"in_use"`   // numbers with at least one live binding
+	Bindings int    `json:"bindings"` // live bindings on the pool's numbers
+}
+
+var (
+	// ErrNotFound: no binding (or pool) by that key.
+	ErrNotFound = errors.New("not found")
+	// ErrEnded: (X, party) has no live binding but had one that ended
+	// recently (it is in quarantine). Routing answers 480 rather than 404.
+	ErrEnded = errors.New("binding ended")
+	// ErrNoNumber: no X in the pool satisfies the reuse rule for this pair
+	// (or the pool is empty or unknown).
+	ErrNoNumber = errors.New("no number available in pool")
+	// ErrPartyBusy: an explicitly requested X already has a live binding (or a
+	// quarantined pair) for A or B.
+	ErrPartyBusy = errors.New("party already bound on this number")
+	// ErrNotInPool: an explicitly requested X is not a number of the pool.
+	ErrNotInPool = errors.New("number not in pool")
+	// ErrOrderConflict: the order ID is already bound to different parties.
+	ErrOrderConflict = errors.New("order id already bound to other parties")
+)
+
+// Store is the binding store. Every method that writes has committed durably
+// (fsync) before it returns nil.
+type Store interface {
+	// CreateBinding creates a binding, or returns the live binding with the
+	// same OrderID and created=false (a retried request never binds twice).
+	CreateBinding(ctx context.Context, nb NewBinding) (b Binding, created bool, err error)
+	GetBinding(ctx context.Context, id string) (Binding, error)
+	ListBindings(ctx context.Context, f Filter) ([]Binding, error)
+	// DeleteBinding removes a binding, quarantines its pairs and publishes
+	// Ended{Reason: EndDeleted}.
+	DeleteBinding(ctx context.Context, id string) (Binding, error)
+	// Lookup resolves (X, party) to its binding. A binding past ExpiresAt but
+	// not yet swept is still returned: the caller compares ExpiresAt. A pair in
+	// quarantine gives ErrEnded; an unknown pair ErrNotFound.
+	Lookup(ctx context.Context, x, party string) (Binding, error)
+
+	// AddNumbers adds numbers to a pool (creating it), ignoring ones already
+	// there; it returns how many were new. A number belongs to one pool only.
+	AddNumbers(ctx context.Context, pool string, numbers []string) (added int, err error)
+	Pool(ctx context.Context, pool string) (PoolInfo, error)
+	// InPool reports whether x is a number of any pool, and which.
+	InPool(ctx context.Context, x string) (pool string, ok bool, err error)
+
+	// Subscribe returns a channel on which every Ended is delivered, and a
+	// function that stops the subscription. Delivery blocks the sweeper, so
+	// subscribers must drain promptly.
+	Subscribe() (<-chan Ended, func())
+
+	Close() error
+}
