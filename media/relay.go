@@ -1,0 +1,99 @@
+package media
+
+import (
+	"fmt"
+	"net/netip"
+	"sync"
+
+	"github.com/rs/zerolog"
+)
+
+// Config is where the relay binds and which ports it may use.
+type Config struct {
+	IP      netip.Addr // address the relay binds to and advertises in SDP (c=, o=)
+	PortMin int        // RTP port range, inclusive; RTP on even ports, RTCP on RTP+1
+	PortMax int
+}
+
+// Relay owns the port range and the live sessions.
+type Relay struct {
+	cfg       Config
+	advertise netip.Addr
+	log       zerolog.Logger
+	ports     *portPool
+
+	mu       sync.Mutex
+	sessions map[*Session]struct{}
+	closed   bool
+}
+
+// NewRelay checks cfg and returns a relay; it binds nothing until a Session
+// needs ports.
+func NewRelay(cfg Config, opts ...Option) (*Relay, error) {
+	r := &Relay{cfg: cfg, log: zerolog.Nop(), sessions: make(map[*Session]struct{})}
+	for _, o := range opts {
+		o(r)
+	}
+	if !cfg.IP.IsValid() {
+		return nil, fmt.Errorf("media: relay IP not set")
+	}
+	if cfg.IP.Zone() != "" || cfg.IP.Is4In6() {
+		return nil, fmt.Errorf("media: relay IP %s: use a plain IPv4 or IPv6 address without zone", cfg.IP)
+	}
+	if !r.advertise.IsValid() {
+		r.advertise = cfg.IP
+	}
+	if r.advertise.IsUnspecified() || r.advertise.Zone() != "" || r.advertise.Is4In6() {
+		return nil, fmt.Errorf("media: cannot advertise %s in SDP: bind a concrete address or use WithAdvertiseIP", r.advertise)
+	}
+	if cfg.PortMin < 1 || cfg.PortMax > 65535 || cfg.PortMin > cfg.PortMax {
+		return nil, fmt.Errorf("media: port range %d-%d: need 1 <= PortMin <= PortMax <= 65535", cfg.PortMin, cfg.PortMax)
+	}
+	r.ports = newPortPool(cfg.IP, cfg.PortMin, cfg.PortMax, r.log)
+	if r.ports.pairs() == 0 {
+		return nil, fmt.Errorf("media: port range %d-%d holds no even/odd RTP/RTCP pair", cfg.PortMin, cfg.PortMax)
+	}
+	r.log.Debug().Stringer("ip", cfg.IP).Stringer("advertise", r.advertise).
+		Int("port_min", cfg.PortMin).Int("port_max", cfg.PortMax).Int("pairs", r.ports.pairs()).
+		Msg("media relay ready")
+	return r, nil
+}
+
+// NewSession starts the media of one call. log should carry the call's IDs.
+// After Close the session is born closed and its Rewrite fails.
+func (r *Relay) NewSession(log zerolog.Logger) *Session {
+	s := newSession(r, log)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		s.closed = true
+		return s
+	}
+	r.sessions[s] = struct{}{}
+	return s
+}
+
+// PortsInUse counts the relay's bound ports (RTP and RTCP, two per pair).
+func (r *Relay) PortsInUse() int { return r.ports.inUse() }
+
+// Close closes every live session and refuses new ones.
+func (r *Relay) Close() error {
+	r.mu.Lock()
+	r.closed = true
+	live := make([]*Session, 0, len(r.sessions))
+	for s := range r.sessions {
+		live = append(live, s)
+	}
+	r.mu.Unlock()
+	for _, s := range live {
+		s.Close()
+	}
+	r.log.Debug().Int("sessions", len(live)).Msg("media relay closed")
+	return nil
+}
+
+func (r *Relay) forget(s *Session) {
+	r.mu.Lock()
+	delete(r.sessions, s)
+	r.mu.Unlock()
+}
