@@ -39,4 +39,7 @@ type Decision struct {
 	Dialled string        // normalised X
 	Callee  string        // normalised number to call (Bridge)
 	Display string        // number shown to the callee: X (Bridge)
+
+	// Err is the error behind a Reject, for logs; never sent to a party.
+	Err error
 }

@@ -1,0 +1,116 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"time"
+
+	"github.com/xbridge/xbridge/store"
+)
+
+// DefaultCountryCode is the country whose national numbers Normalize
+// completes when no WithCountryCode is given.
+const DefaultCountryCode = "86"
+
+// Router decides what to do with a new call from the bindings in a store.
+// It is safe for concurrent use.
+type Router struct {
+	st      store.Store
+	cc      string
+	trusted []netip.Prefix
+	now     func() time.Time
+}
+
+// Option configures a Router.
+type Option func(*Router)
+
+// WithCountryCode sets the country whose national numbers are completed
+// (default "86"). A code that is not 1-3 digits makes every Normalize fail,
+// naming it.
+func WithCountryCode(cc string) Option { return func(r *Router) { r.cc = cc } }
+
+// WithTrusted limits the sources calls are accepted from (the carriers'
+// trunk ranges). With no prefixes every source is trusted.
+func WithTrusted(prefixes ...netip.Prefix) Option {
+	return func(r *Router) {
+		r.trusted = r.trusted[:0]
+		for _, p := range prefixes {
+			r.trusted = append(r.trusted, p.Masked())
+		}
+	}
+}
+
+// WithClock replaces time.Now when deciding whether a binding has expired.
+func WithClock(now func() time.Time) Option { return func(r *Router) { r.now = now } }
+
+// NewRouter returns a Router that looks bindings up in st.
+func NewRouter(st store.Store, opts ...Option) *Router {
+	r := &Router{st: st, cc: DefaultCountryCode, now: time.Now}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// Normalize is the package Normalize with the router's country code.
+func (r *Router) Normalize(s string) (string, error) { return Normalize(s, r.cc) }
+
+// Route decides a new call: Bridge to the counterpart of the caller in the
+// binding on the dialled number, showing that number, or Reject with a
+// SIP-style code. Reason never holds the counterpart's number, so it may be
+// sent back to the caller.
+func (r *Router) Route(ctx context.Context, c Call) Decision {
+	if !r.trustedSource(c.Source) {
+		return Decision{Action: Reject, Code: 403, Reason: "source not trusted"}
+	}
+	x, err := r.Normalize(c.Dialled)
+	if err != nil {
+		return Decision{Action: Reject, Code: 484, Reason: "dialled number: " + err.Error(), Err: err}
+	}
+	caller, err := r.Normalize(c.Caller)
+	if err != nil {
+		return Decision{Action: Reject, Code: 403, Reason: "caller unidentified: " + err.Error(), Err: err, Dialled: x}
+	}
+	d := Decision{Action: Reject, Caller: caller, Dialled: x}
+
+	b, err := r.st.Lookup(ctx, x, caller)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		d.Code, d.Reason = 404, "no binding for this caller on the dialled number"
+		return d
+	case errors.Is(err, store.ErrEnded):
+		d.Code, d.Reason, d.Binding = 480, "binding ended", b
+		return d
+	case err != nil:
+		d.Code, d.Reason, d.Err = 500, "binding lookup failed", err
+		return d
+	}
+	d.Binding = b
+	if b.Expired(r.now()) {
+		d.Code, d.Reason = 480, "binding expired"
+		return d
+	}
+	callee := b.Counterpart(caller)
+	if callee == "" || b.X != x {
+		d.Code, d.Reason = 500, "binding does not match the call"
+		d.Err = errors.New("store returned a binding without this caller or number")
+		return d
+	}
+	d.Action, d.Code, d.Reason = Bridge, 0, "bridge"
+	d.Callee, d.Display = callee, x
+	return d
+}
+
+func (r *Router) trustedSource(a netip.Addr) bool {
+	if len(r.trusted) == 0 {
+		return true
+	}
+	a = a.Unmap()
+	for _, p := range r.trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,177 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xbridge/xbridge/store"
+)
+
+// lookupStore is a store.Store whose Lookup answers from a map; routing only
+// reads through Lookup. The bbolt store is tested against the same contract
+// in package store.
+type lookupStore struct {
+	store.Store // nil: any other method panics, so a test using one fails loudly
+	bindings    map[[2]string]store.Binding
+	errs        map[[2]string]error
+	calls       int
+}
+
+func (s *lookupStore) Lookup(_ context.Context, x, party string) (store.Binding, error) {
+	s.calls++
+	k := [2]string{x, party}
+	if err, ok := s.errs[k]; ok {
+		return s.bindings[k], err
+	}
+	if b, ok := s.bindings[k]; ok {
+		return b, nil
+	}
+	return store.Binding{}, store.ErrNotFound
+}
+
+func TestRoute(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	const (
+		x = "8617000000001"
+		a = "8613800000001"
+		b = "8613900000002"
+	)
+	live := store.Binding{ID: "b1", Model: store.ModelAXB, Pool: "default", X: x, A: a, B: b, ExpiresAt: now.Add(time.Hour)}
+	expired := live
+	expired.ExpiresAt = now
+	expired.B = "8613700000003"
+	ended := live
+	ended.ID, ended.B = "b0", "8613600000004"
+
+	st := func() *lookupStore {
+		return &lookupStore{
+			bindings: map[[2]string]store.Binding{
+				{x, a}:               live,
+				{x, b}:               live,
+				{x, "8613700000003"}: expired,
+				{x, "8613600000004"}: ended,
+				{x, "8613500000005"}: {ID: "broken", X: x, A: a, B: b, ExpiresAt: now.Add(time.Hour)},
+				{"8617000000009", a}: live, // X in the binding differs from the dialled one
+			},
+			errs: map[[2]string]error{
+				{x, "8613600000004"}: store.ErrEnded,
+				{x, "8613400000006"}: errors.New("disk on fire"),
+			},
+		}
+	}
+	trunk := netip.MustParsePrefix("127.0.0.0/24")
+	src := netip.MustParseAddr("127.0.0.1")
+
+	tests := []struct {
+		name    string
+		opts    []Option
+		call    Call
+		action  Action
+		code    int
+		reason  string
+		callee  string
+		binding string
+		lookups int
+	}{
+		{name: "a calls b", call: Call{Caller: "+" + a, Dialled: x, Source: src}, action: Bridge, callee: b, binding: "b1", lookups: 1},
+		{name: "b calls a national forms", call: Call{Caller: "13900000002", Dialled: "tel:+86-170-0000-0001", Source: src}, action: Bridge, callee: a, binding: "b1", lookups: 1},
+		{name: "trusted source", opts: []Option{WithTrusted(trunk)}, call: Call{Caller: a, Dialled: x, Source: src}, action: Bridge, callee: b, binding: "b1", lookups: 1},
+		{name: "trusted v4-mapped source", opts: []Option{WithTrusted(trunk)}, call: Call{Caller: a, Dialled: x, Source: netip.MustParseAddr("::ffff:127.0.0.1")}, action: Bridge, callee: b, binding: "b1", lookups: 1},
+		{name: "empty trusted list trusts all", opts: []Option{WithTrusted()}, call: Call{Caller: a, Dialled: x, Source: netip.MustParseAddr("127.0.1.1")}, action: Bridge, callee: b, binding: "b1", lookups: 1},
+		{name: "untrusted source", opts: []Option{WithTrusted(trunk)}, call: Call{Caller: a, Dialled: x, Source: netip.MustParseAddr("127.0.1.1")}, code: 403, reason: "source not trusted"},
+		{name: "no source with trust list", opts: []Option{WithTrusted(trunk)}, call: Call{Caller: a, Dialled: x}, code: 403, reason: "source not trusted"},
+		{name: "dialled not a number", call: Call{Caller: a, Dialled: "voicemail", Source: src}, code: 484, reason: "dialled number"},
+		{name: "dialled too short", call: Call{Caller: a, Dialled: "12345", Source: src}, code: 484, reason: "too short"},
+		{name: "anonymous caller", call: Call{Caller: "anonymous", Dialled: x, Source: src}, code: 403, reason: "caller unidentified"},
+		{name: "empty caller", call: Call{Caller: "", Dialled: x, Source: src}, code: 403, reason: "caller unidentified"},
+		{name: "stranger", call: Call{Caller: "8613100000007", Dialled: x, Source: src}, code: 404, reason: "no binding", lookups: 1},
+		{name: "ended", call: Call{Caller: "8613600000004", Dialled: x, Source: src}, code: 480, reason: "ended", binding: "b0", lookups: 1},
+		{name: "expired not yet swept", call: Call{Caller: "8613700000003", Dialled: x, Source: src}, code: 480, reason: "expired", binding: "b1", lookups: 1},
+		{name: "clock before expiry", opts: []Option{WithClock(func() time.Time { return now.Add(-time.Second) })}, call: Call{Caller: "8613700000003", Dialled: x, Source: src}, action: Bridge, callee: a, binding: "b1", lookups: 1},
+		{name: "store error", call: Call{Caller: "8613400000006", Dialled: x, Source: src}, code: 500, reason: "lookup failed", lookups: 1},
+		{name: "binding without caller", call: Call{Caller: "8613500000005", Dialled: x, Source: src}, code: 500, reason: "does not match", binding: "broken", lookups: 1},
+		{name: "binding on other x", call: Call{Caller: a, Dialled: "8617000000009", Source: src}, code: 500, reason: "does not match", binding: "b1", lookups: 1},
+		{name: "other country code", opts: []Option{WithCountryCode("1")}, call: Call{Caller: "13800000001", Dialled: x, Source: src}, code: 404, reason: "no binding", lookups: 1},
+		{name: "bad country code", opts: []Option{WithCountryCode("x")}, call: Call{Caller: a, Dialled: x, Source: src}, code: 484, reason: "country code"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := st()
+			opts := append([]Option{WithClock(func() time.Time { return now })}, tt.opts...)
+			d := NewRouter(s, opts...).Route(context.Background(), tt.call)
+			if d.Action != tt.action || d.Code != tt.code {
+				t.Fatalf("Route = action %v code %d (%q), want action %v code %d", d.Action, d.Code, d.Reason, tt.action, tt.code)
+			}
+			if !strings.Contains(d.Reason, tt.reason) {
+				t.Errorf("reason %q does not say %q", d.Reason, tt.reason)
+			}
+			if d.Binding.ID != tt.binding {
+				t.Errorf("binding %q, want %q", d.Binding.ID, tt.binding)
+			}
+			if s.calls != tt.lookups {
+				t.Errorf("%d lookups, want %d", s.calls, tt.lookups)
+			}
+			switch d.Code {
+			case 500, 484:
+				if d.Err == nil {
+					t.Errorf("code %d without Err", d.Code)
+				}
+			case 0, 404, 480:
+				if d.Err != nil {
+					t.Errorf("code %d with Err %v", d.Code, d.Err)
+				}
+			}
+			if tt.action == Bridge {
+				if d.Callee != tt.callee || d.Display != d.Dialled || d.Dialled != "8617000000001" {
+					t.Errorf("bridge to %q showing %q (dialled %q), want %q showing X", d.Callee, d.Display, d.Dialled, tt.callee)
+				}
+				if d.Caller == "" || d.Caller == d.Callee {
+					t.Errorf("caller %q callee %q", d.Caller, d.Callee)
+				}
+			} else if d.Callee != "" || d.Display != "" {
+				t.Errorf("reject carries callee %q display %q", d.Callee, d.Display)
+			}
+			// The reason may go back to the caller: it must never hold the
+			// other party's number.
+			for _, n := range []string{a, b} {
+				if n != d.Caller && strings.Contains(d.Reason, n) {
+					t.Errorf("reason %q leaks %s", d.Reason, n)
+				}
+			}
+		})
+	}
+}
+
+func TestRouterNormalize(t *testing.T) {
+	for _, tt := range []struct{ cc, in, want string }{
+		{"", "17000000001", "8617000000001"}, // default country code
+		{"44", "07911123456", "447911123456"},
+	} {
+		var opts []Option
+		if tt.cc != "" {
+			opts = append(opts, WithCountryCode(tt.cc))
+		}
+		got, err := NewRouter(nil, opts...).Normalize(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("cc %q: Normalize(%q) = %q, %v; want %q", tt.cc, tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func BenchmarkRoute(b *testing.B) {
+	st := &lookupStore{bindings: map[[2]string]store.Binding{
+		{"8617000000001", "8613800000001"}: {ID: "b1", X: "8617000000001", A: "8613800000001", B: "8613900000002", ExpiresAt: time.Now().Add(time.Hour)},
+	}}
+	r := NewRouter(st, WithTrusted(netip.MustParsePrefix("127.0.0.0/8")))
+	c := Call{Caller: "+8613800000001", Dialled: "tel:+86-170-0000-0001", Source: netip.MustParseAddr("127.0.0.1")}
+	b.ReportAllocs()
+	for b.Loop() {
+		if d := r.Route(context.Background(), c); d.Action != Bridge {
+			b.Fatalf("decision %+v", d)
+		}
+	}
+}
