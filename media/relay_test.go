@@ -1,0 +1,549 @@
+package media_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/rs/zerolog"
+
+	"github.com/xbridge/xbridge/media"
+)
+
+var loopback = netip.MustParseAddr("127.0.0.1")
+
+// Each test takes its own slice of ports below the kernel's ephemeral range
+// (32768+), so tests do not compete with sockets bound to port 0.
+func newRelay(t testing.TB, min, max int) *media.Relay {
+	t.Helper()
+	r, err := media.NewRelay(media.Config{IP: loopback, PortMin: min, PortMax: max})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// endpoint is a party's UDP socket on 127.0.0.1.
+type endpoint struct {
+	t    testing.TB
+	conn *net.UDPConn
+}
+
+func listen(t testing.TB) *endpoint {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &endpoint{t: t, conn: c}
+}
+
+func (e *endpoint) port() int { return e.conn.LocalAddr().(*net.UDPAddr).Port }
+
+func (e *endpoint) send(to int, b []byte) {
+	e.t.Helper()
+	if _, err := e.conn.WriteToUDPAddrPort(b, netip.AddrPortFrom(loopback, uint16(to))); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// recv waits (bounded) for one datagram.
+func (e *endpoint) recv() ([]byte, netip.AddrPort) {
+	e.t.Helper()
+	buf := make([]byte, 2048)
+	e.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, from, err := e.conn.ReadFromUDPAddrPort(buf)
+	if err != nil {
+		e.t.Fatalf("endpoint :%d expected a packet: %v", e.port(), err)
+	}
+	return buf[:n], from
+}
+
+// expectNothing asserts that no datagram is waiting or arrives shortly. It
+// is used after a packet that would have been sent before the unwanted one
+// has been received, so the short wait is not a race.
+func (e *endpoint) expectNothing() {
+	e.t.Helper()
+	buf := make([]byte, 2048)
+	e.conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if n, from, err := e.conn.ReadFromUDPAddrPort(buf); err == nil {
+		e.t.Fatalf("endpoint :%d got an unexpected %d-byte packet from %v", e.port(), n, from)
+	}
+}
+
+func rtpPacket(t testing.TB, seq uint16, payload string) []byte {
+	t.Helper()
+	p := rtp.Packet{
+		Header:  rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: seq, Timestamp: uint32(seq) * 160, SSRC: 0x1234abcd},
+		Payload: []byte(payload),
+	}
+	b, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// rtcpRR is a receiver report with no report blocks (RFC 3550 6.4.2).
+func rtcpRR(ssrc uint32) []byte {
+	return []byte{0x80, 201, 0, 1, byte(ssrc >> 24), byte(ssrc >> 16), byte(ssrc >> 8), byte(ssrc)}
+}
+
+// sdpFor describes a party receiving RTP on rtpPort and RTCP on rtcpPort.
+func sdpFor(user string, rtpPort, rtcpPort int) []byte {
+	return []byte(fmt.Sprintf("v=0\r\no=%s 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
+		"m=audio %d RTP/AVP 0 101\r\na=rtcp:%d\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n",
+		user, rtpPort, rtcpPort))
+}
+
+// relayPorts reads the m= ports of a rewritten SDP and checks it points at
+// the relay's address only.
+func relayPorts(t testing.TB, sdp []byte) []int {
+	t.Helper()
+	var ports []int
+	for _, l := range strings.Split(string(sdp), "\r\n") {
+		switch {
+		case strings.HasPrefix(l, "m="):
+			f := strings.Fields(l)
+			p, err := strconv.Atoi(f[1])
+			if err != nil {
+				t.Fatalf("bad m= line %q", l)
+			}
+			ports = append(ports, p)
+		case strings.HasPrefix(l, "c="):
+			if l != "c=IN IP4 127.0.0.1" {
+				t.Fatalf("c= line %q does not point at the relay", l)
+			}
+		}
+	}
+	return ports
+}
+
+// waitFor polls cond (bounded) for counters updated by relay goroutines.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for i := 0; i < 500; i++ {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func mustRewrite(t testing.TB, s *media.Session, from media.Side, sdp []byte) []byte {
+	t.Helper()
+	out, err := s.Rewrite(from, sdp)
+	if err != nil {
+		t.Fatalf("Rewrite from %v: %v", from, err)
+	}
+	return out
+}
+
+func TestRelayForwardsBothWaysWithLatching(t *testing.T) {
+	r := newRelay(t, 21000, 21099)
+	// A advertises aSDP/aSDPRTCP but sends from other ports, as behind NAT.
+	aSDP, aSDPRTCP, aRTP, aRTCP := listen(t), listen(t), listen(t), listen(t)
+	bRTP, bRTCP := listen(t), listen(t)
+
+	s := r.NewSession(zerolog.Nop())
+	defer s.Close()
+	toB := mustRewrite(t, s, media.SideA, sdpFor("alice", aSDP.port(), aSDPRTCP.port()))
+	toA := mustRewrite(t, s, media.SideB, sdpFor("bob", bRTP.port(), bRTCP.port()))
+	relayB, relayA := relayPorts(t, toB)[0], relayPorts(t, toA)[0]
+	if relayA == relayB || relayA%2 != 0 || relayB%2 != 0 {
+		t.Fatalf("relay ports A-facing %d, B-facing %d: want two distinct even ports", relayA, relayB)
+	}
+	if got := r.PortsInUse(); got != 4 {
+		t.Fatalf("PortsInUse = %d, want 4", got)
+	}
+	if !s.LastPacket().IsZero() {
+		t.Fatalf("LastPacket before any packet = %v", s.LastPacket())
+	}
+
+	// A → B, RTP: B gets the bytes unchanged from its relay port.
+	fromA := rtpPacket(t, 1, "hello from A")
+	aRTP.send(relayA, fromA)
+	got, src := bRTP.recv()
+	if !bytes.Equal(got, fromA) {
+		t.Fatalf("B got %x, want %x", got, fromA)
+	}
+	if src != netip.AddrPortFrom(loopback, uint16(relayB)) {
+		t.Fatalf("B got RTP from %v, want the B-facing relay port %d (symmetric RTP)", src, relayB)
+	}
+	var p rtp.Packet
+	if err := p.Unmarshal(got); err != nil || p.SequenceNumber != 1 || string(p.Payload) != "hello from A" {
+		t.Fatalf("B cannot read the RTP packet: %v %+v", err, p.Header)
+	}
+
+	// B → A, RTP: goes to where A actually sends from, not to A's SDP.
+	fromB := rtpPacket(t, 7, "hello from B")
+	bRTP.send(relayB, fromB)
+	got, src = aRTP.recv()
+	if !bytes.Equal(got, fromB) || src != netip.AddrPortFrom(loopback, uint16(relayA)) {
+		t.Fatalf("A got %x from %v, want %x from relay port %d", got, src, fromB, relayA)
+	}
+
+	// RTCP both ways on the +1 ports, latched on its own.
+	aRTCP.send(relayA+1, rtcpRR(1))
+	if got, src = bRTCP.recv(); !bytes.Equal(got, rtcpRR(1)) || src.Port() != uint16(relayB+1) {
+		t.Fatalf("B got RTCP %x from %v", got, src)
+	}
+	bRTCP.send(relayB+1, rtcpRR(2))
+	if got, src = aRTCP.recv(); !bytes.Equal(got, rtcpRR(2)) || src.Port() != uint16(relayA+1) {
+		t.Fatalf("A got RTCP %x from %v", got, src)
+	}
+	aSDP.expectNothing()
+	aSDPRTCP.expectNothing()
+
+	st := s.Stats()
+	want := media.Stats{
+		AToB: media.Flow{RTPPackets: 1, RTPBytes: uint64(len(fromA)), RTCPPackets: 1, RTCPBytes: 8},
+		BToA: media.Flow{RTPPackets: 1, RTPBytes: uint64(len(fromB)), RTCPPackets: 1, RTCPBytes: 8},
+	}
+	if st != want {
+		t.Fatalf("Stats = %+v, want %+v", st, want)
+	}
+	if last := s.LastPacket(); last.IsZero() || time.Since(last) > time.Minute {
+		t.Fatalf("LastPacket = %v", last)
+	}
+}
+
+func TestRelayNeverSendsBackToSender(t *testing.T) {
+	r := newRelay(t, 21100, 21199)
+
+	t.Run("no SDP from B yet", func(t *testing.T) {
+		a, b := listen(t), listen(t)
+		s := r.NewSession(zerolog.Nop())
+		defer s.Close()
+		toB := mustRewrite(t, s, media.SideA, sdpFor("a", a.port(), a.port()+1))
+		relayB := relayPorts(t, toB)[0]
+		// B knows its relay port from the offer and sends early; A has no
+		// relay port yet and must not get it; nor may B get its own packet.
+		b.send(relayB, rtpPacket(t, 1, "early"))
+		waitFor(t, "the early packet to be dropped", func() bool { return s.Stats().BToA.Dropped == 1 })
+		a.expectNothing()
+		b.expectNothing()
+	})
+
+	t.Run("A and B at one address", func(t *testing.T) {
+		ab, other := listen(t), listen(t)
+		s := r.NewSession(zerolog.Nop())
+		defer s.Close()
+		mustRewrite(t, s, media.SideA, sdpFor("a", ab.port(), other.port()))
+		toA := mustRewrite(t, s, media.SideB, sdpFor("b", ab.port(), other.port()))
+		ab.send(relayPorts(t, toA)[0], rtpPacket(t, 1, "loop?"))
+		waitFor(t, "the looping packet to be dropped", func() bool { return s.Stats().AToB.Dropped == 1 })
+		ab.expectNothing()
+		if st := s.Stats(); st.AToB.RTPPackets != 0 || st.BToA.RTPPackets != 0 {
+			t.Fatalf("forwarded a packet back to its sender: %+v", st)
+		}
+	})
+
+	t.Run("normal call", func(t *testing.T) {
+		a, b := listen(t), listen(t)
+		s := r.NewSession(zerolog.Nop())
+		defer s.Close()
+		toB := mustRewrite(t, s, media.SideA, sdpFor("a", a.port(), a.port()+1))
+		toA := mustRewrite(t, s, media.SideB, sdpFor("b", b.port(), b.port()+1))
+		for i := range 20 {
+			a.send(relayPorts(t, toA)[0], rtpPacket(t, uint16(i), "a"))
+			if got, _ := b.recv(); !bytes.Equal(got, rtpPacket(t, uint16(i), "a")) {
+				t.Fatalf("B got %x", got)
+			}
+		}
+		a.expectNothing()
+		b.send(relayPorts(t, toB)[0], rtpPacket(t, 99, "b"))
+		a.recv()
+		b.expectNothing()
+	})
+}
+
+func TestRelayDropsNonRTP(t *testing.T) {
+	r := newRelay(t, 21200, 21299)
+	a, b := listen(t), listen(t)
+	s := r.NewSession(zerolog.Nop())
+	defer s.Close()
+	mustRewrite(t, s, media.SideA, sdpFor("a", a.port(), a.port()+1))
+	relayA := relayPorts(t, mustRewrite(t, s, media.SideB, sdpFor("b", b.port(), b.port()+1)))[0]
+
+	stun := []byte{0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
+	for _, junk := range [][]byte{[]byte("hello world!"), stun, {0x80, 0, 1}} {
+		a.send(relayA, junk)
+	}
+	a.send(relayA+1, []byte{0x80, 201, 0}) // RTCP shorter than a header
+	waitFor(t, "4 drops", func() bool { return s.Stats().AToB.Dropped == 4 })
+	good := rtpPacket(t, 5, "real")
+	a.send(relayA, good)
+	if got, _ := b.recv(); !bytes.Equal(got, good) {
+		t.Fatalf("B got %x, want the real packet %x (garbage forwarded?)", got, good)
+	}
+	if st := s.Stats().AToB; st.RTPPackets != 1 || st.RTCPPackets != 0 {
+		t.Fatalf("AToB = %+v, want 1 RTP packet forwarded", st)
+	}
+}
+
+func TestRelayRelatchesWhenSDPChanges(t *testing.T) {
+	r := newRelay(t, 21300, 21399)
+	aOld, aNAT, aNew, aNAT2, b := listen(t), listen(t), listen(t), listen(t), listen(t)
+	s := r.NewSession(zerolog.Nop())
+	defer s.Close()
+	offer := sdpFor("a", aOld.port(), aOld.port()+1)
+	toB := mustRewrite(t, s, media.SideA, offer)
+	toA := mustRewrite(t, s, media.SideB, sdpFor("b", b.port(), b.port()+1))
+	relayA, relayB := relayPorts(t, toA)[0], relayPorts(t, toB)[0]
+
+	roundTrip := func(from, to *endpoint, seq uint16) {
+		t.Helper()
+		if from != nil {
+			from.send(relayA, rtpPacket(t, seq, "a"))
+			b.recv()
+		}
+		pkt := rtpPacket(t, seq, "b")
+		b.send(relayB, pkt)
+		if got, _ := to.recv(); !bytes.Equal(got, pkt) {
+			t.Fatalf("got %x", got)
+		}
+	}
+	roundTrip(aNAT, aNAT, 1) // latched to aNAT
+
+	// The same SDP again (183 then 200) keeps the latch.
+	if again := mustRewrite(t, s, media.SideA, offer); !bytes.Equal(again, toB) {
+		t.Fatalf("same SDP gave a different rewrite:\n%s\nvs\n%s", again, toB)
+	}
+	roundTrip(nil, aNAT, 2)
+
+	// A re-INVITE with a new address: B's packets go there until A sends.
+	mustRewrite(t, s, media.SideA, sdpFor("a", aNew.port(), aNew.port()+1))
+	roundTrip(nil, aNew, 3)
+	roundTrip(aNAT2, aNAT2, 4)
+	aOld.expectNothing()
+	aNAT.expectNothing()
+	if got := r.PortsInUse(); got != 4 {
+		t.Fatalf("re-INVITE changed PortsInUse to %d, want 4 (ports reused)", got)
+	}
+}
+
+func TestRewriteReusesPortsAndVersionsOrigin(t *testing.T) {
+	r := newRelay(t, 21400, 21499)
+	s := r.NewSession(zerolog.Nop())
+	defer s.Close()
+	offer := sdpFor("a", 5004, 5005)
+	first := mustRewrite(t, s, media.SideA, offer)
+	if got := r.PortsInUse(); got != 2 {
+		t.Fatalf("PortsInUse after offer = %d, want 2 (B-facing pair only)", got)
+	}
+	if again := mustRewrite(t, s, media.SideA, offer); !bytes.Equal(first, again) {
+		t.Fatalf("unchanged SDP changed the rewrite")
+	}
+	changed := bytes.Replace(offer, []byte("RTP/AVP 0 101"), []byte("RTP/AVP 0"), 1)
+	second := mustRewrite(t, s, media.SideA, changed)
+	o1, o2 := originFields(t, first), originFields(t, second)
+	if o1[1] != o2[1] {
+		t.Errorf("o= session id changed: %s -> %s", o1[1], o2[1])
+	}
+	if v1, v2 := atoi(t, o1[2]), atoi(t, o2[2]); v2 != v1+1 {
+		t.Errorf("o= version %d -> %d, want +1 on a changed SDP", v1, v2)
+	}
+	if relayPorts(t, first)[0] != relayPorts(t, second)[0] {
+		t.Errorf("re-offer moved the relay port")
+	}
+
+	answer := mustRewrite(t, s, media.SideB, sdpFor("b", 6004, 6005))
+	if oa := originFields(t, answer); oa[1] == o1[1] {
+		t.Errorf("A and B are shown the same o= session id %s", oa[1])
+	}
+	// A second stream added by a re-offer gets a new pair; a rejected one none.
+	twoStreams := append(bytes.Clone(changed), []byte("m=video 5006 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\nm=video 0 RTP/AVP 31\r\n")...)
+	third := mustRewrite(t, s, media.SideA, twoStreams)
+	ports := relayPorts(t, third)
+	if len(ports) != 3 || ports[0] != relayPorts(t, first)[0] || ports[1] == 0 || ports[2] != 0 {
+		t.Fatalf("ports %v: want the old audio port, a new video port and 0", ports)
+	}
+	if got := r.PortsInUse(); got != 6 {
+		t.Fatalf("PortsInUse = %d, want 6", got)
+	}
+}
+
+func originFields(t testing.TB, sdp []byte) []string {
+	t.Helper()
+	for _, l := range strings.Split(string(sdp), "\r\n") {
+		if strings.HasPrefix(l, "o=") {
+			f := strings.Fields(l[2:])
+			if len(f) != 6 || f[0] != "xbridge" || f[5] != "127.0.0.1" {
+				t.Fatalf("bad o= line %q", l)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no o= line in %q", sdp)
+	return nil
+}
+
+func atoi(t testing.TB, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestRewriteBadInputChangesNothing(t *testing.T) {
+	r := newRelay(t, 21500, 21599)
+	s := r.NewSession(zerolog.Nop())
+	defer s.Close()
+	bad := [][]byte{
+		nil,
+		[]byte("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nm=audio 5004 RTP/AVP 0\r\n"), // no c=
+		[]byte("INVITE sip:x@example.com SIP/2.0\r\n"),
+		[]byte("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nm=audio 5004 RTP/AVP 0\r\nm=audio x RTP/AVP 0\r\n"),
+	}
+	for _, sdp := range bad {
+		out, err := s.Rewrite(media.SideA, sdp)
+		if !errors.Is(err, media.ErrMalformedSDP) || out != nil {
+			t.Errorf("Rewrite(%q) = %q, %v; want nil, ErrMalformedSDP", sdp, out, err)
+		}
+	}
+	if _, err := s.Rewrite(media.Side(7), sdpFor("a", 5004, 5005)); err == nil {
+		t.Errorf("Rewrite from an invalid side succeeded")
+	}
+	if got := r.PortsInUse(); got != 0 {
+		t.Fatalf("malformed SDP allocated %d ports", got)
+	}
+	if st := s.Stats(); st != (media.Stats{}) {
+		t.Fatalf("Stats = %+v", st)
+	}
+}
+
+func TestRewriteExhaustionChangesNothing(t *testing.T) {
+	r := newRelay(t, 21600, 21601) // one pair
+	s := r.NewSession(zerolog.Nop())
+	defer s.Close()
+	two := append(sdpFor("a", 5004, 5005), []byte("m=video 5006 RTP/AVP 96\r\n")...)
+	if out, err := s.Rewrite(media.SideA, two); !errors.Is(err, media.ErrPortsExhausted) || out != nil {
+		t.Fatalf("two streams on one pair: %q, %v; want ErrPortsExhausted", out, err)
+	}
+	if got := r.PortsInUse(); got != 0 {
+		t.Fatalf("failed rewrite left %d ports in use", got)
+	}
+	mustRewrite(t, s, media.SideA, sdpFor("a", 5004, 5005))
+	s2 := r.NewSession(zerolog.Nop())
+	defer s2.Close()
+	if _, err := s2.Rewrite(media.SideA, sdpFor("a", 5004, 5005)); !errors.Is(err, media.ErrPortsExhausted) {
+		t.Fatalf("second session on a full range: %v, want ErrPortsExhausted", err)
+	}
+	s.Close()
+	mustRewrite(t, s2, media.SideA, sdpFor("a", 5004, 5005))
+}
+
+func TestPortAllocatorSkipsPortsHeldElsewhere(t *testing.T) {
+	hold := func(port int) {
+		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, uint16(port))))
+		if err != nil {
+			t.Skipf("port %d already taken on this machine: %v", port, err)
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	hold(21700) // RTP of the first pair
+	hold(21703) // RTCP of the second pair
+	r := newRelay(t, 21700, 21707)
+	s := r.NewSession(zerolog.Nop())
+	defer s.Close()
+	if got := relayPorts(t, mustRewrite(t, s, media.SideA, sdpFor("a", 5004, 5005)))[0]; got != 21704 {
+		t.Fatalf("allocated %d, want 21704 (21700 and 21703 are held)", got)
+	}
+	s2 := r.NewSession(zerolog.Nop())
+	defer s2.Close()
+	if got := relayPorts(t, mustRewrite(t, s2, media.SideA, sdpFor("a", 5004, 5005)))[0]; got != 21706 {
+		t.Fatalf("allocated %d, want 21706", got)
+	}
+	s3 := r.NewSession(zerolog.Nop())
+	defer s3.Close()
+	_, err := s3.Rewrite(media.SideA, sdpFor("a", 5004, 5005))
+	if !errors.Is(err, media.ErrPortsExhausted) || !strings.Contains(err.Error(), "held by other sockets") {
+		t.Fatalf("err = %v, want ErrPortsExhausted naming the held pairs", err)
+	}
+	if got := r.PortsInUse(); got != 4 {
+		t.Fatalf("PortsInUse = %d, want 4", got)
+	}
+}
+
+func TestPortAllocatorReusesFIFO(t *testing.T) {
+	r := newRelay(t, 21800, 21807) // four pairs
+	var got []int
+	for range 5 {
+		s := r.NewSession(zerolog.Nop())
+		got = append(got, relayPorts(t, mustRewrite(t, s, media.SideA, sdpFor("a", 5004, 5005)))[0])
+		s.Close()
+	}
+	want := []int{21800, 21802, 21804, 21806, 21800}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("allocation order %v, want %v: a released pair must wait its turn", got, want)
+	}
+}
+
+func TestNewRelayRejectsBadConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  media.Config
+		opts []media.Option
+		want string
+	}{
+		{"no IP", media.Config{PortMin: 20000, PortMax: 20010}, nil, "IP not set"},
+		{"wildcard", media.Config{IP: netip.IPv4Unspecified(), PortMin: 20000, PortMax: 20010}, nil, "cannot advertise"},
+		{"inverted", media.Config{IP: loopback, PortMin: 20010, PortMax: 20000}, nil, "port range"},
+		{"zero", media.Config{IP: loopback, PortMin: 0, PortMax: 20000}, nil, "port range"},
+		{"too high", media.Config{IP: loopback, PortMin: 65000, PortMax: 65536}, nil, "port range"},
+		{"no pair", media.Config{IP: loopback, PortMin: 20001, PortMax: 20002}, nil, "no even/odd"},
+		{"mapped", media.Config{IP: netip.MustParseAddr("::ffff:127.0.0.1"), PortMin: 20000, PortMax: 20010}, nil, "plain IPv4"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := media.NewRelay(tt.cfg, tt.opts...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("NewRelay = %v, %v; want error containing %q", r, err, tt.want)
+			}
+		})
+	}
+	r, err := media.NewRelay(media.Config{IP: netip.IPv4Unspecified(), PortMin: 20000, PortMax: 20010},
+		media.WithAdvertiseIP(netip.MustParseAddr("198.51.100.1")), media.WithLogger(zerolog.Nop()))
+	if err != nil {
+		t.Fatalf("wildcard bind with an advertised address: %v", err)
+	}
+	r.Close()
+}
+
+func TestRelayCloseEndsSessions(t *testing.T) {
+	r, err := media.NewRelay(media.Config{IP: loopback, PortMin: 21900, PortMax: 21999})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := r.NewSession(zerolog.Nop())
+	mustRewrite(t, s, media.SideA, sdpFor("a", 5004, 5005))
+	mustRewrite(t, s, media.SideB, sdpFor("b", 6004, 6005))
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.PortsInUse(); got != 0 {
+		t.Fatalf("PortsInUse after Close = %d", got)
+	}
+	if _, err := s.Rewrite(media.SideA, sdpFor("a", 5004, 5005)); !errors.Is(err, media.ErrSessionClosed) {
+		t.Fatalf("Rewrite after relay Close: %v, want ErrSessionClosed", err)
+	}
+	late := r.NewSession(zerolog.Nop())
+	if _, err := late.Rewrite(media.SideA, sdpFor("a", 5004, 5005)); !errors.Is(err, media.ErrSessionClosed) {
+		t.Fatalf("Rewrite on a session made after Close: %v", err)
+	}
+	s.Close()
+	late.Close()
+}
