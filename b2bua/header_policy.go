@@ -1,0 +1,203 @@
+package b2bua
+
+import (
+	"strings"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// The header policy is the privacy invariant in code: the B leg is built
+// from scratch, and nothing of the A leg crosses except what is listed here.
+// Filtering by removal would leak whatever header a carrier invents next
+// (and sipgo's RemoveHeader is case-sensitive).
+
+// callerIdentity is the number the call comes from: the network-asserted
+// identity when present (carriers often withhold From), else From.
+func callerIdentity(req *sip.Request) string {
+	if h := req.GetHeader("P-Asserted-Identity"); h != nil {
+		if user := addressUser(h.Value()); user != "" {
+			return user
+		}
+	}
+	if from := req.From(); from != nil {
+		return uriUser(&from.Address)
+	}
+	return ""
+}
+
+// dialledNumber is the number the caller dialled: the Request-URI's user,
+// falling back to To for trunks that put the number only there.
+func dialledNumber(req *sip.Request) string {
+	if user := uriUser(&req.Recipient); user != "" {
+		return user
+	}
+	if to := req.To(); to != nil {
+		return uriUser(&to.Address)
+	}
+	return ""
+}
+
+// uriUser returns the telephone-number part of a SIP or tel URI.
+func uriUser(u *sip.Uri) string {
+	if u.Scheme == "tel" {
+		return "tel:" + u.Raw()
+	}
+	return u.User
+}
+
+// addressUser parses a name-addr / addr-spec header value (the first of a
+// comma-separated list) and returns its URI's user part.
+func addressUser(value string) string {
+	if i := strings.IndexByte(value, ','); i > 0 && !strings.Contains(value[:i], "\"") {
+		value = value[:i]
+	}
+	var u sip.Uri
+	if _, err := sip.ParseAddressValue(strings.TrimSpace(value), &u, nil); err != nil {
+		return ""
+	}
+	return uriUser(&u)
+}
+
+// e164 renders a canonical number as the user part of a URI.
+func e164(number string) string { return "+" + number }
+
+// allowedMethods is what the engine answers in Allow.
+const allowedMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE"
+
+// bLegInvite builds the B-leg INVITE from nothing but the routing decision:
+// From and P-Asserted-Identity are X (no display name), To and the
+// Request-URI are the callee at the trunk, and the body is the SDP the relay
+// rewrote. Nothing else of the A leg is copied.
+func (e *Engine) bLegInvite(x, callee string, sdp []byte, maxForwards int) *sip.Request {
+	recipient := sip.Uri{
+		Scheme:    "sip",
+		User:      e164(callee),
+		Host:      e.trunkHost,
+		Port:      e.trunkPort,
+		UriParams: params("user", "phone"),
+	}
+	req := sip.NewRequest(sip.INVITE, recipient)
+	req.AppendHeader(&sip.FromHeader{
+		Address: sip.Uri{Scheme: "sip", User: e164(x), Host: e.host, UriParams: params("user", "phone")},
+		Params:  params("tag", sip.GenerateTagN(16)),
+	})
+	req.AppendHeader(&sip.ToHeader{
+		Address: sip.Uri{Scheme: "sip", User: e164(callee), Host: e.trunkHost, UriParams: params("user", "phone")},
+		Params:  sip.NewParams(),
+	})
+	callID := sip.CallIDHeader(newCallID())
+	req.AppendHeader(&callID)
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: sip.INVITE})
+	mf := sip.MaxForwardsHeader(uint32(maxForwards))
+	req.AppendHeader(&mf)
+	req.AppendHeader(e.contact(e.trunkTP))
+	req.AppendHeader(sip.NewHeader("P-Asserted-Identity", "<sip:"+e164(x)+"@"+e.host+";user=phone>"))
+	req.AppendHeader(sip.NewHeader("Allow", allowedMethods))
+	req.AppendHeader(sip.NewHeader("User-Agent", "xbridge"))
+	if len(sdp) > 0 {
+		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	}
+	req.SetBody(sdp)
+	req.SetTransport(e.trunkTP)
+	return req
+}
+
+// contact is the engine's own Contact: no user part, so it names no party.
+func (e *Engine) contact(transport string) *sip.ContactHeader {
+	u := sip.Uri{Scheme: "sip", Host: e.host, Port: e.port}
+	if sip.NetworkToLower(transport) == "tcp" {
+		u.UriParams = params("transport", "tcp")
+	}
+	return &sip.ContactHeader{Address: u}
+}
+
+// relayedStatus maps the B leg's final failure onto what A is told. 3xx
+// would hand A the callee's redirect targets, so it becomes 480; the reason
+// phrase is always our own, since a carrier's free text may carry anything.
+func relayedStatus(code int) (int, string) {
+	switch {
+	case code >= 300 && code < 400:
+		return 480, reasonPhrase(480)
+	case code == 401 || code == 407:
+		// The trunk challenged us; A cannot answer it.
+		return 503, reasonPhrase(503)
+	case code >= 400 && code < 700:
+		return code, reasonPhrase(code)
+	}
+	return 500, reasonPhrase(500)
+}
+
+func reasonPhrase(code int) string {
+	switch code {
+	case 180:
+		return "Ringing"
+	case 181:
+		return "Call Is Being Forwarded"
+	case 182:
+		return "Queued"
+	case 183:
+		return "Session Progress"
+	case 200:
+		return "OK"
+	case 400:
+		return "Bad Request"
+	case 403:
+		return "Forbidden"
+	case 404:
+		return "Not Found"
+	case 408:
+		return "Request Timeout"
+	case 480:
+		return "Temporarily Unavailable"
+	case 481:
+		return "Call/Transaction Does Not Exist"
+	case 483:
+		return "Too Many Hops"
+	case 484:
+		return "Address Incomplete"
+	case 486:
+		return "Busy Here"
+	case 487:
+		return "Request Terminated"
+	case 488:
+		return "Not Acceptable Here"
+	case 491:
+		return "Request Pending"
+	case 500:
+		return "Server Internal Error"
+	case 501:
+		return "Not Implemented"
+	case 503:
+		return "Service Unavailable"
+	case 600:
+		return "Busy Everywhere"
+	case 603:
+		return "Decline"
+	case 604:
+		return "Does Not Exist Anywhere"
+	case 606:
+		return "Not Acceptable"
+	}
+	switch code / 100 {
+	case 1:
+		return "Progress"
+	case 2:
+		return "OK"
+	case 4:
+		return "Request Failure"
+	case 5:
+		return "Server Failure"
+	case 6:
+		return "Global Failure"
+	}
+	return "Unknown"
+}
+
+// params builds header or URI parameters from key, value pairs.
+func params(kv ...string) sip.HeaderParams {
+	p := sip.NewParams()
+	for i := 0; i+1 < len(kv); i += 2 {
+		p.Add(kv[i], kv[i+1])
+	}
+	return p
+}

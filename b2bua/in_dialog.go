@@ -1,0 +1,222 @@
+package b2bua
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/xbridge/xbridge/media"
+)
+
+// legOf tells which leg of a call a request arrived on.
+func (c *call) legOf(req *sip.Request) origin {
+	if callID(req) == c.aCallID {
+		return byA
+	}
+	return byB
+}
+
+func (e *Engine) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	c := e.calls.get(callID(req))
+	if c == nil || c.legOf(req) != byA {
+		return // ACK of a B-leg request we answered, or of a call long gone
+	}
+	// A mismatched CSeq is the ACK of a mirrored re-INVITE; nothing waits on it.
+	_ = c.a.ReadAck(req, tx)
+}
+
+func (e *Engine) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	c := e.calls.get(callID(req))
+	if c == nil {
+		e.reply(req, tx, 481, "")
+		return
+	}
+	by := c.legOf(req)
+	if by == byA {
+		if err := c.a.ReadBye(req, tx); err != nil {
+			e.reply(req, tx, 400, "")
+			return
+		}
+	} else {
+		c.b.markEnded()
+		e.reply(req, tx, 200, "")
+	}
+	c.log.Info().Str("by", by.String()).Msg("bye received")
+
+	c.mu.Lock()
+	state := c.state
+	if state == stateSetup {
+		// BYE on an early dialog: treat as a cancel of the call.
+		c.stopLocked(nil, 487)
+	}
+	c.mu.Unlock()
+	if state == stateUp {
+		c.hangup(by, nil)
+	}
+}
+
+// onCancel sees only CANCELs the transaction layer could not match to an
+// INVITE (matched ones end the A dialog's context, see setup).
+func (e *Engine) onCancel(req *sip.Request, tx sip.ServerTransaction) {
+	e.reply(req, tx, 481, "")
+}
+
+// onOptions answers keepalive pings from the carrier, in or out of dialog.
+func (e *Engine) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	e.reply(req, tx, 200, "")
+}
+
+// onInDialog mirrors INFO (e.g. DTMF) and UPDATE to the other leg.
+func (e *Engine) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
+	c := e.calls.get(callID(req))
+	if c == nil {
+		e.reply(req, tx, 481, "")
+		return
+	}
+	c.mu.Lock()
+	up := c.state == stateUp
+	c.mu.Unlock()
+	if !up {
+		e.reply(req, tx, 491, "")
+		return
+	}
+	c.mirror(req, tx)
+}
+
+// onReInvite mirrors a re-INVITE (hold, resume, codec change) to the other
+// leg with its SDP rewritten, and the answer back.
+func (e *Engine) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
+	c := e.calls.get(callID(req))
+	if c == nil {
+		e.reply(req, tx, 481, "")
+		return
+	}
+	c.mu.Lock()
+	up := c.state == stateUp
+	c.mu.Unlock()
+	if !up {
+		e.reply(req, tx, 491, "")
+		return
+	}
+	c.mirror(req, tx)
+}
+
+// mirror forwards an in-dialog request to the other leg and its final
+// response back. Only the method, the (rewritten) SDP or the INFO body and
+// its Content-Type cross over.
+func (c *call) mirror(req *sip.Request, tx sip.ServerTransaction) {
+	from := c.legOf(req)
+	fromSide, toSide := media.SideA, media.SideB
+	if from == byB {
+		fromSide, toSide = media.SideB, media.SideA
+	}
+	body := req.Body()
+	isSDP := isSDPBody(req)
+	if isSDP && len(body) > 0 {
+		var err error
+		if body, err = c.media.Rewrite(fromSide, body); err != nil {
+			c.log.Warn().Err(err).Str("method", string(req.Method)).Msg("unusable sdp in mirrored request")
+			c.e.reply(req, tx, 488, "")
+			return
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 32*time.Second)
+	defer cancel()
+	res, err := c.sendOn(ctx, toSide, req.Method, body, req.GetHeader("Content-Type"))
+	if err != nil {
+		c.log.Warn().Err(err).Str("method", string(req.Method)).Msg("mirror request")
+		c.e.reply(req, tx, 500, "")
+		return
+	}
+	out := sip.NewResponseFromRequest(req, res.StatusCode, reasonPhrase(res.StatusCode), nil)
+	if res.IsSuccess() && isSDPBody(res) && len(res.Body()) > 0 {
+		answer, err := c.media.Rewrite(toSide, res.Body())
+		if err != nil {
+			c.log.Warn().Err(err).Msg("unusable sdp answer to mirrored request")
+		} else {
+			out.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+			out.SetBody(answer)
+		}
+	}
+	if res.IsSuccess() && req.IsInvite() {
+		out.AppendHeader(c.e.contact(req.Transport()))
+	}
+	if err := tx.Respond(out); err != nil {
+		c.log.Debug().Err(err).Msg("respond mirrored request")
+	}
+}
+
+// sendOn sends a request on one leg of an established call and returns its
+// final response; a 2xx to an INVITE is acknowledged here.
+func (c *call) sendOn(ctx context.Context, side media.Side, method sip.RequestMethod, body []byte, contentType sip.Header) (*sip.Response, error) {
+	var out *sip.Request
+	if side == media.SideB {
+		out = c.b.inDialogRequest(method, c.b.nextCSeq())
+		if out == nil {
+			return nil, fmt.Errorf("b leg has no dialog")
+		}
+		if method == sip.INVITE {
+			out.AppendHeader(c.e.contact(c.b.invite.Transport()))
+		}
+	} else {
+		inv := c.a.InviteRequest
+		out = sip.NewRequest(method, inv.Contact().Address)
+		out.SetTransport(inv.Transport())
+		c.e.fromListener(out)
+	}
+	if contentType != nil && len(body) > 0 {
+		out.AppendHeader(sip.NewHeader("Content-Type", contentType.Value()))
+	}
+	out.SetBody(body)
+
+	var (
+		res *sip.Response
+		err error
+	)
+	if side == media.SideB {
+		res, err = c.b.do(ctx, out)
+	} else {
+		res, err = c.a.Do(ctx, out)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if method == sip.INVITE && res.IsSuccess() {
+		if side == media.SideB {
+			ack := c.b.inDialogRequest(sip.ACK, out.CSeq().SeqNo)
+			err = c.b.client.WriteRequest(ack)
+		} else {
+			ack := sip.NewRequest(sip.ACK, c.a.InviteRequest.Contact().Address)
+			ack.SetTransport(c.a.InviteRequest.Transport())
+			err = c.a.WriteRequest(ack)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("ack mirrored invite: %w", err)
+		}
+	}
+	return res, nil
+}
+
+func isSDPBody(m sip.Message) bool {
+	ct := m.GetHeaders("Content-Type")
+	return len(ct) > 0 && equalFoldPrefix(ct[0].Value(), "application/sdp")
+}
+
+func equalFoldPrefix(s, prefix string) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		a, b := s[i], prefix[i]
+		if 'A' <= a && a <= 'Z' {
+			a += 'a' - 'A'
+		}
+		if a != b {
+			return false
+		}
+	}
+	return true
+}

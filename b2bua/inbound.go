@@ -1,0 +1,314 @@
+package b2bua
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/xbridge/xbridge/media"
+	"github.com/xbridge/xbridge/routing"
+)
+
+// onInvite serves a new INVITE for X: the A leg of a call. The handler
+// goroutine owns the A leg's INVITE transaction until A has a final answer
+// (sipgo ends the transaction when the handler returns).
+func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if to := req.To(); to != nil && to.Params.Has("tag") {
+		e.onReInvite(req, tx)
+		return
+	}
+	log := e.log.With().Str("call_id", callID(req)).Logger()
+
+	if req.Contact() == nil || req.CSeq() == nil || req.From() == nil || req.To() == nil {
+		e.reply(req, tx, 400, "Missing Contact, CSeq, From or To")
+		return
+	}
+	maxfwd := 70
+	if mf := req.MaxForwards(); mf != nil {
+		maxfwd = int(mf.Val())
+	}
+	if maxfwd <= 1 {
+		e.reply(req, tx, 483, "")
+		return
+	}
+
+	dec := e.router.Route(context.Background(), routing.Call{
+		Caller:  callerIdentity(req),
+		Dialled: dialledNumber(req),
+		Source:  sourceAddr(req),
+	})
+	log = log.With().Str("binding_id", dec.Binding.ID).Logger()
+	if dec.Action != routing.Bridge {
+		log.Info().Int("code", dec.Code).Str("reason", dec.Reason).Msg("call rejected")
+		e.reply(req, tx, dec.Code, "")
+		return
+	}
+	if e.calls.get(callID(req)) != nil {
+		// A retransmission that escaped the transaction layer; the first copy
+		// is being served.
+		return
+	}
+
+	sess := e.relay.NewSession(log)
+	offer := req.Body()
+	var bOffer []byte
+	if len(offer) > 0 {
+		var err error
+		if bOffer, err = sess.Rewrite(media.SideA, offer); err != nil {
+			sess.Close()
+			log.Warn().Err(err).Msg("unusable sdp offer")
+			e.reply(req, tx, 488, "")
+			return
+		}
+	}
+
+	dua := sipgo.DialogUA{Client: e.client(req.Transport()), ContactHDR: *e.contact(req.Transport()), RewriteContact: true}
+	aSess, err := dua.ReadInvite(req, tx)
+	if err != nil {
+		sess.Close()
+		log.Warn().Err(err).Msg("read invite")
+		e.reply(req, tx, 400, "")
+		return
+	}
+
+	inv := e.bLegInvite(dec.Dialled, dec.Callee, bOffer, maxfwd-1)
+	c := &call{
+		e:         e,
+		aCallID:   callID(req),
+		bCallID:   callID(inv),
+		bindingID: dec.Binding.ID,
+		a:         aSess,
+		b:         &outboundLeg{client: e.client(e.trunkTP), invite: inv},
+		media:     sess,
+		started:   time.Now(),
+		stop:      make(chan struct{}),
+	}
+	c.log = log.With().Str("b_call_id", c.bCallID).Logger()
+	e.calls.add(c)
+	e.calls.addLeg(c.bCallID, c)
+	c.log.Info().Str("x", dec.Dialled).Msg("call bridging")
+
+	c.setup()
+}
+
+// setup runs the B leg until it is answered, fails, or the call is stopped.
+func (c *call) setup() {
+	e := c.e
+	if err := c.b.start(context.Background()); err != nil {
+		c.log.Warn().Err(err).Msg("b leg invite not sent")
+		c.failSetup(503)
+		return
+	}
+
+	answerTimer := time.NewTimer(e.cfg.AnswerTimeout)
+	defer answerTimer.Stop()
+	aCancelled := c.a.Context().Done()
+	stopped := c.stop
+	var (
+		provisional bool // B sent a 1xx other than 100: CANCEL is allowed
+		stopping    bool
+		cancelSent  bool
+		stopCode    int
+		guard       <-chan time.Time // bounds the wait for B's 487
+	)
+	startStopping := func(code int) {
+		stopping, stopCode = true, code
+		if provisional && !cancelSent {
+			cancelSent = true
+			go c.cancelB()
+		}
+		if provisional {
+			guard = time.After(64 * sip.T1) // the 487 follows the CANCEL
+		} else {
+			// A silent trunk gets a short grace for a provisional we could
+			// CANCEL; past it the transaction is abandoned.
+			guard = time.After(4 * time.Second)
+		}
+	}
+
+	for {
+		select {
+		case res := <-c.b.tx.Responses():
+			switch {
+			case res.StatusCode == 100:
+			case res.IsProvisional():
+				provisional = true
+				if stopping {
+					if !cancelSent {
+						cancelSent = true
+						go c.cancelB()
+					}
+					continue
+				}
+				c.relayProvisional(res)
+			case res.IsSuccess():
+				c.answeredByB(res, stopping, stopCode)
+				return
+			default:
+				if !stopping {
+					code, _ := relayedStatus(res.StatusCode)
+					c.log.Info().Int("b_status", res.StatusCode).Int("code", code).Msg("b leg failed")
+					c.failSetup(code)
+					return
+				}
+				c.failSetup(stopCode)
+				return
+			}
+
+		case <-aCancelled:
+			aCancelled = nil
+			if errors.Is(context.Cause(c.a.Context()), sip.ErrTransactionCanceled) {
+				c.log.Info().Msg("a leg cancelled")
+			}
+			// A already has its 487 from the transaction layer.
+			startStopping(0)
+
+		case <-stopped:
+			stopped = nil
+			c.mu.Lock()
+			code := c.stopCode
+			c.mu.Unlock()
+			c.log.Info().Int("code", code).Msg("call stopped during setup")
+			c.replyA(code)
+			startStopping(0)
+
+		case <-answerTimer.C:
+			c.log.Info().Dur("after", e.cfg.AnswerTimeout).Msg("no answer from b leg")
+			c.replyA(408)
+			startStopping(0)
+
+		case <-c.b.tx.Done():
+			if !stopping {
+				c.log.Info().Err(c.b.tx.Err()).Msg("b leg transaction ended without answer")
+				c.failSetup(408)
+				return
+			}
+			c.failSetup(0)
+			return
+
+		case <-guard:
+			c.log.Warn().Msg("b leg never answered the cancel")
+			c.b.tx.Terminate()
+			c.failSetup(0)
+			return
+		}
+	}
+}
+
+// answeredByB handles the B leg's 2xx: acknowledge it, then either complete
+// the call towards A or, when the call is being stopped (CANCEL/200 glare,
+// binding ended while ringing), hang B up again.
+func (c *call) answeredByB(res *sip.Response, stopping bool, stopCode int) {
+	if err := c.b.established(res); err != nil {
+		c.log.Warn().Err(err).Msg("ack b leg")
+	}
+	if stopping || !c.goUp() {
+		c.log.Info().Msg("b answered a call already ending")
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = c.b.bye(ctx)
+		c.failSetup(stopCode)
+		return
+	}
+
+	var body []byte
+	var headers []sip.Header
+	if sdp := res.Body(); len(sdp) > 0 {
+		var err error
+		if body, err = c.media.Rewrite(media.SideB, sdp); err != nil {
+			c.log.Warn().Err(err).Msg("unusable sdp answer from b")
+			c.hangup(byEngine, sip.NewHeader("Reason", `SIP;cause=488;text="unusable SDP answer"`))
+			return
+		}
+		headers = append(headers, sip.NewHeader("Content-Type", "application/sdp"))
+	}
+	headers = append(headers, sip.NewHeader("Allow", allowedMethods))
+	c.log.Info().Dur("setup", time.Since(c.started)).Msg("call answered")
+	// WriteResponse retransmits the 2xx until A's ACK arrives (onAck).
+	if err := c.a.Respond(200, "OK", body, headers...); err != nil {
+		c.log.Warn().Err(err).Msg("a leg never acknowledged the answer")
+		c.hangup(byEngine, sip.NewHeader("Reason", `SIP;cause=408;text="no ACK"`))
+	}
+}
+
+// relayProvisional passes 180/183 to A, early-media SDP rewritten.
+func (c *call) relayProvisional(res *sip.Response) {
+	var body []byte
+	var headers []sip.Header
+	if sdp := res.Body(); len(sdp) > 0 {
+		var err error
+		if body, err = c.media.Rewrite(media.SideB, sdp); err != nil {
+			c.log.Warn().Err(err).Int("status", res.StatusCode).Msg("dropping unusable early-media sdp")
+			body = nil
+		} else {
+			headers = append(headers, sip.NewHeader("Content-Type", "application/sdp"))
+		}
+	}
+	if err := c.a.Respond(res.StatusCode, reasonPhrase(res.StatusCode), body, headers...); err != nil {
+		c.log.Debug().Err(err).Msg("relay provisional")
+	}
+}
+
+// replyA sends a final failure to A unless code is 0 (A already answered).
+func (c *call) replyA(code int) {
+	if code == 0 {
+		return
+	}
+	if err := c.a.Respond(code, reasonPhrase(code), nil); err != nil {
+		c.log.Debug().Err(err).Int("code", code).Msg("final response to a")
+	}
+}
+
+// failSetup ends a call that never got up, telling A code (0: already told).
+func (c *call) failSetup(code int) {
+	c.endOnce.Do(func() {
+		c.mu.Lock()
+		c.state = stateEnded
+		c.mu.Unlock()
+		c.replyA(code)
+		c.finish("setup")
+	})
+}
+
+// cancelB sends CANCEL on the B leg; its 487 ends the setup loop.
+func (c *call) cancelB() {
+	ctx, cancel := context.WithTimeout(context.Background(), 32*time.Second)
+	defer cancel()
+	if err := c.b.cancel(ctx); err != nil {
+		c.log.Debug().Err(err).Msg("cancel b leg")
+	}
+}
+
+// reply answers a request outside any dialog.
+func (e *Engine) reply(req *sip.Request, tx sip.ServerTransaction, code int, reason string) {
+	if reason == "" {
+		reason = reasonPhrase(code)
+	}
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	if code == 405 || code == 200 && req.Method == sip.OPTIONS {
+		res.AppendHeader(sip.NewHeader("Allow", allowedMethods))
+	}
+	if err := tx.Respond(res); err != nil {
+		e.log.Debug().Err(err).Str("call_id", callID(req)).Int("code", code).Msg("respond")
+	}
+}
+
+func callID(m sip.Message) string {
+	if h := m.CallID(); h != nil {
+		return h.Value()
+	}
+	return ""
+}
+
+// sourceAddr is the IP the request came from (not what its Via claims).
+func sourceAddr(req *sip.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(req.Source())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}

@@ -1,0 +1,196 @@
+package b2bua
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// outboundLeg is the B leg: the UAC dialog the engine places through the
+// trunk. It is kept by hand rather than with sipgo's DialogClientSession,
+// whose WaitAnswer gives up after ten provisional responses without sending
+// CANCEL; the setup loop reads the transaction's responses itself.
+type outboundLeg struct {
+	client *sipgo.Client
+	invite *sip.Request
+	tx     sip.ClientTransaction
+
+	mu           sync.Mutex
+	answer       *sip.Response // the 2xx that established the dialog
+	remoteTarget sip.Uri
+	routeSet     []sip.Uri // from the 2xx Record-Route, reversed
+	cseq         uint32
+	ended        bool
+}
+
+// start sends the INVITE.
+func (l *outboundLeg) start(ctx context.Context) error {
+	tx, err := l.client.TransactionRequest(ctx, l.invite)
+	if err != nil {
+		return fmt.Errorf("send invite: %w", err)
+	}
+	l.tx = tx
+	l.cseq = l.invite.CSeq().SeqNo
+	return nil
+}
+
+// cancel sends CANCEL for the INVITE (RFC 3261 9.1: same branch, same CSeq
+// number) and waits for its 200. The INVITE's 487 arrives on tx.Responses.
+func (l *outboundLeg) cancel(ctx context.Context) error {
+	inv := l.invite
+	req := sip.NewRequest(sip.CANCEL, inv.Recipient)
+	req.AppendHeader(sip.HeaderClone(inv.Via()))
+	req.AppendHeader(sip.HeaderClone(inv.From()))
+	req.AppendHeader(sip.HeaderClone(inv.To()))
+	req.AppendHeader(sip.HeaderClone(inv.CallID()))
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sip.CANCEL})
+	maxfwd := sip.MaxForwardsHeader(70)
+	req.AppendHeader(&maxfwd)
+	req.SetTransport(inv.Transport())
+	req.SetDestination(inv.Destination())
+	req.Laddr = inv.Laddr
+
+	tx, err := l.client.TransactionRequest(ctx, req)
+	if err != nil {
+		return fmt.Errorf("send cancel: %w", err)
+	}
+	defer tx.Terminate()
+	select {
+	case res := <-tx.Responses():
+		if res.StatusCode != 200 {
+			return fmt.Errorf("cancel answered %d", res.StatusCode)
+		}
+		return nil
+	case <-tx.Done():
+		return fmt.Errorf("cancel: %w", tx.Err())
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// established records the dialog a 2xx created and acknowledges it. 2xx
+// retransmissions (our ACK lost) are answered with the same ACK again.
+func (l *outboundLeg) established(res *sip.Response) error {
+	l.mu.Lock()
+	l.answer = res
+	if c := res.Contact(); c != nil {
+		l.remoteTarget = c.Address
+	} else {
+		l.remoteTarget = l.invite.Recipient
+	}
+	rr := res.GetHeaders("Record-Route")
+	l.routeSet = l.routeSet[:0]
+	for i := len(rr) - 1; i >= 0; i-- {
+		var u sip.Uri
+		if _, err := sip.ParseAddressValue(rr[i].Value(), &u, nil); err == nil {
+			l.routeSet = append(l.routeSet, u)
+		}
+	}
+	l.mu.Unlock()
+
+	ack := l.inDialogRequest(sip.ACK, l.invite.CSeq().SeqNo)
+	if ack == nil {
+		return errors.New("no dialog for ack")
+	}
+	template := ack.Clone()
+	l.tx.OnRetransmission(func(r *sip.Response) {
+		if r.IsSuccess() {
+			_ = l.client.WriteRequest(template.Clone())
+		}
+	})
+	if err := l.client.WriteRequest(ack); err != nil {
+		return fmt.Errorf("send ack: %w", err)
+	}
+	return nil
+}
+
+// inDialogRequest builds a request inside the established dialog.
+func (l *outboundLeg) inDialogRequest(method sip.RequestMethod, seq uint32) *sip.Request {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.answer == nil {
+		return nil
+	}
+	req := sip.NewRequest(method, l.remoteTarget)
+	req.AppendHeader(sip.HeaderClone(l.invite.From()))
+	req.AppendHeader(sip.HeaderClone(l.answer.To()))
+	req.AppendHeader(sip.HeaderClone(l.invite.CallID()))
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: method})
+	maxfwd := sip.MaxForwardsHeader(70)
+	req.AppendHeader(&maxfwd)
+	for i := range l.routeSet {
+		req.AppendHeader(&sip.RouteHeader{Address: l.routeSet[i]})
+	}
+	req.SetTransport(l.invite.Transport())
+	if len(l.routeSet) > 0 {
+		req.SetDestination(l.routeSet[0].HostPort())
+	}
+	return req
+}
+
+// bye ends the established dialog. Extra headers (Reason) go on the BYE.
+func (l *outboundLeg) bye(ctx context.Context, headers ...sip.Header) error {
+	l.mu.Lock()
+	if l.ended || l.answer == nil {
+		l.mu.Unlock()
+		return nil
+	}
+	l.ended = true
+	l.cseq++
+	seq := l.cseq
+	l.mu.Unlock()
+
+	req := l.inDialogRequest(sip.BYE, seq)
+	for _, h := range headers {
+		req.AppendHeader(h)
+	}
+	res, err := l.do(ctx, req)
+	if err != nil {
+		return fmt.Errorf("bye: %w", err)
+	}
+	if !res.IsSuccess() && res.StatusCode != 481 {
+		return fmt.Errorf("bye answered %d", res.StatusCode)
+	}
+	return nil
+}
+
+// markEnded records that the far end ended the dialog (its BYE).
+func (l *outboundLeg) markEnded() {
+	l.mu.Lock()
+	l.ended = true
+	l.mu.Unlock()
+}
+
+// do sends an in-dialog request and waits for its final response.
+func (l *outboundLeg) do(ctx context.Context, req *sip.Request) (*sip.Response, error) {
+	tx, err := l.client.TransactionRequest(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Terminate()
+	for {
+		select {
+		case res := <-tx.Responses():
+			if res.IsProvisional() {
+				continue
+			}
+			return res, nil
+		case <-tx.Done():
+			return nil, tx.Err()
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// nextCSeq reserves the next CSeq for a request the engine sends on B.
+func (l *outboundLeg) nextCSeq() uint32 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cseq++
+	return l.cseq
+}
