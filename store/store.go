@@ -106,6 +106,10 @@ var (
 	ErrNotInPool = errors.New("number not in pool")
 	// ErrOrderConflict: the order ID is already bound to different parties.
 	ErrOrderConflict = errors.New("order id already bound to other parties")
+	// ErrInvalid: the request itself is malformed (a number that is not a
+	// digit string, A equal to B, an expiry in the past...). The wrapping
+	// error names the field. Nothing was written. The API answers 400.
+	ErrInvalid = errors.New("invalid request")
 )
 
 // Store is the binding store. Every method that writes has committed durably
@@ -132,8 +136,9 @@ type Store interface {
 	InPool(ctx context.Context, x string) (pool string, ok bool, err error)
 
 	// Subscribe returns a channel on which every Ended is delivered, and a
-	// function that stops the subscription. Delivery blocks the sweeper, so
-	// subscribers must drain promptly.
+	// function that stops the subscription and closes the channel (so does
+	// Close). Delivery blocks the sweeper rather than drop an event, so
+	// subscribers must drain promptly; stopping unblocks a pending delivery.
 	Subscribe() (<-chan Ended, func())
 
 	Close() error

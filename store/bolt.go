@@ -1,0 +1,168 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// DB is the bbolt implementation of Store: one file, every write fsynced
+// before it returns.
+type DB struct {
+	bolt *bolt.DB
+	opts options
+	log  zerolog.Logger
+	hub  *hub
+
+	stop      chan struct{}
+	swept     sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ Store = (*DB)(nil)
+
+// Open opens (creating if needed) the store at path and starts its sweeper.
+// A file held by another process fails after about a second with an error
+// saying so.
+func Open(path string, opts ...Option) (*DB, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	bo := *bolt.DefaultOptions
+	bo.Timeout = openTimeout
+	bo.FreelistType = bolt.FreelistMapType
+	bdb, err := bolt.Open(path, 0o600, &bo)
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("store: open %s: file is locked by another process: %w", path, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if o.batchDelay > 0 {
+		bdb.MaxBatchDelay = o.batchDelay
+	}
+	if err := initBuckets(bdb); err != nil {
+		_ = bdb.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	db := &DB{
+		bolt: bdb,
+		opts: o,
+		log:  o.log.With().Str("component", "store").Logger(),
+		hub:  newHub(),
+		stop: make(chan struct{}),
+	}
+	db.swept.Add(1)
+	go db.sweepLoop()
+	return db, nil
+}
+
+func initBuckets(bdb *bolt.DB) error {
+	return bdb.Update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("bucket %s: %w", name, err)
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		v := meta.Get(metaVersion)
+		if v == nil {
+			return meta.Put(metaVersion, binary.BigEndian.AppendUint32(nil, schemaVersion))
+		}
+		if len(v) != 4 || binary.BigEndian.Uint32(v) != schemaVersion {
+			return fmt.Errorf("schema version %x, this build reads %d", v, schemaVersion)
+		}
+		return nil
+	})
+}
+
+// Close stops the sweeper, ends every subscription (their channels close)
+// and closes the file. It waits for transactions in flight.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		close(db.stop)
+		// Closing the hub first unblocks a sweeper stuck delivering to a
+		// subscriber that stopped reading.
+		db.hub.close()
+		db.swept.Wait()
+		if err := db.bolt.Close(); err != nil {
+			db.closeErr = fmt.Errorf("store: close: %w", err)
+		}
+	})
+	return db.closeErr
+}
+
+// Subscribe implements Store. The channel closes when cancel is called or the
+// store is closed.
+func (db *DB) Subscribe() (<-chan Ended, func()) { return db.hub.subscribe() }
+
+func (db *DB) now() time.Time { return db.opts.now() }
+
+// write runs fn in a durable read-write transaction. With a batch delay, fn
+// may share the transaction (and the fsync) with other writers and may run
+// more than once, so fn must start from scratch each time and keep its
+// results in variables it resets.
+func (db *DB) write(fn func(tx *bolt.Tx) error) error {
+	if db.opts.batchDelay > 0 {
+		return db.bolt.Batch(fn)
+	}
+	return db.bolt.Update(fn)
+}
+
+// buckets are the buckets of one transaction, fetched once.
+type buckets struct {
+	bindings, xParty, partyX, order, expiry *bolt.Bucket
+	numbers, poolLoad, pools                *bolt.Bucket
+	quarantine, quarExpiry                  *bolt.Bucket
+}
+
+func bucketsOf(tx *bolt.Tx) buckets {
+	return buckets{
+		bindings:   tx.Bucket(bucketBindings),
+		xParty:     tx.Bucket(bucketXParty),
+		partyX:     tx.Bucket(bucketPartyX),
+		order:      tx.Bucket(bucketOrder),
+		expiry:     tx.Bucket(bucketExpiry),
+		numbers:    tx.Bucket(bucketNumbers),
+		poolLoad:   tx.Bucket(bucketPoolLoad),
+		pools:      tx.Bucket(bucketPools),
+		quarantine: tx.Bucket(bucketQuarantine),
+		quarExpiry: tx.Bucket(bucketQuarExpiry),
+	}
+}
+
+// getBinding reads and decodes the binding with id, or ErrNotFound.
+func (bk buckets) getBinding(id []byte) (Binding, error) {
+	v := bk.bindings.Get(id)
+	if v == nil {
+		return Binding{}, ErrNotFound
+	}
+	b, err := decodeBinding(v)
+	if err != nil {
+		return Binding{}, fmt.Errorf("binding %s: %w", id, err)
+	}
+	return b, nil
+}
+
+// quarantined reports whether (x, party) is in quarantine at now. An entry
+// whose cool-down has passed but that the sweeper has not purged yet counts
+// as free.
+func (bk buckets) quarantined(key []byte, now time.Time) bool {
+	v := bk.quarantine.Get(key)
+	if v == nil {
+		return false
+	}
+	until, ok := timeOfKey(v)
+	return ok && now.Before(until)
+}

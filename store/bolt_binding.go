@@ -1,0 +1,425 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// CreateBinding implements Store. Validation, the order-ID check, the choice
+// of X and every index write happen in one transaction: an error leaves the
+// file as it was.
+func (db *DB) CreateBinding(ctx context.Context, nb NewBinding) (Binding, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return Binding{}, false, fmt.Errorf("store: create binding: %w", err)
+	}
+	now := db.now()
+	if err := checkNewBinding(nb, now); err != nil {
+		return Binding{}, false, err
+	}
+	var (
+		out     Binding
+		created bool
+		ended   []Ended
+	)
+	err := db.write(func(tx *bolt.Tx) error {
+		out, created, ended = Binding{}, false, nil
+		bk := bucketsOf(tx)
+		if nb.OrderID != "" {
+			prev, found, err := bk.bindingOfOrder(nb.OrderID)
+			if err != nil {
+				return err
+			}
+			if found && !prev.Expired(now) {
+				if !sameRequest(prev, nb) {
+					return fmt.Errorf("store: order id %q is binding %s of other parties: %w", nb.OrderID, prev.ID, ErrOrderConflict)
+				}
+				out = prev
+				return nil
+			}
+			if found {
+				// Expired but not yet swept: end it here so the order ID
+				// can carry the new binding.
+				e, err := db.removeBinding(bk, prev, EndExpired, now)
+				if err != nil {
+					return err
+				}
+				ended = append(ended, e)
+			}
+		}
+		x, err := db.pickNumber(bk, nb, now)
+		if err != nil {
+			return err
+		}
+		id, err := bk.newBindingID(now)
+		if err != nil {
+			return err
+		}
+		b := Binding{
+			ID:        id,
+			Model:     ModelAXB,
+			Pool:      nb.Pool,
+			X:         x,
+			A:         nb.A,
+			B:         nb.B,
+			OrderID:   nb.OrderID,
+			CreatedAt: unixNano(now.UnixNano()),
+			ExpiresAt: unixNano(nb.ExpiresAt.UnixNano()),
+		}
+		if err := bk.insertBinding(b); err != nil {
+			return fmt.Errorf("store: create binding %s: %w", b.ID, err)
+		}
+		out, created = b, true
+		return nil
+	})
+	if err != nil {
+		return Binding{}, false, err
+	}
+	db.hub.publish(ended)
+	if created {
+		db.log.Debug().Str("binding", out.ID).Str("pool", out.Pool).Str("x", out.X).Msg("binding created")
+	}
+	return out, created, nil
+}
+
+// sameRequest reports whether nb is a retry of the request that made b.
+func sameRequest(b Binding, nb NewBinding) bool {
+	return b.A == nb.A && b.B == nb.B && b.Pool == nb.Pool && (nb.X == "" || nb.X == b.X)
+}
+
+func (bk buckets) bindingOfOrder(orderID string) (Binding, bool, error) {
+	id := bk.order.Get([]byte(orderID))
+	if id == nil {
+		return Binding{}, false, nil
+	}
+	b, err := bk.getBinding(id)
+	if err != nil {
+		return Binding{}, false, fmt.Errorf("store: order id %q: %w", orderID, err)
+	}
+	return b, true, nil
+}
+
+func (bk buckets) newBindingID(now time.Time) (string, error) {
+	// 80 random bits make a collision unheard of; checking costs one get.
+	for range 3 {
+		id, err := newID(now)
+		if err != nil {
+			return "", err
+		}
+		if bk.bindings.Get([]byte(id)) == nil {
+			return id, nil
+		}
+	}
+	return "", errors.New("store: binding id collided three times")
+}
+
+// pickNumber applies the reuse rule: (X, A) and (X, B) must be neither live
+// nor quarantined. An explicit X is checked; otherwise the least loaded
+// number of the pool that fits wins, ties going to the lowest number (byte
+// order, which is numeric order for numbers of equal length).
+func (db *DB) pickNumber(bk buckets, nb NewBinding, now time.Time) (string, error) {
+	if bk.pools.Get([]byte(nb.Pool)) == nil {
+		return "", fmt.Errorf("store: pool %q does not exist: %w", nb.Pool, ErrNoNumber)
+	}
+	var scratch [2 * (maxPoolNumber + maxParty + 1)]byte
+	taken := func(x []byte, party string) bool {
+		k := append(append(append(scratch[:0], x...), sep), party...)
+		return bk.xParty.Get(k) != nil || bk.quarantined(k, now)
+	}
+	if nb.X != "" {
+		_, pool, ok := parseNumberValue(bk.numbers.Get([]byte(nb.X)))
+		if !ok || pool != nb.Pool {
+			return "", fmt.Errorf("store: x %s in pool %q: %w", nb.X, nb.Pool, ErrNotInPool)
+		}
+		for _, p := range [2]string{nb.A, nb.B} {
+			if taken([]byte(nb.X), p) {
+				return "", fmt.Errorf("store: %s on x %s: %w", p, nb.X, ErrPartyBusy)
+			}
+		}
+		return nb.X, nil
+	}
+	prefix := prefixKey(nb.Pool)
+	c := bk.poolLoad.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if len(k) < len(prefix)+4 {
+			return "", fmt.Errorf("store: malformed pool index key %q", k)
+		}
+		x := k[len(prefix)+4:]
+		if string(x) == nb.A || string(x) == nb.B {
+			continue
+		}
+		if !taken(x, nb.A) && !taken(x, nb.B) {
+			return string(x), nil
+		}
+	}
+	return "", fmt.Errorf("store: pool %q has no number free for %s and %s: %w", nb.Pool, nb.A, nb.B, ErrNoNumber)
+}
+
+// insertBinding writes b and all its index keys. Every key handed to Put is
+// freshly allocated: bbolt keeps referencing it until the commit.
+func (bk buckets) insertBinding(b Binding) error {
+	id := []byte(b.ID)
+	puts := []struct {
+		bucket *bolt.Bucket
+		key    []byte
+		value  []byte
+	}{
+		{bk.bindings, id, encodeBinding(b)},
+		{bk.xParty, pairKey(nil, b.X, b.A), id},
+		{bk.xParty, pairKey(nil, b.X, b.B), id},
+		{bk.partyX, pairKey(nil, b.A, b.X), id},
+		{bk.partyX, pairKey(nil, b.B, b.X), id},
+		{bk.expiry, expiryKey(b), []byte{}},
+	}
+	if b.OrderID != "" {
+		puts = append(puts, struct {
+			bucket *bolt.Bucket
+			key    []byte
+			value  []byte
+		}{bk.order, []byte(b.OrderID), id})
+	}
+	for _, p := range puts {
+		if err := p.bucket.Put(p.key, p.value); err != nil {
+			return err
+		}
+	}
+	// A pair whose cool-down passed may still have its entry (the sweeper
+	// purges lazily); the live binding replaces it.
+	for _, p := range [2]string{b.A, b.B} {
+		if err := bk.clearQuarantine(pairKey(nil, b.X, p)); err != nil {
+			return err
+		}
+	}
+	return bk.addLoad(b.X, +1)
+}
+
+// removeBinding deletes b and all its index keys, quarantines its pairs and
+// returns the event to publish once the transaction has committed.
+func (db *DB) removeBinding(bk buckets, b Binding, reason EndReason, now time.Time) (Ended, error) {
+	id := []byte(b.ID)
+	dels := []struct {
+		bucket *bolt.Bucket
+		key    []byte
+	}{
+		{bk.bindings, id},
+		{bk.xParty, pairKey(nil, b.X, b.A)},
+		{bk.xParty, pairKey(nil, b.X, b.B)},
+		{bk.partyX, pairKey(nil, b.A, b.X)},
+		{bk.partyX, pairKey(nil, b.B, b.X)},
+		{bk.expiry, expiryKey(b)},
+	}
+	for _, d := range dels {
+		if err := d.bucket.Delete(d.key); err != nil {
+			return Ended{}, fmt.Errorf("store: remove binding %s: %w", b.ID, err)
+		}
+	}
+	if b.OrderID != "" && bytes.Equal(bk.order.Get([]byte(b.OrderID)), id) {
+		if err := bk.order.Delete([]byte(b.OrderID)); err != nil {
+			return Ended{}, fmt.Errorf("store: remove binding %s: order: %w", b.ID, err)
+		}
+	}
+	if q := db.opts.quarantine; q > 0 {
+		until := now.Add(q)
+		for _, p := range [2]string{b.A, b.B} {
+			if err := bk.putQuarantine(pairKey(nil, b.X, p), until, b.ID); err != nil {
+				return Ended{}, fmt.Errorf("store: remove binding %s: quarantine: %w", b.ID, err)
+			}
+		}
+	}
+	if err := bk.addLoad(b.X, -1); err != nil {
+		return Ended{}, fmt.Errorf("store: remove binding %s: %w", b.ID, err)
+	}
+	return Ended{Binding: b, Reason: reason, At: now}, nil
+}
+
+func (bk buckets) putQuarantine(key []byte, until time.Time, id string) error {
+	if err := bk.clearQuarantine(key); err != nil {
+		return err
+	}
+	if err := bk.quarantine.Put(key, quarantineValue(until, id)); err != nil {
+		return err
+	}
+	return bk.quarExpiry.Put(timeKey(until, key), []byte{})
+}
+
+// clearQuarantine removes the entry for key and its expiry key, if any.
+func (bk buckets) clearQuarantine(key []byte) error {
+	v := bk.quarantine.Get(key)
+	if v == nil {
+		return nil
+	}
+	until, ok := timeOfKey(v)
+	if !ok {
+		return fmt.Errorf("malformed quarantine entry %q", key)
+	}
+	if err := bk.quarExpiry.Delete(timeKey(until, key)); err != nil {
+		return err
+	}
+	return bk.quarantine.Delete(key)
+}
+
+// GetBinding implements Store.
+func (db *DB) GetBinding(ctx context.Context, id string) (Binding, error) {
+	if err := ctx.Err(); err != nil {
+		return Binding{}, fmt.Errorf("store: get binding: %w", err)
+	}
+	if id == "" || len(id) > maxIDLen {
+		return Binding{}, fmt.Errorf("store: get binding %q: %w", id, ErrNotFound)
+	}
+	var b Binding
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		var err error
+		b, err = bucketsOf(tx).getBinding([]byte(id))
+		return err
+	})
+	if err != nil {
+		return Binding{}, fmt.Errorf("store: get binding %s: %w", id, err)
+	}
+	return b, nil
+}
+
+// DeleteBinding implements Store.
+func (db *DB) DeleteBinding(ctx context.Context, id string) (Binding, error) {
+	if err := ctx.Err(); err != nil {
+		return Binding{}, fmt.Errorf("store: delete binding: %w", err)
+	}
+	if id == "" || len(id) > maxIDLen {
+		return Binding{}, fmt.Errorf("store: delete binding %q: %w", id, ErrNotFound)
+	}
+	now := db.now()
+	var ended Ended
+	err := db.write(func(tx *bolt.Tx) error {
+		ended = Ended{}
+		bk := bucketsOf(tx)
+		b, err := bk.getBinding([]byte(id))
+		if err != nil {
+			return fmt.Errorf("store: delete binding %s: %w", id, err)
+		}
+		ended, err = db.removeBinding(bk, b, EndDeleted, now)
+		return err
+	})
+	if err != nil {
+		return Binding{}, err
+	}
+	db.hub.publish([]Ended{ended})
+	db.log.Debug().Str("binding", id).Msg("binding deleted")
+	return ended.Binding, nil
+}
+
+// Lookup implements Store. It is on the call path: one read transaction,
+// two gets, one allocation for the record.
+func (db *DB) Lookup(ctx context.Context, x, party string) (Binding, error) {
+	if err := ctx.Err(); err != nil {
+		return Binding{}, fmt.Errorf("store: lookup: %w", err)
+	}
+	var b Binding
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		var scratch [64]byte
+		key := pairKey(scratch[:0], x, party)
+		bk := buckets{
+			xParty:     tx.Bucket(bucketXParty),
+			bindings:   tx.Bucket(bucketBindings),
+			quarantine: tx.Bucket(bucketQuarantine),
+		}
+		id := bk.xParty.Get(key)
+		if id == nil {
+			if bk.quarantined(key, db.now()) {
+				return ErrEnded
+			}
+			return ErrNotFound
+		}
+		var err error
+		b, err = bk.getBinding(id)
+		return err
+	})
+	if err != nil {
+		return Binding{}, fmt.Errorf("store: lookup x %s party %s: %w", x, party, err)
+	}
+	return b, nil
+}
+
+// ListBindings implements Store. It reads the narrowest index the filter
+// allows, applies the whole filter, and returns at most Limit bindings in ID
+// order.
+func (db *DB) ListBindings(ctx context.Context, f Filter) ([]Binding, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("store: list bindings: %w", err)
+	}
+	if f.Limit < 0 {
+		return nil, invalidf("list limit %d is negative", f.Limit)
+	}
+	limit := f.Limit
+	if limit == 0 {
+		limit = defaultLimit
+	}
+	var out []Binding
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		bk := bucketsOf(tx)
+		var ids [][]byte
+		switch {
+		case f.X != "" && f.Party != "":
+			if id := bk.xParty.Get(pairKey(nil, f.X, f.Party)); id != nil {
+				ids = append(ids, id)
+			}
+		case f.X != "":
+			ids = scanPrefix(bk.xParty, prefixKey(f.X))
+		case f.Party != "":
+			ids = scanPrefix(bk.partyX, prefixKey(f.Party))
+		case f.OrderID != "":
+			if id := bk.order.Get([]byte(f.OrderID)); id != nil {
+				ids = append(ids, id)
+			}
+		default:
+			// Unfiltered: the bindings bucket is already in ID order.
+			c := bk.bindings.Cursor()
+			for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
+				b, err := decodeBinding(v)
+				if err != nil {
+					return fmt.Errorf("binding %s: %w", k, err)
+				}
+				out = append(out, b)
+			}
+			return nil
+		}
+		slices.SortFunc(ids, bytes.Compare)
+		ids = slices.CompactFunc(ids, bytes.Equal)
+		for _, id := range ids {
+			b, err := bk.getBinding(id)
+			if err != nil {
+				return err
+			}
+			if f.matches(b) {
+				out = append(out, b)
+			}
+			if len(out) == limit {
+				break
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: list bindings: %w", err)
+	}
+	return out, nil
+}
+
+func (f Filter) matches(b Binding) bool {
+	return (f.X == "" || b.X == f.X) &&
+		(f.Party == "" || b.A == f.Party || b.B == f.Party) &&
+		(f.OrderID == "" || b.OrderID == f.OrderID)
+}
+
+// scanPrefix returns copies of the values under prefix.
+func scanPrefix(bucket *bolt.Bucket, prefix []byte) [][]byte {
+	var vs [][]byte
+	c := bucket.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		vs = append(vs, bytes.Clone(v))
+	}
+	return vs
+}

@@ -1,0 +1,152 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+const (
+	// sweepChunk bounds the keys removed per transaction, so a backlog
+	// (say, after downtime) never makes one huge transaction that stalls
+	// writers.
+	sweepChunk = 256
+	// maxChunksPerSweep bounds one sweep; whatever is left waits for the
+	// next tick.
+	maxChunksPerSweep = 256
+)
+
+func (db *DB) sweepLoop() {
+	defer db.swept.Done()
+	tick := time.NewTicker(db.opts.sweepInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-db.stop:
+			return
+		case <-tick.C:
+		}
+		if err := db.sweep(); err != nil {
+			db.log.Error().Err(err).Msg("sweep failed")
+		}
+	}
+}
+
+// sweep ends every binding whose ExpiresAt has come and frees every pair
+// whose quarantine has passed.
+func (db *DB) sweep() error {
+	now := db.now()
+	for _, step := range []func(time.Time) (int, error){db.sweepExpired, db.purgeQuarantine} {
+		for range maxChunksPerSweep {
+			n, err := step(now)
+			if err != nil {
+				return err
+			}
+			if n < sweepChunk {
+				break
+			}
+			select {
+			case <-db.stop:
+				return nil
+			default:
+			}
+		}
+	}
+	return nil
+}
+
+// dueKeys returns copies of up to sweepChunk keys of an expiry-style bucket
+// whose time prefix is at or before now. The caller deletes them after the
+// cursor is done: deleting under a cursor can skip keys.
+func dueKeys(b *bolt.Bucket, now time.Time) [][]byte {
+	var keys [][]byte
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil && len(keys) < sweepChunk; k, _ = c.Next() {
+		t, ok := timeOfKey(k)
+		if ok && t.After(now) {
+			break
+		}
+		keys = append(keys, bytes.Clone(k))
+	}
+	return keys
+}
+
+// sweepExpired removes one chunk of expired bindings and publishes their
+// Ended events after the commit. It returns how many keys it handled.
+func (db *DB) sweepExpired(now time.Time) (int, error) {
+	var (
+		ended []Ended
+		n     int
+	)
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		bk := bucketsOf(tx)
+		keys := dueKeys(bk.expiry, now)
+		n = len(keys)
+		for _, k := range keys {
+			if len(k) <= 8 {
+				db.log.Warn().Hex("key", k).Msg("dropping malformed expiry key")
+				if err := bk.expiry.Delete(k); err != nil {
+					return err
+				}
+				continue
+			}
+			b, err := bk.getBinding(k[8:])
+			if err != nil {
+				// An index key without its binding: drop the key so the
+				// sweep cannot stall on it.
+				db.log.Warn().Err(err).Str("binding", string(k[8:])).Msg("dropping dangling expiry key")
+				if err := bk.expiry.Delete(k); err != nil {
+					return err
+				}
+				continue
+			}
+			e, err := db.removeBinding(bk, b, EndExpired, now)
+			if err != nil {
+				return err
+			}
+			ended = append(ended, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: sweep expired: %w", err)
+	}
+	for _, e := range ended {
+		db.log.Debug().Str("binding", e.Binding.ID).Time("expires_at", e.Binding.ExpiresAt).Msg("binding expired")
+	}
+	db.hub.publish(ended)
+	return n, nil
+}
+
+// purgeQuarantine frees one chunk of pairs whose cool-down has passed.
+func (db *DB) purgeQuarantine(now time.Time) (int, error) {
+	var n int
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		bk := bucketsOf(tx)
+		keys := dueKeys(bk.quarExpiry, now)
+		n = len(keys)
+		for _, k := range keys {
+			if err := bk.quarExpiry.Delete(k); err != nil {
+				return err
+			}
+			if len(k) <= 8 {
+				continue
+			}
+			pair := k[8:]
+			// The entry may have been replaced by a later quarantine of the
+			// same pair; only an entry with this very deadline goes.
+			if v := bk.quarantine.Get(pair); len(v) >= 8 && bytes.Equal(v[:8], k[:8]) {
+				if err := bk.quarantine.Delete(pair); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: purge quarantine: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,158 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// check verifies, like bbolt's tx.Check but for this schema, that every index
+// agrees with the bindings: each binding's keys exist and point back to it,
+// no index key dangles, per-number counts, the load index and pool stats
+// match a full scan, and each quarantine entry has exactly its expiry key.
+// It returns every problem found, joined.
+func (db *DB) check() error {
+	return db.bolt.View(func(tx *bolt.Tx) error {
+		bk := bucketsOf(tx)
+		var errs []error
+		bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+		live := map[string]int{}   // x -> bindings on it
+		pairs := map[string]bool{} // x sep party of live bindings
+		bindings := 0
+		_ = bk.bindings.ForEach(func(k, v []byte) error {
+			bindings++
+			b, err := decodeBinding(v)
+			if err != nil {
+				bad("binding %s: %v", k, err)
+				return nil
+			}
+			if b.ID != string(k) {
+				bad("binding under key %s has id %s", k, b.ID)
+			}
+			for _, p := range [2]string{b.A, b.B} {
+				if got := bk.xParty.Get(pairKey(nil, b.X, p)); !bytes.Equal(got, k) {
+					bad("binding %s: x_party %s/%s -> %q", k, b.X, p, got)
+				}
+				if got := bk.partyX.Get(pairKey(nil, p, b.X)); !bytes.Equal(got, k) {
+					bad("binding %s: party_x %s/%s -> %q", k, p, b.X, got)
+				}
+				pairs[string(pairKey(nil, b.X, p))] = true
+			}
+			if b.OrderID != "" {
+				if got := bk.order.Get([]byte(b.OrderID)); !bytes.Equal(got, k) {
+					bad("binding %s: order %q -> %q", k, b.OrderID, got)
+				}
+			}
+			if bk.expiry.Get(expiryKey(b)) == nil {
+				bad("binding %s: no expiry key", k)
+			}
+			if _, pool, ok := parseNumberValue(bk.numbers.Get([]byte(b.X))); !ok || pool != b.Pool {
+				bad("binding %s: x %s is not in pool %q", k, b.X, b.Pool)
+			}
+			live[b.X]++
+			return nil
+		})
+
+		backRef := func(name string, bucket *bolt.Bucket, want func(b Binding, k []byte) bool) {
+			_ = bucket.ForEach(func(k, v []byte) error {
+				b, err := bk.getBinding(v)
+				if err != nil {
+					bad("%s %q -> %s: %v", name, k, v, err)
+				} else if !want(b, k) {
+					bad("%s %q -> binding %s that does not hold it", name, k, v)
+				}
+				return nil
+			})
+		}
+		backRef("x_party", bk.xParty, func(b Binding, k []byte) bool {
+			return string(k) == string(pairKey(nil, b.X, b.A)) || string(k) == string(pairKey(nil, b.X, b.B))
+		})
+		backRef("party_x", bk.partyX, func(b Binding, k []byte) bool {
+			return string(k) == string(pairKey(nil, b.A, b.X)) || string(k) == string(pairKey(nil, b.B, b.X))
+		})
+		backRef("order", bk.order, func(b Binding, k []byte) bool { return b.OrderID == string(k) })
+		expiries := 0
+		_ = bk.expiry.ForEach(func(k, _ []byte) error {
+			expiries++
+			if len(k) <= 8 {
+				bad("malformed expiry key %x", k)
+				return nil
+			}
+			b, err := bk.getBinding(k[8:])
+			if err != nil {
+				bad("expiry key %x: %v", k, err)
+			} else if !bytes.Equal(expiryKey(b), k) {
+				bad("expiry key %x does not match binding %s expiring %s", k, b.ID, b.ExpiresAt)
+			}
+			return nil
+		})
+		if expiries != bindings {
+			bad("%d expiry keys for %d bindings", expiries, bindings)
+		}
+
+		want := map[string]poolStats{}
+		_ = bk.numbers.ForEach(func(k, v []byte) error {
+			count, pool, ok := parseNumberValue(v)
+			if !ok {
+				bad("number %s: malformed entry", k)
+				return nil
+			}
+			if int(count) != live[string(k)] {
+				bad("number %s: count %d, but %d live bindings", k, count, live[string(k)])
+			}
+			if bk.poolLoad.Get(loadKey(pool, count, string(k))) == nil {
+				bad("number %s: no load key for count %d", k, count)
+			}
+			s := want[pool]
+			s.size++
+			s.bindings += uint64(count)
+			if count > 0 {
+				s.inUse++
+			}
+			want[pool] = s
+			return nil
+		})
+		loadKeys := 0
+		_ = bk.poolLoad.ForEach(func(_, _ []byte) error { loadKeys++; return nil })
+		if n := bk.numbers.Stats().KeyN; loadKeys != n {
+			bad("%d load keys for %d numbers", loadKeys, n)
+		}
+		_ = bk.pools.ForEach(func(k, v []byte) error {
+			got, ok := decodePoolStats(v)
+			if !ok {
+				bad("pool %q: malformed stats", k)
+			} else if got != want[string(k)] {
+				bad("pool %q: stats %+v, full scan says %+v", k, got, want[string(k)])
+			}
+			delete(want, string(k))
+			return nil
+		})
+		for pool := range want {
+			bad("numbers in pool %q, which has no stats", pool)
+		}
+
+		quarantined := 0
+		_ = bk.quarantine.ForEach(func(k, v []byte) error {
+			quarantined++
+			until, ok := timeOfKey(v)
+			if !ok {
+				bad("quarantine %q: malformed entry", k)
+				return nil
+			}
+			if bk.quarExpiry.Get(timeKey(until, k)) == nil {
+				bad("quarantine %q: no expiry key", k)
+			}
+			if pairs[string(k)] {
+				bad("quarantine %q: pair is also live", k)
+			}
+			return nil
+		})
+		if n := bk.quarExpiry.Stats().KeyN; n != quarantined {
+			bad("%d quarantine expiry keys for %d entries", n, quarantined)
+		}
+		return errors.Join(errs...)
+	})
+}

@@ -1,0 +1,39 @@
+package store_test
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/xbridge/xbridge/store"
+	"github.com/xbridge/xbridge/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, cfg storetest.Config) store.Store {
+		db, err := store.Open(filepath.Join(t.TempDir(), "xbridge.db"),
+			store.WithClock(cfg.Now),
+			store.WithQuarantine(cfg.Quarantine),
+			store.WithSweepInterval(cfg.SweepInterval))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	})
+}
+
+// The same suite with writes going through bbolt's Batch, which may run a
+// transaction function twice.
+func TestConformanceBatched(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, cfg storetest.Config) store.Store {
+		db, err := store.Open(filepath.Join(t.TempDir(), "xbridge.db"),
+			store.WithClock(cfg.Now),
+			store.WithQuarantine(cfg.Quarantine),
+			store.WithSweepInterval(cfg.SweepInterval),
+			store.WithBatchDelay(time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	})
+}
