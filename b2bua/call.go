@@ -65,6 +65,8 @@ type call struct {
 	stopCode   int
 	stopReason sip.Header
 	endOnce    sync.Once
+	// aAck carries the SDP of A's ACK to a late-offer setup waiting for it.
+	aAck chan []byte
 }
 
 // terminate ends the call from the engine's side: during setup A gets code

@@ -410,3 +410,48 @@ func TestBindingEndsDuringCall(t *testing.T) {
 		})
 	}
 }
+
+func TestCallLateOffer(t *testing.T) {
+	te := newTestEngine(t)
+	te.bind(numX, numA, numB, time.Hour)
+	car := newCarrier(t)
+	aRTP := newRTPPeer(t)
+	// No SDP in the INVITE: B's 200 carries the offer, A's ACK the answer.
+	d, err := car.invite(context.Background(), te.addr, numA, numX, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := te.trunk.nextCall(t)
+	if len(tc.req.Body()) != 0 {
+		t.Fatalf("B leg INVITE carries SDP the caller never sent:\n%s", tc.req.Body())
+	}
+	res, code := answer(t, d, 5*time.Second)
+	if code != 200 {
+		t.Fatalf("A got %d", code)
+	}
+	offer := res.Body()
+	if sdpAudioAddr(t, offer).Port == tc.rtp.port() {
+		t.Fatal("offer to A points at B's media")
+	}
+	ack := sip.NewRequest(sip.ACK, res.Contact().Address)
+	ack.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	ack.SetBody(aRTP.sdp(1))
+	if err := d.WriteAck(context.Background(), ack); err != nil {
+		t.Fatal(err)
+	}
+	var bAck *sip.Request
+	select {
+	case bAck = <-tc.acks:
+	case <-time.After(5 * time.Second):
+		t.Fatal("B got no ACK")
+	}
+	if len(bAck.Body()) == 0 {
+		t.Fatal("B's ACK carries no SDP answer")
+	}
+	aRTP.send(t, offer, 20, 'a')
+	tc.rtp.waitReceived(t, 15)
+	tc.rtp.send(t, bAck.Body(), 20, 'b')
+	aRTP.waitReceived(t, 15)
+	_ = d.Bye(context.Background())
+	te.waitIdle()
+}

@@ -273,6 +273,7 @@ type trunkCall struct {
 	sess   *sipgo.DialogServerSession
 	rtp    *rtpPeer
 	byeReq chan *sip.Request
+	acks   chan *sip.Request
 	cancel chan struct{}
 }
 
@@ -303,6 +304,10 @@ func newTrunk(t *testing.T) *trunk {
 	srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) {
 		if tc := tr.get(req); tc != nil {
 			_ = tc.sess.ReadAck(req, tx)
+			select {
+			case tc.acks <- req:
+			default:
+			}
 		}
 	})
 	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
@@ -342,7 +347,7 @@ func (tr *trunk) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		tr.t.Errorf("trunk read invite: %v", err)
 		return
 	}
-	tc := &trunkCall{req: req, sess: sess, rtp: newRTPPeer(tr.t), byeReq: make(chan *sip.Request, 1), cancel: make(chan struct{})}
+	tc := &trunkCall{req: req, sess: sess, rtp: newRTPPeer(tr.t), byeReq: make(chan *sip.Request, 1), acks: make(chan *sip.Request, 4), cancel: make(chan struct{})}
 	tr.mu.Lock()
 	tr.byCall[callID(req)] = tc
 	tr.mu.Unlock()

@@ -24,7 +24,12 @@ func (e *Engine) onAck(req *sip.Request, tx sip.ServerTransaction) {
 		return // ACK of a B-leg request we answered, or of a call long gone
 	}
 	// A mismatched CSeq is the ACK of a mirrored re-INVITE; nothing waits on it.
-	_ = c.a.ReadAck(req, tx)
+	if c.a.ReadAck(req, tx) == nil && len(req.Body()) > 0 {
+		select {
+		case c.aAck <- req.Body():
+		default: // a retransmitted ACK
+		}
+	}
 }
 
 func (e *Engine) onBye(req *sip.Request, tx sip.ServerTransaction) {

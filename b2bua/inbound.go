@@ -86,6 +86,7 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		media:     sess,
 		started:   time.Now(),
 		stop:      make(chan struct{}),
+		aAck:      make(chan []byte, 1),
 	}
 	c.log = log.With().Str("b_call_id", c.bCallID).Logger()
 	e.calls.add(c)
@@ -203,11 +204,27 @@ func (c *call) setup() {
 // the call towards A or, when the call is being stopped (CANCEL/200 glare,
 // binding ended while ringing), hang B up again.
 func (c *call) answeredByB(res *sip.Response, stopping bool, stopCode int) {
-	if err := c.b.established(res); err != nil {
-		c.log.Warn().Err(err).Msg("ack b leg")
+	c.b.established(res)
+	// A late offer (INVITE without SDP) puts the offer in B's 2xx and the
+	// answer in A's ACK, so B's ACK waits for A's. Every path below ACKs B
+	// exactly once, before any BYE.
+	lateOffer := len(c.b.invite.Body()) == 0 && len(res.Body()) > 0
+	acked := false
+	ackB := func(sdp []byte) {
+		if acked {
+			return
+		}
+		acked = true
+		if err := c.b.ack(sdp); err != nil {
+			c.log.Warn().Err(err).Msg("ack b leg")
+		}
+	}
+	if !lateOffer {
+		ackB(nil)
 	}
 	if stopping || !c.goUp() {
 		c.log.Info().Msg("b answered a call already ending")
+		ackB(nil)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = c.b.bye(ctx)
@@ -220,8 +237,9 @@ func (c *call) answeredByB(res *sip.Response, stopping bool, stopCode int) {
 	if sdp := res.Body(); len(sdp) > 0 {
 		var err error
 		if body, err = c.media.Rewrite(media.SideB, sdp); err != nil {
-			c.log.Warn().Err(err).Msg("unusable sdp answer from b")
-			c.hangup(byEngine, sip.NewHeader("Reason", `SIP;cause=488;text="unusable SDP answer"`))
+			c.log.Warn().Err(err).Msg("unusable sdp from b")
+			ackB(nil)
+			c.hangup(byEngine, sip.NewHeader("Reason", `SIP;cause=488;text="unusable SDP"`))
 			return
 		}
 		headers = append(headers, sip.NewHeader("Content-Type", "application/sdp"))
@@ -231,7 +249,26 @@ func (c *call) answeredByB(res *sip.Response, stopping bool, stopCode int) {
 	// WriteResponse retransmits the 2xx until A's ACK arrives (onAck).
 	if err := c.a.Respond(200, "OK", body, headers...); err != nil {
 		c.log.Warn().Err(err).Msg("a leg never acknowledged the answer")
+		ackB(nil)
 		c.hangup(byEngine, sip.NewHeader("Reason", `SIP;cause=408;text="no ACK"`))
+		return
+	}
+	if !lateOffer {
+		return
+	}
+	var answer []byte
+	select {
+	case sdp := <-c.aAck:
+		var err error
+		if answer, err = c.media.Rewrite(media.SideA, sdp); err != nil {
+			c.log.Warn().Err(err).Msg("unusable sdp answer in a's ack")
+		}
+	case <-time.After(time.Second):
+		// ReadAck has confirmed the dialog; the body follows at once or never.
+	}
+	ackB(answer)
+	if answer == nil {
+		c.hangup(byEngine, sip.NewHeader("Reason", `SIP;cause=488;text="no SDP answer"`))
 	}
 }
 

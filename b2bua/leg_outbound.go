@@ -72,9 +72,9 @@ func (l *outboundLeg) cancel(ctx context.Context) error {
 	}
 }
 
-// established records the dialog a 2xx created and acknowledges it. 2xx
-// retransmissions (our ACK lost) are answered with the same ACK again.
-func (l *outboundLeg) established(res *sip.Response) error {
+// established records the dialog a 2xx created. The caller acknowledges it
+// with ack, at once or, for a late offer, once A's ACK brings the answer.
+func (l *outboundLeg) established(res *sip.Response) {
 	l.mu.Lock()
 	l.answer = res
 	if c := res.Contact(); c != nil {
@@ -91,11 +91,19 @@ func (l *outboundLeg) established(res *sip.Response) error {
 		}
 	}
 	l.mu.Unlock()
+}
 
+// ack acknowledges the 2xx, carrying sdp when the INVITE had no offer. 2xx
+// retransmissions (our ACK lost) are answered with the same ACK again.
+func (l *outboundLeg) ack(sdp []byte) error {
 	ack := l.inDialogRequest(sip.ACK, l.invite.CSeq().SeqNo)
 	if ack == nil {
 		return errors.New("no dialog for ack")
 	}
+	if len(sdp) > 0 {
+		ack.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	}
+	ack.SetBody(sdp)
 	template := ack.Clone()
 	l.tx.OnRetransmission(func(r *sip.Response) {
 		if r.IsSuccess() {
