@@ -1,0 +1,190 @@
+// Package api serves the HTTP JSON API through which platforms manage number
+// pools and bindings. It validates and normalises every number before the
+// store sees it; it knows nothing of SIP.
+package api
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/xbridge/xbridge/routing"
+	"github.com/xbridge/xbridge/store"
+)
+
+// DefaultMaxTTL bounds how far in the future a binding may expire.
+const DefaultMaxTTL = 400 * 24 * time.Hour
+
+// maxBody bounds a request body; a pool upload of a few thousand numbers
+// fits.
+const maxBody = 64 << 10
+
+// Option configures New.
+type Option func(*server)
+
+// WithLogger sets the logger (default: discard). Requests are logged at
+// debug level, failures of the store at error level.
+func WithLogger(l zerolog.Logger) Option { return func(s *server) { s.log = l } }
+
+// WithCountryCode sets the country whose national numbers are completed when
+// numbers are normalised (default routing.DefaultCountryCode).
+func WithCountryCode(cc string) Option { return func(s *server) { s.cc = cc } }
+
+// WithToken requires "Authorization: Bearer <token>" on every /v1 request.
+// An empty token turns the check off.
+func WithToken(token string) Option { return func(s *server) { s.token = token } }
+
+// WithClock replaces time.Now for turning ttl_seconds into an expiry and
+// checking expires_at.
+func WithClock(now func() time.Time) Option { return func(s *server) { s.now = now } }
+
+// WithMaxTTL bounds how far in the future a binding may expire (default
+// DefaultMaxTTL).
+func WithMaxTTL(d time.Duration) Option { return func(s *server) { s.maxTTL = d } }
+
+type server struct {
+	st     store.Store
+	log    zerolog.Logger
+	cc     string
+	token  string
+	now    func() time.Time
+	maxTTL time.Duration
+	mux    *http.ServeMux
+}
+
+// route is one endpoint. The table is the single list of what the API
+// serves: New registers it and the OpenAPI test checks the document
+// against it.
+type route struct {
+	pattern string
+	handle  func(*server, http.ResponseWriter, *http.Request) error
+}
+
+var routes = []route{
+	{"GET /healthz", (*server).health},
+	{"GET /v1/openapi.yaml", (*server).openAPI},
+	{"POST /v1/pools/{pool}/numbers", (*server).addNumbers},
+	{"GET /v1/pools/{pool}", (*server).getPool},
+	{"POST /v1/bindings", (*server).createBinding},
+	{"GET /v1/bindings", (*server).listBindings},
+	{"GET /v1/bindings/{id}", (*server).getBinding},
+	{"DELETE /v1/bindings/{id}", (*server).deleteBinding},
+}
+
+// New returns the API handler over st.
+func New(st store.Store, opts ...Option) http.Handler {
+	s := &server{
+		st:     st,
+		log:    zerolog.Nop(),
+		cc:     routing.DefaultCountryCode,
+		now:    time.Now,
+		maxTTL: DefaultMaxTTL,
+		mux:    http.NewServeMux(),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	if _, err := routing.Normalize("1", s.cc); err != nil && strings.Contains(err.Error(), "country code") {
+		s.log.Error().Str("country_code", s.cc).Msg("api: invalid country code; every number will be refused")
+	}
+	for _, rt := range routes {
+		h := rt.handle
+		s.mux.HandleFunc(rt.pattern, func(w http.ResponseWriter, r *http.Request) {
+			if err := h(s, w, r); err != nil {
+				s.writeError(w, r, err)
+			}
+		})
+	}
+	return s
+}
+
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	s.serve(sw, r)
+	s.log.Debug().Str("method", r.Method).Str("path", r.URL.Path).Int("status", sw.status).
+		Dur("took", time.Since(start)).Msg("api request")
+}
+
+func (s *server) serve(w http.ResponseWriter, r *http.Request) {
+	if s.token != "" && (r.URL.Path == "/v1" || strings.HasPrefix(r.URL.Path, "/v1/")) && !s.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="xbridge"`)
+		writeJSON(w, http.StatusUnauthorized, errorBody{&apiError{
+			status: http.StatusUnauthorized, Code: "unauthorized", Message: "missing or wrong bearer token"}})
+		return
+	}
+	if _, pattern := s.mux.Handler(r); pattern != "" {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	// No route: let the mux decide between 404 and 405 (it knows the
+	// allowed methods), then answer in JSON like every other error.
+	c := &captureWriter{header: http.Header{}}
+	s.mux.ServeHTTP(c, r)
+	if allow := c.header.Get("Allow"); allow != "" {
+		w.Header().Set("Allow", allow)
+	}
+	// Anything but 405 (a cleaned-path redirect to nowhere) is a 404.
+	e := &apiError{status: http.StatusNotFound, Code: "not_found", Message: "no such endpoint"}
+	if c.status == http.StatusMethodNotAllowed {
+		e.status, e.Code, e.Message = c.status, "method_not_allowed", "method "+r.Method+" not allowed here"
+	}
+	writeJSON(w, e.status, errorBody{e})
+}
+
+func (s *server) authorized(r *http.Request) bool {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(s.token)) == 1
+}
+
+func (s *server) health(w http.ResponseWriter, _ *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+// statusWriter remembers the status for the request log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// captureWriter keeps the status and headers of the mux's own 404/405.
+type captureWriter struct {
+	header http.Header
+	status int
+}
+
+func (c *captureWriter) Header() http.Header { return c.header }
+func (c *captureWriter) WriteHeader(code int) {
+	if c.status == 0 {
+		c.status = code
+	}
+}
+func (c *captureWriter) Write(p []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	return len(p), nil
+}

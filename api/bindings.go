@@ -1,0 +1,244 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/xbridge/xbridge/routing"
+	"github.com/xbridge/xbridge/store"
+)
+
+const (
+	defaultPool   = "default"
+	maxOrderID    = 128
+	maxListLimit  = 1000
+	maxBindingID  = 128
+	bindingsPath  = "/v1/bindings/"
+	fieldTTL      = "ttl_seconds"
+	fieldExpires  = "expires_at"
+	fieldOrderID  = "order_id"
+	fieldPoolName = "pool"
+)
+
+// bindingRequest is the body of POST /v1/bindings. TTL and expiry are
+// pointers so that "absent" and "zero" differ.
+type bindingRequest struct {
+	A          string  `json:"a"`
+	B          string  `json:"b"`
+	X          string  `json:"x"`
+	Pool       string  `json:"pool"`
+	TTLSeconds *int64  `json:"ttl_seconds"`
+	ExpiresAt  *string `json:"expires_at"`
+	OrderID    string  `json:"order_id"`
+}
+
+type bindingList struct {
+	Bindings []store.Binding `json:"bindings"`
+}
+
+func (s *server) createBinding(w http.ResponseWriter, r *http.Request) error {
+	var req bindingRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	nb, err := s.newBinding(req)
+	if err != nil {
+		return err
+	}
+	b, created, err := s.st.CreateBinding(r.Context(), nb)
+	switch {
+	case errors.Is(err, store.ErrOrderConflict):
+		return conflict("conflict", fieldOrderID, "order_id is already bound to other parties")
+	case errors.Is(err, store.ErrNoNumber):
+		return conflict("no_number", fieldPoolName, "no number of pool "+strconv.Quote(nb.Pool)+" is free for these parties")
+	case errors.Is(err, store.ErrPartyBusy):
+		return conflict("conflict", "x", "a or b already has a binding (or a recently ended one) on this x")
+	case errors.Is(err, store.ErrNotInPool):
+		return invalidField("x", "not a number of pool %q", nb.Pool)
+	case errors.Is(err, store.ErrInvalid):
+		return invalidJSON(http.StatusBadRequest, "%s", err.Error())
+	case err != nil:
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+		w.Header().Set("Location", bindingsPath+url.PathEscape(b.ID))
+	}
+	writeJSON(w, status, b)
+	return nil
+}
+
+// newBinding validates and normalises a request; nothing reaches the store
+// unless all of it is good.
+func (s *server) newBinding(req bindingRequest) (store.NewBinding, error) {
+	a, err := s.number("a", req.A, true)
+	if err != nil {
+		return store.NewBinding{}, err
+	}
+	b, err := s.number("b", req.B, true)
+	if err != nil {
+		return store.NewBinding{}, err
+	}
+	if a == b {
+		return store.NewBinding{}, invalidField("b", "a and b are the same number")
+	}
+	x, err := s.number("x", req.X, false)
+	if err != nil {
+		return store.NewBinding{}, err
+	}
+	if x != "" && (x == a || x == b) {
+		return store.NewBinding{}, invalidField("x", "x is the number of a party")
+	}
+	pool := req.Pool
+	if pool == "" {
+		pool = defaultPool
+	}
+	if err := checkPoolName(pool); err != nil {
+		return store.NewBinding{}, err
+	}
+	expires, err := s.expiry(req.TTLSeconds, req.ExpiresAt)
+	if err != nil {
+		return store.NewBinding{}, err
+	}
+	if err := checkOrderID(req.OrderID); err != nil {
+		return store.NewBinding{}, err
+	}
+	return store.NewBinding{Pool: pool, X: x, A: a, B: b, OrderID: req.OrderID, ExpiresAt: expires}, nil
+}
+
+// expiry turns exactly one of ttl_seconds and expires_at into an instant
+// within the maximum TTL.
+func (s *server) expiry(ttl *int64, at *string) (time.Time, error) {
+	now := s.now()
+	maxTTL := s.maxTTL
+	switch {
+	case ttl != nil && at != nil:
+		return time.Time{}, invalidField(fieldTTL, "give one of ttl_seconds and expires_at, not both")
+	case ttl == nil && at == nil:
+		return time.Time{}, invalidField(fieldTTL, "one of ttl_seconds and expires_at is required")
+	case ttl != nil:
+		if *ttl <= 0 {
+			return time.Time{}, invalidField(fieldTTL, "must be positive, not %d", *ttl)
+		}
+		if *ttl > int64(maxTTL/time.Second) {
+			return time.Time{}, invalidField(fieldTTL, "at most %d seconds", int64(maxTTL/time.Second))
+		}
+		return now.Add(time.Duration(*ttl) * time.Second).UTC().Round(0), nil
+	}
+	t, err := time.Parse(time.RFC3339, *at)
+	if err != nil {
+		return time.Time{}, invalidField(fieldExpires, "not an RFC 3339 time: %q", *at)
+	}
+	if !t.After(now) {
+		return time.Time{}, invalidField(fieldExpires, "must be in the future")
+	}
+	if t.Sub(now) > maxTTL {
+		return time.Time{}, invalidField(fieldExpires, "more than %s ahead (the maximum TTL)", maxTTL)
+	}
+	return t.UTC(), nil
+}
+
+func (s *server) getBinding(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if len(id) > maxBindingID {
+		return notFound("binding")
+	}
+	b, err := s.st.GetBinding(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("binding")
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, b)
+	return nil
+}
+
+func (s *server) deleteBinding(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if len(id) > maxBindingID {
+		return notFound("binding")
+	}
+	b, err := s.st.DeleteBinding(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("binding")
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, b)
+	return nil
+}
+
+func (s *server) listBindings(w http.ResponseWriter, r *http.Request) error {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return invalidField("query", "malformed query string")
+	}
+	var f store.Filter
+	for name, values := range q {
+		if len(values) != 1 {
+			return invalidField(name, "given %d times", len(values))
+		}
+		v := values[0]
+		switch name {
+		case "x":
+			f.X, err = s.number(name, v, false)
+		case "party":
+			f.Party, err = s.number(name, v, false)
+		case fieldOrderID:
+			err = checkOrderID(v)
+			f.OrderID = v
+		case "limit":
+			f.Limit, err = strconv.Atoi(v)
+			if err != nil || f.Limit < 1 || f.Limit > maxListLimit {
+				err = invalidField(name, "must be an integer from 1 to %d", maxListLimit)
+			}
+		default:
+			err = invalidField(name, "unknown query parameter")
+		}
+		if err != nil {
+			return err
+		}
+	}
+	bs, err := s.st.ListBindings(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	if bs == nil {
+		bs = []store.Binding{}
+	}
+	writeJSON(w, http.StatusOK, bindingList{Bindings: bs})
+	return nil
+}
+
+// number normalises a number field; an empty optional field stays empty.
+func (s *server) number(field, v string, required bool) (string, error) {
+	if v == "" {
+		if required {
+			return "", invalidField(field, "required")
+		}
+		return "", nil
+	}
+	n, err := routing.Normalize(v, s.cc)
+	if err != nil {
+		return "", invalidField(field, "%s", err.Error())
+	}
+	return n, nil
+}
+
+func checkOrderID(id string) error {
+	if len(id) > maxOrderID {
+		return invalidField(fieldOrderID, "longer than %d bytes", maxOrderID)
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= ' ' || id[i] > '~' {
+			return invalidField(fieldOrderID, "only printable ASCII without spaces is allowed")
+		}
+	}
+	return nil
+}

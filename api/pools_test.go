@@ -1,0 +1,134 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/xbridge/xbridge/store"
+)
+
+func poolInfo(t *testing.T, a *testAPI, pool string) store.PoolInfo {
+	t.Helper()
+	info, err := a.db.Pool(t.Context(), pool)
+	if err != nil {
+		t.Fatalf("pool %s: %v", pool, err)
+	}
+	return info
+}
+
+func TestPools(t *testing.T) {
+	a := newTestAPI(t)
+
+	r := a.do("POST", "/v1/pools/p-1/numbers", `{"numbers":["8617000000001","+86 170 0000 0002","tel:017000000003","8617000000001"]}`)
+	if r.status != 200 {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	var got addNumbersResponse
+	if err := json.Unmarshal(r.body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got != (addNumbersResponse{Pool: "p-1", Added: 3, Size: 3}) {
+		t.Fatalf("response %+v", got)
+	}
+	r = a.do("POST", "/v1/pools/p-1/numbers", `{"numbers":["017000000003","8617000000004"]}`)
+	if err := json.Unmarshal(r.body, &got); err != nil || r.status != 200 {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	if got != (addNumbersResponse{Pool: "p-1", Added: 1, Size: 4}) {
+		t.Fatalf("second add %+v", got)
+	}
+	for _, n := range []string{"8617000000001", "8617000000002", "8617000000003", "8617000000004"} {
+		if p, ok, err := a.db.InPool(t.Context(), n); err != nil || !ok || p != "p-1" {
+			t.Errorf("InPool(%s) = %q %v %v", n, p, ok, err)
+		}
+	}
+
+	if _, _, err := a.db.CreateBinding(t.Context(), store.NewBinding{Pool: "p-1", X: "8617000000001", A: pa, B: pb, ExpiresAt: testNow.Add(3600e9)}); err != nil {
+		t.Fatal(err)
+	}
+	r = a.do("GET", "/v1/pools/p-1", "")
+	var info store.PoolInfo
+	if err := json.Unmarshal(r.body, &info); err != nil || r.status != 200 {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	if info != (store.PoolInfo{Name: "p-1", Size: 4, InUse: 1, Bindings: 1}) {
+		t.Fatalf("pool %+v", info)
+	}
+	if !strings.Contains(string(r.body), `"in_use":1`) {
+		t.Errorf("body %s", r.body)
+	}
+
+	for _, c := range []struct {
+		path   string
+		status int
+		code   string
+		field  string
+	}{
+		{"/v1/pools/nope", 404, "not_found", ""},
+		{"/v1/pools/bad.name", 400, "invalid_field", "pool"},
+		{"/v1/pools/" + strings.Repeat("p", 65), 400, "invalid_field", "pool"},
+	} {
+		r := a.do("GET", c.path, "")
+		if r.status != c.status {
+			t.Errorf("GET %s: status %d: %s", c.path, r.status, r.body)
+			continue
+		}
+		if e := r.errorOf(t); e.Code != c.code || e.Field != c.field {
+			t.Errorf("GET %s: error %+v", c.path, e)
+		}
+	}
+}
+
+func TestAddNumbersInvalid(t *testing.T) {
+	a := newTestAPI(t)
+	a.addPool("p1", "8617000000001")
+	a.addPool("p2", "8617000000009")
+	tests := []struct {
+		name, pool, body string
+		status           int
+		code, field      string
+	}{
+		{"bad second number", "p1", `{"numbers":["8617000000002","17x"]}`, 400, "invalid_field", "numbers[1]"},
+		{"empty number", "p1", `{"numbers":["8617000000002",""]}`, 400, "invalid_field", "numbers[1]"},
+		{"too short", "p1", `{"numbers":["12345"]}`, 400, "invalid_field", "numbers[0]"},
+		{"no numbers", "p1", `{"numbers":[]}`, 400, "invalid_field", "numbers"},
+		{"numbers missing", "p1", `{}`, 400, "invalid_field", "numbers"},
+		{"numbers not array", "p1", `{"numbers":"8617000000002"}`, 400, "invalid_field", "numbers"},
+		{"number not string", "p1", `{"numbers":[8617000000002]}`, 400, "invalid_field", "numbers"},
+		{"unknown field", "p1", `{"numbers":["8617000000002"],"size":3}`, 400, "invalid_field", "size"},
+		{"trailing", "p1", `{"numbers":["8617000000002"]}]`, 400, "invalid_json", ""},
+		{"bad pool name", "p%21", `{"numbers":["8617000000002"]}`, 400, "invalid_field", "pool"},
+		{"in another pool", "p1", `{"numbers":["8617000000002","+8617000000009"]}`, 409, "conflict", "numbers[1]"},
+		{"new pool with taken number", "p3", `{"numbers":["8617000000001"]}`, 409, "conflict", "numbers[0]"},
+		{"too large", "p1", `{"numbers":["` + strings.Repeat("1", maxBody) + `"]}`, 413, "invalid_json", ""},
+	}
+	p1, p2 := poolInfo(t, a, "p1"), poolInfo(t, a, "p2")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := a.do("POST", "/v1/pools/"+tt.pool+"/numbers", tt.body)
+			if r.status != tt.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
+			}
+			if e := r.errorOf(t); e.Code != tt.code || e.Field != tt.field {
+				t.Fatalf("error %+v, want %s %q", e, tt.code, tt.field)
+			}
+			if got := poolInfo(t, a, "p1"); got != p1 {
+				t.Fatalf("p1 changed: %+v -> %+v", p1, got)
+			}
+			if got := poolInfo(t, a, "p2"); got != p2 {
+				t.Fatalf("p2 changed: %+v -> %+v", p2, got)
+			}
+			if _, err := a.db.Pool(t.Context(), "p3"); err == nil {
+				t.Fatal("pool p3 was created")
+			}
+			if _, ok, _ := a.db.InPool(t.Context(), "8617000000002"); ok {
+				t.Fatal("8617000000002 was added")
+			}
+		})
+	}
+	if r := a.do("POST", "/v1/pools/p1/numbers", `{"numbers":["8617000000002"]}`); r.status != http.StatusOK {
+		t.Fatalf("good request after bad ones: %d %s", r.status, r.body)
+	}
+}
