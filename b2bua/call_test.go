@@ -455,3 +455,39 @@ func TestCallLateOffer(t *testing.T) {
 	_ = d.Bye(context.Background())
 	te.waitIdle()
 }
+
+func TestCallOverTCP(t *testing.T) {
+	te := newTestEngine(t, withTrunkTransport("tcp"))
+	te.bind(numX, numA, numB, time.Hour)
+	car := newCarrier(t)
+	car.useTCP = true
+	aRTP := newRTPPeer(t)
+	d, err := car.invite(context.Background(), te.addr, numA, numX, aRTP.sdp(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := te.trunk.nextCall(t)
+	if tp := tc.req.Transport(); tp != "TCP" {
+		t.Errorf("B leg arrived over %s, want TCP", tp)
+	}
+	res, code := answer(t, d, 5*time.Second)
+	if code != 200 {
+		t.Fatalf("A got %d", code)
+	}
+	if err := d.Ack(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	aRTP.send(t, res.Body(), 10, 'a')
+	tc.rtp.waitReceived(t, 8)
+	// B hangs up: the engine's BYE to A goes back over A's TCP connection.
+	time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tc.sess.Bye(ctx); err != nil {
+		t.Fatalf("B bye: %v", err)
+	}
+	if bye := car.waitBye(t); bye.Transport() != "TCP" {
+		t.Errorf("BYE to A arrived over %s, want TCP", bye.Transport())
+	}
+	te.waitIdle()
+}

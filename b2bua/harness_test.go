@@ -320,6 +320,7 @@ func newTrunk(t *testing.T) *trunk {
 		tc.byeReq <- req
 	})
 	serveUDP(t, srv, ua, tr.addr)
+	serveTCP(t, srv, tr.addr)
 	return tr
 }
 
@@ -392,11 +393,13 @@ func (tr *trunk) nextCall(t *testing.T) *trunkCall {
 // ---- carrier: the UAC that sends A legs ----
 
 type carrier struct {
-	ua   *sipgo.UserAgent
-	dua  *sipgo.DialogUA
-	cli  *sipgo.Client
-	addr string
-	byes chan *sip.Request
+	ua     *sipgo.UserAgent
+	dua    *sipgo.DialogUA
+	tcp    *sipgo.DialogUA // sends over TCP; set useTCP to use it
+	useTCP bool
+	cli    *sipgo.Client
+	addr   string
+	byes   chan *sip.Request
 }
 
 func newCarrier(t *testing.T) *carrier {
@@ -415,6 +418,9 @@ func newCarrier(t *testing.T) *carrier {
 		c.byes <- req
 	})
 	serveUDP(t, srv, ua, addr)
+	serveTCP(t, srv, addr)
+	tcpCli, _ := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
+	c.tcp = &sipgo.DialogUA{Client: tcpCli, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "carrier", Host: "127.0.0.1", Port: port, UriParams: params("transport", "tcp")}}}
 	return c
 }
 
@@ -430,6 +436,10 @@ func (c *carrier) invite(ctx context.Context, engineAddr, caller, dialled string
 	if len(sdp) > 0 {
 		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 		req.SetBody(sdp)
+	}
+	if c.useTCP {
+		req.SetTransport("TCP")
+		return c.tcp.WriteInvite(ctx, req)
 	}
 	return c.dua.WriteInvite(ctx, req)
 }
@@ -458,4 +468,18 @@ func serveUDP(t *testing.T, srv *sipgo.Server, ua *sipgo.UserAgent, addr string)
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close(); ua.Close() })
+}
+
+// serveTCP serves a test UA's TCP side on addr until the test ends.
+func serveTCP(t *testing.T, srv *sipgo.Server, addr string) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.ServeTCP(l)
+	t.Cleanup(func() { l.Close() })
+}
+
+func withTrunkTransport(tp string) engineOpt {
+	return func(c *Config, _ *[]store.Option) { c.TrunkTransport = tp }
 }
