@@ -11,14 +11,21 @@ import (
 // is dropped rather than sent to the other party. It looks at maximal runs of
 // hex digits, dots and colons, so a DTLS fingerprint (too many groups), a
 // version number (too few dots) or a base64 key (no dots or colons) passes.
+//
+// A second pass over runs of digits and dots alone finds a dotted quad glued
+// to hex letters ("192.0.2.1abc"), which the first pass reads as one run.
 func hasForeignAddr(s string, allowed netip.Addr) bool {
+	return scanRuns(s, addrChar, allowed) || scanRuns(s, quadChar, allowed)
+}
+
+func scanRuns(s string, in func(byte) bool, allowed netip.Addr) bool {
 	for i := 0; i < len(s); {
-		if !addrChar(s[i]) {
+		if !in(s[i]) {
 			i++
 			continue
 		}
 		j := i
-		for j < len(s) && addrChar(s[j]) {
+		for j < len(s) && in(s[j]) {
 			j++
 		}
 		if a, ok := addrInRun(s[i:j]); ok && a != allowed {
@@ -28,6 +35,8 @@ func hasForeignAddr(s string, allowed netip.Addr) bool {
 	}
 	return false
 }
+
+func quadChar(c byte) bool { return c >= '0' && c <= '9' || c == '.' }
 
 func addrChar(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' || c == '.' || c == ':'

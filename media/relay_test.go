@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -546,4 +547,27 @@ func TestRelayCloseEndsSessions(t *testing.T) {
 	}
 	s.Close()
 	late.Close()
+}
+
+func TestRewriteIPv6Input(t *testing.T) {
+	r := newRelay(t, 24000, 24099)
+	raw, err := os.ReadFile("testdata/sdp/rfc5118-ipv6-in-sdp.sdp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := r.NewSession(zerolog.Nop())
+	defer s.Close()
+	toB := mustRewrite(t, s, media.SideA, raw)
+	if ports := relayPorts(t, toB); len(ports) != 2 || ports[0] == 0 || ports[1] == 0 {
+		t.Fatalf("ports %v, want two relay ports", ports)
+	}
+	if bytes.Contains(toB, []byte("2001:db8")) {
+		t.Fatalf("IPv6 address of A leaked:\n%s", toB)
+	}
+	// An IPv4 relay cannot reach A's IPv6 address: B's packets are counted
+	// as dropped, nothing breaks.
+	b := listen(t)
+	mustRewrite(t, s, media.SideB, sdpFor("b", b.port(), b.port()+1))
+	b.send(relayPorts(t, toB)[0], rtpPacket(t, 1, "to v6"))
+	waitFor(t, "the packet to A's IPv6 address to be dropped", func() bool { return s.Stats().BToA.Dropped == 1 })
 }

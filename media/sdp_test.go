@@ -186,6 +186,8 @@ func TestHasForeignAddr(t *testing.T) {
 		{"x-v6 fe80::1%eth0", true},
 		{"x-mapped ::ffff:192.0.2.1", true},
 		{"x-ver 1.2.3.4.5", false},
+		{"x-glued 192.0.2.1abc", true},
+		{"x-glued abc2001:db8::1", true},
 	}
 	for _, tt := range tests {
 		if got := hasForeignAddr(tt.line, relay); got != tt.want {
@@ -306,4 +308,28 @@ func addrString(a netip.AddrPort) string {
 		return ""
 	}
 	return a.String()
+}
+
+func TestRenderForIPv6Relay(t *testing.T) {
+	relay := netip.MustParseAddr("2001:db8::99")
+	raw, err := os.ReadFile("testdata/sdp/lf-rtcp-attr.sdp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := parseSDP(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports := goldenPorts(d)
+	out := d.render(rewriteParams{ip: relay, ports: ports, sessID: 9, version: 3})
+	for _, want := range []string{
+		"o=xbridge 9 3 IN IP6 2001:db8::99\r\n",
+		"c=IN IP6 2001:db8::99\r\n",
+		"a=rtcp:40001 IN IP6 2001:db8::99\r\n",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+	checkRewritten(t, raw, out, relay, ports)
 }

@@ -1,0 +1,94 @@
+package media_test
+
+import (
+	"errors"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/xbridge/xbridge/media"
+)
+
+// BenchmarkForward sends G.711-sized RTP packets sender → relay → sink over
+// loopback, keeping up to window packets in flight. allocs/op counts the
+// whole process, relay goroutines included, after a warm-up that does the
+// one-off latch.
+func BenchmarkForward(b *testing.B) {
+	const window = 32
+	r := newRelay(b, 23000, 23099)
+	sender, sink := listen(b), listen(b)
+	s := r.NewSession(zerolog.Nop())
+	defer s.Close()
+	mustRewrite(b, s, media.SideA, sdpFor("a", sender.port(), sender.port()+1))
+	toA := mustRewrite(b, s, media.SideB, sdpFor("b", sink.port(), sink.port()+1))
+	relayA := netip.AddrPortFrom(loopback, uint16(relayPorts(b, toA)[0]))
+	pkt := rtpPacket(b, 1, string(make([]byte, 160))) // 20 ms of G.711
+	buf := make([]byte, 2048)
+
+	for range 100 {
+		sender.send(int(relayA.Port()), pkt)
+		sink.recv()
+	}
+
+	inflight, lost := 0, 0
+	receive := func() {
+		if _, _, err := sink.conn.ReadFromUDPAddrPort(buf); err != nil {
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				b.Fatal(err)
+			}
+			lost += inflight // the kernel dropped some; start over
+			inflight = 0
+			sink.conn.SetReadDeadline(time.Now().Add(time.Second))
+			return
+		}
+		inflight--
+	}
+	sink.conn.SetReadDeadline(time.Now().Add(time.Second))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := sender.conn.WriteToUDPAddrPort(pkt, relayA); err != nil {
+			b.Fatal(err)
+		}
+		inflight++
+		if inflight == window {
+			receive()
+		}
+		if i%1024 == 0 {
+			sink.conn.SetReadDeadline(time.Now().Add(time.Second))
+		}
+	}
+	for inflight > 0 {
+		receive()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
+	b.ReportMetric(float64(lost), "lost")
+	if st := s.Stats().AToB; st.RTPPackets < uint64(b.N) {
+		b.Logf("forwarded %d of %d (+100 warm-up)", st.RTPPackets, b.N)
+	}
+}
+
+// BenchmarkRewrite is the per-SDP cost once the ports are bound (a 183/200
+// or re-INVITE): parse, update, render, compare with the last version.
+func BenchmarkRewrite(b *testing.B) {
+	r := newRelay(b, 23100, 23199)
+	s := r.NewSession(zerolog.Nop())
+	defer s.Close()
+	offer, err := os.ReadFile("testdata/sdp/carrier-offer.sdp")
+	if err != nil {
+		b.Fatal(err)
+	}
+	mustRewrite(b, s, media.SideA, offer)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(offer)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.Rewrite(media.SideA, offer); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
