@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -356,12 +357,14 @@ func TestGetListDeleteBinding(t *testing.T) {
 	}
 }
 
-func BenchmarkCreateBinding(b *testing.B) {
-	db, err := store.Open(filepath.Join(b.TempDir(), "xbridge.db"))
+// benchAPI is the handler over a real store in b.TempDir() with a pool of
+// 100 numbers.
+func benchAPI(b *testing.B, opts ...store.Option) http.Handler {
+	db, err := store.Open(filepath.Join(b.TempDir(), "xbridge.db"), opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer db.Close()
+	b.Cleanup(func() { _ = db.Close() })
 	var pool []string
 	for i := range 100 {
 		pool = append(pool, fmt.Sprintf("861700000%04d", i))
@@ -369,18 +372,64 @@ func BenchmarkCreateBinding(b *testing.B) {
 	if _, err := db.AddNumbers(b.Context(), "default", pool); err != nil {
 		b.Fatal(err)
 	}
-	h := New(db)
-	i := 0
+	return New(db)
+}
+
+func postBinding(b *testing.B, h http.Handler, i int64) *httptest.ResponseRecorder {
+	body := fmt.Sprintf(`{"a":"+86 130 %08d","b":"150%08d","ttl_seconds":86400,"order_id":"bench-%d"}`, i, i, i)
+	req := httptest.NewRequest("POST", "/v1/bindings", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusCreated {
+		b.Errorf("status %d: %s", w.Code, w.Body)
+	}
+	return w
+}
+
+// BenchmarkCreateBinding is POST /v1/bindings through the handler, each a
+// new binding committed (fsync) by the store: serially, and from 32
+// goroutines, where the store's batching (WithBatchDelay) can group commits.
+func BenchmarkCreateBinding(b *testing.B) {
+	b.Run("serial", func(b *testing.B) {
+		h := benchAPI(b)
+		var i int64
+		b.ReportAllocs()
+		for b.Loop() {
+			i++
+			postBinding(b, h, i)
+		}
+	})
+	for _, delay := range []time.Duration{0, time.Millisecond} {
+		b.Run(fmt.Sprintf("parallel-32/batch-delay-%s", delay), func(b *testing.B) {
+			h := benchAPI(b, store.WithBatchDelay(delay))
+			var n atomic.Int64
+			b.ReportAllocs()
+			b.SetParallelism(16)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					postBinding(b, h, n.Add(1))
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkGetBinding is GET /v1/bindings/{id}: the API's own cost plus one
+// store read, no fsync.
+func BenchmarkGetBinding(b *testing.B) {
+	h := benchAPI(b)
+	var created store.Binding
+	if err := json.Unmarshal(postBinding(b, h, 1).Body.Bytes(), &created); err != nil {
+		b.Fatal(err)
+	}
+	path := "/v1/bindings/" + created.ID
 	b.ReportAllocs()
 	for b.Loop() {
-		i++
-		body := fmt.Sprintf(`{"a":"+86 130 %08d","b":"150%08d","ttl_seconds":86400,"order_id":"bench-%d"}`, i, i, i)
-		req := httptest.NewRequest("POST", "/v1/bindings", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, req)
-		if w.Code != http.StatusCreated {
-			b.Fatalf("status %d: %s", w.Code, w.Body)
+		h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d", w.Code)
 		}
 	}
 }
