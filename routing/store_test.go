@@ -1,0 +1,71 @@
+package routing
+
+import (
+	"net/netip"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/xbridge/xbridge/store"
+	"github.com/xbridge/xbridge/store/storetest"
+)
+
+// TestRouteWithStore routes over the real bbolt store: live, unknown,
+// deleted (quarantined) and expired-but-not-swept bindings.
+func TestRouteWithStore(t *testing.T) {
+	clock := storetest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	// The sweeper never runs within the test, so an expired binding is
+	// still in the store and Route must notice the expiry itself.
+	db, err := store.Open(filepath.Join(t.TempDir(), "xbridge.db"),
+		store.WithClock(clock.Now), store.WithQuarantine(time.Hour), store.WithSweepInterval(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	ctx := t.Context()
+	if _, err := db.AddNumbers(ctx, "default", []string{"8617000000001"}); err != nil {
+		t.Fatal(err)
+	}
+	live, _, err := db.CreateBinding(ctx, store.NewBinding{Pool: "default", A: "8613800000001", B: "8613900000002", ExpiresAt: clock.Now().Add(10 * time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, _, err := db.CreateBinding(ctx, store.NewBinding{Pool: "default", A: "8613600000004", B: "8613700000003", ExpiresAt: clock.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.DeleteBinding(ctx, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	r := NewRouter(db, WithClock(clock.Now), WithTrusted(netip.MustParsePrefix("127.0.0.1/32")))
+	src := netip.MustParseAddr("127.0.0.1")
+	tests := []struct {
+		name    string
+		advance time.Duration
+		call    Call
+		code    int
+		callee  string
+		binding string
+	}{
+		{"a dials x", 0, Call{Caller: "+8613800000001", Dialled: "tel:+86-170-0000-0001", Source: src}, 0, "8613900000002", live.ID},
+		{"b dials x nationally", 0, Call{Caller: "13900000002", Dialled: "017000000001", Source: src}, 0, "8613800000001", live.ID},
+		{"stranger", 0, Call{Caller: "13500000005", Dialled: "8617000000001", Source: src}, 404, "", ""},
+		{"deleted binding", 0, Call{Caller: "8613600000004", Dialled: "8617000000001", Source: src}, 480, "", ""},
+		{"untrusted", 0, Call{Caller: "8613800000001", Dialled: "8617000000001", Source: netip.MustParseAddr("127.0.0.2")}, 403, "", ""},
+		{"expired", 10 * time.Minute, Call{Caller: "8613800000001", Dialled: "8617000000001", Source: src}, 480, "", live.ID},
+	}
+	for _, tt := range tests {
+		clock.Advance(tt.advance)
+		d := r.Route(ctx, tt.call)
+		if d.Code != tt.code || d.Callee != tt.callee {
+			t.Errorf("%s: code %d callee %q (%s), want %d %q", tt.name, d.Code, d.Callee, d.Reason, tt.code, tt.callee)
+		}
+		if tt.binding != "" && d.Binding.ID != tt.binding {
+			t.Errorf("%s: binding %q, want %q", tt.name, d.Binding.ID, tt.binding)
+		}
+		if tt.code == 0 && (d.Action != Bridge || d.Display != "8617000000001") {
+			t.Errorf("%s: action %v display %q", tt.name, d.Action, d.Display)
+		}
+	}
+}
