@@ -1,0 +1,450 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// setting is one knob of a subcommand. Its name is the flag, the config-file
+// key and (upper-cased, dashes to underscores, prefixed XBRIDGE_) the
+// environment variable, so the three can never drift apart.
+type setting struct {
+	name  string
+	def   string
+	usage string
+}
+
+// envName is the environment variable that carries a setting.
+func envName(name string) string {
+	return "XBRIDGE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+const configKey = "config"
+
+// serveSettings are the knobs of xbridge serve, in the order --help lists
+// them. The defaults here are the embedded defaults, the lowest layer.
+var serveSettings = []setting{
+	{"data", "./xbridge-data", "directory holding the bbolt file (created if missing)"},
+	{"sip", "127.0.0.1:5060", "SIP listen address ip:port, UDP and TCP"},
+	{"api", "127.0.0.1:8080", "HTTP API listen address host:port"},
+	{"trunk", "127.0.0.1:5080", "outbound trunk host:port the B legs are sent to"},
+	{"trunk-transport", "udp", "transport towards the trunk: udp or tcp"},
+	{"rtp-ports", "20000-29999", "RTP relay port range min-max (min even, max odd)"},
+	{"media-ip", "", "IP address put in relayed SDP (default: the host of --sip)"},
+	{"log-format", "json", "log format: json or console"},
+	{"log-level", "info", "log level: trace, debug, info, warn, error"},
+	{"country-code", "86", "country calling code used to normalise national numbers"},
+	{"trusted", "", "comma-separated CIDRs SIP INVITEs may come from (empty: any source)"},
+	{"api-token", "", "bearer token the HTTP API requires (empty: no auth)"},
+	{"quarantine", "24h", "how long a released (X, party) pair stays unusable"},
+	{"answer-timeout", "60s", "give up on a B leg that has not answered within this"},
+	{configKey, "", "JSON config file path (keys are the flag names)"},
+}
+
+// demoSettings are the knobs of xbridge demo; the engine itself runs on
+// free loopback ports with a temporary data directory.
+var demoSettings = []setting{
+	{"log-format", "console", "log format: json or console"},
+	{"log-level", "error", "log level: trace, debug, info, warn, error"},
+	{"packets", "50", "RTP packets (20 ms PCMU) each phone sends"},
+	{"timeout", "15s", "the whole demo fails if it takes longer than this"},
+}
+
+// usageErr is a configuration error: main prints it and exits 2.
+type usageErr struct{ msg string }
+
+func (e *usageErr) Error() string { return e.msg }
+
+func usageError(format string, args ...any) error {
+	return &usageErr{msg: fmt.Sprintf(format, args...)}
+}
+
+// isUsage reports whether err is a configuration error.
+func isUsage(err error) bool {
+	var u *usageErr
+	return errors.As(err, &u)
+}
+
+// environ looks up an environment variable; os.LookupEnv in production.
+type environ func(string) (string, bool)
+
+// loadValues layers the settings: embedded defaults, then the config file
+// (--config, or XBRIDGE_CONFIG), then the environment, then the flags. It
+// returns the effective string value of every setting. A --help request
+// returns flag.ErrHelp after writing the usage to out.
+func loadValues(cmd string, settings []setting, args []string, env environ, out io.Writer) (map[string]string, error) {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	given := make(map[string]*string, len(settings))
+	for _, s := range settings {
+		given[s.name] = fs.String(s.name, s.def, s.usage)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			writeUsage(out, cmd, settings)
+			return nil, err
+		}
+		return nil, usageError("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return nil, usageError("unexpected argument %q (settings are flags: --name value)", fs.Arg(0))
+	}
+	flagged := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { flagged[f.Name] = true })
+
+	values := make(map[string]string, len(settings))
+	for _, s := range settings {
+		values[s.name] = s.def
+	}
+
+	// The config file's own path follows flags > environment only.
+	path := values[configKey]
+	if v, ok := env(envName(configKey)); ok {
+		path = v
+	}
+	if flagged[configKey] {
+		path = *given[configKey]
+	}
+	if _, has := values[configKey]; has && path != "" {
+		file, err := readConfigFile(path, settings)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range file {
+			values[k] = v
+		}
+		values[configKey] = path
+	}
+	for _, s := range settings {
+		if v, ok := env(envName(s.name)); ok {
+			values[s.name] = v
+		}
+		if flagged[s.name] {
+			values[s.name] = *given[s.name]
+		}
+	}
+	return values, nil
+}
+
+// readConfigFile reads a JSON object whose keys are setting names. Values may
+// be strings or numbers; any other key or value is an error naming the key.
+func readConfigFile(path string, settings []setting) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usageError("--config: %v", err)
+	}
+	var raw map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&raw); err != nil {
+		return nil, usageError("--config %s: not a JSON object: %v", path, err)
+	}
+	if dec.More() {
+		return nil, usageError("--config %s: trailing data after the JSON object", path)
+	}
+	known := map[string]bool{}
+	for _, s := range settings {
+		known[s.name] = true
+	}
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // report the same key first every time
+	out := make(map[string]string, len(raw))
+	for _, k := range keys {
+		if !known[k] || k == configKey {
+			return nil, usageError("--config %s: unknown key %q", path, k)
+		}
+		var v any
+		d := json.NewDecoder(bytes.NewReader(raw[k]))
+		d.UseNumber()
+		if err := d.Decode(&v); err != nil {
+			return nil, usageError("--config %s: key %q: %v", path, k, err)
+		}
+		switch v := v.(type) {
+		case string:
+			out[k] = v
+		case json.Number:
+			out[k] = v.String()
+		default:
+			return nil, usageError("--config %s: key %q: want a string or number, got %s", path, k, raw[k])
+		}
+	}
+	return out, nil
+}
+
+// writeUsage lists every flag with its environment variable and default.
+func writeUsage(w io.Writer, cmd string, settings []setting) {
+	fmt.Fprintf(w, "Usage: xbridge %s [flags]\n\nPrecedence: flags > environment > config file > defaults.\n\nFlags:\n", cmd)
+	for _, s := range settings {
+		fmt.Fprintf(w, "  --%s\n        %s\n        env %s", s.name, s.usage, envName(s.name))
+		if s.def != "" {
+			fmt.Fprintf(w, ", default %q", s.def)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// Config is the effective, validated configuration of xbridge serve.
+type Config struct {
+	DataDir        string
+	SIP            netip.AddrPort
+	API            string
+	Trunk          string
+	TrunkTransport string
+	PortMin        int
+	PortMax        int
+	MediaIP        netip.Addr
+	LogFormat      string
+	LogLevel       zerolog.Level
+	CountryCode    string
+	Trusted        []netip.Prefix
+	APIToken       string
+	Quarantine     time.Duration
+	AnswerTimeout  time.Duration
+	ConfigFile     string
+}
+
+// loadServeConfig loads and validates the serve configuration.
+func loadServeConfig(args []string, env environ, out io.Writer) (Config, error) {
+	v, err := loadValues("serve", serveSettings, args, env, out)
+	if err != nil {
+		return Config{}, err
+	}
+	return parseServeConfig(v)
+}
+
+// parseServeConfig validates every value up front; each error names its flag.
+func parseServeConfig(v map[string]string) (Config, error) {
+	c := Config{
+		DataDir:    v["data"],
+		APIToken:   v["api-token"],
+		ConfigFile: v[configKey],
+	}
+	var err error
+	if c.DataDir == "" {
+		return Config{}, usageError("--data: must not be empty")
+	}
+	if c.SIP, err = parseListenIP("sip", v["sip"]); err != nil {
+		return Config{}, err
+	}
+	if c.API, err = parseHostPort("api", v["api"]); err != nil {
+		return Config{}, err
+	}
+	if c.Trunk, err = parseHostPort("trunk", v["trunk"]); err != nil {
+		return Config{}, err
+	}
+	if c.TrunkTransport, err = oneOf("trunk-transport", v["trunk-transport"], "udp", "tcp"); err != nil {
+		return Config{}, err
+	}
+	if c.PortMin, c.PortMax, err = parsePortRange("rtp-ports", v["rtp-ports"]); err != nil {
+		return Config{}, err
+	}
+	if c.MediaIP, err = parseMediaIP(v["media-ip"], c.SIP); err != nil {
+		return Config{}, err
+	}
+	if c.LogFormat, c.LogLevel, err = parseLogging(v["log-format"], v["log-level"]); err != nil {
+		return Config{}, err
+	}
+	if c.CountryCode, err = parseCountryCode(v["country-code"]); err != nil {
+		return Config{}, err
+	}
+	if c.Trusted, err = parsePrefixes("trusted", v["trusted"]); err != nil {
+		return Config{}, err
+	}
+	if c.Quarantine, err = parseDuration("quarantine", v["quarantine"], 0); err != nil {
+		return Config{}, err
+	}
+	if c.AnswerTimeout, err = parseDuration("answer-timeout", v["answer-timeout"], time.Second); err != nil {
+		return Config{}, err
+	}
+	if strings.ContainsAny(c.APIToken, " \t\r\n") {
+		return Config{}, usageError("--api-token: must not contain whitespace")
+	}
+	if api, err := netip.ParseAddrPort(c.API); err == nil && api == c.SIP {
+		return Config{}, usageError("--api: %s is also the --sip address (SIP listens on TCP too)", c.API)
+	}
+	return c, nil
+}
+
+// demoConfig is the validated configuration of xbridge demo.
+type demoConfig struct {
+	LogFormat string
+	LogLevel  zerolog.Level
+	Packets   int
+	Timeout   time.Duration
+}
+
+func loadDemoConfig(args []string, env environ, out io.Writer) (demoConfig, error) {
+	v, err := loadValues("demo", demoSettings, args, env, out)
+	if err != nil {
+		return demoConfig{}, err
+	}
+	var c demoConfig
+	if c.LogFormat, c.LogLevel, err = parseLogging(v["log-format"], v["log-level"]); err != nil {
+		return demoConfig{}, err
+	}
+	n, err := strconv.Atoi(v["packets"])
+	if err != nil || n < 1 || n > 10000 {
+		return demoConfig{}, usageError("--packets: %q is not a count between 1 and 10000", v["packets"])
+	}
+	c.Packets = n
+	if c.Timeout, err = parseDuration("timeout", v["timeout"], time.Second); err != nil {
+		return demoConfig{}, err
+	}
+	return c, nil
+}
+
+// parseListenIP wants a literal ip:port: the SIP address doubles as the
+// default media address, which must be an IP.
+func parseListenIP(name, s string) (netip.AddrPort, error) {
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		return netip.AddrPort{}, usageError("--%s: %q is not an ip:port address", name, s)
+	}
+	if ap.Port() == 0 {
+		return netip.AddrPort{}, usageError("--%s: %q needs a port between 1 and 65535", name, s)
+	}
+	return ap, nil
+}
+
+func parseHostPort(name, s string) (string, error) {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", usageError("--%s: %q is not a host:port address", name, s)
+	}
+	if name == "trunk" && host == "" {
+		return "", usageError("--%s: %q has no host", name, s)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return "", usageError("--%s: %q needs a port between 1 and 65535", name, s)
+	}
+	return s, nil
+}
+
+func oneOf(name, s string, allowed ...string) (string, error) {
+	for _, a := range allowed {
+		if s == a {
+			return s, nil
+		}
+	}
+	return "", usageError("--%s: %q is not one of %s", name, s, strings.Join(allowed, ", "))
+}
+
+// parsePortRange wants min-max with an even min and an odd max: RTP takes the
+// even port of a pair and RTCP the odd one above it, so the range must hold
+// whole pairs.
+func parsePortRange(name, s string) (int, int, error) {
+	lo, hi, ok := strings.Cut(s, "-")
+	if !ok {
+		return 0, 0, usageError("--%s: %q is not a range min-max", name, s)
+	}
+	first, err1 := strconv.Atoi(strings.TrimSpace(lo))
+	last, err2 := strconv.Atoi(strings.TrimSpace(hi))
+	switch {
+	case err1 != nil || err2 != nil:
+		return 0, 0, usageError("--%s: %q is not a range of two port numbers", name, s)
+	case first < 1024 || last > 65535:
+		return 0, 0, usageError("--%s: %q must lie within 1024-65535", name, s)
+	case first >= last:
+		return 0, 0, usageError("--%s: %q has min not below max", name, s)
+	case first%2 != 0:
+		return 0, 0, usageError("--%s: %q must start on an even port (RTP even, RTCP odd)", name, s)
+	case (last-first+1)%2 != 0:
+		return 0, 0, usageError("--%s: %q holds an odd number of ports; it must end on an odd port to hold whole RTP/RTCP pairs", name, s)
+	case last-first+1 < 4:
+		return 0, 0, usageError("--%s: %q is too small; a call needs two port pairs", name, s)
+	}
+	return first, last, nil
+}
+
+func parseMediaIP(s string, sip netip.AddrPort) (netip.Addr, error) {
+	if s == "" {
+		ip := sip.Addr().Unmap()
+		if ip.IsUnspecified() {
+			return netip.Addr{}, usageError("--media-ip: must be set when --sip listens on %s (peers cannot send RTP to it)", ip)
+		}
+		return ip, nil
+	}
+	ip, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, usageError("--media-ip: %q is not an IP address", s)
+	}
+	if ip.IsUnspecified() {
+		return netip.Addr{}, usageError("--media-ip: %q is unspecified; give the address peers send RTP to", s)
+	}
+	return ip.Unmap(), nil
+}
+
+func parseLogging(format, level string) (string, zerolog.Level, error) {
+	f, err := oneOf("log-format", format, "json", "console")
+	if err != nil {
+		return "", 0, err
+	}
+	for _, ok := range []string{"trace", "debug", "info", "warn", "error", "fatal", "panic", "disabled"} {
+		if level == ok {
+			l, err := zerolog.ParseLevel(level)
+			if err != nil {
+				return "", 0, usageError("--log-level: %v", err)
+			}
+			return f, l, nil
+		}
+	}
+	return "", 0, usageError("--log-level: %q is not one of trace, debug, info, warn, error, fatal, panic, disabled", level)
+}
+
+func parseCountryCode(s string) (string, error) {
+	if len(s) < 1 || len(s) > 3 || s[0] == '0' || strings.Trim(s, "0123456789") != "" {
+		return "", usageError("--country-code: %q is not a country calling code (1-3 digits, no leading 0, no +)", s)
+	}
+	return s, nil
+}
+
+// parsePrefixes reads comma-separated CIDRs; a bare IP means that one host.
+func parsePrefixes(name, s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			if p != p.Masked() {
+				return nil, usageError("--%s: %q has host bits set (did you mean %s?)", name, f, p.Masked())
+			}
+			out = append(out, p)
+			continue
+		}
+		ip, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, usageError("--%s: %q is not a CIDR prefix or IP address", name, f)
+		}
+		out = append(out, netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen()))
+	}
+	return out, nil
+}
+
+func parseDuration(name, s string, least time.Duration) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, usageError("--%s: %q is not a duration (e.g. 90s, 24h)", name, s)
+	}
+	if d < least {
+		return 0, usageError("--%s: %s is below the minimum %s", name, s, least)
+	}
+	return d, nil
+}

@@ -1,0 +1,363 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// mapEnv is an environment for tests; the real one is never read.
+func mapEnv(m map[string]string) environ {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+// writeConfig writes a config file into a temp dir and returns its path.
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "xbridge.json")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestConfigDefaults(t *testing.T) {
+	c, err := loadServeConfig(nil, mapEnv(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		DataDir:        "./xbridge-data",
+		SIP:            netip.MustParseAddrPort("127.0.0.1:5060"),
+		API:            "127.0.0.1:8080",
+		Trunk:          "127.0.0.1:5080",
+		TrunkTransport: "udp",
+		PortMin:        20000,
+		PortMax:        29999,
+		MediaIP:        netip.MustParseAddr("127.0.0.1"),
+		LogFormat:      "json",
+		LogLevel:       zerolog.InfoLevel,
+		CountryCode:    "86",
+		Quarantine:     24 * time.Hour,
+		AnswerTimeout:  60 * time.Second,
+	}
+	if c.Trusted != nil {
+		t.Errorf("Trusted = %v, want none", c.Trusted)
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
+	}
+}
+
+func TestConfigPrecedence(t *testing.T) {
+	fileSIP := `{"sip":"127.0.0.2:5062","trunk":"10.9.9.9:5090","country-code":44,"quarantine":"1h"}`
+	tests := []struct {
+		name  string
+		file  string // config file body; its path is given by fileVia
+		via   string // "flag", "env" or "" (no file)
+		env   map[string]string
+		args  []string
+		check func(t *testing.T, c Config)
+	}{
+		{
+			name: "file over defaults",
+			file: fileSIP, via: "flag",
+			check: func(t *testing.T, c Config) {
+				eq(t, "sip", c.SIP.String(), "127.0.0.2:5062")
+				eq(t, "country-code (JSON number)", c.CountryCode, "44")
+				eq(t, "media-ip follows file's sip", c.MediaIP.String(), "127.0.0.2")
+				eq(t, "api stays default", c.API, "127.0.0.1:8080")
+			},
+		},
+		{
+			name: "env over file",
+			file: fileSIP, via: "flag",
+			env: map[string]string{"XBRIDGE_SIP": "127.0.0.3:5063", "XBRIDGE_QUARANTINE": "2h"},
+			check: func(t *testing.T, c Config) {
+				eq(t, "sip", c.SIP.String(), "127.0.0.3:5063")
+				eq(t, "quarantine", c.Quarantine.String(), "2h0m0s")
+				eq(t, "trunk from file", c.Trunk, "10.9.9.9:5090")
+			},
+		},
+		{
+			name: "flag over env over file",
+			file: fileSIP, via: "flag",
+			env:  map[string]string{"XBRIDGE_SIP": "127.0.0.3:5063", "XBRIDGE_TRUNK": "127.0.0.8:5080"},
+			args: []string{"--sip", "127.0.0.4:5064", "--quarantine=3h"},
+			check: func(t *testing.T, c Config) {
+				eq(t, "sip", c.SIP.String(), "127.0.0.4:5064")
+				eq(t, "quarantine", c.Quarantine.String(), "3h0m0s")
+				eq(t, "trunk from env", c.Trunk, "127.0.0.8:5080")
+				eq(t, "country-code from file", c.CountryCode, "44")
+			},
+		},
+		{
+			name: "config path from XBRIDGE_CONFIG",
+			file: fileSIP, via: "env",
+			check: func(t *testing.T, c Config) {
+				eq(t, "sip", c.SIP.String(), "127.0.0.2:5062")
+			},
+		},
+		{
+			name: "env set to empty overrides a default",
+			env:  map[string]string{"XBRIDGE_TRUSTED": "", "XBRIDGE_API_TOKEN": "s3cret"},
+			check: func(t *testing.T, c Config) {
+				eq(t, "api-token", c.APIToken, "s3cret")
+				if len(c.Trusted) != 0 {
+					t.Errorf("trusted = %v, want none", c.Trusted)
+				}
+			},
+		},
+		{
+			name: "explicit media-ip beats the sip host",
+			args: []string{"--sip", "127.0.0.5:5060", "--media-ip", "127.0.0.6"},
+			check: func(t *testing.T, c Config) {
+				eq(t, "media-ip", c.MediaIP.String(), "127.0.0.6")
+			},
+		},
+		{
+			name: "every setting from the environment",
+			env: map[string]string{
+				"XBRIDGE_DATA": "/tmp/x", "XBRIDGE_SIP": "127.0.0.1:6060", "XBRIDGE_API": "127.0.0.1:9090",
+				"XBRIDGE_TRUNK": "trunk.example:5080", "XBRIDGE_TRUNK_TRANSPORT": "tcp",
+				"XBRIDGE_RTP_PORTS": "30000-30099", "XBRIDGE_MEDIA_IP": "127.0.0.9",
+				"XBRIDGE_LOG_FORMAT": "console", "XBRIDGE_LOG_LEVEL": "debug", "XBRIDGE_COUNTRY_CODE": "1",
+				"XBRIDGE_TRUSTED": "127.0.0.0/8, ::1", "XBRIDGE_API_TOKEN": "t",
+				"XBRIDGE_QUARANTINE": "0s", "XBRIDGE_ANSWER_TIMEOUT": "5s",
+			},
+			check: func(t *testing.T, c Config) {
+				eq(t, "data", c.DataDir, "/tmp/x")
+				eq(t, "sip", c.SIP.String(), "127.0.0.1:6060")
+				eq(t, "api", c.API, "127.0.0.1:9090")
+				eq(t, "trunk", c.Trunk, "trunk.example:5080")
+				eq(t, "trunk-transport", c.TrunkTransport, "tcp")
+				eq(t, "rtp-ports", [2]int{c.PortMin, c.PortMax}, [2]int{30000, 30099})
+				eq(t, "media-ip", c.MediaIP.String(), "127.0.0.9")
+				eq(t, "log-format", c.LogFormat, "console")
+				eq(t, "log-level", c.LogLevel, zerolog.DebugLevel)
+				eq(t, "country-code", c.CountryCode, "1")
+				eq(t, "trusted", len(c.Trusted), 2)
+				eq(t, "trusted[1]", c.Trusted[1].String(), "::1/128")
+				eq(t, "api-token", c.APIToken, "t")
+				eq(t, "quarantine", c.Quarantine, time.Duration(0))
+				eq(t, "answer-timeout", c.AnswerTimeout, 5*time.Second)
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			args := tt.args
+			if tt.file != "" {
+				p := writeConfig(t, tt.file)
+				switch tt.via {
+				case "flag":
+					args = append([]string{"--config", p}, args...)
+				case "env":
+					env["XBRIDGE_CONFIG"] = p
+				}
+			}
+			c, err := loadServeConfig(args, mapEnv(env), &bytes.Buffer{})
+			if err != nil {
+				t.Fatalf("load: %v", err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestConfigFlagChoosesFileOverEnv(t *testing.T) {
+	fromEnv := writeConfig(t, `{"sip":"127.0.0.2:5060"}`)
+	fromFlag := writeConfig(t, `{"sip":"127.0.0.3:5060"}`)
+	c, err := loadServeConfig([]string{"--config", fromFlag}, mapEnv(map[string]string{"XBRIDGE_CONFIG": fromEnv}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "sip", c.SIP.String(), "127.0.0.3:5060")
+	eq(t, "config", c.ConfigFile, fromFlag)
+}
+
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		file string // when set, passed with --config
+		want string // substring of the error; names the flag or key
+	}{
+		{"empty data", []string{"--data", ""}, "", "--data: must not be empty"},
+		{"sip not an address", []string{"--sip", "nowhere"}, "", "--sip"},
+		{"sip hostname", []string{"--sip", "localhost:5060"}, "", "--sip"},
+		{"sip port zero", []string{"--sip", "127.0.0.1:0"}, "", "--sip"},
+		{"sip port too big", []string{"--sip", "127.0.0.1:70000"}, "", "--sip"},
+		{"api without port", []string{"--api", "127.0.0.1"}, "", "--api"},
+		{"api port not a number", []string{"--api", "127.0.0.1:http"}, "", "--api"},
+		{"api same as sip", []string{"--api", "127.0.0.1:5060"}, "", "--api: 127.0.0.1:5060 is also the --sip"},
+		{"trunk without host", []string{"--trunk", ":5080"}, "", "--trunk"},
+		{"trunk without port", []string{"--trunk", "carrier.example"}, "", "--trunk"},
+		{"trunk transport", []string{"--trunk-transport", "sctp"}, "", "--trunk-transport"},
+		{"rtp-ports single", []string{"--rtp-ports", "20000"}, "", "--rtp-ports"},
+		{"rtp-ports words", []string{"--rtp-ports", "low-high"}, "", "--rtp-ports"},
+		{"rtp-ports reversed", []string{"--rtp-ports", "30000-20001"}, "", "min not below max"},
+		{"rtp-ports odd start", []string{"--rtp-ports", "20001-29999"}, "", "even port"},
+		{"rtp-ports odd size", []string{"--rtp-ports", "20000-29998"}, "", "odd number of ports"},
+		{"rtp-ports privileged", []string{"--rtp-ports", "100-201"}, "", "1024-65535"},
+		{"rtp-ports beyond 65535", []string{"--rtp-ports", "65000-65537"}, "", "1024-65535"},
+		{"rtp-ports one pair", []string{"--rtp-ports", "20000-20001"}, "", "too small"},
+		{"media-ip not an IP", []string{"--media-ip", "media.example"}, "", "--media-ip"},
+		{"media-ip unspecified", []string{"--media-ip", "0.0.0.0"}, "", "--media-ip"},
+		{"sip on any address needs media-ip", []string{"--sip", "0.0.0.0:5060"}, "", "--media-ip: must be set"},
+		{"log-format", []string{"--log-format", "xml"}, "", "--log-format"},
+		{"log-level", []string{"--log-level", "loud"}, "", "--log-level"},
+		{"log-level empty", []string{"--log-level", ""}, "", "--log-level"},
+		{"country-code plus", []string{"--country-code", "+86"}, "", "--country-code"},
+		{"country-code zero", []string{"--country-code", "086"}, "", "--country-code"},
+		{"country-code long", []string{"--country-code", "8612"}, "", "--country-code"},
+		{"trusted bad bits", []string{"--trusted", "10.0.0.0/33"}, "", "--trusted"},
+		{"trusted word", []string{"--trusted", "127.0.0.0/8,carrier"}, "", `--trusted: "carrier"`},
+		{"trusted host bits", []string{"--trusted", "127.0.0.1/8"}, "", "host bits"},
+		{"quarantine words", []string{"--quarantine", "1 day"}, "", "--quarantine"},
+		{"quarantine negative", []string{"--quarantine", "-1h"}, "", "--quarantine"},
+		{"answer-timeout zero", []string{"--answer-timeout", "0s"}, "", "--answer-timeout"},
+		{"answer-timeout bare number", []string{"--answer-timeout", "60"}, "", "--answer-timeout"},
+		{"api-token with space", []string{"--api-token", "a b"}, "", "--api-token"},
+		{"unknown flag", []string{"--bogus", "1"}, "", "bogus"},
+		{"stray argument", []string{"now"}, "", `unexpected argument "now"`},
+		{"config missing", []string{"--config", "/nonexistent/xbridge.json"}, "", "--config"},
+		{"config unknown key", nil, `{"sip":"127.0.0.1:5060","rtp_ports":"1-2"}`, `unknown key "rtp_ports"`},
+		{"config names config", nil, `{"config":"other.json"}`, `unknown key "config"`},
+		{"config not JSON", nil, `sip = 127.0.0.1`, "not a JSON object"},
+		{"config array", nil, `["sip"]`, "not a JSON object"},
+		{"config trailing", nil, `{} {}`, "trailing data"},
+		{"config bool value", nil, `{"trusted":true}`, `key "trusted"`},
+		{"config bad value names flag", nil, `{"rtp-ports":"9-8"}`, "--rtp-ports"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := tt.args
+			if tt.file != "" {
+				args = append([]string{"--config", writeConfig(t, tt.file)}, args...)
+			}
+			_, err := loadServeConfig(args, mapEnv(nil), &bytes.Buffer{})
+			if err == nil {
+				t.Fatalf("no error for %v", args)
+			}
+			if !isUsage(err) {
+				t.Errorf("error %v is not a usage error", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestEnvErrorNamesFlag(t *testing.T) {
+	_, err := loadServeConfig(nil, mapEnv(map[string]string{"XBRIDGE_RTP_PORTS": "20000-20000"}), &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "--rtp-ports") {
+		t.Fatalf("err = %v, want one naming --rtp-ports", err)
+	}
+}
+
+func TestDemoConfig(t *testing.T) {
+	c, err := loadDemoConfig(nil, mapEnv(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "packets", c.Packets, 50)
+	eq(t, "timeout", c.Timeout, 15*time.Second)
+	for _, args := range [][]string{{"--packets", "0"}, {"--packets", "many"}, {"--timeout", "soon"}, {"--log-level", "x"}} {
+		if _, err := loadDemoConfig(args, mapEnv(nil), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), args[0]) {
+			t.Errorf("%v: err = %v, want one naming %s", args, err, args[0])
+		}
+	}
+}
+
+func TestServeHelpListsEveryFlag(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"serve", "--help"}, &out, &errOut, mapEnv(nil))
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut.String())
+	}
+	for _, s := range serveSettings {
+		for _, want := range []string{"--" + s.name + "\n", envName(s.name)} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("help lacks %q:\n%s", want, out.String())
+			}
+		}
+		if s.def != "" && !strings.Contains(out.String(), `default "`+s.def+`"`) {
+			t.Errorf("help lacks default of --%s", s.name)
+		}
+	}
+}
+
+func TestRunExitCodes(t *testing.T) {
+	tests := []struct {
+		args       []string
+		code       int
+		wantStdout string
+		wantStderr string
+	}{
+		{[]string{"serve", "--rtp-ports", "1-2"}, 2, "", "--rtp-ports"},
+		{[]string{"serve", "--config", "/nonexistent.json"}, 2, "", "--config"},
+		{[]string{"version"}, 0, "xbridge ", ""},
+		{[]string{"help"}, 0, "xbridge serve", ""},
+		{[]string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
+		{nil, 2, "", "Usage:"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := run(context.Background(), tt.args, &out, &errOut, mapEnv(nil))
+			if code != tt.code {
+				t.Errorf("exit %d, want %d (stderr %q)", code, tt.code, errOut.String())
+			}
+			if !strings.Contains(out.String(), tt.wantStdout) {
+				t.Errorf("stdout %q lacks %q", out.String(), tt.wantStdout)
+			}
+			if !strings.Contains(errOut.String(), tt.wantStderr) {
+				t.Errorf("stderr %q lacks %q", errOut.String(), tt.wantStderr)
+			}
+		})
+	}
+}
+
+func TestEnvName(t *testing.T) {
+	for in, want := range map[string]string{"data": "XBRIDGE_DATA", "rtp-ports": "XBRIDGE_RTP_PORTS", "answer-timeout": "XBRIDGE_ANSWER_TIMEOUT"} {
+		eq(t, in, envName(in), want)
+	}
+}
+
+func eq[T comparable](t *testing.T, what string, got, want T) {
+	t.Helper()
+	if got != want {
+		t.Errorf("%s = %v, want %v", what, got, want)
+	}
+}
+
+// BenchmarkLoadServeConfig measures the whole layering and validation with
+// a config file, environment and flags all in play.
+func BenchmarkLoadServeConfig(b *testing.B) {
+	p := filepath.Join(b.TempDir(), "xbridge.json")
+	if err := os.WriteFile(p, []byte(`{"sip":"127.0.0.2:5062","trusted":"127.0.0.0/8,10.0.0.0/8","country-code":44}`), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	env := mapEnv(map[string]string{"XBRIDGE_RTP_PORTS": "30000-39999", "XBRIDGE_API_TOKEN": "t"})
+	args := []string{"--config", p, "--quarantine", "1h"}
+	for b.Loop() {
+		if _, err := loadServeConfig(args, env, io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

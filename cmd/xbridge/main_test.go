@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// TestMain routes sipgo's logs once, before any test builds a user agent:
+// sipgo keeps its logger in an unguarded global, and setting it while an
+// earlier test's transactions still read it would be a data race.
+func TestMain(m *testing.M) {
+	routeSIPLogs(zerolog.New(os.Stderr).Level(zerolog.WarnLevel))
+	os.Exit(m.Run())
+}
+
+// TestBinaryStopsOnSIGTERM builds the real binary, configures it through
+// the environment only, and checks that SIGTERM ends it cleanly (exit 0,
+// store closed last).
+func TestBinaryStopsOnSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("go toolchain not found: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "xbridge")
+	build := exec.Command(goBin, "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	dir := t.TempDir()
+	cfg, err := loopbackConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "serve")
+	cmd.Env = append(os.Environ(),
+		"XBRIDGE_DATA="+dir, "XBRIDGE_SIP="+cfg.SIP.String(), "XBRIDGE_API="+cfg.API,
+		"XBRIDGE_TRUNK="+cfg.Trunk, "XBRIDGE_RTP_PORTS="+portRange(cfg), "XBRIDGE_CONFIG=")
+	var logs syncBuffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	client := &http.Client{Timeout: time.Second}
+	up := false
+	for deadline := time.Now().Add(15 * time.Second); !up && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if res, err := client.Get("http://" + cfg.API + "/healthz"); err == nil {
+			res.Body.Close()
+			up = res.StatusCode == http.StatusOK
+		}
+	}
+	if !up {
+		cmd.Process.Kill()
+		<-exited
+		t.Fatalf("binary never answered /healthz; logs:\n%s", logs.String())
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v; logs:\n%s", err, logs.String())
+		}
+	case <-time.After(callShutdownTimeout + apiShutdownTimeout + 5*time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("binary did not exit after SIGTERM; logs:\n%s", logs.String())
+	}
+	out := logs.String()
+	if !strings.Contains(out, "shutting down") || !strings.HasSuffix(strings.TrimSpace(out), `"message":"store closed"}`) {
+		t.Errorf("logs do not end with the store closing:\n%s", out)
+	}
+}

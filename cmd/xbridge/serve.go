@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	stdlog "log"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/xbridge/xbridge/api"
+	"github.com/xbridge/xbridge/b2bua"
+	"github.com/xbridge/xbridge/media"
+	"github.com/xbridge/xbridge/routing"
+	"github.com/xbridge/xbridge/store"
+)
+
+// dbFile is the bbolt file inside --data.
+const dbFile = "xbridge.db"
+
+// Shutdown bounds: a stuck peer must not keep the process alive forever.
+const (
+	apiShutdownTimeout  = 10 * time.Second
+	callShutdownTimeout = 20 * time.Second
+)
+
+// HTTP server limits: the API takes small JSON bodies from platforms, so
+// slow or oversized clients are cut off early.
+const (
+	apiReadHeaderTimeout = 5 * time.Second
+	apiReadTimeout       = 15 * time.Second
+	apiWriteTimeout      = 30 * time.Second
+	apiIdleTimeout       = 120 * time.Second
+	apiMaxHeaderBytes    = 64 << 10
+)
+
+// serve runs the engine until ctx ends, then shuts down in order: stop
+// accepting API requests, end the calls, close the relay, close the store.
+// started, when not nil, is told the API's address once SIP and the API
+// both accept.
+func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api net.Addr)) (err error) {
+	logSettings(log, cfg)
+
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	st, err := store.Open(filepath.Join(cfg.DataDir, dbFile),
+		store.WithQuarantine(cfg.Quarantine),
+		store.WithLogger(log.With().Str("component", "store").Logger()))
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer func() {
+		if cerr := st.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close store: %w", cerr))
+		}
+		log.Info().Msg("store closed")
+	}()
+
+	relay, err := media.NewRelay(media.Config{IP: cfg.MediaIP, PortMin: cfg.PortMin, PortMax: cfg.PortMax},
+		media.WithLogger(log.With().Str("component", "media").Logger()))
+	if err != nil {
+		return fmt.Errorf("start media relay: %w", err)
+	}
+	defer func() {
+		if cerr := relay.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close media relay: %w", cerr))
+		}
+		log.Info().Msg("media relay closed")
+	}()
+
+	router := routing.NewRouter(st,
+		routing.WithCountryCode(cfg.CountryCode),
+		routing.WithTrusted(cfg.Trusted...))
+
+	engine, err := b2bua.New(b2bua.Config{
+		Listen:         cfg.SIP.String(),
+		Trunk:          cfg.Trunk,
+		TrunkTransport: cfg.TrunkTransport,
+		AnswerTimeout:  cfg.AnswerTimeout,
+	}, router, relay, st, b2bua.WithLogger(log.With().Str("component", "b2bua").Logger()))
+	if err != nil {
+		return fmt.Errorf("create SIP engine: %w", err)
+	}
+
+	apiLog := log.With().Str("component", "api").Logger()
+	srv := &http.Server{
+		Handler: api.New(st,
+			api.WithLogger(apiLog),
+			api.WithCountryCode(cfg.CountryCode),
+			api.WithToken(cfg.APIToken)),
+		ReadHeaderTimeout: apiReadHeaderTimeout,
+		ReadTimeout:       apiReadTimeout,
+		WriteTimeout:      apiWriteTimeout,
+		IdleTimeout:       apiIdleTimeout,
+		MaxHeaderBytes:    apiMaxHeaderBytes,
+		ErrorLog:          stdLogger(apiLog),
+	}
+	ln, err := net.Listen("tcp", cfg.API)
+	if err != nil {
+		return fmt.Errorf("listen for API on %s: %w", cfg.API, err)
+	}
+
+	// The engine gets its own context: on shutdown the API stops first, and
+	// only then are the calls ended.
+	engineCtx, endCalls := context.WithCancel(context.Background())
+	defer endCalls()
+	engineDone := make(chan error, 1)
+	go func() { engineDone <- engine.Serve(engineCtx) }()
+
+	select {
+	case <-engine.Ready():
+	case err := <-engineDone:
+		ln.Close()
+		return fmt.Errorf("SIP engine: %w", errOrStopped(err))
+	case <-ctx.Done():
+		ln.Close()
+		endCalls()
+		return waitEngine(engineDone, log)
+	}
+
+	apiDone := make(chan error, 1)
+	go func() { apiDone <- srv.Serve(ln) }()
+	log.Info().Str("sip", cfg.SIP.String()).Str("api", ln.Addr().String()).Msg("xbridge ready")
+	if started != nil {
+		started(ln.Addr())
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info().Msg("shutting down")
+	case err := <-engineDone:
+		// The engine is gone: stop the API and close what is left.
+		runErr = fmt.Errorf("SIP engine: %w", errOrStopped(err))
+		engineDone <- nil
+	case err := <-apiDone:
+		runErr = fmt.Errorf("API server: %w", err)
+		apiDone <- nil
+	}
+
+	sctx, cancel := context.WithTimeout(context.Background(), apiShutdownTimeout)
+	if err := srv.Shutdown(sctx); err != nil {
+		runErr = errors.Join(runErr, fmt.Errorf("stop API: %w", err))
+		srv.Close()
+	}
+	cancel()
+	if err := <-apiDone; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		runErr = errors.Join(runErr, fmt.Errorf("API server: %w", err))
+	}
+	log.Info().Msg("API stopped")
+
+	log.Info().Int("active_calls", engine.ActiveCalls()).Msg("ending calls")
+	endCalls()
+	return errors.Join(runErr, waitEngine(engineDone, log))
+}
+
+// waitEngine waits, bounded, for Serve to return after its context ended.
+func waitEngine(done <-chan error, log zerolog.Logger) error {
+	select {
+	case err := <-done:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("SIP engine: %w", err)
+		}
+		log.Info().Msg("calls ended, SIP stopped")
+		return nil
+	case <-time.After(callShutdownTimeout):
+		return fmt.Errorf("SIP engine did not stop within %s", callShutdownTimeout)
+	}
+}
+
+// errOrStopped turns a nil error from a server that should not have
+// returned into one that says so.
+func errOrStopped(err error) error {
+	if err == nil {
+		return errors.New("stopped unexpectedly")
+	}
+	return err
+}
+
+// logSettings writes the one startup line with every effective setting; the
+// API token is reported as set or not, never its value.
+func logSettings(log zerolog.Logger, cfg Config) {
+	trusted := make([]string, len(cfg.Trusted))
+	for i, p := range cfg.Trusted {
+		trusted[i] = p.String()
+	}
+	log.Info().
+		Str("version", version).
+		Str("data", cfg.DataDir).
+		Str("sip", cfg.SIP.String()).
+		Str("api", cfg.API).
+		Str("trunk", cfg.Trunk).
+		Str("trunk_transport", cfg.TrunkTransport).
+		Str("rtp_ports", fmt.Sprintf("%d-%d", cfg.PortMin, cfg.PortMax)).
+		Str("media_ip", cfg.MediaIP.String()).
+		Str("log_format", cfg.LogFormat).
+		Str("log_level", cfg.LogLevel.String()).
+		Str("country_code", cfg.CountryCode).
+		Strs("trusted", trusted).
+		Bool("api_token_set", cfg.APIToken != "").
+		Stringer("quarantine", cfg.Quarantine).
+		Stringer("answer_timeout", cfg.AnswerTimeout).
+		Str("config", cfg.ConfigFile).
+		Msg("starting xbridge")
+}
+
+// stdLogger sends net/http's own complaints (TLS, malformed requests)
+// through zerolog at warn level.
+func stdLogger(l zerolog.Logger) *stdlog.Logger {
+	return stdlog.New(warnWriter{l.With().Str("source", "net/http").Logger()}, "", 0)
+}
+
+type warnWriter struct{ l zerolog.Logger }
+
+func (w warnWriter) Write(p []byte) (int, error) {
+	w.l.Warn().Msg(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
