@@ -79,7 +79,7 @@ func (pp *portPool) acquire() (*portPair, error) {
 		pp.log.Debug().Err(err).Int("port", port).Msg("relay port pair held elsewhere, trying the next")
 	}
 	if busy > 0 {
-		return nil, fmt.Errorf("%w: %d pairs in use here, the other %d held by other sockets (last: %v)",
+		return nil, fmt.Errorf("%w: %d pairs in use here, the other %d could not be bound (held by other sockets?): %w",
 			ErrPortsExhausted, len(pp.ring)-pp.free, busy, lastErr)
 	}
 	return nil, fmt.Errorf("%w: all %d pairs in use", ErrPortsExhausted, len(pp.ring))
@@ -104,11 +104,15 @@ func (pp *portPool) push(port int) {
 	pp.free++
 }
 
-func bindPair(ip netip.Addr, port int) (*portPair, error) {
-	network := "udp4"
-	if ip.Is6() {
-		network = "udp6"
+func udpNetwork(ip netip.Addr) string {
+	if ip.Is4() {
+		return "udp4"
 	}
+	return "udp6"
+}
+
+func bindPair(ip netip.Addr, port int) (*portPair, error) {
+	network := udpNetwork(ip)
 	rtp, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port))))
 	if err != nil {
 		return nil, fmt.Errorf("bind RTP port %d: %w", port, err)

@@ -2,6 +2,7 @@ package media
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"sync"
 
@@ -49,6 +50,13 @@ func NewRelay(cfg Config, opts ...Option) (*Relay, error) {
 	if cfg.PortMin < 1 || cfg.PortMax > 65535 || cfg.PortMin > cfg.PortMax {
 		return nil, fmt.Errorf("media: port range %d-%d: need 1 <= PortMin <= PortMax <= 65535", cfg.PortMin, cfg.PortMax)
 	}
+	// An address that is not this host's would otherwise fail every bind of
+	// the range on the first call.
+	probe, err := net.ListenUDP(udpNetwork(cfg.IP), net.UDPAddrFromAddrPort(netip.AddrPortFrom(cfg.IP, 0)))
+	if err != nil {
+		return nil, fmt.Errorf("media: relay IP %s cannot be bound: %w", cfg.IP, err)
+	}
+	probe.Close()
 	r.ports = newPortPool(cfg.IP, cfg.PortMin, cfg.PortMax, r.log)
 	if r.ports.pairs() == 0 {
 		return nil, fmt.Errorf("media: port range %d-%d holds no even/odd RTP/RTCP pair", cfg.PortMin, cfg.PortMax)

@@ -471,7 +471,7 @@ func TestPortAllocatorSkipsPortsHeldElsewhere(t *testing.T) {
 	s3 := r.NewSession(zerolog.Nop())
 	defer s3.Close()
 	_, err := s3.Rewrite(media.SideA, sdpFor("a", 5004, 5005))
-	if !errors.Is(err, media.ErrPortsExhausted) || !strings.Contains(err.Error(), "held by other sockets") {
+	if !errors.Is(err, media.ErrPortsExhausted) || !strings.Contains(err.Error(), "could not be bound") {
 		t.Fatalf("err = %v, want ErrPortsExhausted naming the held pairs", err)
 	}
 	if got := r.PortsInUse(); got != 4 {
@@ -516,12 +516,27 @@ func TestNewRelayRejectsBadConfig(t *testing.T) {
 			}
 		})
 	}
-	r, err := media.NewRelay(media.Config{IP: netip.IPv4Unspecified(), PortMin: 20000, PortMax: 20010},
-		media.WithAdvertiseIP(netip.MustParseAddr("198.51.100.1")), media.WithLogger(zerolog.Nop()))
+}
+
+func TestAdvertiseIPGoesIntoSDP(t *testing.T) {
+	public := netip.MustParseAddr("198.51.100.1")
+	r, err := media.NewRelay(media.Config{IP: loopback, PortMin: 24100, PortMax: 24199},
+		media.WithAdvertiseIP(public), media.WithLogger(zerolog.Nop()))
 	if err != nil {
-		t.Fatalf("wildcard bind with an advertised address: %v", err)
+		t.Fatal(err)
 	}
-	r.Close()
+	defer r.Close()
+	s := r.NewSession(zerolog.Nop())
+	defer s.Close()
+	out := string(mustRewrite(t, s, media.SideA, sdpFor("a", 5004, 5005)))
+	for _, want := range []string{"c=IN IP4 198.51.100.1\r\n", " IN IP4 198.51.100.1\r\n", "a=rtcp:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "127.0.0.1") {
+		t.Errorf("the bind address leaked into SDP:\n%s", out)
+	}
 }
 
 func TestRelayCloseEndsSessions(t *testing.T) {

@@ -4,17 +4,19 @@ import "sync/atomic"
 
 // Stats is a session's traffic, summed over its media streams.
 type Stats struct {
-	AToB Flow // sent by A, forwarded to B
-	BToA Flow // sent by B, forwarded to A
+	AToB Flow `json:"a_to_b"` // sent by A, forwarded to B
+	BToA Flow `json:"b_to_a"` // sent by B, forwarded to A
 }
 
 // Flow counts one direction. Bytes are UDP payload bytes.
 type Flow struct {
-	RTPPackets, RTPBytes   uint64
-	RTCPPackets, RTCPBytes uint64
+	RTPPackets  uint64 `json:"rtp_packets"`
+	RTPBytes    uint64 `json:"rtp_bytes"`
+	RTCPPackets uint64 `json:"rtcp_packets"`
+	RTCPBytes   uint64 `json:"rtcp_bytes"`
 	// Dropped counts packets received from the sender and not forwarded:
 	// not RTP/RTCP, no known destination yet, or a failed send.
-	Dropped uint64
+	Dropped uint64 `json:"dropped"`
 }
 
 // flowCounters is the lock-free form of Flow, written only by the two
