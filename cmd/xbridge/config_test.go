@@ -311,6 +311,7 @@ func TestRunExitCodes(t *testing.T) {
 	}{
 		{[]string{"serve", "--rtp-ports", "1-2"}, 2, "", "--rtp-ports"},
 		{[]string{"serve", "--config", "/nonexistent.json"}, 2, "", "--config"},
+		{[]string{"demo", "--packets", "-1"}, 2, "", "--packets"},
 		{[]string{"version"}, 0, "xbridge ", ""},
 		{[]string{"help"}, 0, "xbridge serve", ""},
 		{[]string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},

@@ -2,6 +2,7 @@
 // agent that bridges a buyer and a courier through a middle number X.
 //
 //	xbridge serve    run the engine (SIP, RTP relay, HTTP API)
+//	xbridge demo     run a masked call between two simulated phones
 //	xbridge version  print the version
 //	xbridge help     print this help
 package main
@@ -48,6 +49,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env envir
 			routeSIPLogs(log)
 			err = serve(ctx, cfg, log, nil)
 		}
+	case "demo":
+		var cfg demoConfig
+		if cfg, err = loadDemoConfig(rest, env, stdout); err == nil {
+			log := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+			routeSIPLogs(log)
+			err = demo(ctx, cfg, log, stdout)
+		}
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return 0
@@ -79,6 +87,7 @@ other through a middle number X without either learning the other's number.
 
 Usage:
   xbridge serve [flags]   run the engine (SIP on UDP+TCP, RTP relay, HTTP API)
+  xbridge demo [flags]    run one masked call between two simulated phones
   xbridge version         print the version
   xbridge help            print this help
 
