@@ -81,71 +81,72 @@ func normalize(s, cc string) (string, error) {
 		return "", reason("empty")
 	}
 
-	var buf [maxScanDigits]byte
+	var buf, out [maxScanDigits + 3]byte
 	plus, digits, err := scanNumber(number, buf[:0])
 	if err != nil {
 		return "", err
 	}
 
-	var out string
+	var d []byte
 	if ctx := phoneContext(params); !plus && strings.HasPrefix(ctx, "+") {
-		out, err = withContext(digits, ctx)
+		d, err = withContext(out[:0], digits, ctx)
 		if err != nil {
 			return "", err
 		}
 	} else {
-		out = canonical(plus, digits, cc)
+		d = canonical(out[:0], plus, digits, cc)
 	}
 
 	switch {
-	case out == "" || out[0] == '0':
+	case len(d) == 0 || d[0] == '0':
 		return "", reason("no country code (international numbers cannot start with 0)")
-	case len(out) < minDigits:
-		return "", reasonf("too short (%d digits, need at least %d)", len(out), minDigits)
-	case len(out) > maxDigits:
-		return "", reasonf("too long (%d digits, at most %d)", len(out), maxDigits)
-	case !strings.HasPrefix(out, cc) && national(cc, out):
-		return "", reasonf("international number +%s reads as a national number of +%s", out, cc)
+	case len(d) < minDigits:
+		return "", reasonf("too short (%d digits, need at least %d)", len(d), minDigits)
+	case len(d) > maxDigits:
+		return "", reasonf("too long (%d digits, at most %d)", len(d), maxDigits)
+	case !hasPrefix(d, cc) && national(cc, d):
+		return "", reasonf("international number +%s reads as a national number of +%s", string(d), cc)
 	}
-	return out, nil
+	return string(d), nil
 }
 
-// canonical applies the dialling conventions of country cc to a digit string
-// that has no phone-context.
-func canonical(plus bool, digits []byte, cc string) string {
-	d := string(digits)
+// canonical applies the dialling conventions of country cc to digits that
+// have no phone-context. The result is digits itself, a tail of it, or built
+// in dst.
+func canonical(dst []byte, plus bool, digits []byte, cc string) []byte {
 	if plus {
-		return d
+		return digits
 	}
-	if p := internationalPrefix(cc, d); p != "" {
-		return d[len(p):]
+	if p := internationalPrefix(cc, digits); p > 0 {
+		return digits[p:]
 	}
 	switch {
-	case strings.HasPrefix(d, "0"): // national with trunk prefix
-		return cc + d[1:]
-	case strings.HasPrefix(d, cc): // already canonical
-		return d
-	case national(cc, d):
-		return cc + d
+	case digits[0] == '0': // national with trunk prefix
+		return append(append(dst, cc...), digits[1:]...)
+	case hasPrefix(digits, cc): // already canonical
+		return digits
+	case national(cc, digits):
+		return append(append(dst, cc...), digits...)
 	}
-	return d
+	return digits
 }
 
 // withContext resolves a local number under an RFC 3966 global
 // phone-context such as "+86" (a country code: the local number is read by
 // that country's conventions) or "+86-10" (a longer prefix: prepended).
-func withContext(digits []byte, ctx string) (string, error) {
+func withContext(dst, digits []byte, ctx string) ([]byte, error) {
 	var buf [maxScanDigits]byte
 	plus, prefix, err := scanNumber(ctx, buf[:0])
-	if err != nil || !plus || len(prefix) == 0 || prefix[0] == '0' {
-		return "", reasonf("bad phone-context %q", ctx)
+	if err != nil || !plus || prefix[0] == '0' {
+		return nil, reasonf("bad phone-context %q", ctx)
 	}
 	if len(prefix) <= 3 {
-		return canonical(false, digits, string(prefix)), nil
+		return canonical(dst, false, digits, string(prefix)), nil
 	}
-	d := string(digits)
-	d = strings.TrimPrefix(d, "0")
-	return string(prefix) + d, nil
+	if digits[0] == '0' {
+		digits = digits[1:]
+	}
+	return append(append(dst, prefix...), digits...), nil
 }
 
 // scanNumber collects the digits of a number, dropping RFC 3966 visual
@@ -201,7 +202,7 @@ func phoneContext(params string) string {
 // number of country cc. Only the countries whose national numbers are
 // commonly written without a trunk prefix are known; elsewhere a bare digit
 // string is taken as already international.
-func national(cc, d string) bool {
+func national(cc string, d []byte) bool {
 	switch cc {
 	case "86": // mobile numbers: 1xx xxxx xxxx
 		return len(d) == 11 && d[0] == '1'
@@ -211,16 +212,21 @@ func national(cc, d string) bool {
 	return false
 }
 
-// internationalPrefix returns the international call prefix d starts with
-// in country cc, or "".
-func internationalPrefix(cc, d string) string {
-	if cc == "1" && strings.HasPrefix(d, "011") {
-		return "011"
+// internationalPrefix returns the length of the international call prefix
+// d starts with in country cc, or 0.
+func internationalPrefix(cc string, d []byte) int {
+	if cc == "1" && hasPrefix(d, "011") {
+		return 3
 	}
-	if strings.HasPrefix(d, "00") {
-		return "00"
+	if hasPrefix(d, "00") {
+		return 2
 	}
-	return ""
+	return 0
+}
+
+// hasPrefix is strings.HasPrefix for a byte slice, without converting it.
+func hasPrefix(d []byte, prefix string) bool {
+	return len(d) >= len(prefix) && string(d[:len(prefix)]) == prefix
 }
 
 func validCountryCode(cc string) bool {
