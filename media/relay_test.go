@@ -586,3 +586,36 @@ func TestRewriteIPv6Input(t *testing.T) {
 	b.send(relayPorts(t, toB)[0], rtpPacket(t, 1, "to v6"))
 	waitFor(t, "the packet to A's IPv6 address to be dropped", func() bool { return s.Stats().BToA.Dropped == 1 })
 }
+
+func TestReofferWithPortZeroStopsStream(t *testing.T) {
+	r := newRelay(t, 24200, 24299)
+	a, b := listen(t), listen(t)
+	s := r.NewSession(zerolog.Nop())
+	defer s.Close()
+	offer := sdpFor("a", a.port(), a.port()+1)
+	toB := mustRewrite(t, s, media.SideA, offer)
+	mustRewrite(t, s, media.SideB, sdpFor("b", b.port(), b.port()+1))
+	relayB := relayPorts(t, toB)[0]
+
+	// A turns the stream off: B is told port 0, and B's packets stop.
+	off := bytes.Replace(offer, []byte(fmt.Sprintf("m=audio %d ", a.port())), []byte("m=audio 0 "), 1)
+	if ports := relayPorts(t, mustRewrite(t, s, media.SideA, off)); ports[0] != 0 {
+		t.Fatalf("stream turned off by A is offered to B on port %d", ports[0])
+	}
+	b.send(relayB, rtpPacket(t, 1, "into the void"))
+	waitFor(t, "B's packet to be dropped", func() bool { return s.Stats().BToA.Dropped == 1 })
+	a.expectNothing()
+
+	// Turned on again, the stream comes back on the same relay port.
+	if got := relayPorts(t, mustRewrite(t, s, media.SideA, offer))[0]; got != relayB {
+		t.Fatalf("stream back on port %d, want %d", got, relayB)
+	}
+	pkt := rtpPacket(t, 2, "back")
+	b.send(relayB, pkt)
+	if got, _ := a.recv(); !bytes.Equal(got, pkt) {
+		t.Fatalf("A got %x", got)
+	}
+	if got := r.PortsInUse(); got != 4 {
+		t.Fatalf("PortsInUse = %d, want 4", got)
+	}
+}
