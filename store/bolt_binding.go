@@ -321,18 +321,17 @@ func (db *DB) Lookup(ctx context.Context, x, party string) (Binding, error) {
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		var scratch [64]byte
 		key := pairKey(scratch[:0], x, party)
-		bk := buckets{
-			xParty:     tx.Bucket(bucketXParty),
-			bindings:   tx.Bucket(bucketBindings),
-			quarantine: tx.Bucket(bucketQuarantine),
-		}
+		// Only the buckets this path needs: opening one costs allocations.
+		bk := buckets{xParty: tx.Bucket(bucketXParty)}
 		id := bk.xParty.Get(key)
 		if id == nil {
+			bk.quarantine = tx.Bucket(bucketQuarantine)
 			if bk.quarantined(key, db.now()) {
 				return ErrEnded
 			}
 			return ErrNotFound
 		}
+		bk.bindings = tx.Bucket(bucketBindings)
 		var err error
 		b, err = bk.getBinding(id)
 		return err

@@ -1,0 +1,122 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// benchStore is a store with 10,000 bindings over 100 numbers, the shape of
+// a busy pool.
+func benchStore(b *testing.B, opts ...Option) (*DB, []Binding) {
+	b.Helper()
+	db := openTest(b, append([]Option{WithBatchDelay(time.Millisecond)}, opts...)...)
+	numbers := make([]string, 100)
+	for i := range numbers {
+		numbers[i] = fmt.Sprintf("17000%05d", i)
+	}
+	mustAdd(b, db, "p", numbers...)
+	ids := createMany(b, db, 10_000, time.Now().Add(24*time.Hour))
+	all, err := db.ListBindings(context.Background(), Filter{Limit: len(ids)})
+	if err != nil || len(all) != len(ids) {
+		b.Fatalf("listed %d of %d: %v", len(all), len(ids), err)
+	}
+	return db, all
+}
+
+func BenchmarkLookup(b *testing.B) {
+	db, all := benchStore(b)
+	ctx := context.Background()
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			w := all[i%len(all)]
+			got, err := db.Lookup(ctx, w.X, w.B)
+			if err != nil || got.ID != w.ID {
+				b.Fatalf("Lookup = %+v, %v", got, err)
+			}
+			i++
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		var seed atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			i := int(seed.Add(7919))
+			for pb.Next() {
+				w := all[i%len(all)]
+				got, err := db.Lookup(ctx, w.X, w.A)
+				if err != nil || got.ID != w.ID {
+					b.Fatalf("Lookup = %+v, %v", got, err)
+				}
+				i++
+			}
+		})
+	})
+	b.Run("miss", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := db.Lookup(ctx, "1700000001", "19999999999"); err == nil {
+				b.Fatal("stranger resolved")
+			}
+		}
+	})
+}
+
+// BenchmarkCreateBinding measures durable creates: every op is fsynced. The
+// batch variants share fsyncs between concurrent writers through bbolt's
+// Batch with the given MaxBatchDelay.
+func BenchmarkCreateBinding(b *testing.B) {
+	for _, delay := range []time.Duration{0, 200 * time.Microsecond, time.Millisecond} {
+		name := "update"
+		if delay > 0 {
+			name = "batch" + delay.String()
+		}
+		open := func(b *testing.B) *DB {
+			db := openTest(b, WithBatchDelay(delay))
+			numbers := make([]string, 100)
+			for i := range numbers {
+				numbers[i] = fmt.Sprintf("17000%05d", i)
+			}
+			mustAdd(b, db, "p", numbers...)
+			return db
+		}
+		var party atomic.Int64
+		create := func(b *testing.B, db *DB) {
+			i := party.Add(1)
+			_, _, err := db.CreateBinding(context.Background(), NewBinding{
+				Pool: "p", A: fmt.Sprintf("130%08d", i), B: fmt.Sprintf("131%08d", i), ExpiresAt: time.Now().Add(time.Hour),
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		if delay == 0 {
+			b.Run(name+"/serial", func(b *testing.B) {
+				db := open(b)
+				b.ReportAllocs()
+				for b.Loop() {
+					create(b, db)
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "creates/s")
+			})
+		}
+		for _, par := range []int{4, 16, 64} {
+			b.Run(fmt.Sprintf("%s/parallel%d", name, par), func(b *testing.B) {
+				db := open(b)
+				b.ReportAllocs()
+				b.SetParallelism(par) // goroutines = par x GOMAXPROCS
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						create(b, db)
+					}
+				})
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "creates/s")
+			})
+		}
+	}
+}
