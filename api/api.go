@@ -42,8 +42,14 @@ func WithToken(token string) Option { return func(s *server) { s.token = token }
 func WithClock(now func() time.Time) Option { return func(s *server) { s.now = now } }
 
 // WithMaxTTL bounds how far in the future a binding may expire (default
-// DefaultMaxTTL).
-func WithMaxTTL(d time.Duration) Option { return func(s *server) { s.maxTTL = d } }
+// DefaultMaxTTL; a non-positive d keeps the default).
+func WithMaxTTL(d time.Duration) Option {
+	return func(s *server) {
+		if d > 0 {
+			s.maxTTL = d
+		}
+	}
+}
 
 type server struct {
 	st     store.Store
@@ -87,8 +93,10 @@ func New(st store.Store, opts ...Option) http.Handler {
 	for _, o := range opts {
 		o(s)
 	}
-	if _, err := routing.Normalize("1", s.cc); err != nil && strings.Contains(err.Error(), "country code") {
-		s.log.Error().Str("country_code", s.cc).Msg("api: invalid country code; every number will be refused")
+	// A canonical number normalises under every valid country code, so a
+	// failure here can only be the code itself.
+	if _, err := routing.Normalize("+8617000000001", s.cc); err != nil {
+		s.log.Error().Err(err).Str("country_code", s.cc).Msg("api: invalid country code; every number will be refused")
 	}
 	for _, rt := range routes {
 		h := rt.handle

@@ -256,3 +256,42 @@ func TestInternalErrorDoesNotLeak(t *testing.T) {
 		t.Errorf("500s not logged: %s", log)
 	}
 }
+
+func TestOptions(t *testing.T) {
+	t.Run("max ttl", func(t *testing.T) {
+		a := newTestAPI(t, WithMaxTTL(time.Hour))
+		a.addPool("default", x1)
+		r := a.do("POST", "/v1/bindings", `{"a":"13800000001","b":"13900000002","ttl_seconds":3601}`)
+		if e := r.errorOf(t); r.status != 400 || e.Field != "ttl_seconds" {
+			t.Fatalf("ttl over max: %d %+v", r.status, e)
+		}
+		r = a.do("POST", "/v1/bindings", `{"a":"13800000001","b":"13900000002","expires_at":"2026-03-01T13:00:01Z"}`)
+		if e := r.errorOf(t); r.status != 400 || e.Field != "expires_at" {
+			t.Fatalf("expiry over max: %d %+v", r.status, e)
+		}
+		if r := a.do("POST", "/v1/bindings", `{"a":"13800000001","b":"13900000002","ttl_seconds":3600}`); r.status != 201 {
+			t.Fatalf("ttl at max: %d %s", r.status, r.body)
+		}
+	})
+	t.Run("country code", func(t *testing.T) {
+		a := newTestAPI(t, WithCountryCode("44"))
+		a.addPool("default", "447700900001")
+		r := a.do("POST", "/v1/bindings", `{"a":"07911 123456","b":"+86 138 0000 0001","ttl_seconds":60}`)
+		if r.status != 201 {
+			t.Fatalf("status %d: %s", r.status, r.body)
+		}
+		if b := r.binding(t); b.A != "447911123456" || b.B != pa || b.X != "447700900001" {
+			t.Fatalf("binding %+v", b)
+		}
+	})
+	t.Run("invalid country code is logged", func(t *testing.T) {
+		a := newTestAPI(t, WithCountryCode("+86"))
+		if !strings.Contains(a.log.String(), "invalid country code") {
+			t.Fatalf("log: %s", a.log.String())
+		}
+		r := a.do("POST", "/v1/pools/default/numbers", `{"numbers":["8617000000001"]}`)
+		if e := r.errorOf(t); r.status != 400 || e.Field != "numbers[0]" || !strings.Contains(e.Message, "country code") {
+			t.Fatalf("%d %+v", r.status, e)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/xbridge/xbridge/routing"
@@ -59,7 +60,9 @@ func (s *server) createBinding(w http.ResponseWriter, r *http.Request) error {
 	case errors.Is(err, store.ErrNotInPool):
 		return invalidField("x", "not a number of pool %q", nb.Pool)
 	case errors.Is(err, store.ErrInvalid):
-		return invalidJSON(http.StatusBadRequest, "%s", err.Error())
+		// Only where the store is stricter than the checks above, e.g. an
+		// expires_at that passed by the time the store looked at it.
+		return invalidField("", "%s", strings.TrimPrefix(err.Error(), "store: "))
 	case err != nil:
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/xbridge/xbridge/store"
 )
@@ -53,7 +54,8 @@ func (s *server) addNumbers(w http.ResponseWriter, r *http.Request) error {
 	}
 	added, err := s.st.AddNumbers(r.Context(), pool, numbers)
 	if errors.Is(err, store.ErrInvalid) {
-		return invalidJSON(http.StatusBadRequest, "%s", err.Error())
+		// A number taken by another pool between the check above and now.
+		return conflict("conflict", "numbers", strings.TrimPrefix(err.Error(), "store: "))
 	}
 	if err != nil {
 		return err
