@@ -12,6 +12,17 @@
 //	...
 //	answerToA, err := sess.Rewrite(media.SideB, answerFromB)
 //
-// Every packet is forwarded as received (any codec, SRTP included); the relay
-// only checks that it looks like RTP/RTCP (version 2).
+// Errors wrap ErrMalformedSDP (answer 488), ErrPortsExhausted (503) or
+// ErrSessionClosed; a failed Rewrite changes nothing.
+//
+// Each m= line gets a port pair (RTP even, RTCP odd) facing each side, bound
+// when the first SDP that needs it is rewritten and kept until Close. Each
+// party sends to and receives from the same relay port (symmetric RTP). A
+// side's destination is its SDP address until the first packet from that
+// side arrives, then that packet's source (NAT latching), until its SDP
+// changes. Packets are forwarded as received (any codec, SRTP included) once
+// they pass an RTP version check; nothing is allocated per packet.
+//
+// Released port pairs are reused last (FIFO), and pairs other programs hold
+// are skipped.
 package media
