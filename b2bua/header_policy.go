@@ -102,6 +102,71 @@ func (e *Engine) bLegInvite(x, callee string, sdp []byte, maxForwards int) *sip.
 	return req
 }
 
+// Bodies of in-dialog requests cross only in types the engine understands:
+// SDP (rewritten by the relay) and DTMF keypresses (rebuilt here). Anything
+// else (multipart with ISUP, vendor XML) can carry the sender's number, and
+// so can the parameters of any Content-Type, which never cross.
+const acceptedBodies = "application/sdp, application/dtmf-relay, application/dtmf"
+
+// mediaType is the type/subtype of a Content-Type value, lower-cased,
+// without parameters.
+func mediaType(contentType string) string {
+	t, _, _ := strings.Cut(contentType, ";")
+	return strings.ToLower(strings.TrimSpace(t))
+}
+
+// crossingBody returns the Content-Type and body an in-dialog request may
+// carry to the other leg, or ok false when the body must not cross. SDP is
+// returned as is for the caller to rewrite.
+func crossingBody(contentType string, body []byte) (ct string, out []byte, ok bool) {
+	if len(body) == 0 {
+		return "", nil, true
+	}
+	switch mt := mediaType(contentType); mt {
+	case "application/sdp":
+		return mt, body, true
+	case "application/dtmf-relay":
+		// Signal and Duration are the keypress; other lines are free text.
+		var b strings.Builder
+		for _, line := range strings.Split(string(body), "\n") {
+			line = strings.TrimSpace(line)
+			key, value, _ := strings.Cut(line, "=")
+			switch strings.ToLower(strings.TrimSpace(key)) {
+			case "signal":
+				if isDTMFSignal(strings.TrimSpace(value)) {
+					b.WriteString("Signal=" + strings.TrimSpace(value) + "\r\n")
+				}
+			case "duration":
+				if d := strings.TrimSpace(value); d != "" && len(d) <= 5 && strings.Trim(d, "0123456789") == "" {
+					b.WriteString("Duration=" + d + "\r\n")
+				}
+			}
+		}
+		if b.Len() == 0 {
+			return "", nil, false
+		}
+		return mt, []byte(b.String()), true
+	case "application/dtmf":
+		if v := strings.TrimSpace(string(body)); isDTMFSignal(v) {
+			return mt, []byte(v), true
+		}
+	}
+	return "", nil, false
+}
+
+// isDTMFSignal reports whether s is one keypress: 0-9, *, #, A-D, or an
+// RFC 4733 event code up to 16 (flash).
+func isDTMFSignal(s string) bool {
+	switch len(s) {
+	case 1:
+		c := s[0]
+		return c >= '0' && c <= '9' || c == '*' || c == '#' || c >= 'A' && c <= 'D' || c >= 'a' && c <= 'd'
+	case 2:
+		return s[0] == '1' && s[1] >= '0' && s[1] <= '6'
+	}
+	return false
+}
+
 // contact is the engine's own Contact: no user part, so it names no party.
 func (e *Engine) contact(transport string) *sip.ContactHeader {
 	u := sip.Uri{Scheme: "sip", Host: e.host, Port: e.port}
@@ -159,6 +224,8 @@ func reasonPhrase(code int) string {
 		return "Busy Here"
 	case 487:
 		return "Request Terminated"
+	case 415:
+		return "Unsupported Media Type"
 	case 488:
 		return "Not Acceptable Here"
 	case 491:

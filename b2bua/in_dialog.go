@@ -109,17 +109,30 @@ func (e *Engine) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 // mirror forwards an in-dialog request to the other leg and its final
-// response back. Only the method, the (rewritten) SDP or the INFO body and
-// its Content-Type cross over.
+// response back. Only the method, the (rewritten) SDP or the DTMF body and
+// its bare media type cross over (see crossingBody); a body of any other
+// type is refused with 415 rather than passed on or silently dropped.
 func (c *call) mirror(req *sip.Request, tx sip.ServerTransaction) {
 	from := c.legOf(req)
 	fromSide, toSide := media.SideA, media.SideB
 	if from == byB {
 		fromSide, toSide = media.SideB, media.SideA
 	}
-	body := req.Body()
-	isSDP := isSDPBody(req)
-	if isSDP && len(body) > 0 {
+	var reqType string
+	if h := req.GetHeader("Content-Type"); h != nil {
+		reqType = h.Value()
+	}
+	contentType, body, ok := crossingBody(reqType, req.Body())
+	if !ok {
+		c.log.Info().Str("method", string(req.Method)).Str("content_type", mediaType(reqType)).Msg("refusing to mirror body")
+		res := sip.NewResponseFromRequest(req, 415, reasonPhrase(415), nil)
+		res.AppendHeader(sip.NewHeader("Accept", acceptedBodies))
+		if err := tx.Respond(res); err != nil {
+			c.log.Debug().Err(err).Msg("respond 415")
+		}
+		return
+	}
+	if contentType == "application/sdp" {
 		var err error
 		if body, err = c.media.Rewrite(fromSide, body); err != nil {
 			c.log.Warn().Err(err).Str("method", string(req.Method)).Msg("unusable sdp in mirrored request")
@@ -130,13 +143,17 @@ func (c *call) mirror(req *sip.Request, tx sip.ServerTransaction) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 32*time.Second)
 	defer cancel()
-	res, err := c.sendOn(ctx, toSide, req.Method, body, req.GetHeader("Content-Type"))
+	res, err := c.sendOn(ctx, toSide, req.Method, body, contentType)
 	if err != nil {
 		c.log.Warn().Err(err).Str("method", string(req.Method)).Msg("mirror request")
 		c.e.reply(req, tx, 500, "")
 		return
 	}
-	out := sip.NewResponseFromRequest(req, res.StatusCode, reasonPhrase(res.StatusCode), nil)
+	code := res.StatusCode
+	if code >= 300 {
+		code, _ = relayedStatus(code)
+	}
+	out := sip.NewResponseFromRequest(req, code, reasonPhrase(code), nil)
 	if res.IsSuccess() && isSDPBody(res) && len(res.Body()) > 0 {
 		answer, err := c.media.Rewrite(toSide, res.Body())
 		if err != nil {
@@ -156,7 +173,7 @@ func (c *call) mirror(req *sip.Request, tx sip.ServerTransaction) {
 
 // sendOn sends a request on one leg of an established call and returns its
 // final response; a 2xx to an INVITE is acknowledged here.
-func (c *call) sendOn(ctx context.Context, side media.Side, method sip.RequestMethod, body []byte, contentType sip.Header) (*sip.Response, error) {
+func (c *call) sendOn(ctx context.Context, side media.Side, method sip.RequestMethod, body []byte, contentType string) (*sip.Response, error) {
 	var out *sip.Request
 	if side == media.SideB {
 		out = c.b.inDialogRequest(method, c.b.nextCSeq())
@@ -172,8 +189,8 @@ func (c *call) sendOn(ctx context.Context, side media.Side, method sip.RequestMe
 		out.SetTransport(inv.Transport())
 		c.e.fromListener(out)
 	}
-	if contentType != nil && len(body) > 0 {
-		out.AppendHeader(sip.NewHeader("Content-Type", contentType.Value()))
+	if contentType != "" && len(body) > 0 {
+		out.AppendHeader(sip.NewHeader("Content-Type", contentType))
 	}
 	out.SetBody(body)
 

@@ -1,0 +1,768 @@
+package b2bua
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/xbridge/xbridge/store"
+)
+
+// The privacy invariant, checked on the wire: no SIP message or SDP sent to
+// one party contains the other party's number or address, in any header,
+// parameter or body line. The carrier and the trunk here are plain UDP
+// sockets that send hand-written text and keep every datagram they receive,
+// so nothing a SIP stack would normalise away is hidden from the check.
+//
+// The parties' numbers and addresses appear in every place a carrier or a
+// callee may put them. Their addresses are written as 127.0.0.77 (A) and
+// 127.0.0.88 (B): text only; every socket stays on 127.0.0.1, and no RTP is
+// sent, so the relay never sends to the written addresses.
+
+// party is one side of the masked call as it appears in its own messages.
+type party struct {
+	e164   string // canonical digits, e.g. 8613800000001
+	ip     string // address written in headers and SDP
+	domain string // host name written in URIs
+}
+
+var (
+	partyA = party{e164: numA, ip: "127.0.0.77", domain: "buyer-a.example"}
+	partyB = party{e164: numB, ip: "127.0.0.88", domain: "courier-b.example"}
+)
+
+func (p party) national() string { return p.e164[2:] } // 13800000001
+func (p party) plus() string     { return "+" + p.e164 }
+func (p party) intl00() string   { return "00" + p.e164 }
+func (p party) tel() string      { return "tel:+" + p.e164 }
+
+// grouped writes the national number the way it is printed: 138-0000-0001.
+func (p party) grouped(sep string) string {
+	n := p.national()
+	return n[:3] + sep + n[3:7] + sep + n[7:]
+}
+
+// secrets are the strings that must never reach the other party. The
+// national number is a substring of every format (+86, 0086, tel:, sip:).
+func (p party) secrets() []string {
+	return []string{p.national(), p.grouped("-"), p.grouped(" "), p.ip, p.domain}
+}
+
+// ---- raw UDP endpoint ----
+
+type datagram struct {
+	raw []byte
+	msg sip.Message // nil when it did not parse
+}
+
+// rawUA is a SIP endpoint without a SIP stack: it writes text and records
+// every datagram it receives.
+type rawUA struct {
+	t    *testing.T
+	name string
+	conn *net.UDPConn
+	port int
+	in   chan datagram
+
+	mu  sync.Mutex
+	got []datagram
+}
+
+func newRawUA(t *testing.T, name string) *rawUA {
+	t.Helper()
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &rawUA{t: t, name: name, conn: conn, port: conn.LocalAddr().(*net.UDPAddr).Port, in: make(chan datagram, 256)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 65535)
+		for {
+			n, _, err := conn.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			d := datagram{raw: bytes.Clone(buf[:n])}
+			d.msg, _ = sip.ParseMessage(d.raw)
+			u.mu.Lock()
+			u.got = append(u.got, d)
+			u.mu.Unlock()
+			select {
+			case u.in <- d:
+			default: // still recorded in got for the leak sweep
+			}
+		}
+	}()
+	t.Cleanup(func() { conn.Close(); <-done })
+	return u
+}
+
+func (u *rawUA) addr() string { return "127.0.0.1:" + strconv.Itoa(u.port) }
+
+func (u *rawUA) send(to string, msg []byte) {
+	u.t.Helper()
+	dst, err := net.ResolveUDPAddr("udp", to)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	if _, err := u.conn.WriteToUDP(msg, dst); err != nil {
+		u.t.Fatalf("%s send: %v", u.name, err)
+	}
+}
+
+// wait returns the next received message that matches, passing over others
+// (retransmissions, 100 Trying); they stay recorded for the sweep.
+func (u *rawUA) wait(what string, match func(sip.Message) bool) sip.Message {
+	u.t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case d := <-u.in:
+			if d.msg != nil && match(d.msg) {
+				return d.msg
+			}
+		case <-deadline:
+			u.t.Fatalf("%s: no %s received", u.name, what)
+			return nil
+		}
+	}
+}
+
+// request waits for a request of method; inDialog tells an initial INVITE
+// (no To-tag) from a re-INVITE.
+func (u *rawUA) request(method sip.RequestMethod, inDialog bool) *sip.Request {
+	u.t.Helper()
+	what := string(method)
+	if inDialog {
+		what = "in-dialog " + what
+	}
+	m := u.wait(what, func(m sip.Message) bool {
+		req, ok := m.(*sip.Request)
+		return ok && req.Method == method && req.To() != nil && req.To().Params.Has("tag") == inDialog
+	})
+	return m.(*sip.Request)
+}
+
+// response waits for a response to the request with cseq and method whose
+// status is at least minCode.
+func (u *rawUA) response(method sip.RequestMethod, cseq uint32, minCode int) *sip.Response {
+	u.t.Helper()
+	m := u.wait(fmt.Sprintf("response >= %d to %s %d", minCode, method, cseq), func(m sip.Message) bool {
+		res, ok := m.(*sip.Response)
+		return ok && res.CSeq() != nil && res.CSeq().MethodName == method && res.CSeq().SeqNo == cseq && res.StatusCode >= minCode
+	})
+	return m.(*sip.Response)
+}
+
+func (u *rawUA) received() []datagram {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]datagram(nil), u.got...)
+}
+
+// assertNothingOf fails for every received line that carries one of p's
+// secrets, and returns the start lines of everything received so a test can
+// check the sweep covered the messages it meant to.
+func (u *rawUA) assertNothingOf(p party, whose string) []string {
+	u.t.Helper()
+	var starts []string
+	for _, d := range u.received() {
+		first, _, _ := strings.Cut(string(d.raw), "\r\n")
+		starts = append(starts, first)
+		for _, line := range leakingLines(d.raw, p.secrets()) {
+			u.t.Errorf("%s received %s's identity in %q:\n  %s", u.name, whose, first, line)
+		}
+	}
+	return starts
+}
+
+// leakingLines returns the lines of msg that contain any secret, compared
+// without regard to case (host names are case-insensitive).
+func leakingLines(msg []byte, secrets []string) []string {
+	var out []string
+	for _, line := range strings.Split(string(msg), "\n") {
+		lower := strings.ToLower(line)
+		for _, s := range secrets {
+			if strings.Contains(lower, strings.ToLower(s)) {
+				out = append(out, strings.TrimRight(line, "\r"))
+				break
+			}
+		}
+	}
+	return out
+}
+
+// ---- message text ----
+
+// compactNames are the RFC 3261 / 3515 short forms a carrier may use.
+var compactNames = map[string]string{
+	"Via": "v", "From": "f", "To": "t", "Call-ID": "i", "Contact": "m",
+	"Content-Type": "c", "Content-Length": "l", "Subject": "s", "Supported": "k",
+	"Referred-By": "b",
+}
+
+// sipMsg renders a message: start line, headers in order, Content-Length
+// and body. With compact, every header that has a short form uses it.
+type sipMsg struct {
+	start   string
+	headers [][2]string
+	body    string
+	compact bool
+}
+
+func (m *sipMsg) add(name, value string) *sipMsg {
+	m.headers = append(m.headers, [2]string{name, value})
+	return m
+}
+
+func (m *sipMsg) bytes() []byte {
+	var b strings.Builder
+	name := func(n string) string {
+		if short, ok := compactNames[n]; ok && m.compact {
+			return short
+		}
+		return n
+	}
+	b.WriteString(m.start + "\r\n")
+	for _, h := range m.headers {
+		b.WriteString(name(h[0]) + ": " + h[1] + "\r\n")
+	}
+	b.WriteString(name("Content-Length") + ": " + strconv.Itoa(len(m.body)) + "\r\n\r\n")
+	b.WriteString(m.body)
+	return []byte(b.String())
+}
+
+// answerTo starts a response to req, echoing Via, From, To (with toTag when
+// the request has none), Call-ID and CSeq as a UAS must.
+func answerTo(req *sip.Request, code int, reason, toTag string) *sipMsg {
+	m := &sipMsg{start: fmt.Sprintf("SIP/2.0 %d %s", code, reason)}
+	for _, v := range req.GetHeaders("Via") {
+		m.add("Via", v.Value())
+	}
+	m.add("From", req.From().Value())
+	to := req.To().Value()
+	if !req.To().Params.Has("tag") && toTag != "" {
+		to += ";tag=" + toTag
+	}
+	m.add("To", to)
+	m.add("Call-ID", req.CallID().Value())
+	m.add("CSeq", req.CSeq().Value())
+	return m
+}
+
+func branch() string { return "z9hG4bK" + sip.GenerateTagN(12) }
+
+// carrierIdentity is every header a carrier may fill with the caller's
+// number and address. Record-Route and Contact point at the carrier's real
+// socket; the identity rides in their display names and parameters.
+func carrierIdentity(p party, carrierPort int) [][2]string {
+	here := "127.0.0.1:" + strconv.Itoa(carrierPort)
+	return [][2]string{
+		{"Via", "SIP/2.0/UDP " + p.ip + ":5060;branch=z9hG4bK-orig-" + p.national() + ";received=" + p.ip + ";rport=5060"},
+		{"Record-Route", "<sip:" + here + ";lr;x-orig=" + p.ip + ";x-caller=" + p.intl00() + ">"},
+		{"Contact", `"` + p.grouped(" ") + " at " + p.ip + `" <sip:` + p.plus() + "@" + here + ";x-ip=" + p.ip + `>;+sip.instance="<urn:uuid:` + p.national() + `>"`},
+		{"P-Asserted-Identity", `"Caller ` + p.national() + `" <sip:` + p.plus() + "@" + p.ip + ";user=phone>"},
+		{"P-Asserted-Identity", "<" + p.tel() + ">"},
+		{"p-asserted-identity", "<sip:" + p.intl00() + "@" + p.domain + ">"},
+		{"P-Preferred-Identity", "<sip:" + p.national() + "@" + p.domain + ">"},
+		{"Remote-Party-ID", `"` + p.grouped("-") + `" <sip:` + p.national() + "@" + p.ip + ">;party=calling;screen=yes;privacy=off"},
+		{"Diversion", "<sip:" + p.plus() + "@" + p.ip + ">;reason=unconditional;counter=1"},
+		{"History-Info", "<sip:" + p.plus() + "@" + p.domain + "?Reason=SIP%3Bcause%3D302>;index=1, <sip:+" + numX + "@127.0.0.1>;index=1.1"},
+		{"Call-Info", "<http://" + p.ip + "/photo/" + p.national() + ".jpg>;purpose=icon"},
+		{"Subject", "call from " + p.grouped(" ")},
+		{"Organization", p.domain + " " + p.plus()},
+		{"User-Agent", "BuyerPhone/1.0 (" + p.ip + "; " + p.tel() + ")"},
+		{"Referred-By", "<sip:" + p.plus() + "@" + p.ip + ">"},
+		{"Reason", `SIP;cause=200;text="` + p.national() + `"`},
+		{"X-Caller-Number", p.intl00()},
+		{"X-Orig-IP", p.ip},
+		{"Supported", "timer, 100rel"},
+	}
+}
+
+// calleeIdentity is every header a callee's network may fill with its
+// number and address in responses and requests.
+func calleeIdentity(p party, trunkPort int) [][2]string {
+	here := "127.0.0.1:" + strconv.Itoa(trunkPort)
+	return [][2]string{
+		{"Contact", `"Courier ` + p.grouped("-") + `" <sip:` + p.plus() + "@" + here + ";x-ip=" + p.ip + ">"},
+		{"Record-Route", "<sip:" + here + ";lr;x-callee=" + p.plus() + ";x-ip=" + p.ip + ">"},
+		{"P-Asserted-Identity", "<sip:" + p.plus() + "@" + p.domain + ";user=phone>"},
+		{"p-asserted-identity", "<" + p.tel() + ">"},
+		{"Remote-Party-ID", "<sip:" + p.national() + "@" + p.ip + ">;party=called;screen=yes"},
+		{"P-Called-Party-ID", "<sip:" + p.intl00() + "@" + p.domain + ">"},
+		{"Server", "CourierPBX/2.1 (" + p.ip + "; " + p.intl00() + ")"},
+		{"Warning", `399 ` + p.ip + ` "callee ` + p.national() + `"`},
+		{"Reason", `Q.850;cause=16;text="` + p.plus() + `"`},
+		{"X-Callee", p.plus()},
+	}
+}
+
+// partySDP is an SDP with the party's number and address in every line that
+// can carry them. direction is sendrecv, sendonly, recvonly or inactive.
+func partySDP(p party, rtpPort int, version int, direction string) string {
+	lines := []string{
+		"v=0",
+		fmt.Sprintf("o=%s %d %d IN IP4 %s", p.national(), 1000+rtpPort, version, p.ip),
+		"s=" + p.grouped(" "),
+		"i=call of " + p.tel(),
+		"u=http://" + p.domain + "/" + p.national(),
+		"e=" + p.national() + "@" + p.domain,
+		"p=" + p.plus(),
+		"c=IN IP4 " + p.ip,
+		"t=0 0",
+		fmt.Sprintf("m=audio %d RTP/AVP 0 8 101", rtpPort),
+		"i=voice of " + p.grouped("-"),
+		"c=IN IP4 " + p.ip,
+		"a=rtpmap:0 PCMU/8000",
+		"a=rtpmap:8 PCMA/8000",
+		"a=rtpmap:101 telephone-event/8000",
+		"a=fmtp:101 0-16",
+		fmt.Sprintf("a=rtcp:%d IN IP4 %s", rtpPort+1, p.ip),
+		fmt.Sprintf("a=candidate:1 1 UDP 2130706431 %s %d typ host", p.ip, rtpPort),
+		fmt.Sprintf("a=candidate:2 1 UDP 1694498815 %s %d typ srflx raddr %s rport %d", p.ip, rtpPort, p.ip, rtpPort),
+		"a=ice-ufrag:" + p.national(),
+		"a=ssrc:4242 cname:" + p.ip,
+		"a=x-nat:" + p.ip + ":" + strconv.Itoa(rtpPort),
+		"a=" + direction,
+	}
+	return strings.Join(lines, "\r\n") + "\r\n"
+}
+
+// ---- the call, scripted on both sides ----
+
+// privacyCall holds what both raw ends know of one call.
+type privacyCall struct {
+	t       *testing.T
+	te      *testEngine
+	car, tr *rawUA
+	compact bool
+
+	// A leg, as the carrier knows it.
+	aCallID, aFromTag, aToTag string
+	aCSeq                     uint32
+	engineContact             string // Request-URI for the carrier's in-dialog requests
+	// B leg, as the trunk knows it.
+	bInvite      *sip.Request
+	bToTag       string
+	bCSeq        uint32
+	engineTarget string // the engine's Contact on the B leg
+}
+
+// withTrunk points the engine's B legs at addr instead of the harness trunk.
+func withTrunk(addr string) engineOpt {
+	return func(c *Config, _ *[]store.Option) { c.Trunk = addr }
+}
+
+func newPrivacyCall(t *testing.T, compact bool) *privacyCall {
+	t.Helper()
+	tr := newRawUA(t, "trunk")
+	te := newTestEngine(t, withTrunk(tr.addr()))
+	te.bind(numX, numA, numB, time.Hour)
+	return &privacyCall{
+		t: t, te: te, car: newRawUA(t, "carrier"), tr: tr, compact: compact,
+		aCallID: sip.GenerateTagN(16) + "@" + partyA.ip, aFromTag: sip.GenerateTagN(10),
+		bToTag: sip.GenerateTagN(10), bCSeq: 100,
+	}
+}
+
+// fromA is the carrier's From: display name and URI both name A; the
+// number format changes with the variant so every format crosses the engine.
+func (c *privacyCall) fromA() string {
+	if c.compact {
+		return `"` + partyA.grouped(" ") + `" <sip:` + partyA.intl00() + "@" + partyA.ip + ">;tag=" + c.aFromTag
+	}
+	return `"Buyer ` + partyA.grouped("-") + " " + partyA.ip + `" <sip:` + partyA.plus() + "@" + partyA.domain + ";user=phone>;tag=" + c.aFromTag
+}
+
+// carrierRequest starts an A-leg request; an empty branch gets a new one.
+func (c *privacyCall) carrierRequest(method sip.RequestMethod, uri string, cseq uint32, br string) *sipMsg {
+	if br == "" {
+		br = branch()
+	}
+	m := &sipMsg{start: string(method) + " " + uri + " SIP/2.0", compact: c.compact}
+	m.add("Via", "SIP/2.0/UDP "+c.car.addr()+";branch="+br+";rport")
+	for _, h := range carrierIdentity(partyA, c.car.port) {
+		m.add(h[0], h[1])
+	}
+	m.add("Max-Forwards", "69")
+	m.add("From", c.fromA())
+	to := "<sip:+" + numX + "@127.0.0.1;user=phone>"
+	if c.aToTag != "" {
+		to += ";tag=" + c.aToTag
+	}
+	m.add("To", to)
+	m.add("Call-ID", c.aCallID)
+	m.add("CSeq", fmt.Sprintf("%d %s", cseq, method))
+	return m
+}
+
+// carrierAnswer answers a request the engine sent on the A leg, with A's
+// identity in every header a UA may add to a response.
+func (c *privacyCall) carrierAnswer(req *sip.Request, code int, reason, sdp string) {
+	m := answerTo(req, code, reason, "")
+	m.compact = c.compact
+	for _, h := range carrierIdentity(partyA, c.car.port) {
+		if h[0] != "Via" { // a UAS adds no Via to a response
+			m.add(h[0], h[1])
+		}
+	}
+	if sdp != "" {
+		m.add("Content-Type", "application/sdp")
+		m.body = sdp
+	}
+	c.car.send(c.te.addr, m.bytes())
+}
+
+// trunkAnswer answers a request the engine sent on the B leg.
+func (c *privacyCall) trunkAnswer(req *sip.Request, code int, reason, sdp string) {
+	m := answerTo(req, code, reason, c.bToTag)
+	m.compact = c.compact
+	for _, h := range calleeIdentity(partyB, c.tr.port) {
+		m.add(h[0], h[1])
+	}
+	if sdp != "" {
+		m.add("Content-Type", "application/sdp")
+		m.body = sdp
+	}
+	c.tr.send(c.te.addr, m.bytes())
+}
+
+// trunkRequest starts a B-leg request in the dialog the INVITE created.
+func (c *privacyCall) trunkRequest(method sip.RequestMethod, cseq uint32) *sipMsg {
+	m := &sipMsg{start: string(method) + " " + c.engineTarget + " SIP/2.0", compact: c.compact}
+	m.add("Via", "SIP/2.0/UDP "+c.tr.addr()+";branch="+branch()+";rport")
+	for _, h := range calleeIdentity(partyB, c.tr.port) {
+		m.add(h[0], h[1])
+	}
+	m.add("Max-Forwards", "70")
+	m.add("From", c.bInvite.To().Value()+";tag="+c.bToTag)
+	m.add("To", c.bInvite.From().Value())
+	m.add("Call-ID", callID(c.bInvite))
+	m.add("CSeq", fmt.Sprintf("%d %s", cseq, method))
+	return m
+}
+
+// inviteB sends A's INVITE and returns the B-leg INVITE the trunk gets,
+// after checking it is the masked call to B showing X.
+func (c *privacyCall) inviteB() (string, *sip.Request) {
+	t := c.t
+	t.Helper()
+	c.aCSeq = 1
+	br := branch()
+	inv := c.carrierRequest(sip.INVITE, "sip:+"+numX+"@"+c.te.addr+";user=phone", 1, br)
+	inv.add("Content-Type", "application/sdp")
+	inv.body = partySDP(partyA, 40000, 1, "sendrecv")
+	c.car.send(c.te.addr, inv.bytes())
+
+	bInv := c.tr.request(sip.INVITE, false)
+	c.bInvite = bInv
+	if got := bInv.Recipient.User; got != "+"+numB {
+		t.Fatalf("B leg went to %q, want +%s", got, numB)
+	}
+	if got := bInv.From().Address.User; got != "+"+numX {
+		t.Errorf("B leg shows %q as the caller, want +%s", got, numX)
+	}
+	if body := string(bInv.Body()); !strings.Contains(body, "c=IN IP4 127.0.0.1\r\n") || !strings.Contains(body, "a=rtpmap:101 telephone-event/8000") {
+		t.Errorf("B leg offer is not A's offer on the relay:\n%s", body)
+	}
+	c.engineTarget = bInv.Contact().Address.String()
+	return br, bInv
+}
+
+// setup runs the call to answered: ringing, early media and the answer
+// from B, ACK on both legs.
+func (c *privacyCall) setup() {
+	t := c.t
+	t.Helper()
+	_, bInv := c.inviteB()
+	// Each provisional is awaited before the next is sent: sipgo hands each
+	// response to its transaction on its own goroutine, so responses sent
+	// back to back may be reordered and a 18x overtaken by the final dropped.
+	c.trunkAnswer(bInv, 180, "Ringing "+partyB.national(), "")
+	if res := c.car.response(sip.INVITE, 1, 180); res.StatusCode != 180 {
+		t.Fatalf("A got %d, want 180", res.StatusCode)
+	}
+	c.trunkAnswer(bInv, 183, "Session Progress from "+partyB.ip, partySDP(partyB, 41000, 1, "sendrecv"))
+	if res := c.car.response(sip.INVITE, 1, 181); res.StatusCode != 183 || !strings.Contains(string(res.Body()), "c=IN IP4 127.0.0.1\r\n") {
+		t.Fatalf("A got %d, want 183 with the relay's early-media SDP:\n%s", res.StatusCode, res.Body())
+	}
+	c.trunkAnswer(bInv, 200, "OK "+partyB.plus(), partySDP(partyB, 41000, 2, "sendrecv"))
+	if ack := c.tr.request(sip.ACK, true); ack.CSeq().SeqNo != bInv.CSeq().SeqNo {
+		t.Errorf("B leg ACK has CSeq %d, want %d", ack.CSeq().SeqNo, bInv.CSeq().SeqNo)
+	}
+	final := c.car.response(sip.INVITE, 1, 200)
+	if final.StatusCode != 200 {
+		t.Fatalf("A got %d, want 200", final.StatusCode)
+	}
+	if !strings.Contains(string(final.Body()), "c=IN IP4 127.0.0.1\r\n") {
+		t.Errorf("A's answer is not on the relay:\n%s", final.Body())
+	}
+	c.aToTag, _ = final.To().Params.Get("tag")
+	c.engineContact = final.Contact().Address.String()
+	c.car.send(c.te.addr, c.carrierRequest(sip.ACK, c.engineContact, 1, "").bytes())
+}
+
+// holdFromA puts the call on hold from A (re-INVITE, a=sendonly): the
+// engine mirrors it to B and B's answer back.
+func (c *privacyCall) holdFromA() {
+	t := c.t
+	t.Helper()
+	c.aCSeq++
+	req := c.carrierRequest(sip.INVITE, c.engineContact, c.aCSeq, "")
+	req.add("Contact", "<sip:"+partyA.plus()+"@"+c.car.addr()+">")
+	req.add("Content-Type", "application/sdp")
+	req.body = partySDP(partyA, 40000, 2, "sendonly")
+	c.car.send(c.te.addr, req.bytes())
+
+	got := c.tr.request(sip.INVITE, true)
+	if callID(got) != callID(c.bInvite) {
+		t.Errorf("mirrored re-INVITE has Call-ID %q, want the B leg's", callID(got))
+	}
+	if !strings.Contains(string(got.Body()), "a=sendonly") {
+		t.Errorf("mirrored re-INVITE lost the hold:\n%s", got.Body())
+	}
+	c.trunkAnswer(got, 200, "OK "+partyB.national(), partySDP(partyB, 41000, 3, "recvonly"))
+	c.tr.wait("ACK of the mirrored re-INVITE", func(m sip.Message) bool {
+		r, ok := m.(*sip.Request)
+		return ok && r.IsAck() && r.CSeq().SeqNo == got.CSeq().SeqNo
+	})
+
+	res := c.car.response(sip.INVITE, c.aCSeq, 200)
+	if res.StatusCode != 200 || !strings.Contains(string(res.Body()), "a=recvonly") {
+		t.Errorf("A's hold got %d with SDP:\n%s", res.StatusCode, res.Body())
+	}
+	c.car.send(c.te.addr, c.carrierRequest(sip.ACK, c.engineContact, c.aCSeq, "").bytes())
+}
+
+// holdFromB puts the call on hold from B, mirrored to A.
+func (c *privacyCall) holdFromB() {
+	t := c.t
+	t.Helper()
+	c.bCSeq++
+	req := c.trunkRequest(sip.INVITE, c.bCSeq)
+	req.add("Content-Type", "application/sdp")
+	req.body = partySDP(partyB, 41000, 4, "sendonly")
+	c.tr.send(c.te.addr, req.bytes())
+
+	got := c.car.request(sip.INVITE, true)
+	if callID(got) != c.aCallID {
+		t.Errorf("mirrored re-INVITE has Call-ID %q, want the A leg's", callID(got))
+	}
+	if !strings.Contains(string(got.Body()), "a=sendonly") {
+		t.Errorf("mirrored re-INVITE lost the hold:\n%s", got.Body())
+	}
+	c.carrierAnswer(got, 200, "OK "+partyA.national(), partySDP(partyA, 40000, 3, "recvonly"))
+	c.car.wait("ACK of the mirrored re-INVITE", func(m sip.Message) bool {
+		r, ok := m.(*sip.Request)
+		return ok && r.IsAck() && r.CSeq().SeqNo == got.CSeq().SeqNo
+	})
+
+	res := c.tr.response(sip.INVITE, c.bCSeq, 200)
+	if res.StatusCode != 200 || !strings.Contains(string(res.Body()), "a=recvonly") {
+		t.Errorf("B's hold got %d with SDP:\n%s", res.StatusCode, res.Body())
+	}
+	c.tr.send(c.te.addr, c.trunkRequest(sip.ACK, c.bCSeq).bytes())
+}
+
+// dtmfInfo sends a SIP INFO keypress from each side to the other.
+func (c *privacyCall) dtmfInfo() {
+	t := c.t
+	t.Helper()
+	c.aCSeq++
+	req := c.carrierRequest(sip.INFO, c.engineContact, c.aCSeq, "")
+	req.add("Content-Type", "application/dtmf-relay;x-from="+partyA.plus())
+	req.body = "Signal=5\r\nDuration=160\r\nX-Caller=" + partyA.plus() + "\r\n"
+	c.car.send(c.te.addr, req.bytes())
+	got := c.tr.request(sip.INFO, true)
+	if !strings.Contains(string(got.Body()), "Signal=5") {
+		t.Errorf("INFO reached B without its keypress:\n%s", got.Body())
+	}
+	c.trunkAnswer(got, 200, "OK "+partyB.ip, "")
+	if res := c.car.response(sip.INFO, c.aCSeq, 200); res.StatusCode != 200 {
+		t.Errorf("A's INFO got %d", res.StatusCode)
+	}
+
+	c.bCSeq++
+	req = c.trunkRequest(sip.INFO, c.bCSeq)
+	req.add("Content-Type", "application/dtmf-relay;x-from="+partyB.plus())
+	req.body = "Signal=#\r\nDuration=160\r\nX-Callee=" + partyB.ip + "\r\n"
+	c.tr.send(c.te.addr, req.bytes())
+	got = c.car.request(sip.INFO, true)
+	if !strings.Contains(string(got.Body()), "Signal=#") {
+		t.Errorf("INFO reached A without its keypress:\n%s", got.Body())
+	}
+	c.carrierAnswer(got, 200, "OK "+partyA.ip, "")
+	if res := c.tr.response(sip.INFO, c.bCSeq, 200); res.StatusCode != 200 {
+		t.Errorf("B's INFO got %d", res.StatusCode)
+	}
+}
+
+// foreignBodyRefused sends an INFO whose body the engine cannot vet (an
+// ISUP-style multipart naming A) and expects 415 instead of a mirror.
+func (c *privacyCall) foreignBodyRefused() {
+	c.t.Helper()
+	c.aCSeq++
+	req := c.carrierRequest(sip.INFO, c.engineContact, c.aCSeq, "")
+	req.add("Content-Type", "multipart/mixed;boundary=unique")
+	req.body = "--unique\r\nContent-Type: application/isup;version=itu-t92+\r\n\r\ncalling " + partyA.national() + "\r\n--unique--\r\n"
+	c.car.send(c.te.addr, req.bytes())
+	res := c.car.response(sip.INFO, c.aCSeq, 200)
+	if res.StatusCode != 415 {
+		c.t.Errorf("INFO with a multipart body got %d, want 415", res.StatusCode)
+	}
+	if a := res.GetHeader("Accept"); a == nil || !strings.Contains(a.Value(), "application/sdp") {
+		c.t.Errorf("415 has no Accept naming what may cross: %v", a)
+	}
+}
+
+func (c *privacyCall) byeFromA() {
+	c.t.Helper()
+	c.aCSeq++
+	c.car.send(c.te.addr, c.carrierRequest(sip.BYE, c.engineContact, c.aCSeq, "").bytes())
+	if res := c.car.response(sip.BYE, c.aCSeq, 200); res.StatusCode != 200 {
+		c.t.Errorf("A's BYE got %d", res.StatusCode)
+	}
+	c.trunkAnswer(c.tr.request(sip.BYE, true), 200, "Bye "+partyB.national(), "")
+}
+
+func (c *privacyCall) byeFromB() {
+	c.t.Helper()
+	c.bCSeq++
+	c.tr.send(c.te.addr, c.trunkRequest(sip.BYE, c.bCSeq).bytes())
+	if res := c.tr.response(sip.BYE, c.bCSeq, 200); res.StatusCode != 200 {
+		c.t.Errorf("B's BYE got %d", res.StatusCode)
+	}
+	c.carrierAnswer(c.car.request(sip.BYE, true), 200, "Bye "+partyA.national(), "")
+}
+
+// sweep checks everything each side received and that the sweep saw the
+// messages the scenario is about: each side's list of start-line prefixes.
+func (c *privacyCall) sweep(carrierWants, trunkWants []string) {
+	c.t.Helper()
+	c.te.waitIdle()
+	for _, side := range []struct {
+		ua    *rawUA
+		other party
+		whose string
+		wants []string
+	}{
+		{c.car, partyB, "B", carrierWants},
+		{c.tr, partyA, "A", trunkWants},
+	} {
+		starts := side.ua.assertNothingOf(side.other, side.whose)
+		for _, want := range side.wants {
+			found := false
+			for _, s := range starts {
+				found = found || strings.HasPrefix(s, want)
+			}
+			if !found {
+				c.t.Errorf("%s never received %q; got %q", side.ua.name, want, starts)
+			}
+		}
+	}
+}
+
+func TestPrivacyEstablishedCall(t *testing.T) {
+	cases := []struct {
+		name    string
+		compact bool
+		hangup  origin
+	}{
+		{"long headers, A hangs up", false, byA},
+		{"compact headers, B hangs up", true, byB},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newPrivacyCall(t, tc.compact)
+			c.setup()
+			c.holdFromA()
+			c.holdFromB()
+			c.dtmfInfo()
+			c.foreignBodyRefused()
+			carrierWants := []string{"SIP/2.0 180", "SIP/2.0 183", "SIP/2.0 200", "INVITE ", "ACK ", "INFO "}
+			trunkWants := []string{"INVITE ", "ACK ", "INFO ", "SIP/2.0 200"}
+			if tc.hangup == byA {
+				c.byeFromA()
+				trunkWants = append(trunkWants, "BYE ")
+			} else {
+				c.byeFromB()
+				carrierWants = append(carrierWants, "BYE ")
+			}
+			c.sweep(carrierWants, trunkWants)
+		})
+	}
+}
+
+// TestPrivacyCancelledCall: A gives up while B rings; the CANCEL, B's 487
+// and everything around them stay masked.
+func TestPrivacyCancelledCall(t *testing.T) {
+	c := newPrivacyCall(t, false)
+	br, bInv := c.inviteB()
+	c.trunkAnswer(bInv, 180, "Ringing "+partyB.grouped(" "), "")
+	c.car.response(sip.INVITE, 1, 180)
+
+	cancel := c.carrierRequest(sip.CANCEL, "sip:+"+numX+"@"+c.te.addr+";user=phone", 1, br)
+	c.car.send(c.te.addr, cancel.bytes())
+	if res := c.car.response(sip.CANCEL, 1, 200); res.StatusCode != 200 {
+		t.Errorf("A's CANCEL got %d", res.StatusCode)
+	}
+	bCancel := c.tr.request(sip.CANCEL, false)
+	c.trunkAnswer(bCancel, 200, "OK "+partyB.ip, "")
+	c.trunkAnswer(bInv, 487, "Request Terminated by "+partyB.plus(), "")
+	c.tr.wait("ACK of the 487", func(m sip.Message) bool {
+		r, ok := m.(*sip.Request)
+		return ok && r.IsAck()
+	})
+	res := c.car.response(sip.INVITE, 1, 300)
+	if res.StatusCode != 487 {
+		t.Errorf("A's INVITE ended with %d, want 487", res.StatusCode)
+	}
+	c.aToTag, _ = res.To().Params.Get("tag")
+	c.car.send(c.te.addr, c.carrierRequest(sip.ACK, "sip:+"+numX+"@"+c.te.addr+";user=phone", 1, br).bytes())
+	c.sweep([]string{"SIP/2.0 180", "SIP/2.0 200", "SIP/2.0 487"}, []string{"INVITE ", "CANCEL ", "ACK "})
+}
+
+// TestPrivacyFailedCall: B's failure reaches A as a code with our own reason
+// phrase and none of B's headers; a redirect hands A no target.
+func TestPrivacyFailedCall(t *testing.T) {
+	cases := []struct {
+		code     int
+		reason   string
+		wantCode int
+	}{
+		{486, "Busy Here " + partyB.national(), 486},
+		{404, "Not Found: " + partyB.plus() + " at " + partyB.ip, 404},
+		{302, "Moved to " + partyB.grouped("-"), 480},
+		{603, "Decline", 603},
+	}
+	for _, tc := range cases {
+		t.Run(strconv.Itoa(tc.code), func(t *testing.T) {
+			c := newPrivacyCall(t, false)
+			br, bInv := c.inviteB()
+			c.trunkAnswer(bInv, 183, "Session Progress", partySDP(partyB, 41000, 1, "sendrecv"))
+			c.car.response(sip.INVITE, 1, 183) // before the final overtakes it
+			c.trunkAnswer(bInv, tc.code, tc.reason, "")
+			c.tr.wait("ACK of the failure", func(m sip.Message) bool {
+				r, ok := m.(*sip.Request)
+				return ok && r.IsAck()
+			})
+			res := c.car.response(sip.INVITE, 1, 200)
+			if res.StatusCode != tc.wantCode {
+				t.Errorf("A got %d, want %d", res.StatusCode, tc.wantCode)
+			}
+			c.aToTag, _ = res.To().Params.Get("tag")
+			c.car.send(c.te.addr, c.carrierRequest(sip.ACK, "sip:+"+numX+"@"+c.te.addr+";user=phone", 1, br).bytes())
+			c.sweep([]string{"SIP/2.0 183", "SIP/2.0 " + strconv.Itoa(tc.wantCode)}, []string{"INVITE ", "ACK "})
+		})
+	}
+}
