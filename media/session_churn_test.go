@@ -1,7 +1,10 @@
 package media_test
 
 import (
+	"errors"
+	"net/netip"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,5 +52,72 @@ func TestTenThousandSessionsLeakNothing(t *testing.T) {
 	if after > before {
 		buf := make([]byte, 1<<16)
 		t.Fatalf("goroutines: %d before, %d after\n%s", before, after, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// TestConcurrentRewriteTrafficAndClose runs re-offers (each moving A's
+// address, so the latch resets), Stats and LastPacket against packets flowing
+// both ways, then Close while all of it is still going; run with -race.
+func TestConcurrentRewriteTrafficAndClose(t *testing.T) {
+	r := newRelay(t, 22200, 22299)
+	a1, a2, b := listen(t), listen(t), listen(t)
+	s := r.NewSession(zerolog.Nop())
+	offers := [][]byte{sdpFor("a", a1.port(), a1.port()+1), sdpFor("a", a2.port(), a2.port()+1)}
+	toB := mustRewrite(t, s, media.SideA, offers[0])
+	toA := mustRewrite(t, s, media.SideB, sdpFor("b", b.port(), b.port()+1))
+	relayA, relayB := relayPorts(t, toA)[0], relayPorts(t, toB)[0]
+
+	done := make(chan struct{})
+	var senders sync.WaitGroup
+	send := func(from *endpoint, to int) {
+		defer senders.Done()
+		pkt := rtpPacket(t, 1, "concurrent")
+		dst := netip.AddrPortFrom(loopback, uint16(to))
+		for i := 0; i < 20000; i++ {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			from.conn.WriteToUDPAddrPort(pkt, dst) // errors after Close are expected
+			if i%64 == 0 {
+				time.Sleep(time.Millisecond) // stay under the socket buffers
+			}
+		}
+	}
+	senders.Add(2)
+	go send(a1, relayA)
+	go send(b, relayB)
+	waitFor(t, "traffic both ways", func() bool {
+		st := s.Stats()
+		return st.AToB.RTPPackets > 0 && st.BToA.RTPPackets > 0
+	})
+
+	for i := 0; i < 200; i++ {
+		if _, err := s.Rewrite(media.SideA, offers[i%2]); err != nil {
+			t.Fatal(err)
+		}
+		s.Stats()
+		s.LastPacket()
+	}
+	closed := make(chan struct{})
+	go func() {
+		for i := 0; i < 1000; i++ {
+			if _, err := s.Rewrite(media.SideA, offers[i%2]); err != nil {
+				if !errors.Is(err, media.ErrSessionClosed) {
+					t.Errorf("Rewrite during Close: %v", err)
+				}
+				break
+			}
+		}
+		close(closed)
+	}()
+	s.Close()
+	<-closed
+	close(done)
+	senders.Wait()
+
+	if got := r.PortsInUse(); got != 0 {
+		t.Fatalf("PortsInUse = %d after Close", got)
 	}
 }
