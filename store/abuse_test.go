@@ -196,23 +196,23 @@ func TestCrash(t *testing.T) {
 			want := 40 + round*70
 			created := map[string]bool{}
 			deleted := map[string]bool{}
+			record := func(line string) {
+				switch kind, id, _ := strings.Cut(line, " "); kind {
+				case "C":
+					created[id] = true
+				case "D":
+					deleted[id] = true
+				}
+			}
 			timeout := time.After(60 * time.Second)
 		read:
-			for acked := 0; acked < want; {
+			for len(created)+len(deleted) < want {
 				select {
 				case line, ok := <-lines:
 					if !ok {
-						t.Fatalf("child exited after %d acknowledged writes: %v", acked, cmd.Wait())
+						t.Fatalf("child exited after %d acknowledged writes: %v", len(created)+len(deleted), cmd.Wait())
 					}
-					kind, id, _ := strings.Cut(line, " ")
-					switch kind {
-					case "C":
-						created[id] = true
-						acked++
-					case "D":
-						deleted[id] = true
-						acked++
-					}
+					record(line)
 				case <-timeout:
 					break read
 				}
@@ -220,7 +220,19 @@ func TestCrash(t *testing.T) {
 			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
-			for range lines { // drain what was printed before the kill
+			// Lines printed before the kill landed are acknowledged writes too.
+			drained := time.After(30 * time.Second)
+		rest:
+			for {
+				select {
+				case line, ok := <-lines:
+					if !ok {
+						break rest
+					}
+					record(line)
+				case <-drained:
+					t.Fatal("child's stdout still open 30s after SIGKILL")
+				}
 			}
 			_ = cmd.Wait()
 			if len(created) == 0 {

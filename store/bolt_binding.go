@@ -164,11 +164,11 @@ func (db *DB) pickNumber(bk buckets, nb NewBinding, now time.Time) (string, erro
 // freshly allocated: bbolt keeps referencing it until the commit.
 func (bk buckets) insertBinding(b Binding) error {
 	id := []byte(b.ID)
-	puts := []struct {
-		bucket *bolt.Bucket
-		key    []byte
-		value  []byte
-	}{
+	type put struct {
+		bucket     *bolt.Bucket
+		key, value []byte
+	}
+	puts := []put{
 		{bk.bindings, id, encodeBinding(b)},
 		{bk.xParty, pairKey(nil, b.X, b.A), id},
 		{bk.xParty, pairKey(nil, b.X, b.B), id},
@@ -177,11 +177,7 @@ func (bk buckets) insertBinding(b Binding) error {
 		{bk.expiry, expiryKey(b), []byte{}},
 	}
 	if b.OrderID != "" {
-		puts = append(puts, struct {
-			bucket *bolt.Bucket
-			key    []byte
-			value  []byte
-		}{bk.order, []byte(b.OrderID), id})
+		puts = append(puts, put{bk.order, []byte(b.OrderID), id})
 	}
 	for _, p := range puts {
 		if err := p.bucket.Put(p.key, p.value); err != nil {
@@ -202,10 +198,11 @@ func (bk buckets) insertBinding(b Binding) error {
 // returns the event to publish once the transaction has committed.
 func (db *DB) removeBinding(bk buckets, b Binding, reason EndReason, now time.Time) (Ended, error) {
 	id := []byte(b.ID)
-	dels := []struct {
+	type del struct {
 		bucket *bolt.Bucket
 		key    []byte
-	}{
+	}
+	dels := []del{
 		{bk.bindings, id},
 		{bk.xParty, pairKey(nil, b.X, b.A)},
 		{bk.xParty, pairKey(nil, b.X, b.B)},

@@ -198,11 +198,7 @@ func TestStalledSubscriber(t *testing.T) {
 	}
 	cancel()
 	// Cancel closes the channel after the buffered events.
-	left := 0
-	for range stalled {
-		left++
-	}
-	if left != subscriberBuffer {
+	if left := drain(t, stalled, 30*time.Second); left != subscriberBuffer {
 		t.Fatalf("stalled subscriber kept %d events, want %d", left, subscriberBuffer)
 	}
 	deadline := time.After(30 * time.Second)
@@ -243,8 +239,7 @@ func TestCloseWithStalledSubscriber(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Close hung on a stalled subscriber")
 	}
-	for range stalled { // must terminate: the channel is closed
-	}
+	drain(t, stalled, 30*time.Second)
 	if ch, _ := db.Subscribe(); ch != nil {
 		if _, ok := <-ch; ok {
 			t.Fatal("Subscribe after Close delivered an event")

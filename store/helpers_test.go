@@ -65,3 +65,22 @@ func waitFor(t testing.TB, bound time.Duration, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// drain reads ch until it is closed and returns how many values it held; it
+// fails the test if ch is still open after bound.
+func drain[T any](t testing.TB, ch <-chan T, bound time.Duration) int {
+	t.Helper()
+	deadline := time.After(bound)
+	n := 0
+	for {
+		select {
+		case _, ok := <-ch:
+			if !ok {
+				return n
+			}
+			n++
+		case <-deadline:
+			t.Fatalf("channel still open after %v (%d values read)", bound, n)
+		}
+	}
+}
