@@ -60,10 +60,15 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		var err error
 		if bOffer, err = sess.Rewrite(media.SideA, offer); err != nil {
 			sess.Close()
-			log.Warn().Err(err).Msg("unusable sdp offer")
-			e.reply(req, tx, 488, "")
+			code := 488
+			if errors.Is(err, media.ErrPortsExhausted) {
+				code = 503 // our capacity, not the caller's SDP
+			}
+			log.Warn().Err(err).Int("code", code).Msg("sdp offer not relayed")
+			e.reply(req, tx, code, "")
 			return
 		}
+		bOffer = scrubNumbers(bOffer, dec.Caller, dec.Callee)
 	}
 
 	dua := sipgo.DialogUA{Client: e.client(req.Transport()), ContactHDR: *e.contact(req.Transport()), RewriteContact: true}
@@ -236,7 +241,7 @@ func (c *call) answeredByB(res *sip.Response, stopping bool, stopCode int) {
 	var headers []sip.Header
 	if sdp := res.Body(); len(sdp) > 0 {
 		var err error
-		if body, err = c.media.Rewrite(media.SideB, sdp); err != nil {
+		if body, err = c.rewrite(media.SideB, sdp); err != nil {
 			c.log.Warn().Err(err).Msg("unusable sdp from b")
 			ackB(nil)
 			c.hangup(byEngine, sip.NewHeader("Reason", `SIP;cause=488;text="unusable SDP"`))
@@ -260,7 +265,7 @@ func (c *call) answeredByB(res *sip.Response, stopping bool, stopCode int) {
 	select {
 	case sdp := <-c.aAck:
 		var err error
-		if answer, err = c.media.Rewrite(media.SideA, sdp); err != nil {
+		if answer, err = c.rewrite(media.SideA, sdp); err != nil {
 			c.log.Warn().Err(err).Msg("unusable sdp answer in a's ack")
 		}
 	case <-time.After(time.Second):
@@ -278,7 +283,7 @@ func (c *call) relayProvisional(res *sip.Response) {
 	var headers []sip.Header
 	if sdp := res.Body(); len(sdp) > 0 {
 		var err error
-		if body, err = c.media.Rewrite(media.SideB, sdp); err != nil {
+		if body, err = c.rewrite(media.SideB, sdp); err != nil {
 			c.log.Warn().Err(err).Int("status", res.StatusCode).Msg("dropping unusable early-media sdp")
 			body = nil
 		} else {
