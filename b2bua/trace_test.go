@@ -1,0 +1,76 @@
+package b2bua
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/xbridge/xbridge/b2bua/tracetest"
+	"github.com/xbridge/xbridge/store"
+)
+
+// TestTraces replays every trace in testdata/traces against an in-process
+// engine whose outbound trunk is the replayer's trunk socket.
+func TestTraces(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "testdata", "traces", "*.trace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 6 {
+		t.Fatalf("found %d traces in testdata/traces, want at least 6", len(files))
+	}
+	for _, file := range files {
+		tr, err := tracetest.ParseFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(tr.Name, func(t *testing.T) {
+			if tr.Skip != "" {
+				t.Skip(tr.Skip)
+			}
+			rp, err := tracetest.New(tracetest.WithLog(t.Logf))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { rp.Close() })
+			opts := []engineOpt{withTrunkAddr(rp.TrunkAddr())}
+			if d := tr.Engine.AnswerTimeout; d > 0 {
+				opts = append(opts, withAnswerTimeout(d))
+			}
+			te := newTestEngine(t, opts...)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := rp.Run(ctx, te.addr, tr, storeSetup{te.store}); err != nil {
+				t.Fatal(err)
+			}
+			te.waitIdle()
+		})
+	}
+}
+
+// withTrunkAddr points the engine's outbound trunk at addr instead of the
+// harness's sipgo trunk.
+func withTrunkAddr(addr string) engineOpt {
+	return func(c *Config, _ *[]store.Option) { c.Trunk = addr }
+}
+
+// storeSetup gives a trace its bindings straight through the store.
+type storeSetup struct{ st store.Store }
+
+func (s storeSetup) CreateBinding(ctx context.Context, b tracetest.Binding) (string, error) {
+	if _, err := s.st.AddNumbers(ctx, "default", []string{b.X}); err != nil {
+		return "", fmt.Errorf("add %s to pool: %w", b.X, err)
+	}
+	bd, _, err := s.st.CreateBinding(ctx, store.NewBinding{Pool: "default", X: b.X, A: b.A, B: b.B, ExpiresAt: time.Now().Add(b.TTL)})
+	if err != nil {
+		return "", err
+	}
+	return bd.ID, nil
+}
+
+func (s storeSetup) DeleteBinding(ctx context.Context, id string) error {
+	_, err := s.st.DeleteBinding(ctx, id)
+	return err
+}
