@@ -111,7 +111,30 @@ func demoCall(ctx context.Context, cfg demoConfig, log zerolog.Logger, run *demo
 	if err != nil {
 		return err
 	}
-	trunk := netip.MustParseAddrPort(engineCfg.Trunk)
+	// B's socket is the trunk: bound now, so the address the engine is
+	// given is already ours.
+	trunkConn, err := listenPhoneSocket()
+	if err != nil {
+		return err
+	}
+	defer trunkConn.Close() // the phone closes it too; a second close is harmless
+	trunk := unmapped(trunkConn.LocalAddr().(*net.UDPAddr).AddrPort())
+	engineCfg.Trunk = trunk.String()
+	aConn, err := listenPhoneSocket()
+	if err != nil {
+		return err
+	}
+	defer aConn.Close()
+	audioA, err := newAudio(0xA0A0A0A0)
+	if err != nil {
+		return err
+	}
+	defer audioA.close()
+	audioB, err := newAudio(0xB0B0B0B0)
+	if err != nil {
+		return err
+	}
+	defer audioB.close()
 
 	// The engine, exactly as `xbridge serve` runs it.
 	serveCtx, stopServe := context.WithCancel(context.Background())
@@ -158,26 +181,12 @@ func demoCall(ctx context.Context, cfg demoConfig, log zerolog.Logger, run *demo
 	}
 
 	// The phones.
-	audioA, err := newAudio(0xA0A0A0A0)
-	if err != nil {
-		return err
-	}
-	defer audioA.close()
-	audioB, err := newAudio(0xB0B0B0B0)
-	if err != nil {
-		return err
-	}
-	defer audioB.close()
-	phoneB, err := newCallee(ctx, trunk, demoB, audioB)
+	phoneB, err := newCallee(ctx, trunkConn, demoB, audioB)
 	if err != nil {
 		return err
 	}
 	defer phoneB.close()
-	aAddr, err := freeUDPPort()
-	if err != nil {
-		return err
-	}
-	phoneA, err := newCaller(ctx, aAddr, "+"+demoA, audioA)
+	phoneA, err := newCaller(ctx, aConn, "+"+demoA, audioA)
 	if err != nil {
 		return err
 	}

@@ -180,19 +180,32 @@ func sdpMediaAddr(sdp []byte) (netip.AddrPort, error) {
 	return netip.AddrPortFrom(media, uint16(port)), nil
 }
 
-// phone is a SIP user agent listening on one UDP socket on loopback, sending
-// its requests from that same socket.
+// phone is a SIP user agent on one UDP socket on loopback: it listens
+// there and sends its requests from there. The socket is bound before the
+// phone exists, so its address is known and taken before anyone sends to
+// it.
 type phone struct {
 	name   string
+	conn   *net.UDPConn
 	addr   netip.AddrPort
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
 	client *sipgo.Client
-	stop   context.CancelFunc
 	served chan error
 }
 
-func newPhone(name string, addr netip.AddrPort) (*phone, error) {
+// listenPhoneSocket binds a phone's SIP socket on a free loopback port.
+func listenPhoneSocket() (*net.UDPConn, error) {
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return nil, fmt.Errorf("open SIP socket: %w", err)
+	}
+	return conn, nil
+}
+
+// newPhone serves conn; close closes it.
+func newPhone(name string, conn *net.UDPConn) (*phone, error) {
+	addr := unmapped(conn.LocalAddr().(*net.UDPAddr).AddrPort())
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("xbridge-demo-" + name))
 	if err != nil {
 		return nil, fmt.Errorf("phone %s: user agent: %w", name, err)
@@ -207,29 +220,47 @@ func newPhone(name string, addr netip.AddrPort) (*phone, error) {
 		ua.Close()
 		return nil, fmt.Errorf("phone %s: client: %w", name, err)
 	}
-	return &phone{name: name, addr: addr, ua: ua, srv: srv, client: client}, nil
+	return &phone{name: name, conn: conn, addr: addr, ua: ua, srv: srv, client: client}, nil
 }
 
 func (p *phone) contact(user string) sip.ContactHeader {
 	return sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: user, Host: p.addr.Addr().String(), Port: int(p.addr.Port())}}
 }
 
-// listen starts serving UDP once the handlers are set.
-func (p *phone) listen(ctx context.Context) {
-	ctx, p.stop = context.WithCancel(ctx)
+// listen serves the socket once the handlers are set, and returns when
+// sipgo's transport layer holds it: a request sent before that would make
+// sipgo bind the same address a second time and fail.
+func (p *phone) listen(ctx context.Context) error {
 	p.served = make(chan error, 1)
-	go func() { p.served <- p.srv.ListenAndServe(ctx, "udp", p.addr.String()) }()
+	go func() { p.served <- p.srv.ServeUDP(p.conn) }()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for range 1000 {
+		if c, err := p.ua.TransportLayer().GetConnection("udp", p.addr.String()); err == nil && c != nil {
+			c.Ref(-1) // GetConnection took a reference; give it back
+			return nil
+		}
+		select {
+		case err := <-p.served:
+			p.served <- err
+			return fmt.Errorf("phone %s: serve SIP: %w", p.name, errOrStopped(err))
+		case <-ctx.Done():
+			return fmt.Errorf("phone %s: serve SIP: %w", p.name, ctx.Err())
+		case <-tick.C:
+		}
+	}
+	return fmt.Errorf("phone %s: SIP socket %s never became ready", p.name, p.addr)
 }
 
 func (p *phone) close() {
-	if p.stop != nil {
-		p.stop()
+	p.ua.Close()
+	p.conn.Close()
+	if p.served != nil {
 		select {
 		case <-p.served:
 		case <-time.After(2 * time.Second):
 		}
 	}
-	p.ua.Close()
 }
 
 // callee is phone B: it answers every INVITE from the trunk side, records
@@ -246,8 +277,8 @@ type callee struct {
 	answered atomic.Bool
 }
 
-func newCallee(ctx context.Context, addr netip.AddrPort, user string, au *audio) (*callee, error) {
-	p, err := newPhone("B", addr)
+func newCallee(ctx context.Context, conn *net.UDPConn, user string, au *audio) (*callee, error) {
+	p, err := newPhone("B", conn)
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +303,10 @@ func newCallee(ctx context.Context, addr netip.AddrPort, user string, au *audio)
 		}
 		c.byeOnce.Do(func() { close(c.bye) })
 	})
-	p.listen(ctx)
+	if err := p.listen(ctx); err != nil {
+		p.close()
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -306,8 +340,8 @@ type caller struct {
 	byeOnce sync.Once
 }
 
-func newCaller(ctx context.Context, addr netip.AddrPort, user string, au *audio) (*caller, error) {
-	p, err := newPhone("A", addr)
+func newCaller(ctx context.Context, conn *net.UDPConn, user string, au *audio) (*caller, error) {
+	p, err := newPhone("A", conn)
 	if err != nil {
 		return nil, err
 	}
@@ -320,7 +354,10 @@ func newCaller(ctx context.Context, addr netip.AddrPort, user string, au *audio)
 		}
 		c.byeOnce.Do(func() { close(c.bye) })
 	})
-	p.listen(ctx)
+	if err := p.listen(ctx); err != nil {
+		p.close()
+		return nil, err
+	}
 	return c, nil
 }
 

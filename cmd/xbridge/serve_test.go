@@ -167,13 +167,30 @@ func TestServeStartFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	takenUDP, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer takenUDP.Close()
+	// A data dir whose bbolt file another "process" holds open.
+	lockedDir := t.TempDir()
+	held, err := store.Open(filepath.Join(lockedDir, dbFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+
 	tests := []struct {
 		name  string
 		tweak func(c *Config)
 		want  string
 	}{
 		{"data dir is a file", func(c *Config) { c.DataDir = notDir }, "create data directory"},
+		{"store locked by another process", func(c *Config) { c.DataDir = lockedDir }, "open store"},
 		{"API port taken", func(c *Config) { c.API = taken.Addr().String() }, "listen for API"},
+		{"SIP UDP port taken", func(c *Config) {
+			c.SIP = unmapped(takenUDP.LocalAddr().(*net.UDPAddr).AddrPort())
+		}, "SIP engine"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -189,6 +206,7 @@ func TestServeStartFailures(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tt.want) {
 					t.Fatalf("err = %v, want one containing %q", err, tt.want)
 				}
+				t.Logf("error: %v", err)
 				if errors.Is(err, context.Canceled) {
 					t.Fatalf("err = %v: failure reported as a cancel", err)
 				}
