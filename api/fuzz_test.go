@@ -1,0 +1,67 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xbridge/xbridge/store"
+)
+
+// FuzzCreateBinding posts arbitrary bodies: the API never fails with a 5xx
+// or a success code other than 200/201, always answers a JSON error object
+// when it refuses, and a refused request never changes the store.
+func FuzzCreateBinding(f *testing.F) {
+	for _, s := range []string{
+		`{"a":"13800000001","b":"13900000002","ttl_seconds":60}`,
+		`{"a":"+8613800000001","b":"tel:+86-139-0000-0002","x":"8617000000001","pool":"default","expires_at":"2026-03-02T00:00:00Z","order_id":"o1"}`,
+		`{"a":"13800000001","b":"13800000001","ttl_seconds":60}`,
+		`{"a":"anonymous","b":"13900000002","ttl_seconds":-1}`,
+		`{"a":"13800000001","b":"13900000002","ttl_seconds":60} x`,
+		`{"A":"13800000001"}`, `[]`, `null`, ``, `{"a":1e400}`,
+	} {
+		f.Add(s)
+	}
+	clock := func() time.Time { return testNow }
+	db, err := store.Open(filepath.Join(f.TempDir(), "xbridge.db"), store.WithClock(clock))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = db.Close() })
+	if _, err := db.AddNumbers(context.Background(), "default", []string{x1, x2}); err != nil {
+		f.Fatal(err)
+	}
+	h := New(db, WithClock(clock))
+	count := func(t *testing.T) int {
+		bs, err := db.ListBindings(context.Background(), store.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(bs)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		before := count(t)
+		req := httptest.NewRequest("POST", "/v1/bindings", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		switch w.Code {
+		case http.StatusOK, http.StatusCreated:
+			return
+		case http.StatusBadRequest, http.StatusConflict, http.StatusRequestEntityTooLarge:
+		default:
+			t.Fatalf("body %q: status %d: %s", body, w.Code, w.Body)
+		}
+		r := response{status: w.Code, body: w.Body.Bytes()}
+		if e := r.errorOf(t); e.Code == "" || e.Message == "" {
+			t.Fatalf("body %q: error %+v", body, e)
+		}
+		if after := count(t); after != before {
+			t.Fatalf("body %q refused with %d but bindings went %d -> %d", body, w.Code, before, after)
+		}
+	})
+}
