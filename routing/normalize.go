@@ -45,7 +45,11 @@ func Normalize(s, countryCode string) (string, error) {
 		if len(s) > 40 {
 			s = s[:40] + "..."
 		}
-		return "", fmt.Errorf("%w %q: %s", ErrInvalidNumber, s, err.Error())
+		var rs reason
+		if !errors.As(err, &rs) {
+			rs = reason(err.Error())
+		}
+		return "", &numberError{input: s, reason: rs}
 	}
 	return out, nil
 }
@@ -54,6 +58,19 @@ func Normalize(s, countryCode string) (string, error) {
 type reason string
 
 func (r reason) Error() string { return string(r) }
+
+// numberError is what Normalize returns: the input and why it is refused.
+// It is ErrInvalidNumber to errors.Is, and its reason to errors.As.
+type numberError struct {
+	input  string
+	reason reason
+}
+
+func (e *numberError) Error() string {
+	return fmt.Sprintf("%s %q: %s", ErrInvalidNumber, e.input, e.reason)
+}
+
+func (e *numberError) Unwrap() []error { return []error{ErrInvalidNumber, e.reason} }
 
 func reasonf(format string, args ...any) error { return reason(fmt.Sprintf(format, args...)) }
 
@@ -171,7 +188,7 @@ func scanNumber(s string, buf []byte) (plus bool, digits []byte, err error) {
 		case isLetter(c):
 			for _, w := range withheld {
 				if strings.EqualFold(s, w) {
-					return false, nil, reasonf("withheld number (%q)", s)
+					return false, nil, reasonf("withheld number (%s)", strings.ToLower(s))
 				}
 			}
 			return false, nil, reasonf("contains letter %q", c)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/xbridge/xbridge/store"
@@ -66,11 +67,11 @@ func (r *Router) Route(ctx context.Context, c Call) Decision {
 	}
 	x, err := r.Normalize(c.Dialled)
 	if err != nil {
-		return Decision{Action: Reject, Code: 484, Reason: "dialled number: " + err.Error(), Err: err}
+		return Decision{Action: Reject, Code: 484, Reason: "dialled number invalid: " + why(err), Err: err}
 	}
 	caller, err := r.Normalize(c.Caller)
 	if err != nil {
-		return Decision{Action: Reject, Code: 403, Reason: "caller unidentified: " + err.Error(), Err: err, Dialled: x}
+		return Decision{Action: Reject, Code: 403, Reason: "caller unidentified: " + why(err), Err: err, Dialled: x}
 	}
 	d := Decision{Action: Reject, Caller: caller, Dialled: x}
 
@@ -100,6 +101,32 @@ func (r *Router) Route(ctx context.Context, c Call) Decision {
 	d.Action, d.Code, d.Reason = Bridge, 0, "bridge"
 	d.Callee, d.Display = callee, x
 	return d
+}
+
+// why is the reason of a Normalize error without the input it quotes,
+// reduced to characters a SIP reason phrase allows (RFC 3261 25.1), so a
+// Reason can go on a response line as it is. The full error stays in
+// Decision.Err.
+func why(err error) string {
+	var rs reason
+	if !errors.As(err, &rs) {
+		return "invalid"
+	}
+	b := []byte(rs)
+	for i, c := range b {
+		if !reasonPhraseByte(c) {
+			b[i] = '?'
+		}
+	}
+	return string(b)
+}
+
+func reasonPhraseByte(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == ' ':
+		return true
+	}
+	return strings.IndexByte("-_.!~*'();/?:@&=+$,", c) >= 0
 }
 
 func (r *Router) trustedSource(a netip.Addr) bool {

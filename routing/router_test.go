@@ -84,9 +84,10 @@ func TestRoute(t *testing.T) {
 		{name: "empty trusted list trusts all", opts: []Option{WithTrusted()}, call: Call{Caller: a, Dialled: x, Source: netip.MustParseAddr("127.0.1.1")}, action: Bridge, callee: b, binding: "b1", lookups: 1},
 		{name: "untrusted source", opts: []Option{WithTrusted(trunk)}, call: Call{Caller: a, Dialled: x, Source: netip.MustParseAddr("127.0.1.1")}, code: 403, reason: "source not trusted"},
 		{name: "no source with trust list", opts: []Option{WithTrusted(trunk)}, call: Call{Caller: a, Dialled: x}, code: 403, reason: "source not trusted"},
-		{name: "dialled not a number", call: Call{Caller: a, Dialled: "voicemail", Source: src}, code: 484, reason: "dialled number"},
+		{name: "dialled not a number", call: Call{Caller: a, Dialled: "voicemail", Source: src}, code: 484, reason: "dialled number invalid: contains letter 'v'"},
+		{name: "dialled control byte", call: Call{Caller: a, Dialled: "170\r\n0000", Source: src}, code: 484, reason: "dialled number invalid: contains '?r'"},
 		{name: "dialled too short", call: Call{Caller: a, Dialled: "12345", Source: src}, code: 484, reason: "too short"},
-		{name: "anonymous caller", call: Call{Caller: "anonymous", Dialled: x, Source: src}, code: 403, reason: "caller unidentified"},
+		{name: "anonymous caller", call: Call{Caller: "Anonymous", Dialled: x, Source: src}, code: 403, reason: "caller unidentified: withheld number (anonymous)"},
 		{name: "empty caller", call: Call{Caller: "", Dialled: x, Source: src}, code: 403, reason: "caller unidentified"},
 		{name: "stranger", call: Call{Caller: "8613100000007", Dialled: x, Source: src}, code: 404, reason: "no binding", lookups: 1},
 		{name: "ended", call: Call{Caller: "8613600000004", Dialled: x, Source: src}, code: 480, reason: "ended", binding: "b0", lookups: 1},
@@ -134,6 +135,11 @@ func TestRoute(t *testing.T) {
 				}
 			} else if d.Callee != "" || d.Display != "" {
 				t.Errorf("reject carries callee %q display %q", d.Callee, d.Display)
+			}
+			for i := 0; i < len(d.Reason); i++ {
+				if !reasonPhraseByte(d.Reason[i]) {
+					t.Errorf("reason %q holds %q, not allowed in a SIP reason phrase", d.Reason, d.Reason[i])
+				}
 			}
 			// The reason may go back to the caller: it must never hold the
 			// other party's number.
