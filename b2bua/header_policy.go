@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/xbridge/xbridge/media"
 )
 
 // The header policy is the privacy invariant in code: the B leg is built
@@ -165,6 +167,75 @@ func isDTMFSignal(s string) bool {
 		return s[0] == '1' && s[1] >= '0' && s[1] <= '6'
 	}
 	return false
+}
+
+// numberTail is how many trailing digits of a party's number identify it in
+// free text: every written form (+86, 0086, trunk 0, national) ends in them.
+const numberTail = 9
+
+// scrubNumbers drops the SDP lines that name one of numbers (canonical
+// digits). The relay rewrites addresses and the identifying lines it knows
+// (o=, s=, i=, u=, e=, p=, ICE) but knows nothing of numbers, so an
+// a=ssrc cname:13800000001 or a vendor attribute carrying the sender's
+// number would cross; the engine is the one place that knows both. Visual
+// separators are ignored when matching. The lines the relay writes itself
+// (v, o, s, c, t, m) are never dropped.
+func scrubNumbers(sdp []byte, numbers ...string) []byte {
+	tails := make([]string, 0, len(numbers))
+	for _, n := range numbers {
+		if len(n) >= 6 {
+			tails = append(tails, n[max(0, len(n)-numberTail):])
+		}
+	}
+	if len(tails) == 0 {
+		return sdp
+	}
+	squeeze := strings.NewReplacer(" ", "", "-", "", ".", "", "(", "", ")", "")
+	out := make([]byte, 0, len(sdp))
+	for rest := string(sdp); rest != ""; {
+		line, after, found := strings.Cut(rest, "\n")
+		if found {
+			line += "\n"
+		}
+		rest = after
+		keep := len(line) > 1 && strings.IndexByte("vosctm", line[0]) >= 0 && line[1] == '='
+		if !keep {
+			flat := squeeze.Replace(line)
+			keep = true
+			for _, t := range tails {
+				if strings.Contains(flat, t) {
+					keep = false
+					break
+				}
+			}
+		}
+		if keep {
+			out = append(out, line...)
+		}
+	}
+	return out
+}
+
+// rewrite is the one way SDP crosses a call: the relay's rewrite (addresses,
+// identifying lines) and then scrubNumbers with both parties' numbers.
+func (c *call) rewrite(from media.Side, sdp []byte) ([]byte, error) {
+	out, err := c.media.Rewrite(from, sdp)
+	if err != nil {
+		return nil, err
+	}
+	return scrubNumbers(out, c.partyNumbers()...), nil
+}
+
+// partyNumbers are the canonical numbers of the call's two parties.
+func (c *call) partyNumbers() []string {
+	out := make([]string, 0, 2)
+	if n, err := c.e.router.Normalize(callerIdentity(c.a.InviteRequest)); err == nil {
+		out = append(out, n)
+	}
+	if n, err := c.e.router.Normalize(c.b.invite.Recipient.User); err == nil {
+		out = append(out, n)
+	}
+	return out
 }
 
 // contact is the engine's own Contact: no user part, so it names no party.

@@ -134,7 +134,7 @@ func (c *call) mirror(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	if contentType == "application/sdp" {
 		var err error
-		if body, err = c.media.Rewrite(fromSide, body); err != nil {
+		if body, err = c.rewrite(fromSide, body); err != nil {
 			c.log.Warn().Err(err).Str("method", string(req.Method)).Msg("unusable sdp in mirrored request")
 			c.e.reply(req, tx, 488, "")
 			return
@@ -155,7 +155,7 @@ func (c *call) mirror(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	out := sip.NewResponseFromRequest(req, code, reasonPhrase(code), nil)
 	if res.IsSuccess() && isSDPBody(res) && len(res.Body()) > 0 {
-		answer, err := c.media.Rewrite(toSide, res.Body())
+		answer, err := c.rewrite(toSide, res.Body())
 		if err != nil {
 			c.log.Warn().Err(err).Msg("unusable sdp answer to mirrored request")
 		} else {

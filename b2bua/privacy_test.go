@@ -332,6 +332,9 @@ func partySDP(p party, rtpPort int, version int, direction string) string {
 		fmt.Sprintf("a=candidate:2 1 UDP 1694498815 %s %d typ srflx raddr %s rport %d", p.ip, rtpPort, p.ip, rtpPort),
 		"a=ice-ufrag:" + p.national(),
 		"a=ssrc:4242 cname:" + p.ip,
+		"a=ssrc:4243 cname:" + p.national(),
+		"a=label:" + p.grouped(" "),
+		"a=x-caller:" + p.tel(),
 		"a=x-nat:" + p.ip + ":" + strconv.Itoa(rtpPort),
 		"a=" + direction,
 	}
