@@ -341,6 +341,12 @@ func partySDP(p party, rtpPort int, version int, direction string) string {
 	return strings.Join(lines, "\r\n") + "\r\n"
 }
 
+// onRelay reports whether an SDP the engine sent is the parties' audio
+// (PCMU, PCMA, telephone-event as offered) on the relay's address.
+func onRelay(sdp string) bool {
+	return strings.Contains(sdp, "c=IN IP4 127.0.0.1\r\n") && strings.Contains(sdp, "a=rtpmap:101 telephone-event/8000\r\n")
+}
+
 // ---- the call, scripted on both sides ----
 
 // privacyCall holds what both raw ends know of one call.
@@ -455,16 +461,19 @@ func (c *privacyCall) trunkRequest(method sip.RequestMethod, cseq uint32) *sipMs
 	return m
 }
 
-// inviteB sends A's INVITE and returns the B-leg INVITE the trunk gets,
-// after checking it is the masked call to B showing X.
-func (c *privacyCall) inviteB() (string, *sip.Request) {
+// inviteB sends A's INVITE (with A's offer unless lateOffer) and returns
+// its branch and the B-leg INVITE the trunk gets, after checking it is the
+// masked call to B showing X.
+func (c *privacyCall) inviteB(lateOffer bool) (string, *sip.Request) {
 	t := c.t
 	t.Helper()
 	c.aCSeq = 1
 	br := branch()
 	inv := c.carrierRequest(sip.INVITE, "sip:+"+numX+"@"+c.te.addr+";user=phone", 1, br)
-	inv.add("Content-Type", "application/sdp")
-	inv.body = partySDP(partyA, 40000, 1, "sendrecv")
+	if !lateOffer {
+		inv.add("Content-Type", "application/sdp")
+		inv.body = partySDP(partyA, 40000, 1, "sendrecv")
+	}
 	c.car.send(c.te.addr, inv.bytes())
 
 	bInv := c.tr.request(sip.INVITE, false)
@@ -475,7 +484,9 @@ func (c *privacyCall) inviteB() (string, *sip.Request) {
 	if got := bInv.From().Address.User; got != "+"+numX {
 		t.Errorf("B leg shows %q as the caller, want +%s", got, numX)
 	}
-	if body := string(bInv.Body()); !strings.Contains(body, "c=IN IP4 127.0.0.1\r\n") || !strings.Contains(body, "a=rtpmap:101 telephone-event/8000") {
+	if body := string(bInv.Body()); lateOffer && body != "" {
+		t.Errorf("B leg got an offer A never made:\n%s", body)
+	} else if !lateOffer && !onRelay(body) {
 		t.Errorf("B leg offer is not A's offer on the relay:\n%s", body)
 	}
 	c.engineTarget = bInv.Contact().Address.String()
@@ -487,7 +498,7 @@ func (c *privacyCall) inviteB() (string, *sip.Request) {
 func (c *privacyCall) setup() {
 	t := c.t
 	t.Helper()
-	_, bInv := c.inviteB()
+	_, bInv := c.inviteB(false)
 	// Each provisional is awaited before the next is sent: sipgo hands each
 	// response to its transaction on its own goroutine, so responses sent
 	// back to back may be reordered and a 18x overtaken by the final dropped.
@@ -496,7 +507,7 @@ func (c *privacyCall) setup() {
 		t.Fatalf("A got %d, want 180", res.StatusCode)
 	}
 	c.trunkAnswer(bInv, 183, "Session Progress from "+partyB.ip, partySDP(partyB, 41000, 1, "sendrecv"))
-	if res := c.car.response(sip.INVITE, 1, 181); res.StatusCode != 183 || !strings.Contains(string(res.Body()), "c=IN IP4 127.0.0.1\r\n") {
+	if res := c.car.response(sip.INVITE, 1, 181); res.StatusCode != 183 || !onRelay(string(res.Body())) {
 		t.Fatalf("A got %d, want 183 with the relay's early-media SDP:\n%s", res.StatusCode, res.Body())
 	}
 	c.trunkAnswer(bInv, 200, "OK "+partyB.plus(), partySDP(partyB, 41000, 2, "sendrecv"))
@@ -507,7 +518,7 @@ func (c *privacyCall) setup() {
 	if final.StatusCode != 200 {
 		t.Fatalf("A got %d, want 200", final.StatusCode)
 	}
-	if !strings.Contains(string(final.Body()), "c=IN IP4 127.0.0.1\r\n") {
+	if !onRelay(string(final.Body())) {
 		t.Errorf("A's answer is not on the relay:\n%s", final.Body())
 	}
 	c.aToTag, _ = final.To().Params.Get("tag")
@@ -710,7 +721,7 @@ func TestPrivacyEstablishedCall(t *testing.T) {
 // and everything around them stay masked.
 func TestPrivacyCancelledCall(t *testing.T) {
 	c := newPrivacyCall(t, false)
-	br, bInv := c.inviteB()
+	br, bInv := c.inviteB(false)
 	c.trunkAnswer(bInv, 180, "Ringing "+partyB.grouped(" "), "")
 	c.car.response(sip.INVITE, 1, 180)
 
@@ -751,7 +762,7 @@ func TestPrivacyFailedCall(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(strconv.Itoa(tc.code), func(t *testing.T) {
 			c := newPrivacyCall(t, false)
-			br, bInv := c.inviteB()
+			br, bInv := c.inviteB(false)
 			c.trunkAnswer(bInv, 183, "Session Progress", partySDP(partyB, 41000, 1, "sendrecv"))
 			c.car.response(sip.INVITE, 1, 183) // before the final overtakes it
 			c.trunkAnswer(bInv, tc.code, tc.reason, "")
@@ -768,4 +779,27 @@ func TestPrivacyFailedCall(t *testing.T) {
 			c.sweep([]string{"SIP/2.0 183", "SIP/2.0 " + strconv.Itoa(tc.wantCode)}, []string{"INVITE ", "ACK "})
 		})
 	}
+}
+
+// TestPrivacyLateOffer: A's INVITE has no SDP, so B's offer travels in the
+// 200 and A's answer in its ACK, which the engine carries to B in B's ACK.
+func TestPrivacyLateOffer(t *testing.T) {
+	c := newPrivacyCall(t, false)
+	_, bInv := c.inviteB(true)
+	c.trunkAnswer(bInv, 200, "OK "+partyB.plus(), partySDP(partyB, 41000, 1, "sendrecv"))
+	final := c.car.response(sip.INVITE, 1, 200)
+	if final.StatusCode != 200 || !onRelay(string(final.Body())) {
+		t.Fatalf("A got %d, want 200 with B's offer on the relay:\n%s", final.StatusCode, final.Body())
+	}
+	c.aToTag, _ = final.To().Params.Get("tag")
+	c.engineContact = final.Contact().Address.String()
+	ack := c.carrierRequest(sip.ACK, c.engineContact, 1, "")
+	ack.add("Content-Type", "application/sdp")
+	ack.body = partySDP(partyA, 40000, 1, "sendrecv")
+	c.car.send(c.te.addr, ack.bytes())
+	if bAck := c.tr.request(sip.ACK, true); !onRelay(string(bAck.Body())) {
+		t.Errorf("B's ACK does not carry A's answer on the relay:\n%s", bAck.Body())
+	}
+	c.byeFromA()
+	c.sweep([]string{"SIP/2.0 200"}, []string{"INVITE ", "ACK ", "BYE "})
 }
