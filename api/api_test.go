@@ -105,6 +105,25 @@ func (a *testAPI) do(method, path, body string, header ...string) response {
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
 }
 
+type posted struct {
+	status int
+	id     string
+}
+
+// post creates a binding from any goroutine (no t.Fatal): the status, and
+// the binding's ID when there is one.
+func (a *testAPI) post(body string) posted {
+	resp, err := a.srv.Client().Post(a.srv.URL+"/v1/bindings", "application/json", strings.NewReader(body))
+	if err != nil {
+		a.t.Error(err)
+		return posted{}
+	}
+	defer resp.Body.Close()
+	var b store.Binding
+	_ = json.NewDecoder(resp.Body).Decode(&b)
+	return posted{status: resp.StatusCode, id: b.ID}
+}
+
 // addPool fills pool with numbers through the store directly.
 func (a *testAPI) addPool(pool string, numbers ...string) {
 	a.t.Helper()
