@@ -104,7 +104,9 @@ func (db *DB) Close() error {
 }
 
 // Subscribe implements Store. The channel closes when cancel is called or the
-// store is closed.
+// store is closed. DeleteBinding publishes before it returns, so the goroutine
+// draining the channel must not itself delete bindings: with a full buffer
+// it would wait on itself.
 func (db *DB) Subscribe() (<-chan Ended, func()) { return db.hub.subscribe() }
 
 func (db *DB) now() time.Time { return db.opts.now() }
