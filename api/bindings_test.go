@@ -111,6 +111,7 @@ func TestCreateBindingInvalid(t *testing.T) {
 		{"order id space", `{"a":"13800000001","b":"13900000002","ttl_seconds":60,"order_id":"o 1"}`, "", 400, "invalid_field", "order_id"},
 		{"order id too long", `{"a":"13800000001","b":"13900000002","ttl_seconds":60,"order_id":"` + strings.Repeat("o", 129) + `"}`, "", 400, "invalid_field", "order_id"},
 		{"unknown field", `{"a":"13800000001","b":"13900000002","ttl_seconds":60,"c":"13700000003"}`, "", 400, "invalid_field", "c"},
+		{"duplicate field", `{"a":"13800000001","b":"13900000002","a":"13700000003","ttl_seconds":60}`, "", 400, "invalid_field", "a"},
 		{"field name case", `{"A":"13800000001","b":"13900000002","ttl_seconds":60}`, "", 400, "invalid_field", "A"},
 		{"trailing garbage", `{"a":"13800000001","b":"13900000002","ttl_seconds":60} x`, "", 400, "invalid_json", ""},
 		{"two objects", `{"a":"13800000001","b":"13900000002","ttl_seconds":60}{}`, "", 400, "invalid_json", ""},

@@ -41,15 +41,26 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 }
 
 // exactFields refuses member names that encoding/json matched only by
-// ignoring case ("A" for "a"): a client that spells a field differently has
-// a bug it should hear about.
+// ignoring case ("A" for "a"), and members given twice (encoding/json keeps
+// the last; another reader might keep the first): a client that sends
+// either has a bug it should hear about.
 func exactFields(body []byte, v any) error {
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(body, &members); err != nil {
-		return nil // not an object: v was decoded from null
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil // null: nothing was set
 	}
 	t := reflect.TypeOf(v).Elem()
-	for name := range members {
+	seen := make(map[string]bool, t.NumField())
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return invalidJSON(http.StatusBadRequest, "malformed JSON: %s", err.Error())
+		}
+		name, _ := tok.(string)
+		if seen[name] {
+			return invalidField(name, "given more than once")
+		}
+		seen[name] = true
 		known := false
 		for i := 0; i < t.NumField() && !known; i++ {
 			tag, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
@@ -57,6 +68,10 @@ func exactFields(body []byte, v any) error {
 		}
 		if !known {
 			return invalidField(name, "unknown field %q", name)
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return invalidJSON(http.StatusBadRequest, "malformed JSON: %s", err.Error())
 		}
 	}
 	return nil
