@@ -6,6 +6,7 @@ package routing
 
 import (
 	"net/netip"
+	"strconv"
 
 	"github.com/xbridge/xbridge/store"
 )
@@ -42,4 +43,15 @@ type Decision struct {
 
 	// Err is the error behind a Reject, for logs; never sent to a party.
 	Err error
+}
+
+// String names the action for logs.
+func (a Action) String() string {
+	switch a {
+	case Reject:
+		return "reject"
+	case Bridge:
+		return "bridge"
+	}
+	return "action(" + strconv.Itoa(int(a)) + ")"
 }

@@ -181,3 +181,11 @@ func BenchmarkRoute(b *testing.B) {
 		}
 	}
 }
+
+func TestActionString(t *testing.T) {
+	for a, want := range map[Action]string{Reject: "reject", Bridge: "bridge", Action(7): "action(7)"} {
+		if got := a.String(); got != want {
+			t.Errorf("Action(%d).String() = %q, want %q", int(a), got, want)
+		}
+	}
+}
