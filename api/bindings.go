@@ -49,6 +49,17 @@ func (s *server) createBinding(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// A middle number given as a party is a platform's mix-up; bound, it
+	// would route a call back into xbridge and fail there, unexplained.
+	for _, p := range []struct{ field, number string }{{"a", nb.A}, {"b", nb.B}} {
+		pool, ok, err := s.st.InPool(r.Context(), p.number)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return invalidField(p.field, "is a middle number of pool %q, not a party", pool)
+		}
+	}
 	b, created, err := s.st.CreateBinding(r.Context(), nb)
 	switch {
 	case errors.Is(err, store.ErrOrderConflict):

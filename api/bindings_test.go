@@ -84,6 +84,8 @@ func TestCreateBindingInvalid(t *testing.T) {
 		{"a anonymous", `{"a":"anonymous","b":"13900000002","ttl_seconds":60}`, "", 400, "invalid_field", "a"},
 		{"a too long", `{"a":"+8613800000001999","b":"13900000002","ttl_seconds":60}`, "", 400, "invalid_field", "a"},
 		{"a as number", `{"a":8613800000001,"b":"13900000002","ttl_seconds":60}`, "", 400, "invalid_field", "a"},
+		{"a is a middle number", `{"a":"+8617000000001","b":"13900000002","ttl_seconds":60}`, "", 400, "invalid_field", "a"},
+		{"b is a middle number of another pool", `{"a":"13800000001","b":"017000000005","ttl_seconds":60}`, "", 400, "invalid_field", "b"},
 		{"b missing", `{"a":"13800000001","ttl_seconds":60}`, "", 400, "invalid_field", "b"},
 		{"b malformed", `{"a":"13800000001","b":"*86#","ttl_seconds":60}`, "", 400, "invalid_field", "b"},
 		{"b null", `{"a":"13800000001","b":null,"ttl_seconds":60}`, "", 400, "invalid_field", "b"},
