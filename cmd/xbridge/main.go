@@ -23,10 +23,11 @@ import (
 var version = "dev"
 
 func main() {
+	// The first signal starts an orderly shutdown, which is bounded in time.
+	// Signals stay caught until then: some supervisors (timeout(1), process
+	// group kills) deliver the same signal twice, and a second delivery must
+	// not cut the shutdown short.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	// The first signal starts an orderly shutdown; un-registering then lets
-	// a second one kill a shutdown that is stuck.
-	go func() { <-ctx.Done(); stop() }()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv)
 	stop()
 	os.Exit(code)
