@@ -189,7 +189,13 @@ func readConfigFile(path string, settings []setting) (map[string]string, error) 
 
 // writeUsage lists every flag with its environment variable and default.
 func writeUsage(w io.Writer, cmd string, settings []setting) {
-	fmt.Fprintf(w, "Usage: xbridge %s [flags]\n\nPrecedence: flags > environment > config file > defaults.\n\nFlags:\n", cmd)
+	layers := "flags > environment > defaults"
+	for _, s := range settings {
+		if s.name == configKey {
+			layers = "flags > environment > config file > defaults"
+		}
+	}
+	fmt.Fprintf(w, "Usage: xbridge %s [flags]\n\nPrecedence: %s.\n\nFlags:\n", cmd, layers)
 	for _, s := range settings {
 		fmt.Fprintf(w, "  --%s\n        %s\n        env %s", s.name, s.usage, envName(s.name))
 		if s.def != "" {

@@ -284,21 +284,36 @@ func TestDemoConfig(t *testing.T) {
 	}
 }
 
-func TestServeHelpListsEveryFlag(t *testing.T) {
-	var out, errOut bytes.Buffer
-	code := run(context.Background(), []string{"serve", "--help"}, &out, &errOut, mapEnv(nil))
-	if code != 0 {
-		t.Fatalf("exit %d, stderr %q", code, errOut.String())
-	}
-	for _, s := range serveSettings {
-		for _, want := range []string{"--" + s.name + "\n", envName(s.name)} {
-			if !strings.Contains(out.String(), want) {
-				t.Errorf("help lacks %q:\n%s", want, out.String())
+func TestHelpListsEveryFlag(t *testing.T) {
+	for _, tt := range []struct {
+		cmd      string
+		settings []setting
+		layers   string
+	}{
+		{"serve", serveSettings, "flags > environment > config file > defaults"},
+		{"demo", demoSettings, "flags > environment > defaults"},
+	} {
+		t.Run(tt.cmd, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := run(context.Background(), []string{tt.cmd, "--help"}, &out, &errOut, mapEnv(nil))
+			if code != 0 {
+				t.Fatalf("exit %d, stderr %q", code, errOut.String())
 			}
-		}
-		if s.def != "" && !strings.Contains(out.String(), `default "`+s.def+`"`) {
-			t.Errorf("help lacks default of --%s", s.name)
-		}
+			help := out.String()
+			if !strings.Contains(help, "Precedence: "+tt.layers+".") {
+				t.Errorf("help does not state the precedence %q:\n%s", tt.layers, help)
+			}
+			for _, s := range tt.settings {
+				for _, want := range []string{"--" + s.name + "\n", envName(s.name)} {
+					if !strings.Contains(help, want) {
+						t.Errorf("help lacks %q:\n%s", want, help)
+					}
+				}
+				if s.def != "" && !strings.Contains(help, `default "`+s.def+`"`) {
+					t.Errorf("help lacks default of --%s", s.name)
+				}
+			}
+		})
 	}
 }
 
