@@ -181,12 +181,17 @@ func TestStalledSubscriber(t *testing.T) {
 	stalled, cancel := db.Subscribe()
 	reader, stopReader := db.Subscribe()
 	defer stopReader()
-	const n = subscriberBuffer + 50
+	if subscriberBuffer > sweepChunk {
+		t.Fatalf("test assumes a subscriber buffer (%d) no larger than a sweep chunk (%d)", subscriberBuffer, sweepChunk)
+	}
+	// The first chunk fills the stalled buffer, the second blocks in publish
+	// (already committed), the third must wait for it.
+	const n = 2*sweepChunk + 50
 	createMany(t, db, n, epoch.Add(time.Minute))
 	clock.Advance(time.Minute)
 
-	// While the stalled subscriber is full the sweeper waits on it: some
-	// bindings must still be in the store.
+	// While the stalled subscriber is full the sweeper waits on it, so the
+	// last chunk is still in the store.
 	waitFor(t, 30*time.Second, "stalled subscriber's buffer fills", func() bool { return len(stalled) == cap(stalled) })
 	read := 0
 	for len(reader) > 0 {
