@@ -63,7 +63,8 @@ type Engine struct {
 	trunkPort int
 	trunkTP   string // "UDP" or "TCP"
 
-	calls *callTable
+	calls     *callTable
+	malformed *malformedGuard // answers what sipgo cannot parse
 
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -123,6 +124,7 @@ func New(cfg Config, router *routing.Router, relay *media.Relay, st store.Store,
 	if err != nil {
 		return nil, fmt.Errorf("b2bua: user agent: %w", err)
 	}
+	e.malformed = newMalformedGuard(e.ua, e.log)
 	e.server, err = sipgo.NewServer(e.ua)
 	if err != nil {
 		return nil, fmt.Errorf("b2bua: server: %w", err)
@@ -136,13 +138,14 @@ func New(cfg Config, router *routing.Router, relay *media.Relay, st store.Store,
 		return nil, fmt.Errorf("b2bua: tcp client: %w", err)
 	}
 
-	e.server.OnInvite(e.onInvite)
-	e.server.OnAck(e.onAck)
-	e.server.OnBye(e.onBye)
-	e.server.OnCancel(e.onCancel)
-	e.server.OnOptions(e.onOptions)
-	e.server.OnInfo(e.onInDialog)
-	e.server.OnUpdate(e.onInDialog)
+	e.server.OnInvite(e.vetted(e.onInvite))
+	e.server.OnAck(e.vetted(e.onAck))
+	e.server.OnBye(e.vetted(e.onBye))
+	e.server.OnCancel(e.vetted(e.onCancel))
+	e.server.OnOptions(e.vetted(e.onOptions))
+	e.server.OnInfo(e.vetted(e.onInDialog))
+	e.server.OnUpdate(e.vetted(e.onInDialog))
+	e.server.OnNoRoute(e.vetted(e.onNotAllowed))
 	return e, nil
 }
 
@@ -169,8 +172,8 @@ func (e *Engine) Serve(ctx context.Context) error {
 	}
 
 	errc := make(chan error, 2)
-	go func() { errc <- e.server.ServeUDP(udp) }()
-	go func() { errc <- e.server.ServeTCP(tcp) }()
+	go func() { errc <- e.server.ServeUDP(e.malformed.packetConn(udp)) }()
+	go func() { errc <- e.server.ServeTCP(e.malformed.listener(tcp)) }()
 	if err := waitServing(e.ua, udp.LocalAddr().String()); err != nil {
 		udp.Close()
 		tcp.Close()

@@ -1,0 +1,790 @@
+package b2bua
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/rs/zerolog"
+)
+
+// Bad input comes in two kinds. Bytes sipgo cannot parse never become a
+// message: sipgo logs and drops such a datagram, and closes such a stream,
+// so the sender retransmits into silence. The listening sockets are wrapped
+// so that an unparseable request is answered from what can still be read off
+// its raw text (a 400, or 505/416 when the request line shows why). Requests
+// sipgo parses but that no SIP element could act on (two Call-IDs, a CSeq
+// naming another method, SIP/7.0) are refused by vetted before any handler
+// runs. Neither path touches a call, the store or the relay.
+
+// MalformedStats counts the input refused before any handler ran.
+type MalformedStats struct {
+	// Answered is unparseable requests answered from their raw text.
+	Answered uint64 `json:"answered"`
+	// Dropped is unparseable input nothing could be addressed to: responses,
+	// non-SIP bytes, requests whose Via or CSeq cannot be recovered.
+	Dropped uint64 `json:"dropped"`
+	// Refused is parsed requests refused with a 4xx/5xx by the vetting.
+	Refused uint64 `json:"refused"`
+}
+
+// Malformed reports how much bad input the engine has refused.
+func (e *Engine) Malformed() MalformedStats {
+	g := e.malformed
+	return MalformedStats{Answered: g.answered.Load(), Dropped: g.dropped.Load(), Refused: g.refused.Load()}
+}
+
+// partialMessageTimeout is how long a TCP peer may leave a started message
+// unfinished (RFC 4475 clerr: a Content-Length larger than what follows)
+// before the connection is closed: 64*T1, the life of a transaction.
+const partialMessageTimeout = 32 * time.Second
+
+// malformedGuard finds and answers the input sipgo's transport drops.
+type malformedGuard struct {
+	log    zerolog.Logger
+	parser *sip.Parser // read-only once built; safe for every reader at once
+
+	// delivered counts UDP messages sipgo parsed and handed on. sipgo parses
+	// a datagram and hands it to the transport's handlers on the reading
+	// goroutine before it reads the next one, so a datagram after which this
+	// has not moved was not delivered. That costs the happy path one atomic
+	// add and load; only the rare undelivered datagram is parsed a second
+	// time, to learn why.
+	delivered atomic.Uint64
+
+	answered atomic.Uint64
+	dropped  atomic.Uint64
+	refused  atomic.Uint64
+
+	partialTimeout time.Duration
+}
+
+func newMalformedGuard(ua *sipgo.UserAgent, log zerolog.Logger) *malformedGuard {
+	g := &malformedGuard{
+		log:            log,
+		parser:         sip.NewParser(),
+		partialTimeout: partialMessageTimeout,
+	}
+	ua.TransportLayer().OnMessage(g.onDelivered)
+	return g
+}
+
+func (g *malformedGuard) onDelivered(m sip.Message) {
+	if m.Transport() == "UDP" {
+		g.delivered.Add(1)
+	}
+}
+
+// packetConn wraps the UDP listener handed to sipgo.
+func (g *malformedGuard) packetConn(c net.PacketConn) net.PacketConn {
+	return &guardedPacketConn{PacketConn: c, g: g}
+}
+
+// listener wraps the TCP listener handed to sipgo.
+func (g *malformedGuard) listener(l net.Listener) net.Listener {
+	return &guardedListener{Listener: l, g: g}
+}
+
+// guardedPacketConn checks, as sipgo asks for the next datagram, whether the
+// previous one was delivered. sipgo reads into one buffer and changes it only
+// by reading, so the previous datagram is still intact at that moment and
+// nothing is copied.
+type guardedPacketConn struct {
+	net.PacketConn
+	g *malformedGuard
+
+	last     []byte
+	lastFrom net.Addr
+	mark     uint64 // g.delivered when last was handed to sipgo
+}
+
+func (c *guardedPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	if c.last != nil {
+		if c.g.delivered.Load() == c.mark {
+			c.g.undelivered(c.PacketConn, c.last, c.lastFrom)
+		}
+		c.last, c.lastFrom = nil, nil
+	}
+	n, from, err := c.PacketConn.ReadFrom(b)
+	if err == nil && n > 0 {
+		c.last, c.lastFrom, c.mark = b[:n], from, c.g.delivered.Load()
+	}
+	return n, from, err
+}
+
+// undelivered answers a datagram sipgo did not hand on, if it is a request
+// that failed to parse and a response can be addressed.
+func (g *malformedGuard) undelivered(conn net.PacketConn, data []byte, from net.Addr) {
+	if isKeepalive(data) {
+		return
+	}
+	_, perr := g.parser.ParseSIP(data)
+	if perr == nil {
+		return // not a parse failure; sipgo had its own reason
+	}
+	res, dst, err := answerUnparsed(data, from, conn.LocalAddr(), perr)
+	if err != nil {
+		g.dropped.Add(1)
+		g.log.Info().Str("from", from.String()).Err(err).Str("parse_error", perr.Error()).Msg("unparseable sip datagram dropped")
+		return
+	}
+	if _, err := conn.WriteTo(res, dst); err != nil {
+		g.log.Debug().Err(err).Str("to", dst.String()).Msg("write response to unparseable request")
+		return
+	}
+	g.answered.Add(1)
+	g.log.Info().Str("from", from.String()).Str("status", statusOf(res)).Str("parse_error", perr.Error()).Msg("unparseable sip request answered")
+}
+
+// isKeepalive is what sipgo skips without parsing: NUL padding and the
+// CRLF pings of RFC 5626.
+func isKeepalive(data []byte) bool {
+	if len(bytes.Trim(data, "\x00")) == 0 {
+		return true
+	}
+	return len(data) <= 4 && len(bytes.Trim(data, "\r\n")) == 0
+}
+
+type guardedListener struct {
+	net.Listener
+	g *malformedGuard
+}
+
+func (l *guardedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &guardedStreamConn{Conn: c, g: l.g, par: l.g.parser.NewSIPStream()}, nil
+}
+
+// guardedStreamConn frames the stream itself, ahead of sipgo: a stream has
+// no datagram boundary to notice a failure by, and after a framing error
+// there is no boundary to resync on. When a message cannot be framed or
+// parsed, it answers it, hands sipgo only the complete messages before it,
+// and then ends the stream, so sipgo closes the connection. This parses every
+// TCP message twice.
+type guardedStreamConn struct {
+	net.Conn
+	g   *malformedGuard
+	par *sip.ParserStream
+
+	pending  []byte // bytes of the message being assembled
+	failed   bool
+	deadline bool // a partial-message read deadline is set
+}
+
+func (c *guardedStreamConn) Read(b []byte) (int, error) {
+	if c.failed {
+		return 0, io.EOF
+	}
+	c.armDeadline()
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		if keep, bad := c.inspect(b[:n]); bad {
+			c.failed = true
+			if keep == 0 {
+				return 0, io.EOF
+			}
+			return keep, nil
+		}
+	}
+	var ne net.Error
+	if err != nil && errors.As(err, &ne) && ne.Timeout() && c.deadline {
+		c.g.dropped.Add(1)
+		c.g.log.Info().Str("from", c.RemoteAddr().String()).Int("bytes", len(c.pending)).Dur("after", c.g.partialTimeout).Msg("incomplete sip message on tcp; closing")
+	}
+	return n, err
+}
+
+// armDeadline bounds the wait for the rest of a started message; between
+// messages the connection may idle.
+func (c *guardedStreamConn) armDeadline() {
+	mid := len(bytes.TrimLeft(c.pending, "\r\n")) > 0
+	switch {
+	case mid && c.g.partialTimeout > 0:
+		c.deadline = true
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.g.partialTimeout))
+	case c.deadline:
+		c.deadline = false
+		_ = c.Conn.SetReadDeadline(time.Time{})
+	}
+}
+
+// inspect feeds a chunk to the stream parser. It returns bad when a message
+// in it cannot be used, and keep, how many bytes of the chunk belong to the
+// complete messages before that one.
+func (c *guardedStreamConn) inspect(chunk []byte) (keep int, bad bool) {
+	start := len(c.pending) // chunk's offset in pending
+	c.pending = append(c.pending, chunk...)
+	if _, err := c.par.Write(chunk); err != nil {
+		return c.fail(start, err)
+	}
+	for c.par.Buffer().Len() > 0 {
+		msg, n, err := c.par.ParseNext()
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return 0, false
+		}
+		if err != nil {
+			return c.fail(start, err)
+		}
+		// Two Content-Lengths leave the framing to a guess (RFC 4475 mcl01).
+		if len(msg.GetHeaders("Content-Length")) > 1 {
+			return c.fail(start, errors.New("multiple Content-Length values"))
+		}
+		c.pending = append(c.pending[:0], c.pending[n:]...)
+		start -= n
+	}
+	return 0, false
+}
+
+// fail answers the message at the head of pending and ends the stream.
+// start is where the current chunk began in pending (negative when the
+// chunk began inside earlier, complete messages).
+func (c *guardedStreamConn) fail(start int, perr error) (int, bool) {
+	keep := max(0, -start)
+	res, _, err := answerUnparsed(c.pending, nil, c.LocalAddr(), perr)
+	if err != nil {
+		c.g.dropped.Add(1)
+		c.g.log.Info().Str("from", c.RemoteAddr().String()).Err(err).Str("parse_error", perr.Error()).Msg("unparseable sip stream; closing")
+	} else if _, werr := c.Conn.Write(res); werr == nil {
+		c.g.answered.Add(1)
+		c.g.log.Info().Str("from", c.RemoteAddr().String()).Str("status", statusOf(res)).Str("parse_error", perr.Error()).Msg("unparseable sip request on tcp answered; closing")
+	}
+	c.pending = nil
+	c.par.Close()
+	return keep, true
+}
+
+// Errors of answerUnparsed: why no response can be addressed.
+var (
+	errNotRequest = errors.New("not a sip request")
+	errNoVia      = errors.New("no usable Via")
+	errNoCSeq     = errors.New("no CSeq")
+)
+
+// answerUnparsed builds the response to a request sipgo could not parse,
+// from its raw text: the status from the request line, Via, From, To,
+// Call-ID and CSeq copied as written, and the parse error in a Warning. With
+// from set (UDP), it also returns where to send it: the source address, at
+// the top Via's port unless Via asks for rport (RFC 3581), as sipgo answers
+// any request.
+func answerUnparsed(data []byte, from net.Addr, local net.Addr, perr error) ([]byte, net.Addr, error) {
+	raw := splitRaw(data)
+	if raw.response || raw.method == "" {
+		return nil, nil, errNotRequest
+	}
+	if len(raw.vias) == 0 {
+		return nil, nil, errNoVia
+	}
+	sentBy, err := parseSentBy(raw.vias[0])
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", errNoVia, err)
+	}
+	if raw.cseq == "" {
+		return nil, nil, errNoCSeq
+	}
+
+	var dst net.Addr
+	if from != nil {
+		ua, ok := from.(*net.UDPAddr)
+		if !ok {
+			return nil, nil, fmt.Errorf("source %s is not a udp address", from)
+		}
+		port := sentBy.port
+		if port == 0 {
+			port = sip.DefaultUdpPort
+		}
+		if sentBy.rport {
+			port = ua.Port
+		}
+		dst = &net.UDPAddr{IP: ua.IP, Port: port, Zone: ua.Zone}
+	}
+
+	code := 400
+	switch {
+	case raw.version != "" && !strings.EqualFold(raw.version, "SIP/2.0"):
+		code = 505
+	case raw.scheme != "" && !knownScheme(raw.scheme):
+		code = 416
+	}
+
+	var b strings.Builder
+	b.Grow(len(data)/2 + 128)
+	b.WriteString("SIP/2.0 " + strconv.Itoa(code) + " " + statusText(code) + "\r\n")
+	for _, v := range raw.vias {
+		b.WriteString("Via: " + v + "\r\n")
+	}
+	if raw.from != "" {
+		b.WriteString("From: " + raw.from + "\r\n")
+	}
+	if raw.to != "" {
+		b.WriteString("To: " + raw.to)
+		if !hasTag(raw.to) {
+			b.WriteString(";tag=" + sip.GenerateTagN(16))
+		}
+		b.WriteString("\r\n")
+	}
+	if raw.callID != "" {
+		b.WriteString("Call-ID: " + raw.callID + "\r\n")
+	}
+	b.WriteString("CSeq: " + raw.cseq + "\r\n")
+	agent := "xbridge"
+	if local != nil {
+		agent = local.String()
+	}
+	b.WriteString("Warning: 399 " + agent + " \"" + warningText(perr) + "\"\r\n")
+	b.WriteString("Content-Length: 0\r\n\r\n")
+	return []byte(b.String()), dst, nil
+}
+
+// rawRequest is what can be read off a message sipgo could not parse.
+type rawRequest struct {
+	response bool
+	method   string
+	scheme   string // of the Request-URI, when it has a well-formed one
+	version  string
+
+	vias                   []string
+	from, to, callID, cseq string
+}
+
+// splitRaw reads the start line and the headers a response needs, unfolding
+// continuation lines. The header section ends at the first empty line or at
+// the end of data (RFC 4475 baddn ends without one).
+func splitRaw(data []byte) rawRequest {
+	var r rawRequest
+	head := data
+	if i := bytes.Index(data, []byte("\r\n\r\n")); i >= 0 {
+		head = data[:i]
+	}
+	lines := strings.Split(string(head), "\n")
+	for i := range lines {
+		lines[i] = strings.TrimSuffix(lines[i], "\r")
+	}
+	for len(lines) > 0 && lines[0] == "" {
+		lines = lines[1:] // CRLF before the start line (RFC 3261 7.5)
+	}
+	if len(lines) == 0 {
+		return r
+	}
+	parseStartLine(&r, lines[0])
+	if r.response || r.method == "" {
+		return r
+	}
+	var name, value string
+	flush := func() {
+		if name == "" {
+			return
+		}
+		value = clean(value)
+		switch name {
+		case "via", "v":
+			if value != "" {
+				r.vias = append(r.vias, value)
+			}
+		case "from", "f":
+			r.from = firstOf(r.from, value)
+		case "to", "t":
+			r.to = firstOf(r.to, value)
+		case "call-id", "i":
+			r.callID = firstOf(r.callID, value)
+		case "cseq":
+			r.cseq = firstOf(r.cseq, value)
+		}
+		name, value = "", ""
+	}
+	for _, line := range lines[1:] {
+		if line == "" {
+			break
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			if name != "" {
+				value += " " + strings.TrimSpace(line)
+			}
+			continue
+		}
+		flush()
+		n, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		name = strings.ToLower(strings.TrimSpace(n))
+		value = strings.TrimSpace(v)
+	}
+	flush()
+	return r
+}
+
+func parseStartLine(r *rawRequest, line string) {
+	fields := strings.Fields(line)
+	if len(fields) == 0 {
+		return
+	}
+	if strings.HasPrefix(strings.ToUpper(fields[0]), "SIP/") {
+		r.response = true
+		return
+	}
+	if !isToken(fields[0]) {
+		return
+	}
+	r.method = fields[0]
+	if len(fields) < 2 {
+		return
+	}
+	if last := fields[len(fields)-1]; len(fields) >= 3 && strings.HasPrefix(strings.ToUpper(last), "SIP/") {
+		r.version = last
+	}
+	if scheme, _, ok := strings.Cut(fields[1], ":"); ok && isScheme(scheme) {
+		r.scheme = strings.ToLower(scheme)
+	}
+}
+
+func firstOf(have, v string) string {
+	if have != "" {
+		return have
+	}
+	return v
+}
+
+// clean keeps a copied value from breaking the response's framing.
+func clean(v string) string {
+	if strings.ContainsAny(v, "\r\n") {
+		v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
+	}
+	return strings.TrimSpace(v)
+}
+
+type sentBy struct {
+	host  string
+	port  int // 0: not given
+	rport bool
+}
+
+// parseSentBy reads the sent-by and rport of a Via value such as
+// "SIP / 2.0 / UDP host:5060;branch=z9hG4bK1;rport".
+func parseSentBy(via string) (sentBy, error) {
+	var s sentBy
+	if i := strings.IndexByte(via, ','); i >= 0 {
+		via = via[:i] // the first of several values
+	}
+	proto, params, _ := strings.Cut(via, ";")
+	// sent-protocol is three tokens joined by '/', LWS allowed around them.
+	for range 2 {
+		i := strings.IndexByte(proto, '/')
+		if i < 0 {
+			return s, errors.New("no sent-protocol")
+		}
+		proto = proto[i+1:]
+	}
+	fields := strings.Fields(proto)
+	if len(fields) < 2 {
+		return s, errors.New("no sent-by")
+	}
+	host, port := fields[1], ""
+	if strings.HasPrefix(host, "[") {
+		end := strings.IndexByte(host, ']')
+		if end < 0 {
+			return s, fmt.Errorf("bad sent-by %q", fields[1])
+		}
+		host, port = host[:end+1], strings.TrimPrefix(host[end+1:], ":")
+	} else if h, p, ok := strings.Cut(host, ":"); ok {
+		host, port = h, p
+	}
+	if host == "" || strings.ContainsAny(host, "\"<>") {
+		return s, fmt.Errorf("bad sent-by %q", fields[1])
+	}
+	s.host = host
+	if port != "" {
+		p, err := strconv.Atoi(port)
+		if err != nil || p <= 0 || p > 65535 {
+			return s, fmt.Errorf("bad sent-by port %q", port)
+		}
+		s.port = p
+	}
+	for p := range strings.SplitSeq(params, ";") {
+		k, _, _ := strings.Cut(p, "=")
+		if strings.EqualFold(strings.TrimSpace(k), "rport") {
+			s.rport = true
+		}
+	}
+	return s, nil
+}
+
+func hasTag(to string) bool {
+	if strings.Count(to, "\"")%2 != 0 {
+		return true // an open quote would swallow the tag; leave it as written
+	}
+	_, params, ok := strings.Cut(to, ">")
+	if !ok {
+		params = to
+	}
+	return strings.Contains(strings.ToLower(params), ";tag=") || strings.Contains(strings.ToLower(params), "; tag")
+}
+
+// warningText is the parse error as a Warning's quoted text: printable ASCII
+// without quotes or backslashes, at most 120 bytes.
+func warningText(err error) string {
+	msg := "malformed request"
+	if err != nil {
+		msg = err.Error()
+	}
+	out := make([]byte, 0, min(len(msg), 120))
+	for i := 0; i < len(msg) && len(out) < 120; i++ {
+		c := msg[i]
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			c = '?'
+		}
+		out = append(out, c)
+	}
+	return string(out)
+}
+
+func statusOf(res []byte) string {
+	line, _, _ := bytes.Cut(res, []byte("\r\n"))
+	return string(bytes.TrimPrefix(line, []byte("SIP/2.0 ")))
+}
+
+// isToken reports whether s is an RFC 3261 token (a method name).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			continue
+		}
+		if !strings.ContainsRune("-.!%*_+`'~", rune(c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// isScheme reports whether s is an RFC 3986 scheme.
+func isScheme(s string) bool {
+	if s == "" || !(s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func knownScheme(s string) bool {
+	switch strings.ToLower(s) {
+	case "sip", "sips", "tel":
+		return true
+	}
+	return false
+}
+
+// vetted runs the checks every request must pass before h may act on it.
+// A refused request gets its response here; an ACK, which takes none, is
+// dropped.
+func (e *Engine) vetted(h sipgo.RequestHandler) sipgo.RequestHandler {
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		v := vetRequest(req)
+		if v.code == 0 {
+			h(req, tx)
+			return
+		}
+		e.malformed.refused.Add(1)
+		e.log.Info().Str("call_id", callID(req)).Str("method", string(req.Method)).Str("source", req.Source()).
+			Int("code", v.code).Str("reason", v.reason).Msg("request refused")
+		if req.IsAck() {
+			return
+		}
+		res := sip.NewResponseFromRequest(req, v.code, v.reason, nil)
+		for _, hdr := range v.headers {
+			res.AppendHeader(hdr)
+		}
+		if err := tx.Respond(res); err != nil {
+			e.log.Debug().Err(err).Str("call_id", callID(req)).Int("code", v.code).Msg("respond")
+		}
+	}
+}
+
+// onNotAllowed answers a method the engine knows but does not serve
+// (REGISTER, SUBSCRIBE, ...); unknown methods got 501 in vetted.
+func (e *Engine) onNotAllowed(req *sip.Request, tx sip.ServerTransaction) {
+	if req.IsAck() {
+		return
+	}
+	res := sip.NewResponseFromRequest(req, 405, statusText(405), nil)
+	res.AppendHeader(sip.NewHeader("Allow", allowedMethods))
+	if err := tx.Respond(res); err != nil {
+		e.log.Debug().Err(err).Str("call_id", callID(req)).Msg("respond 405")
+	}
+}
+
+// verdict is why a request is refused: code 0 lets it through.
+type verdict struct {
+	code    int
+	reason  string
+	headers []sip.Header
+}
+
+func refuse(code int, reason string, headers ...sip.Header) verdict {
+	return verdict{code: code, reason: reason, headers: headers}
+}
+
+// The header fields RFC 3261 requires once in every request (Via aside,
+// which may repeat), and those that may appear at most once.
+var (
+	mandatoryFields = []string{"call-id", "from", "to", "cseq"}
+	singleFields    = []string{"call-id", "from", "to", "cseq", "max-forwards", "content-length", "content-type"}
+)
+
+// vetRequest checks what sipgo's parser leaves to the application: the
+// protocol version, mandatory and single-valued header fields, Max-Forwards
+// range, method and CSeq, Request-URI scheme, Require, and for a new INVITE
+// whether its body and Accept are something the engine can answer. The order
+// follows RFC 3261 8.2 and the answers RFC 4475 expects.
+func vetRequest(req *sip.Request) verdict {
+	if !strings.EqualFold(req.SipVersion, "SIP/2.0") {
+		return refuse(505, statusText(505))
+	}
+	if req.Via() == nil {
+		return refuse(400, "Missing Via")
+	}
+	var counts [7]int
+	for _, h := range req.Headers() {
+		name := sip.HeaderToLower(h.Name())
+		for i, f := range singleFields {
+			if name == f {
+				counts[i]++
+			}
+		}
+	}
+	for i, f := range singleFields {
+		switch {
+		case counts[i] == 0 && i < len(mandatoryFields):
+			return refuse(400, "Missing "+fieldTitle(f))
+		case counts[i] > 1:
+			return refuse(400, "Multiple "+fieldTitle(f)+" values")
+		}
+	}
+	if mf := req.MaxForwards(); mf != nil && mf.Val() > 255 {
+		return refuse(400, "Bad Max-Forwards")
+	}
+	if !knownMethod(req.Method) {
+		return refuse(501, statusText(501), sip.NewHeader("Allow", allowedMethods))
+	}
+	if !strings.EqualFold(string(req.CSeq().MethodName), string(req.Method)) {
+		return refuse(400, "CSeq method does not match request method")
+	}
+	if !knownScheme(req.Recipient.Scheme) {
+		return refuse(416, statusText(416))
+	}
+	if !req.IsAck() && !req.IsCancel() {
+		if tags := optionTags(req.GetHeaders("Require")); tags != "" {
+			return refuse(420, statusText(420), sip.NewHeader("Unsupported", tags))
+		}
+	}
+	if req.IsInvite() && !req.To().Params.Has("tag") {
+		return vetOffer(req)
+	}
+	return verdict{}
+}
+
+// vetOffer checks a new INVITE's body and Accept: the engine answers with
+// SDP and relays only SDP (multipart is left to the offer handling).
+func vetOffer(req *sip.Request) verdict {
+	if len(req.Body()) > 0 {
+		ct := req.ContentType()
+		if ct == nil {
+			return refuse(400, "Missing Content-Type")
+		}
+		switch mt := mediaType(ct.Value()); {
+		case mt == "application/sdp", strings.HasPrefix(mt, "multipart/"):
+		default:
+			return refuse(415, statusText(415), sip.NewHeader("Accept", "application/sdp"))
+		}
+	}
+	if accept := req.GetHeaders("Accept"); len(accept) > 0 && !acceptsSDP(accept) {
+		return refuse(406, statusText(406), sip.NewHeader("Accept", "application/sdp"))
+	}
+	return verdict{}
+}
+
+func acceptsSDP(accept []sip.Header) bool {
+	for _, h := range accept {
+		for r := range strings.SplitSeq(h.Value(), ",") {
+			switch mediaType(r) {
+			case "application/sdp", "application/*", "*/*":
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// optionTags joins the option tags of Require header fields; the engine
+// supports none (no 100rel, no session timers).
+func optionTags(require []sip.Header) string {
+	var tags []string
+	for _, h := range require {
+		for t := range strings.SplitSeq(h.Value(), ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				tags = append(tags, t)
+			}
+		}
+	}
+	return strings.Join(tags, ", ")
+}
+
+func knownMethod(m sip.RequestMethod) bool {
+	switch m {
+	case sip.INVITE, sip.ACK, sip.CANCEL, sip.BYE, sip.OPTIONS, sip.REGISTER, sip.SUBSCRIBE,
+		sip.NOTIFY, sip.REFER, sip.INFO, sip.MESSAGE, sip.PRACK, sip.UPDATE, sip.PUBLISH:
+		return true
+	}
+	return false
+}
+
+func fieldTitle(lower string) string {
+	switch lower {
+	case "call-id":
+		return "Call-ID"
+	case "cseq":
+		return "CSeq"
+	}
+	b := []byte(lower)
+	for i := range b {
+		if i == 0 || b[i-1] == '-' {
+			b[i] = b[i] - 'a' + 'A'
+		}
+	}
+	return string(b)
+}
+
+// statusText is the reason phrase of the codes refused here.
+func statusText(code int) string {
+	switch code {
+	case 405:
+		return "Method Not Allowed"
+	case 406:
+		return "Not Acceptable"
+	case 416:
+		return "Unsupported URI Scheme"
+	case 420:
+		return "Bad Extension"
+	case 505:
+		return "Version Not Supported"
+	}
+	return reasonPhrase(code)
+}
