@@ -79,10 +79,8 @@ func (e *Engine) bLegInvite(x, callee string, sdp []byte, maxForwards int) *sip.
 		UriParams: params("user", "phone"),
 	}
 	req := sip.NewRequest(sip.INVITE, recipient)
-	req.AppendHeader(&sip.FromHeader{
-		Address: sip.Uri{Scheme: "sip", User: e164(x), Host: e.host, UriParams: params("user", "phone")},
-		Params:  params("tag", sip.GenerateTagN(16)),
-	})
+	shown := sip.Uri{Scheme: "sip", User: e164(x), Host: e.host, UriParams: params("user", "phone")}
+	req.AppendHeader(&sip.FromHeader{Address: shown, Params: params("tag", sip.GenerateTagN(16))})
 	req.AppendHeader(&sip.ToHeader{
 		Address: sip.Uri{Scheme: "sip", User: e164(callee), Host: e.trunkHost, UriParams: params("user", "phone")},
 		Params:  sip.NewParams(),
@@ -93,7 +91,8 @@ func (e *Engine) bLegInvite(x, callee string, sdp []byte, maxForwards int) *sip.
 	mf := sip.MaxForwardsHeader(uint32(maxForwards))
 	req.AppendHeader(&mf)
 	req.AppendHeader(e.contact(e.trunkTP))
-	req.AppendHeader(sip.NewHeader("P-Asserted-Identity", "<sip:"+e164(x)+"@"+e.host+";user=phone>"))
+	// Rendered by sipgo so an IPv6 host gets its brackets.
+	req.AppendHeader(sip.NewHeader("P-Asserted-Identity", "<"+shown.String()+">"))
 	req.AppendHeader(sip.NewHeader("Allow", allowedMethods))
 	req.AppendHeader(sip.NewHeader("User-Agent", "xbridge"))
 	if len(sdp) > 0 {
