@@ -1,6 +1,7 @@
 package b2bua
 
 import (
+	"bytes"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
@@ -180,35 +181,40 @@ const numberTail = 9
 // separators are ignored when matching. The lines the relay writes itself
 // (v, o, s, c, t, m) are never dropped.
 func scrubNumbers(sdp []byte, numbers ...string) []byte {
-	tails := make([]string, 0, len(numbers))
-	for _, n := range numbers {
-		if len(n) >= 6 {
-			tails = append(tails, n[max(0, len(n)-numberTail):])
+	tails := make([][]byte, 0, len(numbers))
+	for _, num := range numbers {
+		if len(num) >= 6 {
+			tails = append(tails, []byte(num[max(0, len(num)-numberTail):]))
 		}
 	}
 	if len(tails) == 0 {
 		return sdp
 	}
-	squeeze := strings.NewReplacer(" ", "", "-", "", ".", "", "(", "", ")", "")
 	out := make([]byte, 0, len(sdp))
-	for rest := string(sdp); rest != ""; {
-		line, after, found := strings.Cut(rest, "\n")
-		if found {
-			line += "\n"
+	var flat []byte // the line without visual separators, reused
+	for rest := sdp; len(rest) > 0; {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line = rest[:i+1]
 		}
-		rest = after
-		keep := len(line) > 1 && strings.IndexByte("vosctm", line[0]) >= 0 && line[1] == '='
-		if !keep {
-			flat := squeeze.Replace(line)
-			keep = true
-			for _, t := range tails {
-				if strings.Contains(flat, t) {
-					keep = false
-					break
-				}
+		rest = rest[len(line):]
+		if len(line) > 1 && line[1] == '=' && strings.IndexByte("vosctm", line[0]) >= 0 {
+			out = append(out, line...)
+			continue
+		}
+		flat = flat[:0]
+		for _, c := range line {
+			switch c {
+			case ' ', '-', '.', '(', ')':
+			default:
+				flat = append(flat, c)
 			}
 		}
-		if keep {
+		named := false
+		for _, t := range tails {
+			named = named || bytes.Contains(flat, t)
+		}
+		if !named {
 			out = append(out, line...)
 		}
 	}

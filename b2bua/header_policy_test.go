@@ -343,3 +343,26 @@ func TestPolicyScrubNumbers(t *testing.T) {
 		t.Errorf("with no numbers known, scrubNumbers changed the SDP:\n%s", got)
 	}
 }
+
+// BenchmarkScrubNumbers is the cost the number scrub adds to every SDP that
+// crosses a call (a typical relayed offer, nothing to drop).
+func BenchmarkScrubNumbers(b *testing.B) {
+	sdp := []byte("v=0\r\no=xbridge 4242 1 IN IP4 127.0.0.1\r\ns=xbridge\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
+		"m=audio 30000 RTP/AVP 0 8 101\r\nc=IN IP4 127.0.0.1\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n" +
+		"a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=rtcp:30001 IN IP4 127.0.0.1\r\na=sendrecv\r\n")
+	b.ReportAllocs()
+	for b.Loop() {
+		if out := scrubNumbers(sdp, numA, numB); len(out) != len(sdp) {
+			b.Fatal("scrubbed a clean SDP")
+		}
+	}
+}
+
+func BenchmarkBLegInvite(b *testing.B) {
+	e := &Engine{host: "127.0.0.1", port: 5060, trunkHost: "127.0.0.1", trunkPort: 5070, trunkTP: "UDP"}
+	sdp := []byte("v=0\r\no=xbridge 4242 1 IN IP4 127.0.0.1\r\ns=xbridge\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0\r\n")
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = e.bLegInvite(numX, numB, sdp, 69).String()
+	}
+}
