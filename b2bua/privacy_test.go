@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"strconv"
@@ -353,6 +354,7 @@ func onRelay(sdp string) bool {
 type privacyCall struct {
 	t       *testing.T
 	te      *testEngine
+	binding store.Binding
 	car, tr *rawUA
 	compact bool
 
@@ -376,9 +378,9 @@ func newPrivacyCall(t *testing.T, compact bool) *privacyCall {
 	t.Helper()
 	tr := newRawUA(t, "trunk")
 	te := newTestEngine(t, withTrunk(tr.addr()))
-	te.bind(numX, numA, numB, time.Hour)
+	bd := te.bind(numX, numA, numB, time.Hour)
 	return &privacyCall{
-		t: t, te: te, car: newRawUA(t, "carrier"), tr: tr, compact: compact,
+		t: t, te: te, binding: bd, car: newRawUA(t, "carrier"), tr: tr, compact: compact,
 		aCallID: sip.GenerateTagN(16) + "@" + partyA.ip, aFromTag: sip.GenerateTagN(10),
 		bToTag: sip.GenerateTagN(10), bCSeq: 100,
 	}
@@ -659,6 +661,17 @@ func (c *privacyCall) byeFromB() {
 	c.carrierAnswer(c.car.request(sip.BYE, true), 200, "Bye "+partyA.national(), "")
 }
 
+// bindingDeleted ends the call from the engine: the platform deletes the
+// binding and both legs get a BYE, answered with each party's identity.
+func (c *privacyCall) bindingDeleted() {
+	c.t.Helper()
+	if _, err := c.te.store.DeleteBinding(context.Background(), c.binding.ID); err != nil {
+		c.t.Fatal(err)
+	}
+	c.carrierAnswer(c.car.request(sip.BYE, true), 200, "Bye "+partyA.national(), "")
+	c.trunkAnswer(c.tr.request(sip.BYE, true), 200, "Bye "+partyB.national(), "")
+}
+
 // sweep checks everything each side received and that the sweep saw the
 // messages the scenario is about: each side's list of start-line prefixes.
 func (c *privacyCall) sweep(carrierWants, trunkWants []string) {
@@ -694,6 +707,7 @@ func TestPrivacyEstablishedCall(t *testing.T) {
 	}{
 		{"long headers, A hangs up", false, byA},
 		{"compact headers, B hangs up", true, byB},
+		{"long headers, binding deleted", false, byEngine},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -705,11 +719,16 @@ func TestPrivacyEstablishedCall(t *testing.T) {
 			c.foreignBodyRefused()
 			carrierWants := []string{"SIP/2.0 180", "SIP/2.0 183", "SIP/2.0 200", "INVITE ", "ACK ", "INFO "}
 			trunkWants := []string{"INVITE ", "ACK ", "INFO ", "SIP/2.0 200"}
-			if tc.hangup == byA {
+			switch tc.hangup {
+			case byA:
 				c.byeFromA()
 				trunkWants = append(trunkWants, "BYE ")
-			} else {
+			case byB:
 				c.byeFromB()
+				carrierWants = append(carrierWants, "BYE ")
+			default:
+				c.bindingDeleted()
+				trunkWants = append(trunkWants, "BYE ")
 				carrierWants = append(carrierWants, "BYE ")
 			}
 			c.sweep(carrierWants, trunkWants)
