@@ -30,7 +30,7 @@ func TestConcurrentWriters(t *testing.T) {
 		name string
 		opts []Option
 	}{
-		{"update", nil},
+		{"update", []Option{WithBatchDelay(0)}},
 		{"batch", []Option{WithBatchDelay(time.Millisecond)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -263,6 +263,8 @@ func TestCrash(t *testing.T) {
 }
 
 // TestCrashChild is the writer TestCrash kills; it runs only in the child.
+// Several goroutines write at once so the kill also lands in batched
+// transactions.
 func TestCrashChild(t *testing.T) {
 	path := os.Getenv(crashEnv)
 	if path == "" {
@@ -276,21 +278,33 @@ func TestCrashChild(t *testing.T) {
 	if _, err := db.AddNumbers(ctx, "p", []string{"1700000001", "1700000002", "1700000003"}); err != nil {
 		t.Fatal(err)
 	}
-	// Bounded even if nobody kills it.
-	for i := range 100_000 {
-		b, _, err := db.CreateBinding(ctx, NewBinding{
-			Pool: "p", A: fmt.Sprintf("130%08d", i), B: fmt.Sprintf("131%08d", i),
-			OrderID: fmt.Sprintf("o%d", i), ExpiresAt: time.Now().Add(time.Hour),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Printf("C %s\n", b.ID)
-		if i%3 == 2 {
-			if _, err := db.DeleteBinding(ctx, b.ID); err != nil {
-				t.Fatal(err)
+	const writers = 4
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Bounded even if nobody kills it.
+			for i := w; i < 100_000; i += writers {
+				b, _, err := db.CreateBinding(ctx, NewBinding{
+					Pool: "p", A: fmt.Sprintf("130%08d", i), B: fmt.Sprintf("131%08d", i),
+					OrderID: fmt.Sprintf("o%d", i), ExpiresAt: time.Now().Add(time.Hour),
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				// One short write(2) per line: lines from the writers never interleave.
+				fmt.Printf("C %s\n", b.ID)
+				if i%3 == 2 {
+					if _, err := db.DeleteBinding(ctx, b.ID); err != nil {
+						t.Error(err)
+						return
+					}
+					fmt.Printf("D %s\n", b.ID)
+				}
 			}
-			fmt.Printf("D %s\n", b.ID)
-		}
+		}()
 	}
+	wg.Wait()
 }

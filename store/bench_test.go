@@ -12,7 +12,7 @@ import (
 // a busy pool.
 func benchStore(b *testing.B, opts ...Option) (*DB, []Binding) {
 	b.Helper()
-	db := openTest(b, append([]Option{WithBatchDelay(time.Millisecond)}, opts...)...)
+	db := openTest(b, opts...)
 	numbers := make([]string, 100)
 	for i := range numbers {
 		numbers[i] = fmt.Sprintf("17000%05d", i)
@@ -70,7 +70,7 @@ func BenchmarkLookup(b *testing.B) {
 // batch variants share fsyncs between concurrent writers through bbolt's
 // Batch with the given MaxBatchDelay.
 func BenchmarkCreateBinding(b *testing.B) {
-	for _, delay := range []time.Duration{0, 200 * time.Microsecond, time.Millisecond} {
+	for _, delay := range []time.Duration{0, 200 * time.Microsecond, time.Millisecond, 2 * time.Millisecond} {
 		name := "update"
 		if delay > 0 {
 			name = "batch" + delay.String()
@@ -94,7 +94,7 @@ func BenchmarkCreateBinding(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		if delay == 0 {
+		{
 			b.Run(name+"/serial", func(b *testing.B) {
 				db := open(b)
 				b.ReportAllocs()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -20,6 +21,7 @@ type DB struct {
 	log  zerolog.Logger
 	hub  *hub
 
+	writers   atomic.Int32 // writes in flight, to choose Update or Batch
 	stop      chan struct{}
 	swept     sync.WaitGroup
 	closeOnce sync.Once
@@ -111,12 +113,15 @@ func (db *DB) Subscribe() (<-chan Ended, func()) { return db.hub.subscribe() }
 
 func (db *DB) now() time.Time { return db.opts.now() }
 
-// write runs fn in a durable read-write transaction. With a batch delay, fn
-// may share the transaction (and the fsync) with other writers and may run
-// more than once, so fn must start from scratch each time and keep its
+// write runs fn in a durable read-write transaction. With a batch delay and
+// another write in flight, fn joins a bbolt Batch and shares its fsync; a
+// lone writer takes Update and does not wait out the delay. In a batch fn may
+// run more than once, so fn must start from scratch each time and keep its
 // results in variables it resets.
 func (db *DB) write(fn func(tx *bolt.Tx) error) error {
-	if db.opts.batchDelay > 0 {
+	n := db.writers.Add(1)
+	defer db.writers.Add(-1)
+	if db.opts.batchDelay > 0 && n > 1 {
 		return db.bolt.Batch(fn)
 	}
 	return db.bolt.Update(fn)

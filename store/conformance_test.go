@@ -3,7 +3,6 @@ package store_test
 import (
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/xbridge/xbridge/store"
 	"github.com/xbridge/xbridge/store/storetest"
@@ -22,15 +21,14 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// The same suite with writes going through bbolt's Batch, which may run a
-// transaction function twice.
-func TestConformanceBatched(t *testing.T) {
+// The same suite with every write its own Update (no batching).
+func TestConformanceUnbatched(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, cfg storetest.Config) store.Store {
 		db, err := store.Open(filepath.Join(t.TempDir(), "xbridge.db"),
 			store.WithClock(cfg.Now),
 			store.WithQuarantine(cfg.Quarantine),
 			store.WithSweepInterval(cfg.SweepInterval),
-			store.WithBatchDelay(time.Millisecond))
+			store.WithBatchDelay(0))
 		if err != nil {
 			t.Fatal(err)
 		}

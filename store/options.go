@@ -10,9 +10,12 @@ import (
 const (
 	DefaultQuarantine    = 24 * time.Hour
 	DefaultSweepInterval = 200 * time.Millisecond
-	// defaultBatchDelay is the bbolt MaxBatchDelay for writes; 0 means every
-	// write is its own Update. See WithBatchDelay.
-	defaultBatchDelay = 0
+	// DefaultBatchDelay is how long a write that meets other writes in
+	// flight waits to share their fsync (bbolt's MaxBatchDelay). Measured on
+	// the 2-core box with a busy disk: Update alone tops out near 600
+	// creates/s at any concurrency; 1 ms batches give 1.2k/s at 8 writers
+	// and 4k/s at 128; 200 µs is too short to gather a batch.
+	DefaultBatchDelay = time.Millisecond
 	// openTimeout bounds the wait for the file lock, so a second process gets
 	// an error instead of hanging.
 	openTimeout = time.Second
@@ -33,7 +36,7 @@ func defaultOptions() options {
 	return options{
 		quarantine:    DefaultQuarantine,
 		sweepInterval: DefaultSweepInterval,
-		batchDelay:    defaultBatchDelay,
+		batchDelay:    DefaultBatchDelay,
 		now:           time.Now,
 		log:           zerolog.Nop(),
 	}
@@ -62,9 +65,10 @@ func WithLogger(l zerolog.Logger) Option {
 	return func(o *options) { o.log = l }
 }
 
-// WithBatchDelay makes concurrent writes share one fsync through bbolt's
-// Batch, waiting at most d for company. It pays off only with many
-// concurrent writers; 0 (the default) gives each write its own transaction.
+// WithBatchDelay sets how long a write that finds other writes in flight
+// waits to share one transaction and fsync with them (bbolt's Batch). A
+// write on its own always commits at once. 0 gives every write its own
+// transaction. Default DefaultBatchDelay.
 func WithBatchDelay(d time.Duration) Option {
 	return func(o *options) { o.batchDelay = d }
 }
