@@ -1,6 +1,8 @@
 package tracetest
 
 import (
+	"bytes"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -178,4 +180,18 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func BenchmarkParseAnswerTrace(b *testing.B) {
+	data, err := os.ReadFile("../../testdata/traces/answer.trace")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Parse("answer", bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
