@@ -64,15 +64,12 @@ type malformedGuard struct {
 	dropped  atomic.Uint64
 	refused  atomic.Uint64
 
-	partialTimeout time.Duration
+	partialTimeout atomic.Int64 // a time.Duration; 0 waits forever
 }
 
 func newMalformedGuard(ua *sipgo.UserAgent, log zerolog.Logger) *malformedGuard {
-	g := &malformedGuard{
-		log:            log,
-		parser:         sip.NewParser(),
-		partialTimeout: partialMessageTimeout,
-	}
+	g := &malformedGuard{log: log, parser: sip.NewParser()}
+	g.partialTimeout.Store(int64(partialMessageTimeout))
 	ua.TransportLayer().OnMessage(g.onDelivered)
 	return g
 }
@@ -177,14 +174,15 @@ type guardedStreamConn struct {
 	g   *malformedGuard
 	par *sip.ParserStream
 
-	pending  []byte // bytes of the message being assembled
+	pending  []byte    // bytes of the message being assembled
+	started  time.Time // when its first byte came
 	failed   bool
 	deadline bool // a partial-message read deadline is set
 }
 
 func (c *guardedStreamConn) Read(b []byte) (int, error) {
 	if c.failed {
-		return 0, io.EOF
+		return 0, c.linger(b)
 	}
 	c.armDeadline()
 	n, err := c.Conn.Read(b)
@@ -200,19 +198,41 @@ func (c *guardedStreamConn) Read(b []byte) (int, error) {
 	var ne net.Error
 	if err != nil && errors.As(err, &ne) && ne.Timeout() && c.deadline {
 		c.g.dropped.Add(1)
-		c.g.log.Info().Str("from", c.RemoteAddr().String()).Int("bytes", len(c.pending)).Dur("after", c.g.partialTimeout).Msg("incomplete sip message on tcp; closing")
+		c.g.log.Info().Str("from", c.RemoteAddr().String()).Int("bytes", len(c.pending)).Msg("incomplete sip message on tcp; closing")
 	}
 	return n, err
 }
 
-// armDeadline bounds the wait for the rest of a started message; between
-// messages the connection may idle.
+// failLinger is how long a stream that cannot be framed stays open after
+// its 400, so the requests before the bad one can still be answered on it.
+const failLinger = 2 * time.Second
+
+// linger discards what the peer still sends until it closes or failLinger
+// has passed, and then ends the stream for sipgo.
+func (c *guardedStreamConn) linger(b []byte) error {
+	_ = c.Conn.SetReadDeadline(c.started)
+	for range 1 << 16 {
+		if _, err := c.Conn.Read(b); err != nil {
+			break
+		}
+	}
+	return io.EOF
+}
+
+// armDeadline bounds the time a message may take to arrive, counted from
+// its first byte so that trickling does not extend it; between messages the
+// connection may idle.
 func (c *guardedStreamConn) armDeadline() {
 	mid := len(bytes.TrimLeft(c.pending, "\r\n")) > 0
-	switch {
-	case mid && c.g.partialTimeout > 0:
+	if !mid {
+		c.started = time.Time{}
+	} else if c.started.IsZero() {
+		c.started = time.Now()
+	}
+	switch timeout := time.Duration(c.g.partialTimeout.Load()); {
+	case mid && timeout > 0:
 		c.deadline = true
-		_ = c.Conn.SetReadDeadline(time.Now().Add(c.g.partialTimeout))
+		_ = c.Conn.SetReadDeadline(c.started.Add(timeout))
 	case c.deadline:
 		c.deadline = false
 		_ = c.Conn.SetReadDeadline(time.Time{})
@@ -261,6 +281,7 @@ func (c *guardedStreamConn) fail(start int, perr error) (int, bool) {
 	}
 	c.pending = nil
 	c.par.Close()
+	c.started = time.Now().Add(failLinger) // read by linger
 	return keep, true
 }
 
@@ -609,6 +630,7 @@ func (e *Engine) vetted(h sipgo.RequestHandler) sipgo.RequestHandler {
 			return
 		}
 		res := sip.NewResponseFromRequest(req, v.code, v.reason, nil)
+		res.SipVersion = "SIP/2.0" // not the SIP/7.0 a 505 refuses
 		for _, hdr := range v.headers {
 			res.AppendHeader(hdr)
 		}
