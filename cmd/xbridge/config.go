@@ -60,6 +60,7 @@ var demoSettings = []setting{
 	{"log-format", "console", "log format: json or console"},
 	{"log-level", "error", "log level: trace, debug, info, warn, error"},
 	{"packets", "50", "RTP packets (20 ms PCMU) each phone sends"},
+	{"transport", "udp", "SIP transport of both phones (A to the engine, the engine to B): udp or tcp"},
 	{"timeout", "15s", "the whole demo fails if it takes longer than this"},
 }
 
@@ -292,6 +293,7 @@ type demoConfig struct {
 	LogFormat string
 	LogLevel  zerolog.Level
 	Packets   int
+	Transport string
 	Timeout   time.Duration
 }
 
@@ -309,6 +311,9 @@ func loadDemoConfig(args []string, env environ, out io.Writer) (demoConfig, erro
 		return demoConfig{}, usageError("--packets: %q is not a count between 1 and 10000", v["packets"])
 	}
 	c.Packets = n
+	if c.Transport, err = oneOf("transport", v["transport"], "udp", "tcp"); err != nil {
+		return demoConfig{}, err
+	}
 	if c.Timeout, err = parseDuration("timeout", v["timeout"], time.Second); err != nil {
 		return demoConfig{}, err
 	}

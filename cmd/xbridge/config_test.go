@@ -277,7 +277,8 @@ func TestDemoConfig(t *testing.T) {
 	}
 	eq(t, "packets", c.Packets, 50)
 	eq(t, "timeout", c.Timeout, 15*time.Second)
-	for _, args := range [][]string{{"--packets", "0"}, {"--packets", "many"}, {"--timeout", "soon"}, {"--log-level", "x"}} {
+	eq(t, "transport", c.Transport, "udp")
+	for _, args := range [][]string{{"--packets", "0"}, {"--packets", "many"}, {"--timeout", "soon"}, {"--log-level", "x"}, {"--transport", "sctp"}} {
 		if _, err := loadDemoConfig(args, mapEnv(nil), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), args[0]) {
 			t.Errorf("%v: err = %v, want one naming %s", args, err, args[0])
 		}

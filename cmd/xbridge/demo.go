@@ -113,14 +113,15 @@ func demoCall(ctx context.Context, cfg demoConfig, log zerolog.Logger, run *demo
 	}
 	// B's socket is the trunk: bound now, so the address the engine is
 	// given is already ours.
-	trunkConn, err := listenPhoneSocket()
+	trunkConn, err := listenPhoneSocket(cfg.Transport)
 	if err != nil {
 		return err
 	}
 	defer trunkConn.Close() // the phone closes it too; a second close is harmless
-	trunk := unmapped(trunkConn.LocalAddr().(*net.UDPAddr).AddrPort())
+	trunk := trunkConn.addr()
 	engineCfg.Trunk = trunk.String()
-	aConn, err := listenPhoneSocket()
+	engineCfg.TrunkTransport = cfg.Transport
+	aConn, err := listenPhoneSocket(cfg.Transport)
 	if err != nil {
 		return err
 	}
@@ -161,8 +162,8 @@ func demoCall(ctx context.Context, cfg demoConfig, log zerolog.Logger, run *demo
 	case <-ctx.Done():
 		return fmt.Errorf("engine did not start: %w", ctx.Err())
 	}
-	run.say("xbridge demo: engine on SIP %s (udp+tcp), API http://%s, trunk %s, relay ports %d-%d",
-		engineCfg.SIP, apiAddr, engineCfg.Trunk, engineCfg.PortMin, engineCfg.PortMax)
+	run.say("xbridge demo: engine on SIP %s (udp+tcp), API http://%s, trunk %s, relay ports %d-%d; phones use SIP over %s",
+		engineCfg.SIP, apiAddr, engineCfg.Trunk, engineCfg.PortMin, engineCfg.PortMax, cfg.Transport)
 
 	// The platform's part: a pool with X and an AXB binding, through the API.
 	api := &apiClient{base: "http://" + apiAddr.String(), token: engineCfg.APIToken, http: &http.Client{Timeout: 5 * time.Second}}
@@ -224,6 +225,7 @@ func demoCall(ctx context.Context, cfg demoConfig, log zerolog.Logger, run *demo
 	run.say("  P-Asserted-Identity: %s", headerValue(paiB))
 	run.say("  audio to:            %s (A's own RTP address is %s)", mediaB, audioA.addr())
 	rawB := inviteB.String()
+	run.check("B's INVITE came over "+cfg.Transport, viaTransport(inviteB.Via()) == cfg.Transport, "top Via %s", headerValue(inviteB.Via()))
 	run.check("B sees X in From", fromB != nil && strings.Contains(fromB.Address.User, demoX), "From user %q", userOf(fromB))
 	run.check("B sees X in P-Asserted-Identity", paiB != nil && strings.Contains(paiB.Value(), demoX), "P-Asserted-Identity %q", headerValue(paiB))
 	run.check("A's number nowhere in B's INVITE", !strings.Contains(rawB, demoA), "searched %d bytes for %s", len(rawB), demoA)
@@ -236,6 +238,7 @@ func demoCall(ctx context.Context, cfg demoConfig, log zerolog.Logger, run *demo
 	// What A was shown.
 	answer := responses[len(responses)-1]
 	mediaA, sdpErr := sdpMediaAddr(answer.Body())
+	run.check("A's call went over "+cfg.Transport, viaTransport(answer.Via()) == cfg.Transport, "top Via %s", headerValue(answer.Via()))
 	rawA := ""
 	for _, r := range responses {
 		rawA += r.String()
@@ -289,8 +292,21 @@ func demoRelayAddr(ap netip.AddrPort, cfg Config) bool {
 	return ap.Addr() == cfg.MediaIP && p >= cfg.PortMin && p <= cfg.PortMax
 }
 
-func headerValue(h sip.Header) string {
-	if h == nil {
+func viaTransport(v *sip.ViaHeader) string {
+	if v == nil {
+		return ""
+	}
+	return strings.ToLower(v.Transport)
+}
+
+// headerValue prints a header that may be missing: a nil interface or a
+// nil *FromHeader alike.
+func headerValue[H interface {
+	comparable
+	sip.Header
+}](h H) string {
+	var missing H
+	if h == missing {
 		return "(none)"
 	}
 	return h.Value()

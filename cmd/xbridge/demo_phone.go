@@ -180,13 +180,56 @@ func sdpMediaAddr(sdp []byte) (netip.AddrPort, error) {
 	return netip.AddrPortFrom(media, uint16(port)), nil
 }
 
-// phone is a SIP user agent on one UDP socket on loopback: it listens
-// there and sends its requests from there. The socket is bound before the
-// phone exists, so its address is known and taken before anyone sends to
-// it.
+// phoneSocket is where a phone listens for SIP: a UDP socket or a TCP
+// listener on loopback. It is bound before the phone exists, so its address
+// is known and taken before anyone sends to it.
+type phoneSocket struct {
+	transport string // "udp" or "tcp"
+	udp       *net.UDPConn
+	tcp       *net.TCPListener
+}
+
+// listenPhoneSocket binds a phone's SIP socket on a free loopback port.
+func listenPhoneSocket(transport string) (*phoneSocket, error) {
+	lo := net.IPv4(127, 0, 0, 1)
+	switch transport {
+	case "udp":
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: lo})
+		if err != nil {
+			return nil, fmt.Errorf("open SIP socket: %w", err)
+		}
+		return &phoneSocket{transport: transport, udp: c}, nil
+	case "tcp":
+		l, err := net.ListenTCP("tcp", &net.TCPAddr{IP: lo})
+		if err != nil {
+			return nil, fmt.Errorf("open SIP listener: %w", err)
+		}
+		return &phoneSocket{transport: transport, tcp: l}, nil
+	}
+	return nil, fmt.Errorf("phone transport %q: want udp or tcp", transport)
+}
+
+func (s *phoneSocket) addr() netip.AddrPort {
+	if s.udp != nil {
+		return unmapped(s.udp.LocalAddr().(*net.UDPAddr).AddrPort())
+	}
+	return unmapped(s.tcp.Addr().(*net.TCPAddr).AddrPort())
+}
+
+// Close closes the socket; closing it twice is harmless.
+func (s *phoneSocket) Close() error {
+	if s.udp != nil {
+		return s.udp.Close()
+	}
+	return s.tcp.Close()
+}
+
+// phone is a SIP user agent on one phoneSocket. Over UDP it sends its
+// requests from that socket too; over TCP from connections of its own, as
+// TCP phones do.
 type phone struct {
 	name   string
-	conn   *net.UDPConn
+	sock   *phoneSocket
 	addr   netip.AddrPort
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
@@ -194,19 +237,10 @@ type phone struct {
 	served chan error
 }
 
-// listenPhoneSocket binds a phone's SIP socket on a free loopback port.
-func listenPhoneSocket() (*net.UDPConn, error) {
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		return nil, fmt.Errorf("open SIP socket: %w", err)
-	}
-	return conn, nil
-}
-
-// newPhone serves conn; close closes it.
-func newPhone(name string, conn *net.UDPConn) (*phone, error) {
-	addr := unmapped(conn.LocalAddr().(*net.UDPAddr).AddrPort())
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("xbridge-demo-" + name))
+// newPhone serves sock; close closes it.
+func newPhone(name string, sock *phoneSocket) (*phone, error) {
+	addr := sock.addr()
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("xbridge-demo-"+name), sipgo.WithUserAgentHostname(addr.Addr().String()))
 	if err != nil {
 		return nil, fmt.Errorf("phone %s: user agent: %w", name, err)
 	}
@@ -215,24 +249,43 @@ func newPhone(name string, conn *net.UDPConn) (*phone, error) {
 		ua.Close()
 		return nil, fmt.Errorf("phone %s: server: %w", name, err)
 	}
-	client, err := sipgo.NewClient(ua, sipgo.WithClientConnectionAddr(addr.String()))
+	opts := []sipgo.ClientOption{sipgo.WithClientHostname(addr.Addr().String())}
+	if sock.transport == "udp" {
+		opts = append(opts, sipgo.WithClientConnectionAddr(addr.String()))
+	}
+	client, err := sipgo.NewClient(ua, opts...)
 	if err != nil {
 		ua.Close()
 		return nil, fmt.Errorf("phone %s: client: %w", name, err)
 	}
-	return &phone{name: name, conn: conn, addr: addr, ua: ua, srv: srv, client: client}, nil
+	return &phone{name: name, sock: sock, addr: addr, ua: ua, srv: srv, client: client}, nil
+}
+
+// uri is a SIP URI at the phone's socket, naming the transport when it is
+// not UDP so that requests to it come over the right one.
+func (p *phone) uri(user string) sip.Uri {
+	u := sip.Uri{Scheme: "sip", User: user, Host: p.addr.Addr().String(), Port: int(p.addr.Port())}
+	if p.sock.transport != "udp" {
+		u.UriParams = sip.NewParams()
+		u.UriParams.Add("transport", p.sock.transport)
+	}
+	return u
 }
 
 func (p *phone) contact(user string) sip.ContactHeader {
-	return sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: user, Host: p.addr.Addr().String(), Port: int(p.addr.Port())}}
+	return sip.ContactHeader{Address: p.uri(user)}
 }
 
-// listen serves the socket once the handlers are set, and returns when
-// sipgo's transport layer holds it: a request sent before that would make
-// sipgo bind the same address a second time and fail.
+// listen serves the socket once the handlers are set. Over UDP it returns
+// only when sipgo's transport layer holds the socket: a request sent before
+// that would make sipgo bind the same address a second time and fail.
 func (p *phone) listen(ctx context.Context) error {
 	p.served = make(chan error, 1)
-	go func() { p.served <- p.srv.ServeUDP(p.conn) }()
+	if p.sock.transport == "tcp" {
+		go func() { p.served <- p.srv.ServeTCP(p.sock.tcp) }()
+		return nil // the kernel queues connections until sipgo accepts them
+	}
+	go func() { p.served <- p.srv.ServeUDP(p.sock.udp) }()
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
 	for range 1000 {
@@ -254,7 +307,7 @@ func (p *phone) listen(ctx context.Context) error {
 
 func (p *phone) close() {
 	p.ua.Close()
-	p.conn.Close()
+	p.sock.Close()
 	if p.served != nil {
 		select {
 		case <-p.served:
@@ -277,8 +330,8 @@ type callee struct {
 	answered atomic.Bool
 }
 
-func newCallee(ctx context.Context, conn *net.UDPConn, user string, au *audio) (*callee, error) {
-	p, err := newPhone("B", conn)
+func newCallee(ctx context.Context, sock *phoneSocket, user string, au *audio) (*callee, error) {
+	p, err := newPhone("B", sock)
 	if err != nil {
 		return nil, err
 	}
@@ -340,8 +393,8 @@ type caller struct {
 	byeOnce sync.Once
 }
 
-func newCaller(ctx context.Context, conn *net.UDPConn, user string, au *audio) (*caller, error) {
-	p, err := newPhone("A", conn)
+func newCaller(ctx context.Context, sock *phoneSocket, user string, au *audio) (*caller, error) {
+	p, err := newPhone("A", sock)
 	if err != nil {
 		return nil, err
 	}
@@ -365,6 +418,10 @@ func newCaller(ctx context.Context, conn *net.UDPConn, user string, au *audio) (
 // session and every response it got.
 func (c *caller) call(ctx context.Context, engine netip.AddrPort, x string) (*sipgo.DialogClientSession, []*sip.Response, error) {
 	to := sip.Uri{Scheme: "sip", User: x, Host: engine.Addr().String(), Port: int(engine.Port())}
+	if c.sock.transport != "udp" {
+		to.UriParams = sip.NewParams()
+		to.UriParams.Add("transport", c.sock.transport)
+	}
 	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: c.user, Host: c.addr.Addr().String()}, Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	sess, err := c.dialogs.Invite(ctx, to, c.audio.sdp("buyer"), from, sip.NewHeader("Content-Type", "application/sdp"))

@@ -11,24 +11,29 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// TestDemo runs the whole demo: engine, API, two phones, a masked call with
-// audio both ways, and a hang-up. Every check it prints must pass.
+// TestDemo runs the whole demo over each transport: engine, API, two
+// phones, a masked call with audio both ways, and a hang-up. Every check it
+// prints must pass.
 func TestDemo(t *testing.T) {
-	var out bytes.Buffer
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	cfg := demoConfig{LogFormat: "json", LogLevel: zerolog.WarnLevel, Packets: 25, Timeout: 15 * time.Second}
-	err := demo(context.Background(), cfg, log, &out)
-	t.Logf("demo report:\n%s", out.String())
-	if err != nil {
-		t.Fatalf("demo: %v", err)
-	}
-	for _, want := range []string{"DEMO PASSED", "A sent 25", "B sent 25", "P-Asserted-Identity", "A hung up"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("report lacks %q", want)
-		}
-	}
-	if strings.Contains(out.String(), "FAIL") {
-		t.Error("report has a failed check")
+	for _, transport := range []string{"udp", "tcp"} {
+		t.Run(transport, func(t *testing.T) {
+			var out bytes.Buffer
+			log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+			cfg := demoConfig{LogFormat: "json", LogLevel: zerolog.WarnLevel, Packets: 25, Transport: transport, Timeout: 15 * time.Second}
+			err := demo(context.Background(), cfg, log, &out)
+			t.Logf("demo report:\n%s", out.String())
+			if err != nil {
+				t.Fatalf("demo: %v", err)
+			}
+			for _, want := range []string{"DEMO PASSED", "A sent 25", "B sent 25", "P-Asserted-Identity", "A hung up", "SIP over " + transport} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("report lacks %q", want)
+				}
+			}
+			if strings.Contains(out.String(), "FAIL") {
+				t.Error("report has a failed check")
+			}
+		})
 	}
 }
 
@@ -36,7 +41,7 @@ func TestDemo(t *testing.T) {
 // rather than hang.
 func TestDemoTimesOut(t *testing.T) {
 	var out bytes.Buffer
-	cfg := demoConfig{Packets: 1, Timeout: time.Nanosecond}
+	cfg := demoConfig{Packets: 1, Transport: "udp", Timeout: time.Nanosecond}
 	start := time.Now()
 	err := demo(context.Background(), cfg, zerolog.Nop(), &out)
 	if err == nil {
