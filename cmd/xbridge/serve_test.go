@@ -246,3 +246,108 @@ func BenchmarkServeStartStop(b *testing.B) {
 		}
 	}
 }
+
+// TestServeEndsCallsOnShutdown: a call still up when serve is told to stop
+// is ended with a BYE to both phones before serve returns.
+func TestServeEndsCallsOnShutdown(t *testing.T) {
+	cfg, err := loopbackConfig(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	trunkSock, err := listenPhoneSocket("udp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer trunkSock.Close()
+	cfg.Trunk = trunkSock.addr().String()
+	aSock, err := listenPhoneSocket("udp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer aSock.Close()
+	audioA, err := newAudio(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer audioA.close()
+	audioB, err := newAudio(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer audioB.close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	serveCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	apiReady := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(serveCtx, cfg, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), func(a net.Addr) { apiReady <- a })
+	}()
+	var apiAddr net.Addr
+	select {
+	case apiAddr = <-apiReady:
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	}
+
+	api := &apiClient{base: "http://" + apiAddr.String(), token: cfg.APIToken, http: &http.Client{Timeout: 5 * time.Second}}
+	if err := api.do(ctx, http.MethodPost, "/v1/pools/p/numbers", map[string]any{"numbers": []string{demoX}}, http.StatusOK, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := api.do(ctx, http.MethodPost, "/v1/bindings", map[string]any{"pool": "p", "a": demoA, "b": demoB, "ttl_seconds": 60}, http.StatusCreated, nil); err != nil {
+		t.Fatal(err)
+	}
+	phoneB, err := newCallee(ctx, trunkSock, demoB, audioB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer phoneB.close()
+	phoneA, err := newCaller(ctx, aSock, "+"+demoA, audioA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer phoneA.close()
+	sess, responses, err := phoneA.call(ctx, cfg.SIP, "+"+demoX)
+	if err != nil {
+		t.Fatalf("call: %v", err)
+	}
+	defer sess.Close()
+	select {
+	case <-phoneB.acked:
+	case <-ctx.Done():
+		t.Fatal("B's answer never acknowledged")
+	}
+	// The call is up when audio flows through the relay.
+	relayForB, err := sdpMediaAddr(responses[len(responses)-1].Body())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := audioA.send(ctx, relayForB, 5); err != nil {
+		t.Fatal(err)
+	}
+	audioB.waitReceived(ctx, 1, 5*time.Second)
+	if audioB.received.Load() == 0 {
+		t.Fatal("no audio reached B: the call is not up")
+	}
+
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("serve did not return")
+	}
+	// serve returned after each BYE was answered; the phone's handler marks
+	// it just after answering, hence the short wait.
+	for name, bye := range map[string]chan struct{}{"A": phoneA.bye, "B": phoneB.bye} {
+		select {
+		case <-bye:
+		case <-time.After(2 * time.Second):
+			t.Errorf("phone %s got no BYE", name)
+		}
+	}
+}
