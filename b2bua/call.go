@@ -67,6 +67,9 @@ type call struct {
 	endOnce    sync.Once
 	// aAck carries the SDP of A's ACK to a late-offer setup waiting for it.
 	aAck chan []byte
+	// sent is the SDP last sent to each side (under mu): what an offerless
+	// re-INVITE from that side is offered again.
+	sent [2][]byte
 }
 
 // terminate ends the call from the engine's side: during setup A gets code

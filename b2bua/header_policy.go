@@ -228,7 +228,11 @@ func (c *call) rewrite(from media.Side, sdp []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return scrubNumbers(out, c.partyNumbers()...), nil
+	out = scrubNumbers(out, c.partyNumbers()...)
+	c.mu.Lock()
+	c.sent[1-from] = out
+	c.mu.Unlock()
+	return out, nil
 }
 
 // partyNumbers are the canonical numbers of the call's two parties.

@@ -20,15 +20,38 @@ func (c *call) legOf(req *sip.Request) origin {
 
 func (e *Engine) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	c := e.calls.get(callID(req))
-	if c == nil || c.legOf(req) != byA {
-		return // ACK of a B-leg request we answered, or of a call long gone
+	if c == nil {
+		return // ACK of a call long gone
 	}
-	// A mismatched CSeq is the ACK of a mirrored re-INVITE; nothing waits on it.
-	if c.a.ReadAck(req, tx) == nil && len(req.Body()) > 0 {
-		select {
-		case c.aAck <- req.Body():
-		default: // a retransmitted ACK
+	if c.legOf(req) == byB {
+		// The ACK of an offerless re-INVITE we answered locally.
+		if len(req.Body()) > 0 && isSDPBody(req) {
+			c.learnAnswer(media.SideB, req.Body())
 		}
+		return
+	}
+	if c.a.ReadAck(req, tx) == nil {
+		if len(req.Body()) > 0 {
+			select {
+			case c.aAck <- req.Body():
+			default: // a retransmitted ACK
+			}
+		}
+		return
+	}
+	// A mismatched CSeq is the ACK of a later re-INVITE: it carries an answer
+	// only when we answered an offerless re-INVITE locally.
+	if len(req.Body()) > 0 && isSDPBody(req) {
+		c.learnAnswer(media.SideA, req.Body())
+	}
+}
+
+// learnAnswer takes the SDP answer in the ACK of an offerless re-INVITE the
+// engine answered itself: the relay learns the party's (new) addresses; the
+// other party's session is unchanged, so nothing is sent on.
+func (c *call) learnAnswer(from media.Side, sdp []byte) {
+	if _, err := c.media.Rewrite(from, sdp); err != nil {
+		c.log.Warn().Err(err).Msg("unusable sdp answer in ack")
 	}
 }
 
@@ -105,7 +128,37 @@ func (e *Engine) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 		e.reply(req, tx, 491, "")
 		return
 	}
+	if len(req.Body()) == 0 {
+		c.answerOfferless(req, tx)
+		return
+	}
 	c.mirror(req, tx)
+}
+
+// answerOfferless answers a re-INVITE without SDP (a session refresh, or a
+// party asking for the session again) locally, offering the SDP that side
+// last got from us; its answer comes in the ACK (see onAck). Mirroring it
+// would need the other party's offer and an ACK carrying our answer on both
+// legs at once, for a session that has not changed.
+func (c *call) answerOfferless(req *sip.Request, tx sip.ServerTransaction) {
+	side := media.SideA
+	if c.legOf(req) == byB {
+		side = media.SideB
+	}
+	c.mu.Lock()
+	offer := c.sent[side]
+	c.mu.Unlock()
+	if len(offer) == 0 {
+		c.e.reply(req, tx, 488, "")
+		return
+	}
+	res := sip.NewResponseFromRequest(req, 200, "OK", offer)
+	res.AppendHeader(c.e.contact(req.Transport()))
+	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	res.AppendHeader(sip.NewHeader("Allow", allowedMethods))
+	if err := tx.Respond(res); err != nil {
+		c.log.Debug().Err(err).Msg("answer offerless re-invite")
+	}
 }
 
 // mirror forwards an in-dialog request to the other leg and its final

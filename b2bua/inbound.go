@@ -79,6 +79,21 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		e.reply(req, tx, 400, "")
 		return
 	}
+	// sipgo answers a CANCEL with a 487 built from the transaction's own copy
+	// of the INVITE, which lacks the To-tag the dialog chose, so A would see
+	// a 487 with a tag other than its 180's (RFC 3261 8.2.6.2). Give the
+	// transaction's copy the dialog's tag now, then send 100 Trying at once:
+	// Respond takes the transaction's lock, which orders this write before
+	// every later read by the transaction, and stops sipgo's own 100 timer,
+	// which would read the INVITE unordered.
+	if tag, ok := aSess.InviteRequest.To().Params.Get("tag"); ok {
+		req.To().Params.Add("tag", tag)
+	}
+	if err := aSess.Respond(100, "Trying", nil); err != nil {
+		sess.Close()
+		log.Debug().Err(err).Msg("a leg gone before 100 Trying")
+		return
+	}
 
 	inv := e.bLegInvite(dec.Dialled, dec.Callee, bOffer, maxfwd-1)
 	c := &call{
@@ -93,6 +108,7 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		stop:      make(chan struct{}),
 		aAck:      make(chan []byte, 1),
 	}
+	c.sent[media.SideB] = bOffer
 	c.log = log.With().Str("b_call_id", c.bCallID).Logger()
 	e.calls.add(c)
 	e.calls.addLeg(c.bCallID, c)
