@@ -113,19 +113,19 @@ func demoCall(ctx context.Context, cfg demoConfig, log zerolog.Logger, run *demo
 	}
 	// B's socket is the trunk: bound now, so the address the engine is
 	// given is already ours.
-	trunkConn, err := listenPhoneSocket(cfg.Transport)
+	trunkSock, err := listenPhoneSocket(cfg.Transport)
 	if err != nil {
 		return err
 	}
-	defer trunkConn.Close() // the phone closes it too; a second close is harmless
-	trunk := trunkConn.addr()
+	defer trunkSock.Close() // the phone closes it too; a second close is harmless
+	trunk := trunkSock.addr()
 	engineCfg.Trunk = trunk.String()
 	engineCfg.TrunkTransport = cfg.Transport
-	aConn, err := listenPhoneSocket(cfg.Transport)
+	aSock, err := listenPhoneSocket(cfg.Transport)
 	if err != nil {
 		return err
 	}
-	defer aConn.Close()
+	defer aSock.Close()
 	audioA, err := newAudio(0xA0A0A0A0)
 	if err != nil {
 		return err
@@ -182,12 +182,12 @@ func demoCall(ctx context.Context, cfg demoConfig, log zerolog.Logger, run *demo
 	}
 
 	// The phones.
-	phoneB, err := newCallee(ctx, trunkConn, demoB, audioB)
+	phoneB, err := newCallee(ctx, trunkSock, demoB, audioB)
 	if err != nil {
 		return err
 	}
 	defer phoneB.close()
-	phoneA, err := newCaller(ctx, aConn, "+"+demoA, audioA)
+	phoneA, err := newCaller(ctx, aSock, "+"+demoA, audioA)
 	if err != nil {
 		return err
 	}
