@@ -63,6 +63,10 @@ func (d *sessionDesc) render(p rewriteParams) []byte {
 			case isICEAttr(l.value):
 				// ICE would hand out the sender's candidates and make the
 				// receiver try to reach them directly.
+			case isIdentityAttr(l.value):
+				// Source and stream labels are free text a phone fills with
+				// its user@host (RTCP CNAME): an identity, not a media need
+				// for a relayed call.
 			case hasForeignAddr(l.value, p.ip):
 			default:
 				line('a', l.value)
@@ -74,6 +78,15 @@ func (d *sessionDesc) render(p rewriteParams) []byte {
 		}
 	}
 	return out
+}
+
+func isIdentityAttr(v string) bool {
+	name, _, _ := strings.Cut(v, ":")
+	switch name {
+	case "ssrc", "ssrc-group", "msid", "label":
+		return true
+	}
+	return false
 }
 
 func isICEAttr(v string) bool {
