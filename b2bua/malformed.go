@@ -683,13 +683,25 @@ func vetRequest(req *sip.Request) verdict {
 	if req.Via() == nil {
 		return refuse(400, "Missing Via")
 	}
-	var counts [7]int
+	// One pass, names compared without lowering them: lowering allocates
+	// for every header name sipgo does not know by heart.
+	var (
+		counts          [7]int
+		require, accept []sip.Header
+	)
 	for _, h := range req.Headers() {
-		name := sip.HeaderToLower(h.Name())
+		name := h.Name()
 		for i, f := range singleFields {
-			if name == f {
+			if strings.EqualFold(name, f) {
 				counts[i]++
+				break
 			}
+		}
+		switch {
+		case strings.EqualFold(name, "Require"):
+			require = append(require, h)
+		case strings.EqualFold(name, "Accept"):
+			accept = append(accept, h)
 		}
 	}
 	for i, f := range singleFields {
@@ -713,19 +725,19 @@ func vetRequest(req *sip.Request) verdict {
 		return refuse(416, statusText(416))
 	}
 	if !req.IsAck() && !req.IsCancel() {
-		if tags := optionTags(req.GetHeaders("Require")); tags != "" {
+		if tags := optionTags(require); tags != "" {
 			return refuse(420, statusText(420), sip.NewHeader("Unsupported", tags))
 		}
 	}
 	if req.IsInvite() && !req.To().Params.Has("tag") {
-		return vetOffer(req)
+		return vetOffer(req, accept)
 	}
 	return verdict{}
 }
 
 // vetOffer checks a new INVITE's body and Accept: the engine answers with
 // SDP and relays only SDP (multipart is left to the offer handling).
-func vetOffer(req *sip.Request) verdict {
+func vetOffer(req *sip.Request, accept []sip.Header) verdict {
 	if len(req.Body()) > 0 {
 		ct := req.ContentType()
 		if ct == nil {
@@ -737,7 +749,7 @@ func vetOffer(req *sip.Request) verdict {
 			return refuse(415, statusText(415), sip.NewHeader("Accept", "application/sdp"))
 		}
 	}
-	if accept := req.GetHeaders("Accept"); len(accept) > 0 && !acceptsSDP(accept) {
+	if len(accept) > 0 && !acceptsSDP(accept) {
 		return refuse(406, statusText(406), sip.NewHeader("Accept", "application/sdp"))
 	}
 	return verdict{}

@@ -377,6 +377,86 @@ func normalCall(t *testing.T, te *testEngine) {
 	te.waitIdle()
 }
 
+// TestUnusableInviteOverUDP: INVITEs that parse, or nearly, but lack what
+// the engine needs get a 4xx, whichever layer catches them, and start no call.
+func TestUnusableInviteOverUDP(t *testing.T) {
+	te := newTestEngine(t)
+	te.bind(numX, numA, numB, time.Hour)
+	sdp := string(newRTPPeer(t).sdp(1))
+	invite := func(addr, cid string, drop string, extra string, body string, length int) []byte {
+		lines := []string{
+			"INVITE sip:" + numX + "@" + te.addr + " SIP/2.0",
+			"Via: SIP/2.0/UDP " + addr + ";branch=z9hG4bK" + cid,
+			"From: <sip:" + numA + "@carrier.example>;tag=" + cid,
+			"To: <sip:" + numX + "@" + te.addr + ">",
+			"Call-ID: " + cid,
+			"CSeq: 1 INVITE",
+			"Contact: <sip:" + numA + "@" + addr + ">",
+			"Max-Forwards: 70",
+			"Content-Type: application/sdp",
+		}
+		var out strings.Builder
+		for _, l := range lines {
+			if drop != "" && strings.HasPrefix(l, drop+":") {
+				continue
+			}
+			out.WriteString(l + "\r\n")
+		}
+		out.WriteString(extra)
+		out.WriteString("Content-Length: " + strconv.Itoa(length) + "\r\n\r\n" + body)
+		return []byte(out.String())
+	}
+	for _, tc := range []struct {
+		name   string
+		drop   string // header left out
+		extra  string // header lines added
+		length int    // Content-Length minus the body's length
+		code   int
+		path   string
+	}{
+		{name: "no Contact", drop: "Contact", code: 400, path: byHandler},
+		{name: "no From", drop: "From", code: 400, path: byVetting},
+		{name: "no To", drop: "To", code: 400, path: byVetting},
+		{name: "no CSeq", drop: "CSeq", code: 400, path: bySipgo},
+		{name: "Max-Forwards not a number", drop: "Max-Forwards", extra: "Max-Forwards: seventy\r\n", code: 400, path: byRawText},
+		{name: "Max-Forwards 300", drop: "Max-Forwards", extra: "Max-Forwards: 300\r\n", code: 400, path: byVetting},
+		{name: "Max-Forwards 1", drop: "Max-Forwards", extra: "Max-Forwards: 1\r\n", code: 483, path: byHandler},
+		{name: "Content-Length past the datagram", length: 100, code: 400, path: byRawText},
+		{name: "second Content-Length", extra: "Content-Length: 3\r\n", code: 400, path: byVetting},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			peer := newUDPPeer(t, te.addr)
+			cid := "unusable-" + strings.ReplaceAll(tc.name, " ", "-")
+			before := te.engine.Malformed()
+			peer.send(t, invite(peer.addr(), cid, tc.drop, tc.extra, sdp, len(sdp)+tc.length))
+			res, code, err := peer.final(t, 5*time.Second, []string{cid})
+			if err != nil {
+				t.Fatalf("no final response: %v", err)
+			}
+			if code != tc.code {
+				t.Fatalf("got %d, want %d:\n%s", code, tc.code, res)
+			}
+			after := waitMalformed(te, before, tc.path)
+			want := before
+			switch tc.path {
+			case byRawText:
+				want.Answered++
+			case byVetting:
+				want.Refused++
+			}
+			if after != want {
+				t.Errorf("counts %+v -> %+v, want %+v (path %s)", before, after, want, tc.path)
+			}
+			if n := te.engine.ActiveCalls(); n != 0 {
+				t.Errorf("%d calls started", n)
+			}
+		})
+	}
+	if n := te.relay.PortsInUse(); n != 0 {
+		t.Fatalf("%d relay ports held", n)
+	}
+}
+
 func TestUDPKeepaliveIsNotMalformed(t *testing.T) {
 	te := newTestEngine(t)
 	peer := newUDPPeer(t, te.addr)
