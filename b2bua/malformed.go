@@ -68,6 +68,9 @@ type malformedGuard struct {
 }
 
 func newMalformedGuard(ua *sipgo.UserAgent, log zerolog.Logger) *malformedGuard {
+	// A flood of garbage must not become a flood of log lines; the counters
+	// see everything.
+	log = log.Sample(&zerolog.BurstSampler{Burst: 20, Period: time.Second})
 	g := &malformedGuard{log: log, parser: sip.NewParser()}
 	g.partialTimeout.Store(int64(partialMessageTimeout))
 	ua.TransportLayer().OnMessage(g.onDelivered)
@@ -176,8 +179,10 @@ type guardedStreamConn struct {
 
 	pending  []byte    // bytes of the message being assembled
 	started  time.Time // when its first byte came
-	failed   bool
-	deadline bool // a partial-message read deadline is set
+	deadline bool      // a partial-message read deadline is set
+
+	failed      bool
+	lingerUntil time.Time
 }
 
 func (c *guardedStreamConn) Read(b []byte) (int, error) {
@@ -210,7 +215,7 @@ const failLinger = 2 * time.Second
 // linger discards what the peer still sends until it closes or failLinger
 // has passed, and then ends the stream for sipgo.
 func (c *guardedStreamConn) linger(b []byte) error {
-	_ = c.Conn.SetReadDeadline(c.started)
+	_ = c.Conn.SetReadDeadline(c.lingerUntil)
 	for range 1 << 16 {
 		if _, err := c.Conn.Read(b); err != nil {
 			break
@@ -281,7 +286,7 @@ func (c *guardedStreamConn) fail(start int, perr error) (int, bool) {
 	}
 	c.pending = nil
 	c.par.Close()
-	c.started = time.Now().Add(failLinger) // read by linger
+	c.lingerUntil = time.Now().Add(failLinger)
 	return keep, true
 }
 

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -546,6 +547,7 @@ func tcpOptions(addr, cid string) string {
 // closes the connection.
 func TestMalformedOverTCP(t *testing.T) {
 	te := newTestEngine(t)
+	goroutines := runtime.NumGoroutine()
 	for _, tc := range []struct {
 		name  string
 		bad   []byte
@@ -586,6 +588,13 @@ func TestMalformedOverTCP(t *testing.T) {
 				t.Errorf("count %d -> %d, want +1", before, got)
 			}
 		})
+	}
+	// Each connection's reader and every transaction on it are gone.
+	for i := 0; runtime.NumGoroutine() > goroutines; i++ {
+		if i == 100 {
+			t.Fatalf("%d goroutines, %d before the connections", runtime.NumGoroutine(), goroutines)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	normalCall(t, te)
 }
