@@ -98,34 +98,34 @@ func (e *Engine) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 
 // onInDialog mirrors INFO (e.g. DTMF) and UPDATE to the other leg.
 func (e *Engine) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
+	if c := e.establishedCall(req, tx); c != nil {
+		c.mirror(req, tx)
+	}
+}
+
+// establishedCall finds the call an in-dialog request belongs to, answering
+// 481 for no call and 491 for one still being set up.
+func (e *Engine) establishedCall(req *sip.Request, tx sip.ServerTransaction) *call {
 	c := e.calls.get(callID(req))
 	if c == nil {
 		e.reply(req, tx, 481, "")
-		return
+		return nil
 	}
 	c.mu.Lock()
 	up := c.state == stateUp
 	c.mu.Unlock()
 	if !up {
 		e.reply(req, tx, 491, "")
-		return
+		return nil
 	}
-	c.mirror(req, tx)
+	return c
 }
 
 // onReInvite mirrors a re-INVITE (hold, resume, codec change) to the other
 // leg with its SDP rewritten, and the answer back.
 func (e *Engine) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
-	c := e.calls.get(callID(req))
+	c := e.establishedCall(req, tx)
 	if c == nil {
-		e.reply(req, tx, 481, "")
-		return
-	}
-	c.mu.Lock()
-	up := c.state == stateUp
-	c.mu.Unlock()
-	if !up {
-		e.reply(req, tx, 491, "")
 		return
 	}
 	if len(req.Body()) == 0 {
