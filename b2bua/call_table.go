@@ -19,11 +19,16 @@ func newCallTable() *callTable {
 	}
 }
 
-// add registers a call under its A-leg Call-ID and binding.
-func (t *callTable) add(c *call) {
+// add registers a call under the Call-IDs of both legs and its binding; it
+// refuses a call whose A-leg Call-ID is already taken.
+func (t *callTable) add(c *call) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.byCallID[c.aCallID] != nil {
+		return false
+	}
 	t.byCallID[c.aCallID] = c
+	t.byCallID[c.bCallID] = c
 	set := t.bindCalls[c.bindingID]
 	if set == nil {
 		set = make(map[*call]struct{})
@@ -31,13 +36,7 @@ func (t *callTable) add(c *call) {
 	}
 	set[c] = struct{}{}
 	t.count++
-}
-
-// addLeg registers the B-leg Call-ID of a call already in the table.
-func (t *callTable) addLeg(callID string, c *call) {
-	t.mu.Lock()
-	t.byCallID[callID] = c
-	t.mu.Unlock()
+	return true
 }
 
 func (t *callTable) remove(c *call) {

@@ -47,12 +47,6 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		e.reply(req, tx, dec.Code, "")
 		return
 	}
-	if e.calls.get(callID(req)) != nil {
-		// A retransmission that escaped the transaction layer; the first copy
-		// is being served.
-		return
-	}
-
 	sess := e.relay.NewSession(log)
 	offer := req.Body()
 	var bOffer []byte
@@ -110,8 +104,19 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	c.sent[media.SideB] = bOffer
 	c.log = log.With().Str("b_call_id", c.bCallID).Logger()
-	e.calls.add(c)
-	e.calls.addLeg(c.bCallID, c)
+	if !e.calls.add(c) {
+		// A copy of an INVITE already being served (a retransmission that
+		// escaped the transaction layer, e.g. with a new branch).
+		sess.Close()
+		return
+	}
+	// The binding may have ended between routing and now, before the call
+	// was in the table to hear of it: look once more.
+	if _, err := e.store.GetBinding(context.Background(), dec.Binding.ID); err != nil {
+		c.log.Info().Err(err).Msg("binding ended while the call was routed")
+		c.failSetup(480)
+		return
+	}
 	c.log.Info().Str("x", dec.Dialled).Msg("call bridging")
 
 	c.setup()
