@@ -152,7 +152,8 @@ sipp_stat() {
 		END { if (!c) exit 1; print last }' "$1"
 }
 
-# sipp_flags: options every SIPp run here shares. A noisy shared machine
+# sipp_flags: options every SIPp run here shares. Socket buffers of 4 MiB
+# (the default rmem_max) ride out a SIPp descheduled for a moment. A noisy shared machine
 # trips SIPp's scheduler watchdog; it is reported, not fatal.
-sipp_flags=(-i 127.0.0.1 -mi 127.0.0.1 -nostdin -trace_err -trace_stat -fd 1
+sipp_flags=(-i 127.0.0.1 -mi 127.0.0.1 -nostdin -trace_err -trace_stat -fd 1 -buff_size 4194304
 	-trace_screen -watchdog_minor_maxtriggers 100000 -watchdog_major_maxtriggers 1000)

@@ -22,8 +22,6 @@
 #                 relay ports are allocated and SDP rewritten, no packets)
 #   LOAD_LOG      engine --log-level, default warn
 #   LOAD_NOSTOP   1: run every step even after one fails
-#   LOAD_PROFILE  path: while the ramp runs, sample the engine with perf
-#                 (if installed) -- not used by default
 #   XBRIDGE_BIN   measure this binary instead of building ./cmd/xbridge
 #   KEEP=1        keep the scratch directory with all SIPp files
 set -euo pipefail
@@ -78,7 +76,7 @@ fi
 # privacy check of uas.xml is turned off there by a copy without it.
 uas_xml="$root/testdata/sipp/uas.xml"
 if [[ "$target" == direct ]]; then
-	sed -e '/regexp="138000/d' -e 's/variables="leak,shown_x"/variables="shown_x"/' -e 's#sip:\\+?(86)?170\[0-9\]{8}@#sip:#' "$uas_xml" >"$tmp/uas-direct.xml"
+	sed -e '/assign_to="leak"/d' -e 's/variables="leak,shown_x"/variables="shown_x"/' -e 's#sip:\\+?(86)?170\[0-9\]{8}@#sip:#' "$uas_xml" >"$tmp/uas-direct.xml"
 	uas_xml="$tmp/uas-direct.xml"
 fi
 
@@ -90,6 +88,18 @@ engine_cpu_ticks() {
 	awk '{ print $14 + $15 }' "/proc/$xbridge_pid/stat"
 }
 clk_tck=$(getconf CLK_TCK)
+
+# udp_rcvbuf_errors: datagrams the kernel dropped, machine-wide, because a
+# socket's receive buffer was full (engine and SIPp alike).
+udp_rcvbuf_errors() {
+	awk '$1 == "Udp:" && $2 ~ /^[0-9]+$/ { print $6 }' /proc/net/snmp
+}
+
+# failure_reasons CSV: the non-zero Failed*(C) counters of a -trace_stat file.
+failure_reasons() {
+	awk -F';' 'NR == 1 { for (i = 1; i <= NF; i++) h[i] = $i; next } { for (i = 1; i <= NF; i++) v[i] = $i }
+		END { for (i in h) if (h[i] ~ /^Failed.+\(C\)$/ && v[i] + 0 > 0) printf "%s=%s ", h[i], v[i]; print "" }' "$1"
+}
 
 # SIPp -trace_rtt files: "Date_ms;response_time_ms;rtd_no" after a header,
 # one line per call, Date_ms counted from the SIPp process start, response
@@ -115,8 +125,8 @@ throughput() {
 printf '# %s target=%s hold=%sms step=%ss uacs=%s rtp=%s log=%s cores=%s load=%s\n' \
 	"$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$target" "$hold_ms" "$step_s" "$uacs" "$rtp" "$level" \
 	"$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-7s %-8s %-7s %-7s %-7s %-7s %-8s %-8s %-8s %-8s %-9s %s\n' \
-	offered achieved calls uac_ok uac_bad uas_bad retrans p50_ms p99_ms max_ms cpu_us/call verdict
+printf '%-7s %-8s %-7s %-7s %-7s %-7s %-8s %-8s %-8s %-8s %-8s %-11s %s\n' \
+	offered achieved calls uac_ok uac_bad uas_bad retrans udp_drop p50_ms p99_ms max_ms cpu_us/call verdict
 
 best=0
 for rate in $rates; do
@@ -138,6 +148,7 @@ for rate in $rates; do
 	cp "$root/testdata/sipp/pcmu-silence.raw" "$step/"
 
 	cpu0=$(engine_cpu_ticks)
+	drops0=$(udp_rcvbuf_errors)
 	uac_pids=()
 	for ((u = 0; u < uacs; u++)); do
 		(cd "$step" && exec sipp "$uac_dest" -sf "$root/testdata/sipp/uac.xml" "${sipp_flags[@]}" \
@@ -153,6 +164,7 @@ for rate in $rates; do
 	done
 	for p in "${uac_pids[@]}"; do wait "$p" || true; done
 	cpu1=$(engine_cpu_ticks)
+	drops=$(($(udp_rcvbuf_errors) - drops0))
 	# The UAS ends by itself after its -m calls and their 4 s timewait; one
 	# that lost calls is stopped after 8 s.
 	for _ in $(seq 80); do
@@ -186,8 +198,13 @@ for rate in $rates; do
 	[[ "$uas_bad" =~ ^[0-9]+$ ]] && ((uas_bad * 1000 >= calls)) && verdict="fail(uas failed)"
 	if [[ "$target" == engine ]] && ! kill -0 "$xbridge_pid" 2>/dev/null; then verdict="fail(engine exited)"; fi
 
-	printf '%-7s %-8s %-7s %-7s %-7s %-7s %-8s %-8s %-8s %-8s %-9s %s\n' \
-		"$rate" "$achieved" "$calls" "$ok" "$bad" "$uas_bad" "$retrans" "$p50" "$p99" "$pmax" "$cpu_us" "$verdict"
+	printf '%-7s %-8s %-7s %-7s %-7s %-7s %-8s %-8s %-8s %-8s %-8s %-11s %s\n' \
+		"$rate" "$achieved" "$calls" "$ok" "$bad" "$uas_bad" "$retrans" "$drops" "$p50" "$p99" "$pmax" "$cpu_us" "$verdict"
+	if [[ "$verdict" != pass ]]; then
+		for f in "$step"/uac*_stat.csv "$step"/uas_stat.csv; do
+			[[ -s "$f" ]] && echo "  $(basename "$f" _stat.csv) failures: $(failure_reasons "$f")"
+		done
+	fi
 	if [[ "$verdict" == pass ]]; then
 		best=$rate
 	elif [[ -z "${LOAD_NOSTOP:-}" ]]; then
