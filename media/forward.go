@@ -24,6 +24,7 @@ func (s *Session) forward(st *stream, idx int, from Side, k kind, conn *net.UDPC
 	count := &st.count[from]
 	own := &st.dest[from][k]
 	buf := make([]byte, maxPacket)
+	tok := s.rtcpToken(from)
 	for failures := 0; ; {
 		n, src, err := conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
@@ -41,6 +42,14 @@ func (s *Session) forward(st *stream, idx int, from Side, k kind, conn *net.UDPC
 		if n == len(buf) || !looksLikeRTP(buf[:n], k) {
 			count.dropped.Add(1)
 			continue
+		}
+		// RTCP carries the sender's identity (SDES CNAME, PHONE...): it
+		// goes out scrubbed or not at all, muxed on the RTP port too.
+		if k == kindRTCP || isMuxedRTCP(buf[:n]) {
+			if n, err = scrubRTCP(buf[:n], &tok); err != nil || n == 0 {
+				count.dropped.Add(1)
+				continue
+			}
 		}
 		s.last.Store(time.Now().UnixNano())
 		if d := own.Load(); d != nil && !d.latched {
