@@ -20,8 +20,12 @@
 // party sends to and receives from the same relay port (symmetric RTP). A
 // side's destination is its SDP address until the first packet from that
 // side arrives, then that packet's source (NAT latching), until its SDP
-// changes. Packets are forwarded as received (any codec, SRTP included) once
-// they pass an RTP version check; nothing is allocated per packet.
+// changes. RTP is forwarded as received (any codec, SRTP included) once it
+// passes a version check. RTCP is rewritten in place first: every SDES item
+// (CNAME, NAME, PHONE, EMAIL, ...) and BYE reason carries a per-session token
+// instead of the sender's text, APP and unknown packets are removed, and a
+// compound packet that does not frame correctly is dropped (so SRTCP, which
+// cannot be read, is dropped too). Nothing is allocated per packet.
 //
 // Released port pairs are reused last (FIFO), and pairs other programs hold
 // are skipped.

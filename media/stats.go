@@ -15,7 +15,8 @@ type Flow struct {
 	RTCPPackets uint64 `json:"rtcp_packets"`
 	RTCPBytes   uint64 `json:"rtcp_bytes"`
 	// Dropped counts packets received from the sender and not forwarded:
-	// not RTP/RTCP, no known destination yet, or a failed send.
+	// not RTP/RTCP, RTCP that does not frame (SRTCP included) or holds
+	// nothing but APP packets, no known destination yet, or a failed send.
 	Dropped uint64 `json:"dropped"`
 }
 
