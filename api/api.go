@@ -53,6 +53,7 @@ func WithMaxTTL(d time.Duration) Option {
 
 type server struct {
 	st     store.Store
+	status func() any
 	log    zerolog.Logger
 	cc     string
 	token  string
@@ -71,6 +72,7 @@ type route struct {
 
 var routes = []route{
 	{"GET /healthz", (*server).health},
+	{"GET /v1/status", (*server).engineStatus},
 	{"GET /v1/openapi.yaml", (*server).openAPI},
 	{"POST /v1/pools/{pool}/numbers", (*server).addNumbers},
 	{"GET /v1/pools/{pool}", (*server).getPool},
@@ -149,6 +151,19 @@ func (s *server) authorized(r *http.Request) bool {
 		return false
 	}
 	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(s.token)) == 1
+}
+
+// WithStatus supplies what GET /v1/status reports: the running engine's
+// state (active calls, relay ports in use, ...), marshalled as JSON. The API
+// knows nothing of SIP or media, so the binary wires it.
+func WithStatus(status func() any) Option { return func(s *server) { s.status = status } }
+
+func (s *server) engineStatus(w http.ResponseWriter, _ *http.Request) error {
+	if s.status == nil {
+		return &apiError{status: http.StatusNotFound, Code: "not_found", Message: "no engine status in this process"}
+	}
+	writeJSON(w, http.StatusOK, s.status())
+	return nil
 }
 
 func (s *server) health(w http.ResponseWriter, _ *http.Request) error {

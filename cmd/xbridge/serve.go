@@ -94,7 +94,8 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 		Handler: api.New(st,
 			api.WithLogger(apiLog),
 			api.WithCountryCode(cfg.CountryCode),
-			api.WithToken(cfg.APIToken)),
+			api.WithToken(cfg.APIToken),
+			api.WithStatus(func() any { return liveStatus(engine, relay) })),
 		ReadHeaderTimeout: apiReadHeaderTimeout,
 		ReadTimeout:       apiReadTimeout,
 		WriteTimeout:      apiWriteTimeout,
@@ -222,4 +223,15 @@ type warnWriter struct{ l zerolog.Logger }
 func (w warnWriter) Write(p []byte) (int, error) {
 	w.l.Warn().Msg(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// engineStatus is what GET /v1/status reports about the running engine.
+type engineStatus struct {
+	ActiveCalls     int                  `json:"active_calls"`
+	RelayPortsInUse int                  `json:"relay_ports_in_use"`
+	Malformed       b2bua.MalformedStats `json:"malformed"`
+}
+
+func liveStatus(e *b2bua.Engine, r *media.Relay) engineStatus {
+	return engineStatus{ActiveCalls: e.ActiveCalls(), RelayPortsInUse: r.PortsInUse(), Malformed: e.Malformed()}
 }

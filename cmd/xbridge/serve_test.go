@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -94,6 +95,23 @@ func TestServeLifecycle(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusUnauthorized {
 		t.Errorf("POST /v1/bindings without token: status %d, want 401", res.StatusCode)
+	}
+
+	// The engine's live state is served, behind the token.
+	req, _ := http.NewRequest(http.MethodGet, "http://"+cfg.API+"/v1/status", nil)
+	req.Header.Set("Authorization", "Bearer tok")
+	res, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live engineStatus
+	err = json.NewDecoder(res.Body).Decode(&live)
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v1/status: %d, %v", res.StatusCode, err)
+	}
+	if live.ActiveCalls != 0 || live.RelayPortsInUse != 0 {
+		t.Errorf("idle engine reports %+v", live)
 	}
 
 	// SIP listens on UDP and TCP: both ports are held.
