@@ -22,6 +22,9 @@
 #                 relay ports are allocated and SDP rewritten, no packets)
 #   LOAD_LOG      engine --log-level, default warn
 #   LOAD_NOSTOP   1: run every step even after one fails
+#   LOAD_PCAP     1: also capture the UAC's SIP on lo with tcpdump and report
+#                 INVITE->200 from kernel timestamps (microseconds; SIPp's
+#                 own response times tick in 4 ms steps on this kernel)
 #   XBRIDGE_BIN   measure this binary instead of building ./cmd/xbridge
 #   KEEP=1        keep the scratch directory with all SIPp files
 set -euo pipefail
@@ -105,13 +108,40 @@ failure_reasons() {
 # one line per call, Date_ms counted from the SIPp process start, response
 # times in whole milliseconds (SIPp's clock tick).
 
-# percentiles FILE...: median, p99 and max response time over all files.
+# quantiles: median, p99 and max of the numbers on stdin, one per line.
+quantiles() {
+	sort -g | awk '{ v[NR] = $1 } END {
+		if (NR == 0) { print "- - -"; exit }
+		p = int(NR * 0.99); if (p < NR * 0.99) p++
+		printf "%.2f %.2f %.2f\n", v[int((NR + 1) / 2)], v[p], v[NR] }'
+}
+
+# percentiles FILE...: quantiles of SIPp's response time 1 over all files.
 percentiles() {
-	awk -F';' 'FNR > 1 && $2 != "" { print $2 }' "$@" | sort -g |
-		awk '{ v[NR] = $1 } END {
-			if (NR == 0) { print "- - -"; exit }
-			p = int(NR * 0.99); if (p < NR * 0.99) p++
-			printf "%d %d %d\n", v[int((NR + 1) / 2)], v[p], v[NR] }'
+	awk -F';' 'FNR > 1 && $2 != "" { print $2 }' "$@" | quantiles
+}
+
+# pcap_setup_ms PCAP: INVITE->200 in milliseconds per call, from kernel
+# timestamps of the carrier's first INVITE and the first 200 for it (matched
+# by Call-ID and CSeq method), one line per answered call.
+pcap_setup_ms() {
+	tcpdump -r "$1" -nn -tt -A 2>/dev/null | awk '
+		function flush() {
+			if (cid != "" && method == "INVITE") {
+				if (kind == "inv" && !(cid in t_inv)) t_inv[cid] = ts
+				if (kind == "200" && !(cid in t_ok)) t_ok[cid] = ts
+			}
+			kind = ""; cid = ""; method = ""
+		}
+		/^[0-9]+\.[0-9]+ IP / { flush(); ts = $1; next }
+		/INVITE sip:/ { kind = "inv" }
+		/SIP\/2\.0 200 / { kind = "200" }
+		/^Call-ID: / { cid = $2 }
+		/^CSeq: / { method = $3; sub(/[^A-Z]+$/, "", method) }
+		END {
+			flush()
+			for (c in t_ok) if (c in t_inv) printf "%.3f\n", (t_ok[c] - t_inv[c]) * 1000
+		}'
 }
 
 # throughput FILE...: calls answered per second while each UAC ran (from its
@@ -149,10 +179,26 @@ for rate in $rates; do
 
 	cpu0=$(engine_cpu_ticks)
 	drops0=$(udp_rcvbuf_errors)
+	uac_ports=()
+	filter=""
+	for ((u = 0; u < uacs; u++)); do
+		uac_ports+=("$(free_ports 1)")
+		filter+="${filter:+ or }udp port ${uac_ports[u]}"
+	done
+	pcap_pid=""
+	if [[ -n "${LOAD_PCAP:-}" ]]; then
+		tcpdump -i lo -nn -s 0 -B 65536 -w "$step/sip.pcap" "$filter" 2>"$step/tcpdump.err" &
+		pcap_pid=$!
+		started_pids+=("$pcap_pid")
+		for _ in $(seq 50); do
+			grep -q listening "$step/tcpdump.err" 2>/dev/null && break
+			sleep 0.1
+		done
+	fi
 	uac_pids=()
 	for ((u = 0; u < uacs; u++)); do
 		(cd "$step" && exec sipp "$uac_dest" -sf "$root/testdata/sipp/uac.xml" "${sipp_flags[@]}" \
-			-inf "$tmp/calls.csv" -set rtp "$rtp" -p "$(free_ports 1)" -mp "$((media + 4 + 4 * u))" \
+			-inf "$tmp/calls.csv" -set rtp "$rtp" -p "${uac_ports[u]}" -mp "$((media + 4 + 4 * u))" \
 			-m "$per_uac" -r "$((rate / uacs))" -d "$hold_ms" -l 15000 \
 			-timeout "$((step_s * 3 + 20))s" -timeout_error -recv_timeout 10s \
 			-max_recv_loops 10000 -max_sched_loops 10000 \
@@ -200,6 +246,13 @@ for rate in $rates; do
 
 	printf '%-7s %-8s %-7s %-7s %-7s %-7s %-8s %-8s %-8s %-8s %-8s %-11s %s\n' \
 		"$rate" "$achieved" "$calls" "$ok" "$bad" "$uas_bad" "$retrans" "$drops" "$p50" "$p99" "$pmax" "$cpu_us" "$verdict"
+	if [[ -n "$pcap_pid" ]]; then
+		kill -INT "$pcap_pid" 2>/dev/null || true
+		wait "$pcap_pid" 2>/dev/null || true
+		read -r c50 c99 cmax < <(pcap_setup_ms "$step/sip.pcap" | quantiles)
+		n=$(pcap_setup_ms "$step/sip.pcap" | wc -l)
+		echo "  pcap INVITE->200 ms over $n calls: p50 $c50  p99 $c99  max $cmax ($(grep -o '[0-9]* packets dropped by kernel' "$step/tcpdump.err" || echo '? dropped'))"
+	fi
 	if [[ "$verdict" != pass ]]; then
 		for f in "$step"/uac*_stat.csv "$step"/uas_stat.csv; do
 			[[ -s "$f" ]] && echo "  $(basename "$f" _stat.csv) failures: $(failure_reasons "$f")"
