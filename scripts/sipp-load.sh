@@ -43,6 +43,9 @@ bindings=200
 source "$root/scripts/sipp-lib.sh"
 
 command -v sipp >/dev/null || die "sipp not found (Debian package sip-tester)"
+if [[ -n "${LOAD_PCAP:-}" ]]; then
+	command -v tcpdump >/dev/null || die "LOAD_PCAP needs tcpdump (Debian package tcpdump)"
+fi
 [[ "$target" == engine || "$target" == direct ]] || die "LOAD_TARGET must be engine or direct"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/xbridge-load.XXXXXX")
