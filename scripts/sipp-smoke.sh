@@ -35,6 +35,31 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The trunk's privacy check must be able to fail: one call straight from the
+# carrier UAC to the trunk UAS (no engine, so A's number is in the INVITE)
+# has to be failed by uas.xml with "regexp matched but should not".
+selfcheck() {
+	local dir="$tmp/selfcheck" base rc
+	mkdir -p "$dir"
+	cp "$root/testdata/sipp/pcmu-silence.raw" "$dir/"
+	printf 'SEQUENTIAL\n13800000001;8617000000001;\n' >"$dir/calls.csv"
+	base=$(free_ports 10)
+	(cd "$dir" && exec sipp -sf "$root/testdata/sipp/uas.xml" "${sipp_flags[@]}" \
+		-p "$base" -mp "$((base + 2))" -m 1 -timeout 20s -recv_timeout 10s \
+		-stf uas_stat.csv -screen_file uas_screen.log -error_file uas_errors.log >uas.out 2>&1) &
+	local uas=$!
+	started_pids+=("$uas")
+	wait_listening "$base"
+	(cd "$dir" && exec sipp "127.0.0.1:$base" -sf "$root/testdata/sipp/uac.xml" "${sipp_flags[@]}" \
+		-inf calls.csv -set rtp 0 -p "$((base + 1))" -mp "$((base + 6))" -m 1 -d 0 \
+		-timeout 15s -recv_timeout 5s \
+		-stf uac_stat.csv -screen_file uac_screen.log -error_file uac_errors.log >uac.out 2>&1) || true
+	wait "$uas" && rc=0 || rc=$?
+	[[ $rc -ne 0 && "$(sipp_stat "$dir/uas_stat.csv" 'FailedRegexpShouldntMatch(C)')" == 1 ]] ||
+		die "self-check: uas.xml did not fail a call that shows A's number to the trunk (sipp exit $rc)"
+}
+selfcheck
+
 build_xbridge
 # info level: the per-call "call ended" line carries the relay's counters.
 start_xbridge info 20000-29999
