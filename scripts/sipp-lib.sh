@@ -134,6 +134,14 @@ provision() {
 	done
 }
 
+# stage_media DIR: uac.xml names its RTP file relative to the working
+# directory (testdata/sipp/pcmu-silence.raw, as from the repository root)
+# and SIPp loads it even when no RTP is sent: give DIR that path.
+stage_media() {
+	mkdir -p "$1/testdata/sipp"
+	cp "$root/testdata/sipp/pcmu-silence.raw" "$1/testdata/sipp/"
+}
+
 # wait_listening PORT: bounded wait until a UDP socket is bound on PORT.
 wait_listening() {
 	for _ in $(seq 100); do

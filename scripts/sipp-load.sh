@@ -177,8 +177,7 @@ for rate in $rates; do
 	uas_pid=$!
 	started_pids+=("$uas_pid")
 	wait_listening "$trunk_port"
-	# uac.xml names the RTP file even when it streams nothing: SIPp loads it.
-	cp "$root/testdata/sipp/pcmu-silence.raw" "$step/"
+	stage_media "$step"
 
 	cpu0=$(engine_cpu_ticks)
 	drops0=$(udp_rcvbuf_errors)

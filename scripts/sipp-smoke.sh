@@ -41,7 +41,7 @@ trap cleanup EXIT
 selfcheck() {
 	local dir="$tmp/selfcheck" base rc
 	mkdir -p "$dir"
-	cp "$root/testdata/sipp/pcmu-silence.raw" "$dir/"
+	stage_media "$dir"
 	printf 'SEQUENTIAL\n13800000001;8617000000001;\n' >"$dir/calls.csv"
 	base=$(free_ports 10)
 	(cd "$dir" && exec sipp -sf "$root/testdata/sipp/uas.xml" "${sipp_flags[@]}" \
@@ -66,7 +66,7 @@ start_xbridge info 20000-29999
 provision "$bindings"
 
 mkdir -p "$tmp/uas" "$tmp/uac"
-cp "$root/testdata/sipp/pcmu-silence.raw" "$tmp/uac/"
+stage_media "$tmp/uac"
 # SIPp binds -mp and -mp+2 (audio and video): UAS at media, UAC at media+4.
 media=$(free_ports 8)
 
