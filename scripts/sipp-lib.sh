@@ -1,4 +1,5 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2154
+# (SC2154: tmp and root are set by the script that sources this file.)
 # Shared by sipp-smoke.sh and sipp-load.sh (sourced, not run): start xbridge
 # on free loopback ports, provision bindings through the API, start SIPp peers
 # and read SIPp's statistics. Everything runs on 127.0.0.1 only.
@@ -163,5 +164,6 @@ sipp_stat() {
 # sipp_flags: options every SIPp run here shares. Socket buffers of 4 MiB
 # (the default rmem_max) ride out a SIPp descheduled for a moment. A noisy shared machine
 # trips SIPp's scheduler watchdog; it is reported, not fatal.
+# shellcheck disable=SC2034 # used by the sourcing scripts
 sipp_flags=(-i 127.0.0.1 -mi 127.0.0.1 -nostdin -trace_err -trace_stat -fd 1 -buff_size 4194304
 	-trace_screen -watchdog_minor_maxtriggers 100000 -watchdog_major_maxtriggers 1000)

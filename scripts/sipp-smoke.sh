@@ -110,7 +110,7 @@ check_side() {
 	[[ "$ok" -eq "$calls" ]] || fails+=("$side: $ok of $calls calls completed")
 	[[ "$failed" -eq 0 ]] || fails+=("$side: $failed calls failed")
 }
-uac_ok=0 uac_failed=? uas_ok=0 uas_failed=?
+uac_ok=0 uac_failed='?' uas_ok=0 uas_failed='?'
 check_side uac "$uac_rc"
 check_side uas "$uas_rc"
 
