@@ -35,14 +35,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The trunk's privacy check must be able to fail: one call straight from the
-# carrier UAC to the trunk UAS (no engine, so A's number is in the INVITE)
-# has to be failed by uas.xml with "regexp matched but should not".
+# The privacy checks must be able to fail: one call straight from the
+# carrier UAC to the trunk UAS (no engine in between) dialling B's number
+# shows A to the trunk and B to the carrier, so uas.xml and uac.xml must
+# each fail it with "regexp matched but should not".
 selfcheck() {
 	local dir="$tmp/selfcheck" base rc
 	mkdir -p "$dir"
 	stage_media "$dir"
-	printf 'SEQUENTIAL\n13800000001;8617000000001;\n' >"$dir/calls.csv"
+	printf 'SEQUENTIAL\n13800000001;13900000001;\n' >"$dir/calls.csv"
 	base=$(free_ports 10)
 	(cd "$dir" && exec sipp -sf "$root/testdata/sipp/uas.xml" "${sipp_flags[@]}" \
 		-p "$base" -mp "$((base + 2))" -m 1 -timeout 20s -recv_timeout 10s \
@@ -57,6 +58,8 @@ selfcheck() {
 	wait "$uas" && rc=0 || rc=$?
 	[[ $rc -ne 0 && "$(sipp_stat "$dir/uas_stat.csv" 'FailedRegexpShouldntMatch(C)')" == 1 ]] ||
 		die "self-check: uas.xml did not fail a call that shows A's number to the trunk (sipp exit $rc)"
+	[[ "$(sipp_stat "$dir/uac_stat.csv" 'FailedRegexpShouldntMatch(C)')" == 1 ]] ||
+		die "self-check: uac.xml did not fail a call that shows B's number to the carrier"
 }
 selfcheck
 
