@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"sync"
 	"time"
 )
 
@@ -15,18 +16,31 @@ const maxPacket = 2048
 // being closed, rather than spinning.
 const maxReadErrors = 100
 
-// forward runs for one relay socket facing side `from`: every packet from
-// that side is sent out of the matching socket facing the other side, to that
-// side's destination. It allocates nothing per packet.
-func (s *Session) forward(st *stream, idx int, from Side, k kind, conn *net.UDPConn) {
+// packetBufs recycles read buffers between the forwarding goroutines of
+// successive sessions.
+var packetBufs = sync.Pool{New: func() any { return new([maxPacket]byte) }}
+
+// forward runs, for the life of a session, for one socket of the pair facing
+// side `from`: every packet from that side is sent out of the matching
+// socket facing the other side, to that side's destination. It returns once
+// Session.Close has set pair.stop, and allocates nothing per packet.
+func (s *Session) forward(st *stream, idx int, from Side, k kind, pair *portPair) {
 	defer s.wg.Done()
 	to := from.other()
 	count := &st.count[from]
 	own := &st.dest[from][k]
-	buf := make([]byte, maxPacket)
+	conn := pair.conn(k)
+	bufp := packetBufs.Get().(*[maxPacket]byte)
+	defer packetBufs.Put(bufp)
+	buf := bufp[:]
 	tok := s.rtcpToken(from)
 	for failures := 0; ; {
 		n, src, err := conn.ReadFromUDPAddrPort(buf)
+		// The socket outlives the session: whatever was read once Close
+		// began belongs to nobody and is not forwarded.
+		if pair.stop.Load() {
+			return
+		}
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return

@@ -81,10 +81,12 @@ func (r *Relay) NewSession(log zerolog.Logger) *Session {
 	return s
 }
 
-// PortsInUse counts the relay's bound ports (RTP and RTCP, two per pair).
+// PortsInUse counts the ports held by live sessions (RTP and RTCP, two per
+// pair). Ports kept bound between calls are not counted.
 func (r *Relay) PortsInUse() int { return r.ports.inUse() }
 
-// Close closes every live session and refuses new ones.
+// Close closes every live session and every relay socket, and refuses new
+// sessions.
 func (r *Relay) Close() error {
 	r.mu.Lock()
 	r.closed = true
@@ -96,6 +98,7 @@ func (r *Relay) Close() error {
 	for _, s := range live {
 		s.Close()
 	}
+	r.ports.close()
 	r.log.Debug().Int("sessions", len(live)).Msg("media relay closed")
 	return nil
 }

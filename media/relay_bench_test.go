@@ -92,3 +92,27 @@ func BenchmarkRewrite(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSessionChurn is the relay's share of one call's set-up and
+// tear-down with no media: open a session, rewrite the offer (A to B) and
+// the answer (B to A), each taking a port pair, and close it.
+func BenchmarkSessionChurn(b *testing.B) {
+	r := newRelay(b, 23200, 23399)
+	offer, answer := sdpFor("a", 5004, 5005), sdpFor("b", 6004, 6005)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s := r.NewSession(zerolog.Nop())
+		if _, err := s.Rewrite(media.SideA, offer); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Rewrite(media.SideB, answer); err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+	}
+	b.StopTimer()
+	if got := r.PortsInUse(); got != 0 {
+		b.Fatalf("PortsInUse = %d after closing every session", got)
+	}
+}

@@ -97,8 +97,7 @@ func (s *Session) Rewrite(from Side, sdp []byte) ([]byte, error) {
 		if err != nil {
 			for _, p := range fresh {
 				if p != nil {
-					p.close()
-					s.relay.ports.release(p.port)
+					s.relay.ports.release(p)
 				}
 			}
 			return nil, fmt.Errorf("media: rewrite SDP from %s: m= line %d: %w", from, i+1, err)
@@ -115,9 +114,9 @@ func (s *Session) Rewrite(from Side, sdp []byte) ([]byte, error) {
 		if p := fresh[i]; p != nil {
 			st.conns[to].Store(p)
 			s.wg.Add(2)
-			go s.forward(st, i, to, kindRTP, p.rtp)
-			go s.forward(st, i, to, kindRTCP, p.rtcp)
-			s.log.Debug().Int("stream", i).Stringer("facing", to).Int("port", p.port).Msg("relay ports bound")
+			go s.forward(st, i, to, kindRTP, p)
+			go s.forward(st, i, to, kindRTCP, p)
+			s.log.Debug().Int("stream", i).Stringer("facing", to).Int("port", p.port).Msg("relay ports taken")
 		}
 		s.learn(st, i, from, m)
 		if m.port != 0 {
@@ -183,8 +182,9 @@ func (s *Session) LastPacket() time.Time {
 	return time.Unix(0, n)
 }
 
-// Close stops forwarding, closes the sockets and returns the ports. It is
-// idempotent and returns once the forwarding goroutines have ended.
+// Close stops forwarding and returns the ports to the relay, which keeps them
+// bound for later calls. It is idempotent and returns once the forwarding
+// goroutines have ended: nothing is sent for this session afterwards.
 func (s *Session) Close() {
 	s.mu.Lock()
 	if s.closed {
@@ -197,7 +197,7 @@ func (s *Session) Close() {
 		for side := range st.conns {
 			if p := st.conns[side].Load(); p != nil {
 				pairs = append(pairs, p)
-				p.close()
+				p.interrupt()
 			}
 		}
 	}
@@ -205,7 +205,7 @@ func (s *Session) Close() {
 
 	s.wg.Wait()
 	for _, p := range pairs {
-		s.relay.ports.release(p.port)
+		s.relay.ports.release(p)
 	}
 	s.relay.forget(s)
 	s.log.Debug().Int("port_pairs", len(pairs)).Msg("media session closed")

@@ -1,0 +1,149 @@
+package media_test
+
+import (
+	"bytes"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/xbridge/xbridge/media"
+)
+
+// TestStalePacketsNeverReachTheNextCall closes a call, has its parties keep
+// sending RTP and RTCP to the relay ports they knew, and hands the same two
+// pairs (the range holds no others) to a new call. The datagrams queued
+// meanwhile must be discarded: neither the new parties nor the old ones
+// receive any of them, and the new call forwards exactly its own packets.
+func TestStalePacketsNeverReachTheNextCall(t *testing.T) {
+	r := newRelay(t, 24400, 24403) // two pairs: one call
+	a1, b1, a2, b2 := listen(t), listen(t), listen(t), listen(t)
+
+	old := r.NewSession(zerolog.Nop())
+	toB := mustRewrite(t, old, media.SideA, sdpFor("a", a1.port(), a1.port()+1))
+	toA := mustRewrite(t, old, media.SideB, sdpFor("b", b1.port(), b1.port()+1))
+	relayA, relayB := relayPorts(t, toA)[0], relayPorts(t, toB)[0]
+	a1.send(relayA, rtpPacket(t, 1, "old call"))
+	b1.recv()
+	b1.send(relayB, rtpPacket(t, 1, "old call"))
+	a1.recv()
+	old.Close()
+
+	stale := rtpPacket(t, 99, "stale")
+	for i := range 20 {
+		a1.send(relayA, stale)
+		b1.send(relayB, stale)
+		a1.send(relayA+1, rtcpRR(uint32(i)))
+		b1.send(relayB+1, rtcpRR(uint32(i)))
+	}
+	// Loopback delivery is done within sendto; the pause only makes sure
+	// everything above is queued before the pairs are handed out again.
+	time.Sleep(20 * time.Millisecond)
+
+	s := r.NewSession(zerolog.Nop())
+	defer s.Close()
+	toB2 := mustRewrite(t, s, media.SideA, sdpFor("a", a2.port(), a2.port()+1))
+	toA2 := mustRewrite(t, s, media.SideB, sdpFor("b", b2.port(), b2.port()+1))
+	relayA2, relayB2 := relayPorts(t, toA2)[0], relayPorts(t, toB2)[0]
+	if relayA2 != relayA && relayA2 != relayB || relayB2 != relayA && relayB2 != relayB {
+		t.Fatalf("new call on ports %d/%d, want the old call's %d/%d", relayA2, relayB2, relayA, relayB)
+	}
+
+	fromA, fromB := rtpPacket(t, 2, "new call A"), rtpPacket(t, 2, "new call B")
+	a2.send(relayA2, fromA)
+	if got, _ := b2.recv(); !bytes.Equal(got, fromA) {
+		t.Fatalf("B of the new call got %q first, want A's packet", got)
+	}
+	b2.send(relayB2, fromB)
+	if got, _ := a2.recv(); !bytes.Equal(got, fromB) {
+		t.Fatalf("A of the new call got %q first, want B's packet", got)
+	}
+	for _, e := range []*endpoint{a1, b1, a2, b2} {
+		e.expectNothing()
+	}
+	st := s.Stats()
+	want := media.Flow{RTPPackets: 1, RTPBytes: uint64(len(fromA))}
+	if st.AToB != want || st.BToA.RTPPackets != 1 || st.BToA.Dropped != 0 || st.BToA.RTCPPackets != 0 {
+		t.Fatalf("new call's stats %+v: stale packets were read as its own", st)
+	}
+}
+
+// TestNothingForwardedAfterClose streams B to A and closes the session
+// mid-stream: A must receive at most what the session counted as forwarded
+// when Close returned, although the sockets stay open.
+func TestNothingForwardedAfterClose(t *testing.T) {
+	r := newRelay(t, 24500, 24599)
+	a, b := listen(t), listen(t)
+	s := r.NewSession(zerolog.Nop())
+	toB := mustRewrite(t, s, media.SideA, sdpFor("a", a.port(), a.port()+1))
+	mustRewrite(t, s, media.SideB, sdpFor("b", b.port(), b.port()+1))
+	relayB := netip.AddrPortFrom(loopback, uint16(relayPorts(t, toB)[0]))
+
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		pkt := rtpPacket(t, 1, "stream")
+		for i := 0; i < 100000; i++ {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			b.conn.WriteToUDPAddrPort(pkt, relayB)
+			if i%32 == 0 {
+				time.Sleep(100 * time.Microsecond) // stay under A's socket buffer
+			}
+		}
+	}()
+	waitFor(t, "packets to flow", func() bool { return s.Stats().BToA.RTPPackets > 100 })
+	s.Close()
+	forwarded := s.Stats().BToA.RTPPackets
+	time.Sleep(20 * time.Millisecond) // B keeps sending to the still-bound port
+	close(done)
+	<-stopped
+
+	received := uint64(0)
+	buf := make([]byte, 2048)
+	for received <= forwarded+1000 {
+		a.conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		if _, _, err := a.conn.ReadFromUDPAddrPort(buf); err != nil {
+			break
+		}
+		received++
+	}
+	if received > forwarded {
+		t.Fatalf("A received %d packets, the session forwarded %d before Close returned", received, forwarded)
+	}
+	if received == 0 {
+		t.Fatalf("A received nothing: the stream never flowed")
+	}
+}
+
+// TestRelayCloseUnbindsIdlePorts: ports kept bound between calls are
+// released by Relay.Close, so another socket can take them.
+func TestRelayCloseUnbindsIdlePorts(t *testing.T) {
+	r, err := media.NewRelay(media.Config{IP: loopback, PortMin: 24600, PortMax: 24603})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := r.NewSession(zerolog.Nop())
+	mustRewrite(t, s, media.SideA, sdpFor("a", 5004, 5005))
+	mustRewrite(t, s, media.SideB, sdpFor("b", 6004, 6005))
+	s.Close()
+	if got := r.PortsInUse(); got != 0 {
+		t.Fatalf("PortsInUse = %d with no session", got)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for port := 24600; port <= 24603; port++ {
+		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, uint16(port))))
+		if err != nil {
+			t.Fatalf("port %d still bound after Relay.Close: %v", port, err)
+		}
+		c.Close()
+	}
+}
