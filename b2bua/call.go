@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -70,6 +71,15 @@ type call struct {
 	// sent is the SDP last sent to each side (under mu): what an offerless
 	// re-INVITE from that side is offered again.
 	sent [2][]byte
+	// aFinal is closed once A's INVITE has had its final response after B
+	// answered; aAnswered says whether that was a 2xx. A BYE to A waits for
+	// it: sipgo's WriteBye needs the 2xx in place, and a hangup racing the
+	// answer (B's BYE right behind its 200) must not reach A before it.
+	aFinal chan struct{}
+	// bHungUp: B's BYE arrived before its 2xx was handled (under mu).
+	bHungUp    bool
+	aFinalOnce sync.Once
+	aAnswered  atomic.Bool
 }
 
 // terminate ends the call from the engine's side: during setup A gets code
@@ -148,8 +158,10 @@ func (c *call) hangup(by origin, reason sip.Header) {
 				}
 			}()
 		}
-		c.finish(by.String())
+		// The call leaves the table only once the BYEs are done: A's ACK
+		// may still be on its way, and the BYE to A waits for it.
 		wg.Wait()
+		c.finish(by.String())
 	})
 }
 
@@ -166,8 +178,25 @@ func (c *call) finish(endedBy string) {
 	ev.Interface("media", st).Msg("call ended")
 }
 
-// byeA sends BYE on the A leg.
+// aFinalSent records that A's INVITE has its final response.
+func (c *call) aFinalSent(answered bool) {
+	c.aFinalOnce.Do(func() {
+		c.aAnswered.Store(answered)
+		close(c.aFinal)
+	})
+}
+
+// byeA sends BYE on the A leg, once A has its 2xx; an A that got a failure
+// instead has no dialog to end.
 func (c *call) byeA(ctx context.Context, headers ...sip.Header) error {
+	select {
+	case <-c.aFinal:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if !c.aAnswered.Load() {
+		return nil
+	}
 	inv := c.a.InviteRequest
 	target := inv.Contact().Address
 	bye := sip.NewRequest(sip.BYE, target)

@@ -75,6 +75,10 @@ type Engine struct {
 // headers; loopback and carrier trunks carry fragmented UDP fine.
 const maxUDPMessage = 8192
 
+// sipSocketBuffer is the receive and send buffer asked for the SIP UDP
+// socket.
+const sipSocketBuffer = 8 << 20
+
 // New builds an engine. It does not listen until Serve.
 func New(cfg Config, router *routing.Router, relay *media.Relay, st store.Store, opts ...Option) (*Engine, error) {
 	if cfg.AnswerTimeout <= 0 {
@@ -164,6 +168,19 @@ func (e *Engine) Serve(ctx context.Context) error {
 	udp, err := net.ListenPacket("udp", e.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("b2bua: listen udp %s: %w", e.cfg.Listen, err)
+	}
+	// Every carrier and the trunk share this one socket. The kernel's default
+	// receive buffer (~208 KiB) overflows within milliseconds when the
+	// reading goroutine waits for a CPU under load, and each lost ACK or BYE
+	// costs a retransmission or a call; a deep buffer turns bursts into
+	// queueing. The kernel caps the size at net.core.rmem_max.
+	if uc, ok := udp.(*net.UDPConn); ok {
+		if err := uc.SetReadBuffer(sipSocketBuffer); err != nil {
+			e.log.Warn().Err(err).Msg("sip udp receive buffer")
+		}
+		if err := uc.SetWriteBuffer(sipSocketBuffer); err != nil {
+			e.log.Warn().Err(err).Msg("sip udp send buffer")
+		}
 	}
 	tcp, err := net.Listen("tcp", e.cfg.Listen)
 	if err != nil {

@@ -76,8 +76,17 @@ func (e *Engine) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	c.mu.Lock()
 	state := c.state
 	if state == stateSetup {
-		// BYE on an early dialog: treat as a cancel of the call.
-		c.stopLocked(nil, 487)
+		if by == byA {
+			// BYE on an early dialog: treat as a cancel of the call.
+			c.stopLocked(nil, 487)
+		} else {
+			// B answered and hung up at once, its BYE overtaking its 200 in
+			// our handling (each message has its own goroutine). A still
+			// gets the answer and then a BYE (answeredByB); should no 2xx
+			// follow, the call ends in setup.
+			c.bHungUp = true
+			time.AfterFunc(2*time.Second, func() { c.terminate(nil, 480) })
+		}
 	}
 	c.mu.Unlock()
 	if state == stateUp {

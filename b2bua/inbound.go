@@ -101,6 +101,7 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		started:   time.Now(),
 		stop:      make(chan struct{}),
 		aAck:      make(chan []byte, 1),
+		aFinal:    make(chan struct{}),
 	}
 	c.sent[media.SideB] = bOffer
 	c.log = log.With().Str("b_call_id", c.bCallID).Logger()
@@ -265,6 +266,10 @@ func (c *call) answeredByB(res *sip.Response, stopping bool, stopCode int) {
 		if body, err = c.rewrite(media.SideB, sdp); err != nil {
 			c.log.Warn().Err(err).Msg("unusable sdp from b")
 			ackB(nil)
+			// A has no 2xx: it gets the failure as its final answer, and
+			// only B, whose dialog is up, gets a BYE.
+			c.replyA(488)
+			c.aFinalSent(false)
 			c.hangup(byEngine, sip.NewHeader("Reason", `SIP;cause=488;text="unusable SDP"`))
 			return
 		}
@@ -273,10 +278,26 @@ func (c *call) answeredByB(res *sip.Response, stopping bool, stopCode int) {
 	headers = append(headers, sip.NewHeader("Allow", allowedMethods))
 	c.log.Info().Dur("setup", time.Since(c.started)).Msg("call answered")
 	// WriteResponse retransmits the 2xx until A's ACK arrives (onAck).
-	if err := c.a.Respond(200, "OK", body, headers...); err != nil {
-		c.log.Warn().Err(err).Msg("a leg never acknowledged the answer")
+	err := c.a.Respond(200, "OK", body, headers...)
+	c.aFinalSent(true)
+	if err != nil {
 		ackB(nil)
+		if c.a.LoadState() == sip.DialogStateEnded {
+			// A's BYE overtook its ACK (both sent at once, handled on
+			// separate goroutines): onBye hangs up, nothing was lost.
+			c.log.Debug().Err(err).Msg("a leg hung up before its ack was seen")
+			return
+		}
+		c.log.Warn().Err(err).Msg("a leg never acknowledged the answer")
 		c.hangup(byEngine, sip.NewHeader("Reason", `SIP;cause=408;text="no ACK"`))
+		return
+	}
+	c.mu.Lock()
+	bGone := c.bHungUp
+	c.mu.Unlock()
+	if bGone {
+		ackB(nil)
+		c.hangup(byB, nil)
 		return
 	}
 	if !lateOffer {
