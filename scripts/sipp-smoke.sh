@@ -132,9 +132,20 @@ pkts=$(jq -Rn "[inputs | fromjson? | $per_call | add // 0] | add // 0" "$tmp/xbr
 
 if ! kill -0 "$xbridge_pid" 2>/dev/null; then
 	fails+=("xbridge exited during the run")
+else
+	# Every call released: no call left and every relay port back in the
+	# pool (the engine's own view, GET /v1/status). BYEs are answered
+	# before the call is forgotten, so allow a moment.
+	idle=''
+	for _ in $(seq 50); do
+		idle=$(curl -fsS "$api/v1/status" | jq -c '{active_calls, relay_ports_in_use}') || true
+		[[ "$idle" == '{"active_calls":0,"relay_ports_in_use":0}' ]] && break
+		sleep 0.1
+	done
+	[[ "$idle" == '{"active_calls":0,"relay_ports_in_use":0}' ]] || fails+=("xbridge not idle after the run: $idle")
 fi
 
-summary="sipp-smoke: $calls calls at $rate/s, hold ${hold_ms} ms: UAC $uac_ok ok / $uac_failed failed, UAS $uas_ok ok / $uas_failed failed, RTP relayed on $with_media calls ($pkts packets)"
+summary="sipp-smoke: $calls calls at $rate/s, hold ${hold_ms} ms: UAC $uac_ok ok / $uac_failed failed, UAS $uas_ok ok / $uas_failed failed, RTP relayed on $with_media calls ($pkts packets), engine idle after: ${idle:-unknown}"
 if ((${#fails[@]})); then
 	echo "$summary" >&2
 	printf 'FAIL: %s\n' "${fails[@]}" >&2
