@@ -30,16 +30,7 @@ func TestBinaryStopsOnSIGTERM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("go toolchain not found: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "xbridge")
-	build := exec.Command(goBin, "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-
+	bin := buildBinary(t)
 	dir := t.TempDir()
 	cfg, err := loopbackConfig(dir)
 	if err != nil {
@@ -99,4 +90,19 @@ func TestBinaryStopsOnSIGTERM(t *testing.T) {
 	if !strings.Contains(out, "shutting down") || !strings.HasSuffix(strings.TrimSpace(out), `"message":"store closed"}`) {
 		t.Errorf("logs do not end with the store closing:\n%s", out)
 	}
+}
+
+// buildBinary builds the real xbridge binary into a temp dir.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("go toolchain not found: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "xbridge")
+	build := exec.Command(goBin, "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }
