@@ -27,6 +27,8 @@ type portPair struct {
 	// short, cleared when the pair is handed out again (when no goroutine
 	// reads it).
 	stop atomic.Bool
+
+	released time.Time // when the pool took it back; guarded by portPool.mu
 }
 
 func (p *portPair) conn(k kind) *net.UDPConn {
@@ -79,42 +81,51 @@ func (p *portPair) reuse(scratch []byte) (int, error) {
 	return total, nil
 }
 
-// portPool hands out port pairs from a range. Free pairs wait in a FIFO ring,
-// so a released pair goes to the back and is the last to be handed out
-// again: late packets of an old call do not land in a new one. Released
-// pairs stay bound (up to maxIdle of them), so a call costs no bind, close
-// or poller registration once the pool has warmed up.
+// minRest is how long a released pair waits before it is handed out again
+// if the range has an unbound pair to offer instead: the parties of the old
+// call may go on sending for a moment after it ended, and a pair that rests
+// gets their late packets discarded instead of handed to a new call.
+const minRest = 4 * time.Second
+
+// portPool hands out port pairs from a range. Released pairs stay bound and
+// wait in a FIFO queue, so the pair handed out again is the one that has
+// rested longest, and a call costs no bind, close or poller registration.
+// The pool grows (binding pairs from the range in order, skipping ports
+// other sockets hold) only while the oldest released pair has rested less
+// than minRest, so it binds about what the call rate needs, not the whole
+// range; once the range is used up the oldest pair is reused regardless.
 type portPool struct {
 	ip      netip.Addr
 	log     zerolog.Logger
-	first   int // RTP port of ring slot 0
-	maxIdle int // bound pairs kept while free; beyond that a released pair is closed
+	maxIdle int           // released pairs kept bound; beyond that a released pair is closed
+	rest    time.Duration // minRest, shorter in tests
+	total   int           // pairs in the range
 
-	mu      sync.Mutex
-	ring    []int // free RTP ports; ring[head] is handed out next
-	head    int
-	free    int
-	idle    []*portPair // bound free pairs by (port-first)/2; nil: not bound
-	nIdle   int
-	closed  bool
-	scratch []byte // drain buffer, guarded by mu
+	mu       sync.Mutex
+	unbound  []int // RTP ports not bound; unbound[head] is bound next
+	head     int
+	nUnbound int
+	idle     []*portPair // released bound pairs, FIFO: idle[idleHead] rested longest
+	idleHead int
+	nIdle    int
+	out      int // pairs handed out
+	closed   bool
+	scratch  []byte // drain buffer
 }
 
 func newPortPool(ip netip.Addr, min, max int, log zerolog.Logger) *portPool {
 	first := min + min%2 // RTP on even ports
-	var ring []int
+	var ports []int
 	for p := first; p+1 <= max; p += 2 {
-		ring = append(ring, p)
+		ports = append(ports, p)
 	}
-	pp := &portPool{ip: ip, log: log, first: first, ring: ring, free: len(ring),
-		idle: make([]*portPair, len(ring)), scratch: make([]byte, maxPacket)}
-	pp.maxIdle = idleBudget(len(ring), openFileLimit())
-	return pp
+	return &portPool{ip: ip, log: log, total: len(ports), maxIdle: idleBudget(len(ports), openFileLimit()), rest: minRest,
+		unbound: ports, nUnbound: len(ports), idle: make([]*portPair, len(ports)), scratch: make([]byte, maxPacket)}
 }
 
-// idleBudget is how many free pairs may stay bound: all of them, unless the
-// range's sockets would take more than half the process's file descriptors
-// (limit < 0: unknown, no cap).
+// idleBudget is how many released pairs may stay bound: all of them, unless
+// the range's sockets would take more than half the process's file
+// descriptors (limit < 0: unknown, no cap).
 func idleBudget(pairs int, limit int) int {
 	if limit < 0 || 4*pairs <= limit {
 		return pairs
@@ -122,109 +133,129 @@ func idleBudget(pairs int, limit int) int {
 	return limit / 4
 }
 
-func (pp *portPool) pairs() int { return len(pp.ring) }
+func (pp *portPool) pairs() int { return pp.total }
 
 // inUse counts the ports (not pairs) handed out.
 func (pp *portPool) inUse() int {
 	pp.mu.Lock()
 	defer pp.mu.Unlock()
-	return 2 * (len(pp.ring) - pp.free)
+	return 2 * pp.out
 }
 
-// bound counts the pairs bound, free or handed out.
+// bound counts the pairs bound, released or handed out.
 func (pp *portPool) bound() int {
 	pp.mu.Lock()
 	defer pp.mu.Unlock()
-	return pp.nIdle + len(pp.ring) - pp.free
+	return pp.nIdle + pp.out
 }
 
-// acquire hands out the next free pair, binding it if it is not bound yet. A
-// pair another process holds goes back to the end of the queue and the next
-// one is tried, once round the ring at most.
+// acquire hands out the released pair that rested longest if it rested
+// minRest, else binds the next unbound pair of the range, else reuses the
+// oldest released pair anyway. A pair another socket holds goes back to the
+// end of the unbound queue and the next one is tried, once round at most.
 func (pp *portPool) acquire() (*portPair, error) {
 	pp.mu.Lock()
 	defer pp.mu.Unlock()
 	if pp.closed {
 		return nil, fmt.Errorf("relay closed: %w", ErrSessionClosed)
 	}
+	if pp.nIdle > 0 && time.Since(pp.idle[pp.idleHead].released) >= pp.rest {
+		if p := pp.reuseOldest(); p != nil {
+			return p, nil
+		}
+	}
 	busy := 0
 	var lastErr error
-	for tries := pp.free; tries > 0; tries-- {
-		port := pp.pop()
-		pair, err := pp.take(port)
+	for tries := pp.nUnbound; tries > 0; tries-- {
+		port := pp.popUnbound()
+		p, err := bindPair(pp.ip, port)
 		if err == nil {
-			return pair, nil
+			pp.out++
+			return p, nil
 		}
-		pp.push(port)
+		pp.pushUnbound(port)
 		busy++
 		lastErr = err
 		pp.log.Debug().Err(err).Int("port", port).Msg("relay port pair held elsewhere, trying the next")
 	}
+	if p := pp.reuseOldest(); p != nil {
+		return p, nil
+	}
 	if busy > 0 {
 		return nil, fmt.Errorf("%w: %d pairs in use here, the other %d could not be bound (held by other sockets?): %w",
-			ErrPortsExhausted, len(pp.ring)-pp.free, busy, lastErr)
+			ErrPortsExhausted, pp.out, busy, lastErr)
 	}
-	return nil, fmt.Errorf("%w: all %d pairs in use", ErrPortsExhausted, len(pp.ring))
+	return nil, fmt.Errorf("%w: all %d pairs in use", ErrPortsExhausted, pp.total)
 }
 
-// take readies the pair on port, reusing its sockets when they are still
-// bound. A pair that cannot be drained (still flooded, or broken) is closed
-// and bound afresh: a new socket holds nothing of the old call.
-func (pp *portPool) take(port int) (*portPair, error) {
-	slot := (port - pp.first) / 2
-	if p := pp.idle[slot]; p != nil {
-		pp.idle[slot] = nil
+// reuseOldest readies the released pair that rested longest, or returns
+// nil if none is left. A pair that cannot be drained (still flooded, or
+// broken) is closed and bound afresh: a new socket holds nothing of the old
+// call. If even that fails its port joins the unbound queue.
+func (pp *portPool) reuseOldest() *portPair {
+	for pp.nIdle > 0 {
+		p := pp.idle[pp.idleHead]
+		pp.idle[pp.idleHead] = nil
+		pp.idleHead = (pp.idleHead + 1) % len(pp.idle)
 		pp.nIdle--
 		n, err := p.reuse(pp.scratch)
 		if err == nil {
 			if n > 0 {
-				pp.log.Debug().Int("port", port).Int("datagrams", n).Msg("discarded datagrams of a previous call")
+				pp.log.Debug().Int("port", p.port).Int("datagrams", n).Msg("discarded datagrams of a previous call")
 			}
-			return p, nil
+			pp.out++
+			return p
 		}
-		pp.log.Debug().Err(err).Int("port", port).Msg("relay port pair not reusable, binding it again")
+		pp.log.Debug().Err(err).Int("port", p.port).Msg("relay port pair not reusable, binding it again")
 		p.close()
+		if fresh, err := bindPair(pp.ip, p.port); err == nil {
+			pp.out++
+			return fresh
+		}
+		pp.pushUnbound(p.port)
 	}
-	return bindPair(pp.ip, port)
+	return nil
 }
 
 // release takes back a pair no goroutine reads any more.
 func (pp *portPool) release(p *portPair) {
 	pp.mu.Lock()
 	defer pp.mu.Unlock()
-	pp.push(p.port)
+	pp.out--
 	if pp.closed || pp.nIdle >= pp.maxIdle {
 		p.close()
+		pp.pushUnbound(p.port)
 		return
 	}
-	pp.idle[(p.port-pp.first)/2] = p
+	p.released = time.Now()
+	pp.idle[(pp.idleHead+pp.nIdle)%len(pp.idle)] = p
 	pp.nIdle++
 }
 
-// close closes the free pairs and makes release close the rest.
+// close closes the released pairs and makes release close the rest.
 func (pp *portPool) close() {
 	pp.mu.Lock()
 	defer pp.mu.Unlock()
 	pp.closed = true
-	for i, p := range pp.idle {
-		if p != nil {
-			p.close()
-			pp.idle[i] = nil
-		}
+	for ; pp.nIdle > 0; pp.nIdle-- {
+		p := pp.idle[pp.idleHead]
+		pp.idle[pp.idleHead] = nil
+		pp.idleHead = (pp.idleHead + 1) % len(pp.idle)
+		p.close()
+		pp.pushUnbound(p.port)
 	}
-	pp.nIdle = 0
 }
 
-func (pp *portPool) pop() int {
-	port := pp.ring[pp.head]
-	pp.head = (pp.head + 1) % len(pp.ring)
-	pp.free--
+func (pp *portPool) popUnbound() int {
+	port := pp.unbound[pp.head]
+	pp.head = (pp.head + 1) % len(pp.unbound)
+	pp.nUnbound--
 	return port
 }
 
-func (pp *portPool) push(port int) {
-	pp.ring[(pp.head+pp.free)%len(pp.ring)] = port
-	pp.free++
+func (pp *portPool) pushUnbound(port int) {
+	pp.unbound[(pp.head+pp.nUnbound)%len(pp.unbound)] = port
+	pp.nUnbound++
 }
 
 func udpNetwork(ip netip.Addr) string {

@@ -1,8 +1,10 @@
 package media
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 )
@@ -70,5 +72,37 @@ func TestPoolKeepsReleasedPairsBound(t *testing.T) {
 	}
 	if _, err := pp.acquire(); err == nil {
 		t.Fatalf("acquire after close succeeded")
+	}
+}
+
+// TestPoolGrowsOnlyWhileReleasedPairsAreFresh: one call at a time keeps
+// binding new pairs of the range while the released ones have not rested,
+// and reuses the oldest once it has, so the pool binds what the call rate
+// needs rather than the whole range.
+func TestPoolGrowsOnlyWhileReleasedPairsAreFresh(t *testing.T) {
+	pp := newPortPool(netip.MustParseAddr("127.0.0.1"), 24720, 24739, zerolog.Nop()) // ten pairs
+	defer pp.close()
+	churn := func(calls int) []int {
+		var ports []int
+		for range calls {
+			p, err := pp.acquire()
+			if err != nil {
+				t.Fatal(err)
+			}
+			ports = append(ports, p.port)
+			pp.release(p)
+		}
+		return ports
+	}
+	pp.rest = time.Hour
+	if got, want := fmt.Sprint(churn(3)), "[24720 24722 24724]"; got != want {
+		t.Fatalf("fresh pairs: handed out %s, want %s (new pairs while the released rest)", got, want)
+	}
+	pp.rest = 0
+	if got, want := fmt.Sprint(churn(4)), "[24720 24722 24724 24720]"; got != want {
+		t.Fatalf("rested pairs: handed out %s, want %s (oldest released first)", got, want)
+	}
+	if got := pp.bound(); got != 3 {
+		t.Fatalf("bound = %d, want 3: the pool grew although rested pairs were waiting", got)
 	}
 }
