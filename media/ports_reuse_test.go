@@ -147,3 +147,27 @@ func TestRelayCloseUnbindsIdlePorts(t *testing.T) {
 		c.Close()
 	}
 }
+
+// TestConcurrentCloseWaitsForTheFirst: two callers close a session at once
+// (the call hanging up while the relay shuts down); whichever returns second
+// must not return before the ports are back, as the first did.
+func TestConcurrentCloseWaitsForTheFirst(t *testing.T) {
+	r := newRelay(t, 24800, 24899)
+	for i := range 200 {
+		s := r.NewSession(zerolog.Nop())
+		mustRewrite(t, s, media.SideA, sdpFor("a", 5004, 5005))
+		mustRewrite(t, s, media.SideB, sdpFor("b", 6004, 6005))
+		inUse := make(chan int, 2)
+		for range 2 {
+			go func() {
+				s.Close()
+				inUse <- r.PortsInUse()
+			}()
+		}
+		for range 2 {
+			if got := <-inUse; got != 0 {
+				t.Fatalf("round %d: a Close returned with %d ports still held", i, got)
+			}
+		}
+	}
+}

@@ -19,6 +19,9 @@ type Session struct {
 	log   zerolog.Logger
 	wg    sync.WaitGroup // forwarding goroutines
 	last  atomic.Int64   // unix nanos of the last accepted packet
+	// closing makes a concurrent second Close wait for the first, so every
+	// caller gets the guarantee that nothing is sent once Close returns.
+	closing sync.Once
 
 	mu      sync.Mutex
 	closed  bool
@@ -185,7 +188,9 @@ func (s *Session) LastPacket() time.Time {
 // Close stops forwarding and returns the ports to the relay, which keeps them
 // bound for later calls. It is idempotent and returns once the forwarding
 // goroutines have ended: nothing is sent for this session afterwards.
-func (s *Session) Close() {
+func (s *Session) Close() { s.closing.Do(s.close) }
+
+func (s *Session) close() {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
