@@ -87,6 +87,10 @@ func (p *portPair) reuse(scratch []byte) (int, error) {
 // gets their late packets discarded instead of handed to a new call.
 const minRest = 4 * time.Second
 
+// maxRest is how long a released pair stays bound unused: a pool grown for
+// a burst of calls gives its sockets back once the burst is over.
+const maxRest = time.Minute
+
 // portPool hands out port pairs from a range. Released pairs stay bound and
 // wait in a FIFO queue, so the pair handed out again is the one that has
 // rested longest, and a call costs no bind, close or poller registration.
@@ -94,11 +98,13 @@ const minRest = 4 * time.Second
 // other sockets hold) only while the oldest released pair has rested less
 // than minRest, so it binds about what the call rate needs, not the whole
 // range; once the range is used up the oldest pair is reused regardless.
+// Pairs unused for maxRest are closed (checked on acquire and release).
 type portPool struct {
 	ip      netip.Addr
 	log     zerolog.Logger
 	maxIdle int           // released pairs kept bound; beyond that a released pair is closed
 	rest    time.Duration // minRest, shorter in tests
+	maxRest time.Duration // maxRest, shorter in tests
 	total   int           // pairs in the range
 
 	mu       sync.Mutex
@@ -119,7 +125,7 @@ func newPortPool(ip netip.Addr, min, max int, log zerolog.Logger) *portPool {
 	for p := first; p+1 <= max; p += 2 {
 		ports = append(ports, p)
 	}
-	return &portPool{ip: ip, log: log, total: len(ports), maxIdle: idleBudget(len(ports), openFileLimit()), rest: minRest,
+	return &portPool{ip: ip, log: log, total: len(ports), maxIdle: idleBudget(len(ports), openFileLimit()), rest: minRest, maxRest: maxRest,
 		unbound: ports, nUnbound: len(ports), idle: make([]*portPair, len(ports)), scratch: make([]byte, maxPacket)}
 }
 
@@ -159,6 +165,7 @@ func (pp *portPool) acquire() (*portPair, error) {
 	if pp.closed {
 		return nil, fmt.Errorf("relay closed: %w", ErrSessionClosed)
 	}
+	pp.trim()
 	if pp.nIdle > 0 && time.Since(pp.idle[pp.idleHead].released) >= pp.rest {
 		if p := pp.reuseOldest(); p != nil {
 			return p, nil
@@ -194,10 +201,7 @@ func (pp *portPool) acquire() (*portPair, error) {
 // call. If even that fails its port joins the unbound queue.
 func (pp *portPool) reuseOldest() *portPair {
 	for pp.nIdle > 0 {
-		p := pp.idle[pp.idleHead]
-		pp.idle[pp.idleHead] = nil
-		pp.idleHead = (pp.idleHead + 1) % len(pp.idle)
-		pp.nIdle--
+		p := pp.popIdle()
 		n, err := p.reuse(pp.scratch)
 		if err == nil {
 			if n > 0 {
@@ -217,11 +221,29 @@ func (pp *portPool) reuseOldest() *portPair {
 	return nil
 }
 
+// trim closes the released pairs that have rested maxRest, oldest first.
+func (pp *portPool) trim() {
+	for pp.nIdle > 0 && time.Since(pp.idle[pp.idleHead].released) >= pp.maxRest {
+		p := pp.popIdle()
+		p.close()
+		pp.pushUnbound(p.port)
+	}
+}
+
+func (pp *portPool) popIdle() *portPair {
+	p := pp.idle[pp.idleHead]
+	pp.idle[pp.idleHead] = nil
+	pp.idleHead = (pp.idleHead + 1) % len(pp.idle)
+	pp.nIdle--
+	return p
+}
+
 // release takes back a pair no goroutine reads any more.
 func (pp *portPool) release(p *portPair) {
 	pp.mu.Lock()
 	defer pp.mu.Unlock()
 	pp.out--
+	pp.trim()
 	if pp.closed || pp.nIdle >= pp.maxIdle {
 		p.close()
 		pp.pushUnbound(p.port)
@@ -237,10 +259,8 @@ func (pp *portPool) close() {
 	pp.mu.Lock()
 	defer pp.mu.Unlock()
 	pp.closed = true
-	for ; pp.nIdle > 0; pp.nIdle-- {
-		p := pp.idle[pp.idleHead]
-		pp.idle[pp.idleHead] = nil
-		pp.idleHead = (pp.idleHead + 1) % len(pp.idle)
+	for pp.nIdle > 0 {
+		p := pp.popIdle()
 		p.close()
 		pp.pushUnbound(p.port)
 	}

@@ -106,3 +106,36 @@ func TestPoolGrowsOnlyWhileReleasedPairsAreFresh(t *testing.T) {
 		t.Fatalf("bound = %d, want 3: the pool grew although rested pairs were waiting", got)
 	}
 }
+
+// TestPoolShrinksAfterABurst: pairs released long ago are closed on the
+// next acquire or release, so a burst does not keep its sockets for life.
+func TestPoolShrinksAfterABurst(t *testing.T) {
+	pp := newPortPool(netip.MustParseAddr("127.0.0.1"), 24740, 24759, zerolog.Nop()) // ten pairs
+	defer pp.close()
+	var burst []*portPair
+	for range 5 {
+		p, err := pp.acquire()
+		if err != nil {
+			t.Fatal(err)
+		}
+		burst = append(burst, p)
+	}
+	for _, p := range burst {
+		pp.release(p)
+	}
+	if got := pp.bound(); got != 5 {
+		t.Fatalf("bound = %d after the burst, want 5", got)
+	}
+	pp.rest, pp.maxRest = 0, 0
+	p, err := pp.acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pp.bound(); got != 1 {
+		t.Fatalf("bound = %d, want 1: pairs idle past maxRest stayed bound", got)
+	}
+	pp.release(p)
+	if got := pp.bound(); got != 1 {
+		t.Fatalf("bound = %d after the last release, want 1 (the pair just released)", got)
+	}
+}
