@@ -103,9 +103,9 @@ type portPool struct {
 	ip      netip.Addr
 	log     zerolog.Logger
 	maxIdle int           // released pairs kept bound; beyond that a released pair is closed
-	rest    time.Duration // minRest, shorter in tests
-	maxRest time.Duration // maxRest, shorter in tests
-	total   int           // pairs in the range
+	minRest time.Duration // the constants, shorter in tests
+	maxRest time.Duration
+	total   int // pairs in the range
 
 	mu       sync.Mutex
 	unbound  []int // RTP ports not bound; unbound[head] is bound next
@@ -125,8 +125,12 @@ func newPortPool(ip netip.Addr, min, max int, log zerolog.Logger) *portPool {
 	for p := first; p+1 <= max; p += 2 {
 		ports = append(ports, p)
 	}
-	return &portPool{ip: ip, log: log, total: len(ports), maxIdle: idleBudget(len(ports), openFileLimit()), rest: minRest, maxRest: maxRest,
-		unbound: ports, nUnbound: len(ports), idle: make([]*portPair, len(ports)), scratch: make([]byte, maxPacket)}
+	return &portPool{
+		ip: ip, log: log, total: len(ports),
+		maxIdle: idleBudget(len(ports), openFileLimit()), minRest: minRest, maxRest: maxRest,
+		unbound: ports, nUnbound: len(ports), idle: make([]*portPair, len(ports)),
+		scratch: make([]byte, maxPacket),
+	}
 }
 
 // idleBudget is how many released pairs may stay bound: all of them, unless
@@ -166,7 +170,7 @@ func (pp *portPool) acquire() (*portPair, error) {
 		return nil, fmt.Errorf("relay closed: %w", ErrSessionClosed)
 	}
 	pp.trim()
-	if pp.nIdle > 0 && time.Since(pp.idle[pp.idleHead].released) >= pp.rest {
+	if pp.nIdle > 0 && time.Since(pp.idle[pp.idleHead].released) >= pp.minRest {
 		if p := pp.reuseOldest(); p != nil {
 			return p, nil
 		}

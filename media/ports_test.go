@@ -94,11 +94,11 @@ func TestPoolGrowsOnlyWhileReleasedPairsAreFresh(t *testing.T) {
 		}
 		return ports
 	}
-	pp.rest = time.Hour
+	pp.minRest = time.Hour
 	if got, want := fmt.Sprint(churn(3)), "[24720 24722 24724]"; got != want {
 		t.Fatalf("fresh pairs: handed out %s, want %s (new pairs while the released rest)", got, want)
 	}
-	pp.rest = 0
+	pp.minRest = 0
 	if got, want := fmt.Sprint(churn(4)), "[24720 24722 24724 24720]"; got != want {
 		t.Fatalf("rested pairs: handed out %s, want %s (oldest released first)", got, want)
 	}
@@ -126,7 +126,7 @@ func TestPoolShrinksAfterABurst(t *testing.T) {
 	if got := pp.bound(); got != 5 {
 		t.Fatalf("bound = %d after the burst, want 5", got)
 	}
-	pp.rest, pp.maxRest = 0, 0
+	pp.minRest, pp.maxRest = 0, 0
 	p, err := pp.acquire()
 	if err != nil {
 		t.Fatal(err)
