@@ -15,18 +15,19 @@
 // Errors wrap ErrMalformedSDP (answer 488), ErrPortsExhausted (503) or
 // ErrSessionClosed; a failed Rewrite changes nothing.
 //
-// Each m= line gets a port pair (RTP even, RTCP odd) facing each side, bound
-// when the first SDP that needs it is rewritten and kept until Close. Each
-// party sends to and receives from the same relay port (symmetric RTP). A
-// side's destination is its SDP address until the first packet from that
-// side arrives, then that packet's source (NAT latching), until its SDP
-// changes. RTP is forwarded as received (any codec, SRTP included) once it
+// Each m= line gets a port pair (RTP even, RTCP odd) facing each side, taken
+// when the first SDP that needs it is rewritten and held until Close. Pairs
+// stay bound between calls: Close stops the pair's forwarding (nothing is
+// written to the old parties once it returns) and gives it back to the pool,
+// which hands out the pair that has rested longest, discards whatever was
+// queued on it first, and binds a fresh pair only when none has rested long
+// enough. Ports other programs hold are skipped. Each party sends to and
+// receives from the same relay port (symmetric RTP). A side's destination is
+// its SDP address until the first packet from that side arrives, then that
+// packet's source (NAT latching), until its SDP changes. RTP is forwarded as received (any codec, SRTP included) once it
 // passes a version check. RTCP is rewritten in place first: every SDES item
 // (CNAME, NAME, PHONE, EMAIL, ...) and BYE reason carries a per-session token
 // instead of the sender's text, APP and unknown packets are removed, and a
 // compound packet that does not frame correctly is dropped (so SRTCP, which
 // cannot be read, is dropped too). Nothing is allocated per packet.
-//
-// Released port pairs are reused last (FIFO), and pairs other programs hold
-// are skipped.
 package media
