@@ -25,8 +25,17 @@
 #   LOAD_PCAP     1: also capture the UAC's SIP on lo with tcpdump and report
 #                 INVITE->200 from kernel timestamps (microseconds; SIPp's
 #                 own response times tick in 4 ms steps on this kernel)
+#   LOAD_RTP_PORTS  the engine's relay port range, default 20000-31999
 #   XBRIDGE_BIN   measure this binary instead of building ./cmd/xbridge
 #   KEEP=1        keep the scratch directory with all SIPp files
+#
+# The machine may be shared. The header reports how many UDP ports of the
+# relay range were already bound before the engine started (relay_busy) and
+# how many SIPp/xbridge processes not started here were running
+# (neighbours); each step reports the neighbours seen at its start and end.
+# Either one non-zero makes the figures not comparable: relay pairs stay
+# bound between calls, so another engine using the same range takes ports
+# for good, and its CPU is taken from this run.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,6 +46,9 @@ hold_ms=${LOAD_HOLD_MS:-0}
 uacs=${LOAD_UACS:-1}
 rtp=${LOAD_RTP:-0}
 level=${LOAD_LOG:-warn}
+rtp_ports=${LOAD_RTP_PORTS:-20000-31999}
+[[ "$rtp_ports" =~ ^([0-9]+)-([0-9]+)$ ]] || { echo "FAIL: LOAD_RTP_PORTS must be LOW-HIGH, got $rtp_ports" >&2; exit 1; }
+rtp_lo=${BASH_REMATCH[1]} rtp_hi=${BASH_REMATCH[2]}
 bindings=200
 
 # shellcheck source=scripts/sipp-lib.sh
@@ -59,13 +71,35 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# relay_busy: UDP ports of the relay range bound by anyone right now.
+relay_busy() {
+	ss -Hnau 2>/dev/null | awk -v lo="$rtp_lo" -v hi="$rtp_hi" \
+		'{ n = split($4, a, ":"); p = a[n] + 0; if (p >= lo && p <= hi) c++ } END { print c + 0 }'
+}
+
+# neighbours: SIPp and xbridge processes running that this script did not
+# start (another engineer's load test, smoke test or engine).
+neighbours() {
+	local p q mine c=0
+	for p in $(pgrep -x 'sipp|xbridge' || true); do
+		mine=0
+		for q in "${started_pids[@]:-}"; do
+			[[ "$p" == "$q" ]] && mine=1
+		done
+		((mine)) || c=$((c + 1))
+	done
+	echo "$c"
+}
+
+busy_before=$(relay_busy)
+
 # Enough descriptors for thousands of relay sockets and SIPp's calls.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 if [[ "$target" == engine ]]; then
 	build_xbridge
 	# Relay ports below the kernel's ephemeral range: 6,000 pairs, two per call.
-	start_xbridge "$level" 20000-31999
+	start_xbridge "$level" "$rtp_ports"
 	provision "$bindings"
 	uac_dest="127.0.0.1:$sip_port"
 else
@@ -155,9 +189,13 @@ throughput() {
 		END { if (n > 1 && last > first) r += (n - 1) * 1000 / (last - first); printf "%.0f\n", r }' "$@"
 }
 
-printf '# %s target=%s hold=%sms step=%ss uacs=%s rtp=%s log=%s cores=%s load=%s\n' \
+nb=$(neighbours)
+printf '# %s target=%s hold=%sms step=%ss uacs=%s rtp=%s log=%s cores=%s load=%s relay_busy=%s neighbours=%s\n' \
 	"$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$target" "$hold_ms" "$step_s" "$uacs" "$rtp" "$level" \
-	"$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+	"$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$busy_before" "$nb"
+if ((busy_before > 0 || nb > 0)); then
+	echo "warning: $busy_before ports of $rtp_ports already bound, $nb SIPp/xbridge processes of someone else running: the figures are not comparable" >&2
+fi
 printf '%-7s %-8s %-7s %-7s %-7s %-7s %-8s %-8s %-8s %-8s %-8s %-11s %s\n' \
 	offered achieved calls uac_ok uac_bad uas_bad retrans udp_drop p50_ms p99_ms max_ms cpu_us/call verdict
 
@@ -179,6 +217,7 @@ for rate in $rates; do
 	wait_listening "$trunk_port"
 	stage_media "$step"
 
+	nb0=$(neighbours)
 	cpu0=$(engine_cpu_ticks)
 	drops0=$(udp_rcvbuf_errors)
 	uac_ports=()
@@ -212,6 +251,7 @@ for rate in $rates; do
 	done
 	for p in "${uac_pids[@]}"; do wait "$p" || true; done
 	cpu1=$(engine_cpu_ticks)
+	nb1=$(neighbours)
 	drops=$(($(udp_rcvbuf_errors) - drops0))
 	# The UAS ends by itself after its -m calls and their 4 s timewait; one
 	# that lost calls is stopped after 8 s.
@@ -248,6 +288,9 @@ for rate in $rates; do
 
 	printf '%-7s %-8s %-7s %-7s %-7s %-7s %-8s %-8s %-8s %-8s %-8s %-11s %s\n' \
 		"$rate" "$achieved" "$calls" "$ok" "$bad" "$uas_bad" "$retrans" "$drops" "$p50" "$p99" "$pmax" "$cpu_us" "$verdict"
+	if ((nb0 > 0 || nb1 > 0)); then
+		echo "  neighbours: $nb0 SIPp/xbridge processes of someone else at the step's start, $nb1 at its end: not comparable"
+	fi
 	if [[ -n "$pcap_pid" ]]; then
 		kill -INT "$pcap_pid" 2>/dev/null || true
 		wait "$pcap_pid" 2>/dev/null || true
