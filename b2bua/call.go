@@ -77,7 +77,9 @@ type call struct {
 	// answer (B's BYE right behind its 200) must not reach A before it.
 	aFinal chan struct{}
 	// bHungUp: B's BYE arrived before its 2xx was handled (under mu).
-	bHungUp    bool
+	bHungUp bool
+	// aBye: A sent BYE; a setup still waiting for A's ACK is not failing.
+	aBye       atomic.Bool
 	aFinalOnce sync.Once
 	aAnswered  atomic.Bool
 }

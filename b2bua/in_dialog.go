@@ -63,6 +63,7 @@ func (e *Engine) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	by := c.legOf(req)
 	if by == byA {
+		c.aBye.Store(true) // before ReadBye wakes a setup waiting for A's ACK
 		if err := c.a.ReadBye(req, tx); err != nil {
 			e.reply(req, tx, 400, "")
 			return

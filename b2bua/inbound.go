@@ -282,9 +282,11 @@ func (c *call) answeredByB(res *sip.Response, stopping bool, stopCode int) {
 	c.aFinalSent(true)
 	if err != nil {
 		ackB(nil)
-		if c.a.LoadState() == sip.DialogStateEnded {
+		if c.aBye.Load() {
 			// A's BYE overtook its ACK (both sent at once, handled on
-			// separate goroutines): onBye hangs up, nothing was lost.
+			// separate goroutines): onBye hangs up, nothing was lost. The
+			// dialog state cannot tell: the late ACK sets it back to
+			// confirmed.
 			c.log.Debug().Err(err).Msg("a leg hung up before its ack was seen")
 			return
 		}

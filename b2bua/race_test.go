@@ -46,3 +46,32 @@ func TestByeRightBehind200(t *testing.T) {
 		c.te.waitIdle()
 	}
 }
+
+// TestAckAndByeBackToBack has A hang up the moment it is answered: its ACK
+// and BYE leave together and are handled on separate goroutines, so the BYE
+// may be seen first. That is a normal hang-up, not a lost ACK: B gets one
+// BYE, A's BYE gets 200, and the engine never sends A a BYE of its own.
+func TestAckAndByeBackToBack(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		c := newPrivacyCall(t, false)
+		_, bInv := c.inviteB(false)
+		c.trunkAnswer(bInv, 200, "OK", partySDP(partyB, 41000, 1, "sendrecv"))
+		final := c.car.response(sip.INVITE, 1, 200)
+		if final.StatusCode != 200 {
+			t.Fatalf("A got %d", final.StatusCode)
+		}
+		c.engineContact = final.Contact().Address.String()
+		c.car.send(c.te.addr, c.carrierRequest(sip.ACK, c.engineContact, 1, "").bytes())
+		c.car.send(c.te.addr, c.carrierRequest(sip.BYE, c.engineContact, 2, "").bytes())
+		if res := c.car.response(sip.BYE, 2, 200); res.StatusCode != 200 {
+			t.Fatalf("A's BYE got %d", res.StatusCode)
+		}
+		c.trunkAnswer(c.tr.request(sip.BYE, true), 200, "OK", "")
+		c.te.waitIdle()
+		for _, d := range c.car.received() {
+			if req, ok := d.msg.(*sip.Request); ok && req.Method == sip.BYE {
+				t.Fatalf("round %d: the engine sent A a BYE after A hung up:\n%s", i, d.raw)
+			}
+		}
+	}
+}
