@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -157,27 +158,21 @@ func (s *server) expiry(ttl *int64, at *string) (time.Time, error) {
 }
 
 func (s *server) getBinding(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	if len(id) > maxBindingID {
-		return notFound("binding")
-	}
-	b, err := s.st.GetBinding(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		return notFound("binding")
-	}
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, b)
-	return nil
+	return s.withBinding(w, r, s.st.GetBinding)
 }
 
 func (s *server) deleteBinding(w http.ResponseWriter, r *http.Request) error {
+	return s.withBinding(w, r, s.st.DeleteBinding)
+}
+
+// withBinding applies op to the binding named in the path and answers with
+// the binding op returns; an ID no binding can have is simply not found.
+func (s *server) withBinding(w http.ResponseWriter, r *http.Request, op func(context.Context, string) (store.Binding, error)) error {
 	id := r.PathValue("id")
 	if len(id) > maxBindingID {
 		return notFound("binding")
 	}
-	b, err := s.st.DeleteBinding(r.Context(), id)
+	b, err := op(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound("binding")
 	}
