@@ -315,4 +315,14 @@ if [[ "$target" == engine ]]; then
 	warns=$(grep -c '"level":"\(warn\|error\)"' "$tmp/xbridge.log" || true)
 	echo "engine log: $warns warn/error lines; first ones:"
 	grep '"level":"\(warn\|error\)"' "$tmp/xbridge.log" | cut -c1-300 | head -5 || true
+	# After every step, however it went, the engine must hold no call and no
+	# relay port: the end-to-end form of "no port leak". Calls whose ACK was
+	# lost are released after 64*T1 (32 s), so wait that long at most.
+	status=''
+	for _ in $(seq 40); do
+		status=$(curl -fsS "$api/v1/status" 2>/dev/null | jq -c '{active_calls, relay_ports_in_use}') || true
+		[[ "$status" == '{"active_calls":0,"relay_ports_in_use":0}' ]] && break
+		sleep 1
+	done
+	echo "engine after the ramp: ${status:-no status}"
 fi
