@@ -237,6 +237,18 @@ type phone struct {
 	served chan error
 }
 
+// onBye answers a BYE through the phone's dialogs (481 when none matches)
+// and closes bye on the first one.
+func (p *phone) onBye(readBye func(*sip.Request, sip.ServerTransaction) error, once *sync.Once, bye chan struct{}) {
+	p.srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
+		if err := readBye(req, tx); err != nil {
+			_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
+			return
+		}
+		once.Do(func() { close(bye) })
+	})
+}
+
 // newPhone serves sock; close closes it.
 func newPhone(name string, sock *phoneSocket) (*phone, error) {
 	addr := sock.addr()
@@ -349,13 +361,7 @@ func newCallee(ctx context.Context, sock *phoneSocket, user string, au *audio) (
 			c.ackOnce.Do(func() { close(c.acked) })
 		}
 	})
-	p.srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
-		if err := c.dialogs.ReadBye(req, tx); err != nil {
-			_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
-			return
-		}
-		c.byeOnce.Do(func() { close(c.bye) })
-	})
+	p.onBye(c.dialogs.ReadBye, &c.byeOnce, c.bye)
 	if err := p.listen(ctx); err != nil {
 		p.close()
 		return nil, err
@@ -400,13 +406,7 @@ func newCaller(ctx context.Context, sock *phoneSocket, user string, au *audio) (
 	}
 	c := &caller{phone: p, audio: au, user: user, bye: make(chan struct{}),
 		dialogs: sipgo.NewDialogClientCache(p.client, p.contact(user))}
-	p.srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
-		if err := c.dialogs.ReadBye(req, tx); err != nil {
-			_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
-			return
-		}
-		c.byeOnce.Do(func() { close(c.bye) })
-	})
+	p.onBye(c.dialogs.ReadBye, &c.byeOnce, c.bye)
 	if err := p.listen(ctx); err != nil {
 		p.close()
 		return nil, err
