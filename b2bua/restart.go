@@ -167,6 +167,9 @@ func leftoverBye(leg store.DialogLeg) (*sip.Request, error) {
 	default:
 		return nil, fmt.Errorf("%w: transport %q", errBadLeftover, leg.Transport)
 	}
+	if target.Host == "" {
+		return nil, fmt.Errorf("%w: remote target %q has no host", errBadLeftover, leg.RemoteTarget)
+	}
 	if leg.CallID == "" || leg.LocalTag == "" {
 		return nil, fmt.Errorf("%w: no call id or local tag", errBadLeftover)
 	}
