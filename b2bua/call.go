@@ -82,6 +82,10 @@ type call struct {
 	aBye       atomic.Bool
 	aFinalOnce sync.Once
 	aAnswered  atomic.Bool
+
+	// watch is the call's part in the media timeout and its record in the
+	// store (call_watch.go, call_persist.go).
+	watch callWatch
 }
 
 // terminate ends the call from the engine's side: during setup A gets code
@@ -170,6 +174,7 @@ func (c *call) hangup(by origin, reason sip.Header) {
 // finish releases what the call holds; it runs exactly once per call,
 // through hangup or at the end of a setup that never got answered.
 func (c *call) finish(endedBy string) {
+	c.forget()
 	c.e.calls.remove(c)
 	c.media.Close()
 	st := c.media.Stats()

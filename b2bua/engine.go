@@ -33,6 +33,13 @@ type Config struct {
 	// AnswerTimeout bounds how long a B leg may ring: past it the B leg is
 	// cancelled and A gets 408. Default 60 s.
 	AnswerTimeout time.Duration
+	// RTPTimeout ends a call whose media from either party has been silent
+	// this long (BYE on both legs, Reason 408 "media timeout"); while the
+	// call is on hold RTPHoldTimeout applies instead. MaxCallDuration ends
+	// any call that long after its answer. 0 disables each (call_watch.go).
+	RTPTimeout      time.Duration
+	RTPHoldTimeout  time.Duration
+	MaxCallDuration time.Duration
 }
 
 // Option configures an Engine.
@@ -65,6 +72,7 @@ type Engine struct {
 
 	calls     *callTable
 	malformed *malformedGuard // answers what sipgo cannot parse
+	watch     watchOptions
 
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -101,6 +109,9 @@ func New(cfg Config, router *routing.Router, relay *media.Relay, st store.Store,
 	}
 	if router == nil || relay == nil || st == nil {
 		return nil, errors.New("b2bua: router, relay and store are required")
+	}
+	if err := cfg.checkWatch(); err != nil {
+		return nil, err
 	}
 	var err error
 	if e.host, e.port, err = splitHostPort(cfg.Listen); err != nil {
@@ -164,6 +175,7 @@ func (e *Engine) ActiveCalls() int { return e.calls.len() }
 func (e *Engine) Serve(ctx context.Context) error {
 	ended, unsubscribe := e.store.Subscribe()
 	defer unsubscribe()
+	leftovers := e.leftoverCalls(ctx) // before any call of this run exists
 
 	udp, err := net.ListenPacket("udp", e.cfg.Listen)
 	if err != nil {
@@ -198,6 +210,9 @@ func (e *Engine) Serve(ctx context.Context) error {
 	}
 	e.readyOnce.Do(func() { close(e.ready) })
 	e.log.Info().Str("listen", e.cfg.Listen).Str("trunk", e.cfg.Trunk).Str("trunk_transport", e.trunkTP).Msg("sip listening")
+	guardCtx, stopGuards := context.WithCancel(ctx)
+	leftoversEnded := e.endLeftovers(guardCtx, leftovers)
+	watchStopped := e.startWatch(guardCtx)
 
 	var serveErr error
 loop:
@@ -218,7 +233,10 @@ loop:
 		}
 	}
 
+	stopGuards()
+	watchStopped()
 	e.endAll(sip.NewHeader("Reason", `SIP;cause=503;text="xbridge shutting down"`))
+	leftoversEnded()
 	udp.Close()
 	tcp.Close()
 	e.ua.Close()

@@ -228,6 +228,7 @@ func (c *call) rewrite(from media.Side, sdp []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.noteSDP(from, sdp)
 	out = scrubNumbers(out, c.partyNumbers()...)
 	c.mu.Lock()
 	c.sent[1-from] = out

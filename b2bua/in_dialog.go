@@ -52,7 +52,9 @@ func (e *Engine) onAck(req *sip.Request, tx sip.ServerTransaction) {
 func (c *call) learnAnswer(from media.Side, sdp []byte) {
 	if _, err := c.media.Rewrite(from, sdp); err != nil {
 		c.log.Warn().Err(err).Msg("unusable sdp answer in ack")
+		return
 	}
+	c.noteSDP(from, sdp)
 }
 
 func (e *Engine) onBye(req *sip.Request, tx sip.ServerTransaction) {
@@ -269,6 +271,7 @@ func (c *call) sendOn(ctx context.Context, side media.Side, method sip.RequestMe
 	if err != nil {
 		return nil, err
 	}
+	c.record() // the leg's CSeq moved on
 	if method == sip.INVITE && res.IsSuccess() {
 		if side == media.SideB {
 			ack := c.b.inDialogRequest(sip.ACK, out.CSeq().SeqNo)

@@ -105,6 +105,9 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	c.sent[media.SideB] = bOffer
 	c.log = log.With().Str("b_call_id", c.bCallID).Logger()
+	if len(offer) > 0 {
+		c.noteSDP(media.SideA, offer)
+	}
 	if !e.calls.add(c) {
 		// A copy of an INVITE already being served (a retransmission that
 		// escaped the transaction layer, e.g. with a new branch).
@@ -277,6 +280,7 @@ func (c *call) answeredByB(res *sip.Response, stopping bool, stopCode int) {
 	}
 	headers = append(headers, sip.NewHeader("Allow", allowedMethods))
 	c.log.Info().Dur("setup", time.Since(c.started)).Msg("call answered")
+	c.record() // both dialogs exist from here on: a crash must not leave them open
 	// WriteResponse retransmits the 2xx until A's ACK arrives (onAck).
 	err := c.a.Respond(200, "OK", body, headers...)
 	c.aFinalSent(true)

@@ -374,10 +374,10 @@ func withTrunk(addr string) engineOpt {
 	return func(c *Config, _ *[]store.Option) { c.Trunk = addr }
 }
 
-func newPrivacyCall(t *testing.T, compact bool) *privacyCall {
+func newPrivacyCall(t *testing.T, compact bool, opts ...engineOpt) *privacyCall {
 	t.Helper()
 	tr := newRawUA(t, "trunk")
-	te := newTestEngine(t, withTrunk(tr.addr()))
+	te := newTestEngine(t, append([]engineOpt{withTrunk(tr.addr())}, opts...)...)
 	bd := te.bind(numX, numA, numB, time.Hour)
 	return &privacyCall{
 		t: t, te: te, binding: bd, car: newRawUA(t, "carrier"), tr: tr, compact: compact,

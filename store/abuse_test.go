@@ -174,30 +174,12 @@ func TestCrash(t *testing.T) {
 	for round := range 3 {
 		t.Run(fmt.Sprintf("round%d", round), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "crash.db")
-			cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-			cmd.Env = append(os.Environ(), crashEnv+"="+path)
-			cmd.Stderr = os.Stderr
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			lines := make(chan string)
-			go func() {
-				defer close(lines)
-				sc := bufio.NewScanner(out)
-				for sc.Scan() {
-					lines <- sc.Text()
-				}
-			}()
-			// Kill after a varying number of acknowledged writes.
-			want := 40 + round*70
 			created := map[string]bool{}
 			deleted := map[string]bool{}
 			deleting := map[string]bool{} // a delete may be in flight at the kill
-			record := func(line string) {
+			// Kill after a varying number of acknowledged writes.
+			want := 40 + round*70
+			db := crashChild(t, "TestCrashChild", path, func(line string) bool {
 				switch f := strings.Fields(line); {
 				case len(f) >= 2 && f[0] == "C":
 					created[f[1]] = true
@@ -205,49 +187,10 @@ func TestCrash(t *testing.T) {
 				case len(f) == 2 && f[0] == "D":
 					deleted[f[1]] = true
 				}
-			}
-			timeout := time.After(60 * time.Second)
-		read:
-			for len(created)+len(deleted) < want {
-				select {
-				case line, ok := <-lines:
-					if !ok {
-						t.Fatalf("child exited after %d acknowledged writes: %v", len(created)+len(deleted), cmd.Wait())
-					}
-					record(line)
-				case <-timeout:
-					break read
-				}
-			}
-			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-				t.Fatal(err)
-			}
-			// Lines printed before the kill landed are acknowledged writes too.
-			drained := time.After(30 * time.Second)
-		rest:
-			for {
-				select {
-				case line, ok := <-lines:
-					if !ok {
-						break rest
-					}
-					record(line)
-				case <-drained:
-					t.Fatal("child's stdout still open 30s after SIGKILL")
-				}
-			}
-			_ = cmd.Wait()
+				return len(created)+len(deleted) >= want
+			})
 			if len(created) == 0 {
 				t.Fatal("child acknowledged nothing")
-			}
-
-			db, err := Open(path)
-			if err != nil {
-				t.Fatalf("reopen after kill: %v", err)
-			}
-			defer db.Close()
-			if err := db.check(); err != nil {
-				t.Fatalf("indexes after kill:\n%v", err)
 			}
 			ctx := context.Background()
 			for id := range created {
@@ -264,6 +207,79 @@ func TestCrash(t *testing.T) {
 			t.Logf("%d creates and %d deletes acknowledged before SIGKILL", len(created), len(deleted))
 		})
 	}
+}
+
+// crashChild runs the test named child in a subprocess writing the store at
+// path, hands record every line the child prints, SIGKILLs it once record
+// returns true (or after a minute), and drains the child's output: lines
+// printed before the kill landed are acknowledged writes too. It returns
+// the store reopened, its indexes checked; the test closes it.
+func crashChild(t *testing.T, child, path string, record func(line string) (kill bool)) *DB {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+child+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), crashEnv+"="+path)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	timeout := time.After(60 * time.Second)
+	acked := 0
+read:
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("child exited after %d lines: %v", acked, cmd.Wait())
+			}
+			acked++
+			if record(line) {
+				break read
+			}
+		case <-timeout:
+			break read
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	drained := time.After(30 * time.Second)
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				_ = cmd.Wait()
+				return reopenChecked(t, path)
+			}
+			record(line)
+		case <-drained:
+			t.Fatal("child's stdout still open 30s after SIGKILL")
+		}
+	}
+}
+
+func reopenChecked(t *testing.T, path string) *DB {
+	t.Helper()
+	db, err := Open(path)
+	if err != nil {
+		t.Fatalf("reopen after kill: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.check(); err != nil {
+		t.Fatalf("indexes after kill:\n%v", err)
+	}
+	return db
 }
 
 // TestCrashChild is the writer TestCrash kills; it runs only in the child.

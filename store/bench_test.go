@@ -120,3 +120,57 @@ func BenchmarkCreateBinding(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkActiveCalls measures what recording a call costs the engine's
+// call path. "short" is a call that ends within the flush interval (put and
+// delete cancel out: no I/O); "held" keeps 1,000 calls up, so every op puts
+// one call and deletes the one answered 1,000 ops earlier; "fsync-each"
+// commits every put on its own, the cost the write-behind queue avoids.
+// commits/1000calls is how many transactions (fsyncs) a thousand calls cost.
+func BenchmarkActiveCalls(b *testing.B) {
+	ctx := context.Background()
+	calls := make([]ActiveCall, 4096)
+	for i := range calls {
+		calls[i] = testActiveCall(fmt.Sprintf("%032x", i))
+	}
+	for _, bc := range []struct {
+		name string
+		op   func(db *DB, i int) error
+	}{
+		{"short", func(db *DB, i int) error {
+			c := &calls[i%len(calls)]
+			if err := db.PutActiveCall(ctx, *c); err != nil {
+				return err
+			}
+			return db.DeleteActiveCall(ctx, c.ID)
+		}},
+		{"held", func(db *DB, i int) error {
+			if err := db.PutActiveCall(ctx, calls[i%len(calls)]); err != nil || i < 1000 {
+				return err
+			}
+			return db.DeleteActiveCall(ctx, calls[(i-1000)%len(calls)].ID)
+		}},
+		{"fsync-each", func(db *DB, i int) error {
+			if err := db.PutActiveCall(ctx, calls[i%len(calls)]); err != nil {
+				return err
+			}
+			return db.flushActive()
+		}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			db := openTest(b)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if err := bc.op(db, i); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			if err := db.flushActive(); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(db.active.commits.Load())*1000/float64(b.N), "commits/1000calls")
+		})
+	}
+}

@@ -20,6 +20,8 @@ type DB struct {
 	opts options
 	log  zerolog.Logger
 	hub  *hub
+	// active is the write-behind queue of active-call records.
+	active *activeQueue
 
 	writers   atomic.Int32 // writes in flight, to choose Update or Batch
 	stop      chan struct{}
@@ -59,14 +61,20 @@ func Open(path string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	db := &DB{
-		bolt: bdb,
-		opts: o,
-		log:  o.log.With().Str("component", "store").Logger(),
-		hub:  newHub(),
-		stop: make(chan struct{}),
+		bolt:   bdb,
+		opts:   o,
+		log:    o.log.With().Str("component", "store").Logger(),
+		hub:    newHub(),
+		active: newActiveQueue(),
+		stop:   make(chan struct{}),
 	}
-	db.swept.Add(1)
+	if err := db.loadWritten(); err != nil {
+		_ = bdb.Close()
+		return nil, fmt.Errorf("store: open %s: active calls: %w", path, err)
+	}
+	db.swept.Add(2)
 	go db.sweepLoop()
+	go db.activeFlushLoop()
 	return db, nil
 }
 
@@ -89,8 +97,9 @@ func initBuckets(bdb *bolt.DB) error {
 	})
 }
 
-// Close stops the sweeper, ends every subscription (their channels close)
-// and closes the file. It waits for transactions in flight.
+// Close stops the sweeper, commits the queued active-call changes, ends
+// every subscription (their channels close) and closes the file. It waits
+// for transactions in flight.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		close(db.stop)
@@ -132,6 +141,7 @@ type buckets struct {
 	bindings, xParty, partyX, order, expiry *bolt.Bucket
 	numbers, poolLoad, pools                *bolt.Bucket
 	quarantine, quarExpiry                  *bolt.Bucket
+	active                                  *bolt.Bucket
 }
 
 func bucketsOf(tx *bolt.Tx) buckets {
@@ -146,6 +156,7 @@ func bucketsOf(tx *bolt.Tx) buckets {
 		pools:      tx.Bucket(bucketPools),
 		quarantine: tx.Bucket(bucketQuarantine),
 		quarExpiry: tx.Bucket(bucketQuarExpiry),
+		active:     tx.Bucket(bucketActiveCalls),
 	}
 }
 

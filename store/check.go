@@ -11,7 +11,8 @@ import (
 // check verifies, like bbolt's tx.Check but for this schema, that every index
 // agrees with the bindings: each binding's keys exist and point back to it,
 // no index key dangles, per-number counts, the load index and pool stats
-// match a full scan, and each quarantine entry has exactly its expiry key.
+// match a full scan, each quarantine entry has exactly its expiry key, and
+// every active-call record decodes under its own ID.
 // It returns every problem found, joined.
 func (db *DB) check() error {
 	return db.bolt.View(func(tx *bolt.Tx) error {
@@ -153,6 +154,15 @@ func (db *DB) check() error {
 		if n := bk.quarExpiry.Stats().KeyN; n != quarantined {
 			bad("%d quarantine expiry keys for %d entries", n, quarantined)
 		}
+
+		_ = bk.active.ForEach(func(k, v []byte) error {
+			if c, err := decodeActiveCall(v); err != nil {
+				bad("active call %q: %v", k, err)
+			} else if c.ID != string(k) {
+				bad("active call under key %q has id %q", k, c.ID)
+			}
+			return nil
+		})
 		return errors.Join(errs...)
 	})
 }

@@ -24,6 +24,7 @@ var (
 	allBuckets = [][]byte{
 		bucketMeta, bucketBindings, bucketXParty, bucketPartyX, bucketOrder, bucketExpiry,
 		bucketNumbers, bucketPoolLoad, bucketPools, bucketQuarantine, bucketQuarExpiry,
+		bucketActiveCalls,
 	}
 
 	metaVersion = []byte("version")

@@ -16,6 +16,10 @@ const (
 	// creates/s at any concurrency; 1 ms batches give 1.2k/s at 8 writers
 	// and 4k/s at 128; 200 µs is too short to gather a batch.
 	DefaultBatchDelay = time.Millisecond
+	// DefaultCallFlush is how often queued active-call records are
+	// committed: the crash window of PutActiveCall, and at most one
+	// transaction per interval however busy the engine is.
+	DefaultCallFlush = 5 * time.Millisecond
 	// openTimeout bounds the wait for the file lock, so a second process gets
 	// an error instead of hanging.
 	openTimeout = time.Second
@@ -28,6 +32,7 @@ type options struct {
 	quarantine    time.Duration
 	sweepInterval time.Duration
 	batchDelay    time.Duration
+	callFlush     time.Duration
 	now           func() time.Time
 	log           zerolog.Logger
 }
@@ -37,6 +42,7 @@ func defaultOptions() options {
 		quarantine:    DefaultQuarantine,
 		sweepInterval: DefaultSweepInterval,
 		batchDelay:    DefaultBatchDelay,
+		callFlush:     DefaultCallFlush,
 		now:           time.Now,
 		log:           zerolog.Nop(),
 	}
@@ -73,6 +79,13 @@ func WithBatchDelay(d time.Duration) Option {
 	return func(o *options) { o.batchDelay = d }
 }
 
+// WithCallFlush sets how long active-call changes wait to be committed
+// together (see PutActiveCall). A call answered within the last interval
+// before a crash may be missed after the restart. Default DefaultCallFlush.
+func WithCallFlush(d time.Duration) Option {
+	return func(o *options) { o.callFlush = d }
+}
+
 func (o options) validate() error {
 	switch {
 	case o.quarantine < 0:
@@ -81,6 +94,8 @@ func (o options) validate() error {
 		return invalidf("sweep interval must be positive, got %v", o.sweepInterval)
 	case o.batchDelay < 0:
 		return invalidf("batch delay must not be negative, got %v", o.batchDelay)
+	case o.callFlush <= 0:
+		return invalidf("call flush interval must be positive, got %v", o.callFlush)
 	case o.now == nil:
 		return invalidf("clock must not be nil")
 	}

@@ -113,7 +113,8 @@ var (
 )
 
 // Store is the binding store. Every method that writes has committed durably
-// (fsync) before it returns nil.
+// (fsync) before it returns nil, except the active-call methods, which are
+// written behind (see PutActiveCall).
 type Store interface {
 	// CreateBinding creates a binding, or returns the live binding with the
 	// same OrderID and created=false (a retried request never binds twice).
@@ -140,6 +141,20 @@ type Store interface {
 	// Close). Delivery blocks the sweeper rather than drop an event, so
 	// subscribers must drain promptly; stopping unblocks a pending delivery.
 	Subscribe() (<-chan Ended, func())
+
+	// PutActiveCall records (or replaces) the dialog state of an answered
+	// call, so that an engine restarted after a crash can end it. Unlike
+	// every other write it returns before the record is durable: records
+	// are committed together every flush interval, and a put whose delete
+	// follows within the interval costs no write at all. A call answered
+	// within the last interval before a crash may be missing afterwards.
+	PutActiveCall(ctx context.Context, c ActiveCall) error
+	// DeleteActiveCall forgets a call's record (written behind, like Put);
+	// an unknown ID is not an error.
+	DeleteActiveCall(ctx context.Context, id string) error
+	// ActiveCalls returns every recorded call, including changes still
+	// queued, in no particular order.
+	ActiveCalls(ctx context.Context) ([]ActiveCall, error)
 
 	Close() error
 }

@@ -51,6 +51,9 @@ var serveSettings = []setting{
 	{"api-token", "", "bearer token the HTTP API requires (empty: no auth)"},
 	{"quarantine", "24h", "how long a released (X, party) pair stays unusable"},
 	{"answer-timeout", "60s", "give up on a B leg that has not answered within this"},
+	{"rtp-timeout", "60s", "end a call whose media from either party has been silent this long (0: never)"},
+	{"rtp-hold-timeout", "1h", "the same while the call is on hold (sendonly, recvonly, inactive); at least --rtp-timeout (0: never)"},
+	{"max-call-duration", "4h", "end any call this long after its answer (0: no limit)"},
 	{configKey, "", "JSON config file path (keys are the flag names)"},
 }
 
@@ -223,7 +226,12 @@ type Config struct {
 	APIToken       string
 	Quarantine     time.Duration
 	AnswerTimeout  time.Duration
-	ConfigFile     string
+	// RTPTimeout, RTPHoldTimeout and MaxCallDuration end calls that would
+	// otherwise stay up forever; 0 disables each.
+	RTPTimeout      time.Duration
+	RTPHoldTimeout  time.Duration
+	MaxCallDuration time.Duration
+	ConfigFile      string
 }
 
 // loadServeConfig loads and validates the serve configuration.
@@ -277,6 +285,9 @@ func parseServeConfig(v map[string]string) (Config, error) {
 		return Config{}, err
 	}
 	if c.AnswerTimeout, err = parseDuration("answer-timeout", v["answer-timeout"], time.Second); err != nil {
+		return Config{}, err
+	}
+	if c.RTPTimeout, c.RTPHoldTimeout, c.MaxCallDuration, err = parseCallLimits(v); err != nil {
 		return Config{}, err
 	}
 	if strings.ContainsAny(c.APIToken, " \t\r\n") {
@@ -447,6 +458,33 @@ func parsePrefixes(name, s string) ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen()))
 	}
 	return out, nil
+}
+
+// minCallLimit is the shortest media timeout or call duration accepted: RTP
+// arrives every 20 ms, but a jitter buffer, a re-INVITE or a NAT rebinding
+// can pause it for a good fraction of a second.
+const minCallLimit = time.Second
+
+// parseCallLimits reads the limits that end calls: each 0 (off) or at least
+// minCallLimit, and a hold timeout no shorter than the media timeout (a
+// call on hold may be silent for longer than one that is not).
+func parseCallLimits(v map[string]string) (rtp, hold, maxDur time.Duration, err error) {
+	limits := []struct {
+		name string
+		into *time.Duration
+	}{{"rtp-timeout", &rtp}, {"rtp-hold-timeout", &hold}, {"max-call-duration", &maxDur}}
+	for _, l := range limits {
+		if *l.into, err = parseDuration(l.name, v[l.name], 0); err != nil {
+			return 0, 0, 0, err
+		}
+		if *l.into != 0 && *l.into < minCallLimit {
+			return 0, 0, 0, usageError("--%s: %s is below the minimum %s (0 turns it off)", l.name, v[l.name], minCallLimit)
+		}
+	}
+	if hold != 0 && hold < rtp {
+		return 0, 0, 0, usageError("--rtp-hold-timeout: %s is shorter than --rtp-timeout %s", hold, rtp)
+	}
+	return rtp, hold, maxDur, nil
 }
 
 func parseDuration(name, s string, least time.Duration) (time.Duration, error) {

@@ -49,6 +49,10 @@ func TestConfigDefaults(t *testing.T) {
 		CountryCode:    "86",
 		Quarantine:     24 * time.Hour,
 		AnswerTimeout:  60 * time.Second,
+		// Calls always end: 60 s of silence, an hour on hold, 4 h at most.
+		RTPTimeout:      60 * time.Second,
+		RTPHoldTimeout:  time.Hour,
+		MaxCallDuration: 4 * time.Hour,
 	}
 	if c.Trusted != nil {
 		t.Errorf("Trusted = %v, want none", c.Trusted)
@@ -133,6 +137,7 @@ func TestConfigPrecedence(t *testing.T) {
 				"XBRIDGE_LOG_FORMAT": "console", "XBRIDGE_LOG_LEVEL": "debug", "XBRIDGE_COUNTRY_CODE": "1",
 				"XBRIDGE_TRUSTED": "127.0.0.0/8, ::1", "XBRIDGE_API_TOKEN": "t",
 				"XBRIDGE_QUARANTINE": "0s", "XBRIDGE_ANSWER_TIMEOUT": "5s",
+				"XBRIDGE_RTP_TIMEOUT": "30s", "XBRIDGE_RTP_HOLD_TIMEOUT": "0", "XBRIDGE_MAX_CALL_DURATION": "2h",
 			},
 			check: func(t *testing.T, c Config) {
 				eq(t, "data", c.DataDir, "/tmp/x")
@@ -150,6 +155,9 @@ func TestConfigPrecedence(t *testing.T) {
 				eq(t, "api-token", c.APIToken, "t")
 				eq(t, "quarantine", c.Quarantine, time.Duration(0))
 				eq(t, "answer-timeout", c.AnswerTimeout, 5*time.Second)
+				eq(t, "rtp-timeout", c.RTPTimeout, 30*time.Second)
+				eq(t, "rtp-hold-timeout", c.RTPHoldTimeout, time.Duration(0))
+				eq(t, "max-call-duration", c.MaxCallDuration, 2*time.Hour)
 			},
 		},
 	}
@@ -232,6 +240,14 @@ func TestConfigErrors(t *testing.T) {
 		{"answer-timeout zero", []string{"--answer-timeout", "0s"}, "", "--answer-timeout"},
 		{"answer-timeout bare number", []string{"--answer-timeout", "60"}, "", "--answer-timeout"},
 		{"api-token with space", []string{"--api-token", "a b"}, "", "--api-token"},
+		{"rtp-timeout words", []string{"--rtp-timeout", "a minute"}, "", "--rtp-timeout"},
+		{"rtp-timeout negative", []string{"--rtp-timeout", "-1s"}, "", "--rtp-timeout"},
+		{"rtp-timeout too short", []string{"--rtp-timeout", "20ms"}, "", "--rtp-timeout: 20ms is below the minimum"},
+		{"rtp-hold-timeout below rtp-timeout", []string{"--rtp-timeout", "2m", "--rtp-hold-timeout", "1m"}, "", "--rtp-hold-timeout: 1m0s is shorter than --rtp-timeout 2m0s"},
+		{"rtp-hold-timeout below the default rtp-timeout", []string{"--rtp-hold-timeout", "30s"}, "", "--rtp-hold-timeout"},
+		{"max-call-duration bare number", []string{"--max-call-duration", "3600"}, "", "--max-call-duration"},
+		{"max-call-duration too short", []string{"--max-call-duration", "1ms"}, "", "--max-call-duration"},
+		{"config limit names flag", nil, `{"rtp-timeout":"-5s"}`, "--rtp-timeout"},
 		{"unknown flag", []string{"--bogus", "1"}, "", "bogus"},
 		{"stray argument", []string{"now"}, "", `unexpected argument "now"`},
 		{"config missing", []string{"--config", "/nonexistent/xbridge.json"}, "", "--config"},

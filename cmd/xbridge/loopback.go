@@ -55,6 +55,11 @@ func loopbackConfig(dir string) (Config, error) {
 		APIToken:       hex.EncodeToString(token),
 		Quarantine:     time.Minute,
 		AnswerTimeout:  5 * time.Second,
+		// The serve defaults: no loopback call lasts long enough to meet
+		// them unless a test means it to.
+		RTPTimeout:      60 * time.Second,
+		RTPHoldTimeout:  time.Hour,
+		MaxCallDuration: 4 * time.Hour,
 	}, nil
 }
 

@@ -27,21 +27,11 @@ func TestMain(m *testing.M) {
 // the environment only, and checks that SIGTERM, even delivered twice, ends
 // it cleanly (exit 0, store closed last).
 func TestBinaryStopsOnSIGTERM(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := buildBinary(t)
-	dir := t.TempDir()
-	cfg, err := loopbackConfig(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin, cfg, env := binaryEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "serve")
-	cmd.Env = append(os.Environ(),
-		"XBRIDGE_DATA="+dir, "XBRIDGE_SIP="+cfg.SIP.String(), "XBRIDGE_API="+cfg.API,
-		"XBRIDGE_TRUNK="+cfg.Trunk, "XBRIDGE_RTP_PORTS="+portRange(cfg), "XBRIDGE_CONFIG=")
+	cmd.Env = env
 	var logs syncBuffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {

@@ -19,41 +19,11 @@ import (
 // requests, is SIGKILLed while more are in flight, and after a restart on
 // the same data directory every acknowledged binding is there.
 func TestBindingsSurviveKill9(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := buildBinary(t)
-	dir := t.TempDir()
-	cfg, err := loopbackConfig(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := append(os.Environ(),
-		"XBRIDGE_DATA="+dir, "XBRIDGE_SIP="+cfg.SIP.String(), "XBRIDGE_API="+cfg.API,
-		"XBRIDGE_TRUNK="+cfg.Trunk, "XBRIDGE_RTP_PORTS="+portRange(cfg), "XBRIDGE_CONFIG=")
+	bin, cfg, env := binaryEnv(t)
 	base := "http://" + cfg.API
 	client := &http.Client{Timeout: 5 * time.Second}
 
-	start := func() *exec.Cmd {
-		t.Helper()
-		cmd := exec.Command(bin, "serve")
-		cmd.Env = env
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if res, err := client.Get(base + "/healthz"); err == nil {
-				res.Body.Close()
-				if res.StatusCode == http.StatusOK {
-					return cmd
-				}
-			}
-		}
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatal("binary never answered /healthz")
-		return nil
-	}
+	start := func() *exec.Cmd { return startServe(t, bin, env, base, nil) }
 	post := func(path string, body any) (*http.Response, map[string]any, error) {
 		raw, _ := json.Marshal(body)
 		res, err := client.Post(base+path, "application/json", bytes.NewReader(raw))
@@ -139,4 +109,51 @@ func TestBindingsSurviveKill9(t *testing.T) {
 		}
 	}
 	t.Logf("%d bindings acknowledged before SIGKILL, all present after restart", len(acked))
+}
+
+// startServe starts the binary's serve with env and waits until its API at
+// base answers /healthz; the process's logs go to logs when it is set.
+func startServe(t *testing.T, bin string, env []string, base string, logs *syncBuffer) *exec.Cmd {
+	t.Helper()
+	client := &http.Client{Timeout: 5 * time.Second}
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = env
+	if logs != nil {
+		cmd.Stderr = logs
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if res, err := client.Get(base + "/healthz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return cmd
+			}
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	t.Fatal("binary never answered /healthz")
+	return nil
+}
+
+// binaryEnv builds the binary (skipping the test under -short) and gives a
+// loopback configuration with a fresh data directory, as the environment
+// a serve run takes it from.
+func binaryEnv(t *testing.T) (bin string, cfg Config, env []string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin = buildBinary(t)
+	dir := t.TempDir()
+	cfg, err := loopbackConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env = append(os.Environ(),
+		"XBRIDGE_DATA="+dir, "XBRIDGE_SIP="+cfg.SIP.String(), "XBRIDGE_API="+cfg.API,
+		"XBRIDGE_TRUNK="+cfg.Trunk, "XBRIDGE_RTP_PORTS="+portRange(cfg), "XBRIDGE_CONFIG=")
+	return bin, cfg, env
 }

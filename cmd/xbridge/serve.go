@@ -84,6 +84,10 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 		Trunk:          cfg.Trunk,
 		TrunkTransport: cfg.TrunkTransport,
 		AnswerTimeout:  cfg.AnswerTimeout,
+		// The call watch ends calls nobody hangs up (call_watch.go).
+		RTPTimeout:      cfg.RTPTimeout,
+		RTPHoldTimeout:  cfg.RTPHoldTimeout,
+		MaxCallDuration: cfg.MaxCallDuration,
 	}, router, relay, st, b2bua.WithLogger(log.With().Str("component", "b2bua").Logger()))
 	if err != nil {
 		return fmt.Errorf("create SIP engine: %w", err)
@@ -208,6 +212,9 @@ func logSettings(log zerolog.Logger, cfg Config) {
 		Bool("api_token_set", cfg.APIToken != "").
 		Stringer("quarantine", cfg.Quarantine).
 		Stringer("answer_timeout", cfg.AnswerTimeout).
+		Stringer("rtp_timeout", cfg.RTPTimeout).
+		Stringer("rtp_hold_timeout", cfg.RTPHoldTimeout).
+		Stringer("max_call_duration", cfg.MaxCallDuration).
 		Str("config", cfg.ConfigFile).
 		Msg("starting xbridge")
 }

@@ -67,6 +67,11 @@ func Run(t *testing.T, open Opener) {
 		{"BadNumbersWriteNothing", testBadNumbers},
 		{"Pools", testPools},
 		{"ConcurrentCreates", testConcurrentCreates},
+		{"ActiveCalls", testActiveCalls},
+		{"ActiveCallPutThenDelete", testActiveCallPutThenDelete},
+		{"BadActiveCallWritesNothing", testBadActiveCall},
+		{"ConcurrentActiveCalls", testConcurrentActiveCalls},
+		{"ActiveCallCancelledContext", testActiveCallCancelledContext},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,293 @@
+package b2bua
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/xbridge/xbridge/media"
+)
+
+// The call watch makes every answered call end: one engine ticker looks at
+// the call table and ends (BYE on both legs, with a Reason) a call whose
+// media from either party has been silent past its timeout, or that has
+// lasted past the maximum duration. No timer runs per call or per packet:
+// the relay stamps when media last arrived, the tick compares.
+
+// Reasons the watch gives in its BYEs (RFC 3326).
+const (
+	reasonMediaTimeout = `SIP;cause=408;text="media timeout"`
+	reasonMaxDuration  = `SIP;cause=408;text="max call duration"`
+)
+
+// DefaultWatchTick is how often the call watch looks at the call table when
+// every limit is 10 s or longer: a limit is noticed at most one tick late.
+const DefaultWatchTick = time.Second
+
+// minWatchTick bounds the tick from below, whatever the limits.
+const minWatchTick = 10 * time.Millisecond
+
+// watchOptions are the watch's test knobs (see WithWatchTick, WithClock).
+type watchOptions struct {
+	tick time.Duration
+	now  func() time.Time
+}
+
+// WithWatchTick sets how often the call watch runs (default: a tenth of the
+// shortest limit, at most DefaultWatchTick).
+func WithWatchTick(d time.Duration) Option { return func(e *Engine) { e.watch.tick = d } }
+
+// WithClock replaces time.Now for the call watch.
+func WithClock(now func() time.Time) Option { return func(e *Engine) { e.watch.now = now } }
+
+func (e *Engine) now() time.Time {
+	if e.watch.now != nil {
+		return e.watch.now()
+	}
+	return time.Now()
+}
+
+// checkWatch refuses limits that cannot be meant: negative ones, or a hold
+// timeout shorter than the timeout of a call that is not on hold.
+func (c Config) checkWatch() error {
+	switch {
+	case c.RTPTimeout < 0 || c.RTPHoldTimeout < 0 || c.MaxCallDuration < 0:
+		return fmt.Errorf("b2bua: rtp timeout, rtp hold timeout and max call duration must not be negative")
+	case c.RTPHoldTimeout != 0 && c.RTPHoldTimeout < c.RTPTimeout:
+		return fmt.Errorf("b2bua: rtp hold timeout %v is shorter than the rtp timeout %v", c.RTPHoldTimeout, c.RTPTimeout)
+	}
+	return nil
+}
+
+// watchPolicy is the limits one tick applies; 0 disables a limit.
+type watchPolicy struct {
+	rtp, hold, max time.Duration
+}
+
+func (e *Engine) watchPolicy() watchPolicy {
+	return watchPolicy{rtp: e.cfg.RTPTimeout, hold: e.cfg.RTPHoldTimeout, max: e.cfg.MaxCallDuration}
+}
+
+func (p watchPolicy) enabled() bool { return p.rtp > 0 || p.hold > 0 || p.max > 0 }
+
+// tick is the default tick: a tenth of the shortest limit, so that a
+// limit is overrun by at most a tenth, within [minWatchTick,
+// DefaultWatchTick].
+func (p watchPolicy) tick() time.Duration {
+	tick := DefaultWatchTick
+	for _, d := range [...]time.Duration{p.rtp, p.hold, p.max} {
+		if d > 0 && d/10 < tick {
+			tick = d / 10
+		}
+	}
+	return max(tick, minWatchTick)
+}
+
+// watchedCall is what one tick knows of an answered call.
+type watchedCall struct {
+	answered time.Time
+	held     bool         // no stream carries media both ways
+	changed  time.Time    // when held last changed
+	heard    [2]time.Time // last media from each side (zero: none yet)
+}
+
+// verdict says whether the call must end at now, and with what Reason. A
+// side's silence counts from its last packet, but never from before the
+// answer or the last hold or resume: a party that was rightly silent starts
+// afresh.
+func (p watchPolicy) verdict(now time.Time, w watchedCall) (reason string, silent media.Side, end bool) {
+	if p.max > 0 && now.Sub(w.answered) >= p.max {
+		return reasonMaxDuration, 0, true
+	}
+	limit := p.rtp
+	if w.held {
+		limit = p.hold
+	}
+	if limit <= 0 {
+		return "", 0, false
+	}
+	for _, side := range [...]media.Side{media.SideA, media.SideB} {
+		since := latest(w.heard[side], w.answered, w.changed)
+		if now.Sub(since) >= limit {
+			return reasonMediaTimeout, side, true
+		}
+	}
+	return "", 0, false
+}
+
+func latest(ts ...time.Time) time.Time {
+	var out time.Time
+	for _, t := range ts {
+		if t.After(out) {
+			out = t
+		}
+	}
+	return out
+}
+
+// callWatch is a call's part in the watch.
+type callWatch struct {
+	mu      sync.Mutex
+	dirs    [2][]media.Direction // of the latest SDP from each side; nil: none yet
+	held    bool
+	changed time.Time
+
+	fired   atomic.Bool // the watch has ended the call; later ticks skip it
+	counted packetCounts
+
+	// The call's record in the store (call_persist.go), under recMu.
+	recMu     sync.Mutex
+	recorded  bool
+	forgotten bool
+}
+
+// noteSDP takes an SDP body a side sent (offer or answer): its direction
+// attributes say whether the call is on hold.
+func (c *call) noteSDP(from media.Side, sdp []byte) {
+	dirs, err := media.Directions(sdp)
+	if err != nil {
+		return // the relay refuses it too; nothing changed
+	}
+	now := c.e.now()
+	w := &c.watch
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.dirs[from] = dirs
+	if held := onHold(w.dirs); held != w.held {
+		w.held, w.changed = held, now
+		c.log.Debug().Bool("held", held).Msg("call hold state changed")
+	}
+}
+
+// onHold reports whether no stream carries media both ways. Who is expected
+// to send follows from both SDPs: on stream i, A sends when A's SDP says it
+// sends and B's says B receives, and the other way round; a call where no
+// stream flows both ways (a=sendonly answered by a=recvonly, a=inactive,
+// c=0.0.0.0, a rejected stream) is on hold, and then both parties, the one
+// playing music on hold included, may fall silent. A side with no SDP yet
+// is taken to send and receive.
+func onHold(dirs [2][]media.Direction) bool {
+	if dirs[0] == nil && dirs[1] == nil {
+		return false
+	}
+	n := max(len(dirs[0]), len(dirs[1]))
+	at := func(side, i int) media.Direction {
+		switch {
+		case dirs[side] == nil:
+			return media.DirSendRecv
+		case i < len(dirs[side]):
+			return dirs[side][i]
+		}
+		return media.DirInactive
+	}
+	for i := range n {
+		if at(0, i) == media.DirSendRecv && at(1, i) == media.DirSendRecv {
+			return false
+		}
+	}
+	return true
+}
+
+// packetCounts stands in for media.Session.LastPacketFrom, which the relay
+// does not have yet: it reads the relay's forwarded-packet counters each
+// tick and stamps a side heard when its count moved, so it is at most one
+// tick late. Only the watch goroutine touches it.
+type packetCounts struct {
+	count [2]uint64
+	at    [2]time.Time
+}
+
+func (p *packetCounts) lastPacketFrom(s *media.Session, side media.Side, now time.Time) time.Time {
+	st := s.Stats()
+	f := st.AToB
+	if side == media.SideB {
+		f = st.BToA
+	}
+	if n := f.RTPPackets + f.RTCPPackets; n != p.count[side] {
+		p.count[side], p.at[side] = n, now
+	}
+	return p.at[side]
+}
+
+// lastPacketFrom is when media from side last reached the relay. Once the
+// relay has Session.LastPacketFrom, this becomes
+//
+//	return c.media.LastPacketFrom(side)
+func (c *call) lastPacketFrom(side media.Side, now time.Time) time.Time {
+	return c.watch.counted.lastPacketFrom(c.media, side, now)
+}
+
+// watched is the call as the tick sees it; false for a call not answered
+// yet, already ending, or already ended by the watch.
+func (c *call) watched(now time.Time) (watchedCall, bool) {
+	if c.watch.fired.Load() {
+		return watchedCall{}, false
+	}
+	c.mu.Lock()
+	up, answered := c.state == stateUp, c.answered
+	c.mu.Unlock()
+	if !up || answered.IsZero() {
+		return watchedCall{}, false
+	}
+	w := watchedCall{answered: answered}
+	c.watch.mu.Lock()
+	w.held, w.changed = c.watch.held, c.watch.changed
+	c.watch.mu.Unlock()
+	for _, side := range [...]media.Side{media.SideA, media.SideB} {
+		w.heard[side] = c.lastPacketFrom(side, now)
+	}
+	return w, true
+}
+
+// startWatch runs the call watch until ctx ends; the returned function
+// waits for it to stop.
+func (e *Engine) startWatch(ctx context.Context) (wait func()) {
+	p := e.watchPolicy()
+	if !p.enabled() {
+		return func() {}
+	}
+	tick := e.watch.tick
+	if tick <= 0 {
+		tick = p.tick()
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(tick)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				e.checkCalls(p, e.now())
+			}
+		}
+	}()
+	return func() { <-done }
+}
+
+// checkCalls is one tick over the call table.
+func (e *Engine) checkCalls(p watchPolicy, now time.Time) {
+	for _, c := range e.calls.all() {
+		w, ok := c.watched(now)
+		if !ok {
+			continue
+		}
+		reason, silent, end := p.verdict(now, w)
+		if !end || !c.watch.fired.CompareAndSwap(false, true) {
+			continue
+		}
+		ev := c.log.Info().Str("reason", reason).Dur("talk", now.Sub(w.answered)).Bool("held", w.held)
+		if reason == reasonMediaTimeout {
+			ev = ev.Stringer("silent", silent)
+		}
+		ev.Msg("call watch ends call")
+		// Off the tick: a peer slow to answer the BYE holds up only its call.
+		go c.terminate(sip.NewHeader("Reason", reason), 408)
+	}
+}

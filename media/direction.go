@@ -1,0 +1,81 @@
+package media
+
+// Direction is what a party's SDP says it does on one stream (RFC 3264
+// 5.1, 8.4): send, receive, both or neither.
+type Direction uint8
+
+const (
+	DirSend     Direction = 1 << iota // the party sends media
+	DirRecv                           // the party receives media
+	DirInactive Direction = 0
+	DirSendRecv           = DirSend | DirRecv
+)
+
+func (d Direction) String() string {
+	switch d {
+	case DirSendRecv:
+		return "sendrecv"
+	case DirSend:
+		return "sendonly"
+	case DirRecv:
+		return "recvonly"
+	}
+	return "inactive"
+}
+
+// Directions returns what the sender of sdp does on each of its m= lines,
+// in order: the section's direction attribute, else the session's, else
+// sendrecv. A rejected stream (port 0) is inactive, and one on the null
+// address (c=0.0.0.0, the RFC 2543 way of holding) receives nothing. It
+// reads the body with the relay's own parser, so it accepts what Rewrite
+// accepts.
+func Directions(sdp []byte) ([]Direction, error) {
+	d, err := parseSDP(sdp)
+	if err != nil {
+		return nil, err
+	}
+	session := DirSendRecv
+	own := make([]Direction, len(d.media))
+	set := make([]bool, len(d.media))
+	for _, l := range d.lines {
+		dir, ok := directionAttr(l)
+		if !ok {
+			continue
+		}
+		if l.media < 0 {
+			session = dir
+		} else {
+			own[l.media], set[l.media] = dir, true
+		}
+	}
+	out := own
+	for i, m := range d.media {
+		if !set[i] {
+			out[i] = session
+		}
+		switch {
+		case m.port == 0:
+			out[i] = DirInactive
+		case m.conn.IsValid() && m.conn.IsUnspecified():
+			out[i] &^= DirRecv
+		}
+	}
+	return out, nil
+}
+
+func directionAttr(l sdpLine) (Direction, bool) {
+	if l.typ != 'a' {
+		return 0, false
+	}
+	switch l.value {
+	case "sendrecv":
+		return DirSendRecv, true
+	case "sendonly":
+		return DirSend, true
+	case "recvonly":
+		return DirRecv, true
+	case "inactive":
+		return DirInactive, true
+	}
+	return 0, false
+}

@@ -1,0 +1,270 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// Active-call records are written behind: PutActiveCall and DeleteActiveCall
+// only queue the change, and one transaction commits everything queued every
+// flush interval (joining a bbolt Batch with binding writes in flight). A
+// Put whose Delete follows within the same interval never reaches the disk,
+// so short calls cost no I/O at all, and a busy engine costs at most one
+// fsync per interval however many calls it answers.
+//
+// The price is the crash window: a call answered within the last flush
+// interval before a crash (plus the time its commit takes) may be missing
+// after the restart, and a call that ended within it may still be there. The
+// first leaves that call's legs to their own timers; the second makes the
+// engine send a BYE its peers answer with 481. Neither stalls anything.
+
+// bucketActiveCalls maps a call ID to its active-call record.
+var bucketActiveCalls = []byte("active_calls")
+
+// activeQueue is the queue of active-call changes not yet committed.
+type activeQueue struct {
+	mu sync.Mutex
+	// pending maps a call ID to its encoded record, or to nil for a delete.
+	pending map[string][]byte
+	// written holds the IDs whose record is on disk or in a commit under
+	// way: only their deletes must reach the disk.
+	written map[string]struct{}
+	closed  bool
+	kick    chan struct{} // capacity 1: a flush is due
+
+	flushing sync.Mutex    // one flush at a time
+	commits  atomic.Uint64 // transactions committed, for tests and benchmarks
+}
+
+func newActiveQueue() *activeQueue {
+	return &activeQueue{
+		pending: make(map[string][]byte),
+		written: make(map[string]struct{}),
+		kick:    make(chan struct{}, 1),
+	}
+}
+
+var errActiveClosed = fmt.Errorf("store: active calls: %w", berrors.ErrDatabaseNotOpen)
+
+// PutActiveCall implements Store. It queues the record and returns at once;
+// see the crash window above.
+func (db *DB) PutActiveCall(ctx context.Context, c ActiveCall) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := checkActiveCall(c); err != nil {
+		return err
+	}
+	return db.active.queue(c.ID, encodeActiveCall(c))
+}
+
+// DeleteActiveCall implements Store. Deleting an ID that has no record is
+// not an error.
+func (db *DB) DeleteActiveCall(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if id == "" {
+		return invalidf("active call id is required")
+	}
+	return db.active.queue(id, nil)
+}
+
+// ActiveCalls implements Store: it commits what is queued, then reads every
+// record. A record that does not decode cannot end any call: it is logged,
+// left out and queued for deletion.
+func (db *DB) ActiveCalls(ctx context.Context) ([]ActiveCall, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := db.flushActive(); err != nil {
+		return nil, err
+	}
+	var (
+		out []ActiveCall
+		bad []string
+	)
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketActiveCalls).ForEach(func(k, v []byte) error {
+			c, err := decodeActiveCall(v)
+			if err == nil && c.ID != string(k) {
+				err = fmt.Errorf("%w: record of %q under key %q", errBadActiveCall, c.ID, k)
+			}
+			if err != nil {
+				db.log.Warn().Err(err).Str("active_call", string(k)).Msg("dropping unreadable active-call record")
+				bad = append(bad, string(k))
+				return nil
+			}
+			out = append(out, c)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: active calls: %w", err)
+	}
+	for _, id := range bad {
+		if err := db.active.drop(id); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// queue records a put (v != nil) or a delete (v == nil) of id.
+func (q *activeQueue) queue(id string, v []byte) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return errActiveClosed
+	}
+	prev, queued := q.pending[id]
+	_, onDisk := q.written[id]
+	switch {
+	case v == nil && queued && prev != nil && !onDisk:
+		// Put and delete in one interval: nothing ever reaches the disk.
+		delete(q.pending, id)
+		return nil
+	case v == nil && !queued && !onDisk:
+		return nil // nothing to delete
+	}
+	q.pending[id] = v
+	select {
+	case q.kick <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// drop queues the delete of a record found on disk.
+func (q *activeQueue) drop(id string) error {
+	q.mu.Lock()
+	q.written[id] = struct{}{}
+	q.mu.Unlock()
+	return q.queue(id, nil)
+}
+
+// flushActive commits every queued change in one transaction.
+func (db *DB) flushActive() error {
+	q := db.active
+	q.flushing.Lock()
+	defer q.flushing.Unlock()
+
+	q.mu.Lock()
+	batch := q.pending
+	if len(batch) == 0 {
+		q.mu.Unlock()
+		return nil
+	}
+	q.pending = make(map[string][]byte, len(batch))
+	for id, v := range batch {
+		if v == nil {
+			delete(q.written, id)
+		} else {
+			q.written[id] = struct{}{}
+		}
+	}
+	q.mu.Unlock()
+
+	err := db.write(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketActiveCalls)
+		for id, v := range batch {
+			var err error
+			if v == nil {
+				err = b.Delete([]byte(id))
+			} else {
+				err = b.Put([]byte(id), v)
+			}
+			if err != nil {
+				return fmt.Errorf("active call %q: %w", id, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		// Queue the batch again under any newer change, and count every
+		// ID as written so that no later delete is cancelled against a
+		// record whose fate is unknown.
+		q.mu.Lock()
+		for id, v := range batch {
+			if _, newer := q.pending[id]; !newer {
+				q.pending[id] = v
+			}
+			q.written[id] = struct{}{}
+		}
+		q.mu.Unlock()
+		return fmt.Errorf("store: commit active calls: %w", err)
+	}
+	q.commits.Add(1)
+	return nil
+}
+
+// activeFlushLoop commits queued changes one flush interval after the first
+// of them, until the store closes; then it commits what is left.
+func (db *DB) activeFlushLoop() {
+	defer db.swept.Done()
+	q := db.active
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	// wait sleeps for d, false once the store is closing.
+	wait := func(d time.Duration) bool {
+		timer.Reset(d)
+		select {
+		case <-db.stop:
+			timer.Stop()
+			return false
+		case <-timer.C:
+			return true
+		}
+	}
+	defer func() {
+		q.mu.Lock()
+		q.closed = true
+		q.mu.Unlock()
+		if err := db.flushActive(); err != nil {
+			db.log.Error().Err(err).Msg("active calls lost at close")
+		}
+	}()
+	for {
+		select {
+		case <-db.stop:
+			return
+		case <-q.kick:
+		}
+		if !wait(db.opts.callFlush) {
+			return
+		}
+		if err := db.flushActive(); err != nil {
+			// The batch is queued again; a failing disk is retried at a
+			// pace that does not flood the log.
+			db.log.Error().Err(err).Dur("retry_in", activeRetry).Msg("active calls not committed")
+			if !wait(activeRetry) {
+				return
+			}
+			select {
+			case q.kick <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// activeRetry is how long a failed commit of active calls waits to be tried
+// again.
+const activeRetry = time.Second
+
+// loadWritten learns which records a previous run left on disk, so their
+// deletes are written.
+func (db *DB) loadWritten() error {
+	return db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketActiveCalls).ForEach(func(k, _ []byte) error {
+			db.active.written[string(k)] = struct{}{}
+			return nil
+		})
+	})
+}
