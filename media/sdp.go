@@ -305,8 +305,10 @@ func (d *sessionDesc) attribute(val string, cur int) (lineKind, error) {
 	case attrCrypto:
 		ok = checkCrypto(value, m)
 	}
-	// The grammars admit no address; the scanner stays as a second net.
-	if !ok || hasForeignAddr(value, netip.Addr{}) {
+	// The grammars admit no address. The scanner stays as a second net
+	// behind the two whose tables are likeliest to grow looser: format
+	// parameters and SRTP keys.
+	if !ok || (kind == attrFmtp || kind == attrCrypto) && hasForeignAddr(value, netip.Addr{}) {
 		return lineDrop, nil
 	}
 	switch kind {
