@@ -153,6 +153,9 @@ func parseSDP(b []byte, relay netip.Addr) (*sessionDesc, error) {
 		if strings.IndexByte(line, '\r') >= 0 {
 			return nil, malformed(lineNo, "bare CR inside a line")
 		}
+		// Trailing blanks (a=rtpmap:101 telephone-event/8000 ) are a
+		// common slip that would fail every value grammar.
+		line = strings.TrimRight(line, " \t")
 		if len(line) < 2 || line[1] != '=' || line[0] < 'a' || line[0] > 'z' {
 			return nil, malformed(lineNo, "not a <type>=<value> line: %.40q", line)
 		}
@@ -371,7 +374,6 @@ func parseMediaLine(val string, line int) (mediaDesc, error) {
 		return m, malformed(line, "m= needs <media> <port> <proto> <fmt>: %.60q", val)
 	}
 	proto, fmts, ok := strings.Cut(rest, " ")
-	fmts = strings.TrimRight(fmts, " \t")
 	if !ok || proto == "" || strings.TrimSpace(fmts) == "" {
 		return m, malformed(line, "m= needs <proto> and at least one <fmt>: %.60q", val)
 	}

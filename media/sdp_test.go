@@ -380,6 +380,7 @@ func TestAttributeGrammar(t *testing.T) {
 		{"rtpmap rate too long", avp, "a=rtpmap:0 PCMU/13800000001", ""},
 		{"rtpmap trailing text", avp, "a=rtpmap:0 PCMU/8000/1/alice", ""},
 		{"rtpmap no rate", avp, "a=rtpmap:0 PCMU", ""},
+		{"rtpmap trailing blanks", avp, "a=rtpmap:101 telephone-event/8000 \t", "a=rtpmap:101 telephone-event/8000"},
 		{"fmtp events", avp, "a=fmtp:101 0-15,66,70-72", "a=fmtp:101 0-15,66,70-72"},
 		{"fmtp event 256", avp, "a=fmtp:101 0-256", ""},
 		{"fmtp params kept, spaces dropped", avp, "a=fmtp:96 minptime=10; useinbandfec=1", "a=fmtp:96 minptime=10;useinbandfec=1"},
