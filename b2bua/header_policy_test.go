@@ -296,6 +296,13 @@ func TestPolicyCrossingBody(t *testing.T) {
 		{"dtmf with text", "application/dtmf", "call 13800000001", "", "", false},
 		{"multipart isup", "multipart/mixed;boundary=b", "--b\r\n\r\n13800000001\r\n--b--\r\n", "", "", false},
 		{"body without type", "", "Signal=5\r\n", "", "", false},
+		// Error and information bodies a party attaches name it; none crosses.
+		{"html error page", "text/html", "<h1>bob.chen 139-0000-0002 is busy</h1>", "", "", false},
+		{"plain text", "text/plain", "alice.wang@buyer-a.example is away", "", "", false},
+		{"json", "application/json", `{"callee":"+8613900000002"}`, "", "", false},
+		{"sipfrag", "message/sipfrag", "SIP/2.0 486 Busy\r\nContact: <sip:bob.chen@courier-b.example>\r\n", "", "", false},
+		{"isup", "application/isup;version=itu-t92+", "\x01\x13\x80", "", "", false},
+		{"sdp spelled as a parameter", "text/plain;type=application/sdp", "v=0\r\n", "", "", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -218,17 +218,21 @@ func (c *call) mirror(req *sip.Request, tx sip.ServerTransaction) {
 	if code >= 300 {
 		code, _ = relayedStatus(code)
 	}
-	out := sip.NewResponseFromRequest(req, code, reasonPhrase(code), nil)
+	var answer []byte
 	if res.IsSuccess() && isSDPBody(res) && len(res.Body()) > 0 {
-		answer, err := c.rewrite(toSide, res.Body())
-		if err != nil {
-			c.log.Warn().Err(err).Msg("unusable sdp answer to mirrored request")
-		} else {
-			out.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-			out.SetBody(answer)
+		if answer, err = c.rewrite(toSide, res.Body()); err != nil {
+			// A 2xx without the answer its offer needs would be a lie: the
+			// offerer hears 488, the relay keeps the session it had.
+			c.log.Warn().Err(err).Str("method", string(req.Method)).Msg("unusable sdp answer to mirrored request")
+			code = 488
 		}
 	}
-	if res.IsSuccess() && req.IsInvite() {
+	out := sip.NewResponseFromRequest(req, code, reasonPhrase(code), nil)
+	if answer != nil {
+		out.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+		out.SetBody(answer)
+	}
+	if code < 300 && req.IsInvite() {
 		out.AppendHeader(c.e.contact(req.Transport()))
 	}
 	if err := tx.Respond(out); err != nil {

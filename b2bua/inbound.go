@@ -270,10 +270,12 @@ func (c *call) answeredByB(res *sip.Response, stopping bool, stopCode int) {
 			c.log.Warn().Err(err).Msg("unusable sdp from b")
 			ackB(nil)
 			// A has no 2xx: it gets the failure as its final answer, and
-			// only B, whose dialog is up, gets a BYE.
-			c.replyA(488)
+			// only B, whose dialog is up, gets a BYE. The BYE goes at once:
+			// replyA returns only when A acknowledges the 488 (or after
+			// 32 s), and B must not stay up that long.
 			c.aFinalSent(false)
-			c.hangup(byEngine, sip.NewHeader("Reason", `SIP;cause=488;text="unusable SDP"`))
+			go c.hangup(byEngine, sip.NewHeader("Reason", `SIP;cause=488;text="unusable SDP"`))
+			c.replyA(488)
 			return
 		}
 		headers = append(headers, sip.NewHeader("Content-Type", "application/sdp"))

@@ -3,8 +3,10 @@ package b2bua
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,11 +34,12 @@ type party struct {
 	e164   string // canonical digits, e.g. 8613800000001
 	ip     string // address written in headers and SDP
 	domain string // host name written in URIs
+	user   string // account name a phone writes into SDP, RTCP and User-Agent
 }
 
 var (
-	partyA = party{e164: numA, ip: "127.0.0.77", domain: "buyer-a.example"}
-	partyB = party{e164: numB, ip: "127.0.0.88", domain: "courier-b.example"}
+	partyA = party{e164: numA, ip: "127.0.0.77", domain: "buyer-a.example", user: "alice.wang"}
+	partyB = party{e164: numB, ip: "127.0.0.88", domain: "courier-b.example", user: "bob.chen"}
 )
 
 func (p party) national() string { return p.e164[2:] } // 13800000001
@@ -53,7 +56,7 @@ func (p party) grouped(sep string) string {
 // secrets are the strings that must never reach the other party. The
 // national number is a substring of every format (+86, 0086, tel:, sip:).
 func (p party) secrets() []string {
-	return []string{p.national(), p.grouped("-"), p.grouped(" "), p.ip, p.domain}
+	return []string{p.national(), p.grouped("-"), p.grouped(" "), p.ip, p.domain, p.user}
 }
 
 // ---- raw UDP endpoint ----
@@ -281,9 +284,12 @@ func carrierIdentity(p party, carrierPort int) [][2]string {
 		{"Call-Info", "<http://" + p.ip + "/photo/" + p.national() + ".jpg>;purpose=icon"},
 		{"Subject", "call from " + p.grouped(" ")},
 		{"Organization", p.domain + " " + p.plus()},
-		{"User-Agent", "BuyerPhone/1.0 (" + p.ip + "; " + p.tel() + ")"},
+		{"User-Agent", "BuyerPhone/1.0 (" + p.ip + "; " + p.tel() + "; " + p.user + ")"},
+		{"Server", "BuyerPBX/4.2 (" + p.user + "@" + p.domain + ")"},
+		{"Warning", `399 ` + p.domain + ` "caller ` + p.national() + ` ` + p.user + `"`},
+		{"Retry-After", "60 (" + p.user + " at " + p.domain + " " + p.national() + ");duration=600"},
 		{"Referred-By", "<sip:" + p.plus() + "@" + p.ip + ">"},
-		{"Reason", `SIP;cause=200;text="` + p.national() + `"`},
+		{"Reason", `SIP;cause=200;text="` + p.national() + ` ` + p.user + `@` + p.domain + `"`},
 		{"X-Caller-Number", p.intl00()},
 		{"X-Orig-IP", p.ip},
 		{"Supported", "timer, 100rel"},
@@ -302,15 +308,26 @@ func calleeIdentity(p party, trunkPort int) [][2]string {
 		{"Remote-Party-ID", "<sip:" + p.national() + "@" + p.ip + ">;party=called;screen=yes"},
 		{"P-Called-Party-ID", "<sip:" + p.intl00() + "@" + p.domain + ">"},
 		{"Server", "CourierPBX/2.1 (" + p.ip + "; " + p.intl00() + ")"},
+		{"User-Agent", "CourierPhone/3.0 (" + p.user + "@" + p.domain + ")"},
 		{"Warning", `399 ` + p.ip + ` "callee ` + p.national() + `"`},
-		{"Reason", `Q.850;cause=16;text="` + p.plus() + `"`},
+		{"Warning", `301 ` + p.domain + ` "` + p.user + ` is on another call"`},
+		{"Reason", `Q.850;cause=16;text="` + p.plus() + ` ` + p.user + `"`},
+		{"Retry-After", "120 (callee " + p.user + " " + p.grouped("-") + " busy);duration=3600"},
+		{"Error-Info", "<http://" + p.domain + "/busy/" + p.national() + ".wav>"},
 		{"X-Callee", p.plus()},
 	}
 }
 
-// partySDP is an SDP with the party's number and address in every line that
-// can carry them. direction is sendrecv, sendonly, recvonly or inactive.
+// partySDP is an SDP with the party's number, address, host and user name in
+// every line that can carry them. direction is sendrecv, sendonly, recvonly
+// or inactive.
 func partySDP(p party, rtpPort int, version int, direction string) string {
+	return partySDPAt(p, p.ip, rtpPort, rtpPort+1, version, direction)
+}
+
+// partySDPAt is partySDP receiving RTP at conn:rtpPort and RTCP at
+// conn:rtcpPort (the party's address is still written everywhere else).
+func partySDPAt(p party, conn string, rtpPort, rtcpPort int, version int, direction string) string {
 	lines := []string{
 		"v=0",
 		fmt.Sprintf("o=%s %d %d IN IP4 %s", p.national(), 1000+rtpPort, version, p.ip),
@@ -319,16 +336,30 @@ func partySDP(p party, rtpPort int, version int, direction string) string {
 		"u=http://" + p.domain + "/" + p.national(),
 		"e=" + p.national() + "@" + p.domain,
 		"p=" + p.plus(),
-		"c=IN IP4 " + p.ip,
+		"c=IN IP4 " + conn,
+		"b=AS:80",
 		"t=0 0",
+		"a=X-orig-caller:sip:" + p.user + "@pbx." + p.domain,
+		"a=tool:SoftPhone 3.1 user=" + p.user,
+		"a=X-account:" + p.user,
 		fmt.Sprintf("m=audio %d RTP/AVP 0 8 101", rtpPort),
 		"i=voice of " + p.grouped("-"),
-		"c=IN IP4 " + p.ip,
+		"c=IN IP4 " + conn,
 		"a=rtpmap:0 PCMU/8000",
 		"a=rtpmap:8 PCMA/8000",
 		"a=rtpmap:101 telephone-event/8000",
-		"a=fmtp:101 0-16",
-		fmt.Sprintf("a=rtcp:%d IN IP4 %s", rtpPort+1, p.ip),
+		"a=rtpmap:96 " + p.user + "/8000",
+		"a=fmtp:101 0-16;x-user=" + p.user + ";x-host=" + p.domain,
+		"a=fmtp:8 x-owner=sip:" + p.user + "@" + p.domain,
+		"a=ptime:20 " + p.user,
+		"a=rtcp-fb:* nack app " + p.user,
+		"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" + p.user + "@" + p.domain,
+		"a=fingerprint:sha-256 " + p.user,
+		"a=setup:actpass",
+		"a=ssrc:4244 cname:" + p.user + "@" + p.domain,
+		"a=X-nat-host:" + p.domain,
+		"a=" + direction + ":" + p.user,
+		fmt.Sprintf("a=rtcp:%d IN IP4 %s", rtcpPort, conn),
 		fmt.Sprintf("a=candidate:1 1 UDP 2130706431 %s %d typ host", p.ip, rtpPort),
 		fmt.Sprintf("a=candidate:2 1 UDP 1694498815 %s %d typ srflx raddr %s rport %d", p.ip, rtpPort, p.ip, rtpPort),
 		"a=ice-ufrag:" + p.national(),
@@ -367,6 +398,28 @@ type privacyCall struct {
 	bToTag       string
 	bCSeq        uint32
 	engineTarget string // the engine's Contact on the B leg
+	// What each side got from the engine last: the relay's ports facing it.
+	aAnswer []byte
+	// media, when set, are real sockets on 127.0.0.1 where each party's
+	// SDP says it receives; otherwise the SDP names the party's written
+	// address and nothing is sent to it.
+	mediaA, mediaB *mediaEnd
+}
+
+// sdpA is A's SDP (version, direction) as the call's media setting wants.
+func (c *privacyCall) sdpA(version int, direction string) string {
+	if c.mediaA != nil {
+		return partySDPAt(partyA, "127.0.0.1", c.mediaA.rtp.port(), c.mediaA.rtcp.port(), version, direction)
+	}
+	return partySDP(partyA, 40000, version, direction)
+}
+
+// sdpB is B's SDP, like sdpA.
+func (c *privacyCall) sdpB(version int, direction string) string {
+	if c.mediaB != nil {
+		return partySDPAt(partyB, "127.0.0.1", c.mediaB.rtp.port(), c.mediaB.rtcp.port(), version, direction)
+	}
+	return partySDP(partyB, 41000, version, direction)
 }
 
 // withTrunk points the engine's B legs at addr instead of the harness trunk.
@@ -436,16 +489,45 @@ func (c *privacyCall) carrierAnswer(req *sip.Request, code int, reason, sdp stri
 
 // trunkAnswer answers a request the engine sent on the B leg.
 func (c *privacyCall) trunkAnswer(req *sip.Request, code int, reason, sdp string) {
+	ct := ""
+	if sdp != "" {
+		ct = "application/sdp"
+	}
+	c.trunkAnswerBody(req, code, reason, ct, sdp)
+}
+
+// trunkAnswerBody answers on the B leg with a body of any type: the error
+// pages, JSON and sipfrag a callee's network attaches to failures.
+func (c *privacyCall) trunkAnswerBody(req *sip.Request, code int, reason, contentType, body string) {
 	m := answerTo(req, code, reason, c.bToTag)
 	m.compact = c.compact
 	for _, h := range calleeIdentity(partyB, c.tr.port) {
 		m.add(h[0], h[1])
 	}
-	if sdp != "" {
-		m.add("Content-Type", "application/sdp")
-		m.body = sdp
+	if body != "" {
+		m.add("Content-Type", contentType)
+		m.body = body
 	}
 	c.tr.send(c.te.addr, m.bytes())
+}
+
+// errorPage is an HTML error body naming the party, as PBXs send with a 486.
+func errorPage(p party) string {
+	return "<html><body><h1>" + p.user + " (" + p.grouped(" ") + ") is busy</h1><p>" + p.domain + " " + p.ip + "</p></body></html>\r\n"
+}
+
+// carrierAnswerBody answers on the A leg with a body of any type.
+func (c *privacyCall) carrierAnswerBody(req *sip.Request, code int, reason, contentType, body string) {
+	m := answerTo(req, code, reason, "")
+	m.compact = c.compact
+	for _, h := range carrierIdentity(partyA, c.car.port) {
+		if h[0] != "Via" {
+			m.add(h[0], h[1])
+		}
+	}
+	m.add("Content-Type", contentType)
+	m.body = body
+	c.car.send(c.te.addr, m.bytes())
 }
 
 // trunkRequest starts a B-leg request in the dialog the INVITE created.
@@ -474,7 +556,7 @@ func (c *privacyCall) inviteB(lateOffer bool) (string, *sip.Request) {
 	inv := c.carrierRequest(sip.INVITE, "sip:+"+numX+"@"+c.te.addr+";user=phone", 1, br)
 	if !lateOffer {
 		inv.add("Content-Type", "application/sdp")
-		inv.body = partySDP(partyA, 40000, 1, "sendrecv")
+		inv.body = c.sdpA(1, "sendrecv")
 	}
 	c.car.send(c.te.addr, inv.bytes())
 
@@ -508,11 +590,11 @@ func (c *privacyCall) setup() {
 	if res := c.car.response(sip.INVITE, 1, 180); res.StatusCode != 180 {
 		t.Fatalf("A got %d, want 180", res.StatusCode)
 	}
-	c.trunkAnswer(bInv, 183, "Session Progress from "+partyB.ip, partySDP(partyB, 41000, 1, "sendrecv"))
+	c.trunkAnswer(bInv, 183, "Session Progress from "+partyB.ip, c.sdpB(1, "sendrecv"))
 	if res := c.car.response(sip.INVITE, 1, 181); res.StatusCode != 183 || !onRelay(string(res.Body())) {
 		t.Fatalf("A got %d, want 183 with the relay's early-media SDP:\n%s", res.StatusCode, res.Body())
 	}
-	c.trunkAnswer(bInv, 200, "OK "+partyB.plus(), partySDP(partyB, 41000, 2, "sendrecv"))
+	c.trunkAnswer(bInv, 200, "OK "+partyB.plus(), c.sdpB(2, "sendrecv"))
 	if ack := c.tr.request(sip.ACK, true); ack.CSeq().SeqNo != bInv.CSeq().SeqNo {
 		t.Errorf("B leg ACK has CSeq %d, want %d", ack.CSeq().SeqNo, bInv.CSeq().SeqNo)
 	}
@@ -525,6 +607,7 @@ func (c *privacyCall) setup() {
 	}
 	c.aToTag, _ = final.To().Params.Get("tag")
 	c.engineContact = final.Contact().Address.String()
+	c.aAnswer = final.Body()
 	c.car.send(c.te.addr, c.carrierRequest(sip.ACK, c.engineContact, 1, "").bytes())
 }
 
@@ -537,7 +620,7 @@ func (c *privacyCall) holdFromA() {
 	req := c.carrierRequest(sip.INVITE, c.engineContact, c.aCSeq, "")
 	req.add("Contact", "<sip:"+partyA.plus()+"@"+c.car.addr()+">")
 	req.add("Content-Type", "application/sdp")
-	req.body = partySDP(partyA, 40000, 2, "sendonly")
+	req.body = c.sdpA(2, "sendonly")
 	c.car.send(c.te.addr, req.bytes())
 
 	got := c.tr.request(sip.INVITE, true)
@@ -547,7 +630,7 @@ func (c *privacyCall) holdFromA() {
 	if !strings.Contains(string(got.Body()), "a=sendonly") {
 		t.Errorf("mirrored re-INVITE lost the hold:\n%s", got.Body())
 	}
-	c.trunkAnswer(got, 200, "OK "+partyB.national(), partySDP(partyB, 41000, 3, "recvonly"))
+	c.trunkAnswer(got, 200, "OK "+partyB.national(), c.sdpB(3, "recvonly"))
 	c.tr.wait("ACK of the mirrored re-INVITE", func(m sip.Message) bool {
 		r, ok := m.(*sip.Request)
 		return ok && r.IsAck() && r.CSeq().SeqNo == got.CSeq().SeqNo
@@ -567,7 +650,7 @@ func (c *privacyCall) holdFromB() {
 	c.bCSeq++
 	req := c.trunkRequest(sip.INVITE, c.bCSeq)
 	req.add("Content-Type", "application/sdp")
-	req.body = partySDP(partyB, 41000, 4, "sendonly")
+	req.body = c.sdpB(4, "sendonly")
 	c.tr.send(c.te.addr, req.bytes())
 
 	got := c.car.request(sip.INVITE, true)
@@ -577,7 +660,7 @@ func (c *privacyCall) holdFromB() {
 	if !strings.Contains(string(got.Body()), "a=sendonly") {
 		t.Errorf("mirrored re-INVITE lost the hold:\n%s", got.Body())
 	}
-	c.carrierAnswer(got, 200, "OK "+partyA.national(), partySDP(partyA, 40000, 3, "recvonly"))
+	c.carrierAnswer(got, 200, "OK "+partyA.national(), c.sdpA(3, "recvonly"))
 	c.car.wait("ACK of the mirrored re-INVITE", func(m sip.Message) bool {
 		r, ok := m.(*sip.Request)
 		return ok && r.IsAck() && r.CSeq().SeqNo == got.CSeq().SeqNo
@@ -620,6 +703,80 @@ func (c *privacyCall) dtmfInfo() {
 	c.carrierAnswer(got, 200, "OK "+partyA.ip, "")
 	if res := c.tr.response(sip.INFO, c.bCSeq, 200); res.StatusCode != 200 {
 		t.Errorf("B's INFO got %d", res.StatusCode)
+	}
+}
+
+// updateBothWays sends an UPDATE with a new offer from each side (RFC
+// 3311); each is mirrored with its SDP rewritten, and the answer back.
+func (c *privacyCall) updateBothWays() {
+	t := c.t
+	t.Helper()
+	c.aCSeq++
+	req := c.carrierRequest(sip.UPDATE, c.engineContact, c.aCSeq, "")
+	req.add("Contact", "<sip:"+partyA.plus()+"@"+c.car.addr()+">")
+	req.add("Content-Type", "application/sdp")
+	req.body = c.sdpA(5, "sendrecv")
+	c.car.send(c.te.addr, req.bytes())
+	got := c.tr.request(sip.UPDATE, true)
+	if !onRelay(string(got.Body())) {
+		t.Errorf("mirrored UPDATE is not A's offer on the relay:\n%s", got.Body())
+	}
+	c.trunkAnswer(got, 200, "OK "+partyB.user, c.sdpB(5, "sendrecv"))
+	if res := c.car.response(sip.UPDATE, c.aCSeq, 200); res.StatusCode != 200 || !onRelay(string(res.Body())) {
+		t.Errorf("A's UPDATE got %d with SDP:\n%s", res.StatusCode, res.Body())
+	}
+
+	c.bCSeq++
+	breq := c.trunkRequest(sip.UPDATE, c.bCSeq)
+	breq.add("Contact", "<sip:"+partyB.plus()+"@"+c.tr.addr()+">")
+	breq.add("Content-Type", "application/sdp")
+	breq.body = c.sdpB(6, "sendrecv")
+	c.tr.send(c.te.addr, breq.bytes())
+	got = c.car.request(sip.UPDATE, true)
+	if !onRelay(string(got.Body())) {
+		t.Errorf("mirrored UPDATE is not B's offer on the relay:\n%s", got.Body())
+	}
+	c.carrierAnswer(got, 200, "OK "+partyA.user, c.sdpA(6, "sendrecv"))
+	if res := c.tr.response(sip.UPDATE, c.bCSeq, 200); res.StatusCode != 200 || !onRelay(string(res.Body())) {
+		t.Errorf("B's UPDATE got %d with SDP:\n%s", res.StatusCode, res.Body())
+	}
+}
+
+// failuresWithBodies has each side refuse a request of the other with an
+// error page naming itself: the code crosses, the page and headers do not.
+func (c *privacyCall) failuresWithBodies() {
+	t := c.t
+	t.Helper()
+	// B refuses A's re-INVITE with 488 and an HTML page.
+	c.aCSeq++
+	br := branch()
+	req := c.carrierRequest(sip.INVITE, c.engineContact, c.aCSeq, br)
+	req.add("Contact", "<sip:"+partyA.plus()+"@"+c.car.addr()+">")
+	req.add("Content-Type", "application/sdp")
+	req.body = c.sdpA(7, "sendrecv")
+	c.car.send(c.te.addr, req.bytes())
+	got := c.tr.request(sip.INVITE, true)
+	c.trunkAnswerBody(got, 488, "Not Acceptable for "+partyB.user, "text/html", errorPage(partyB))
+	c.tr.wait("ACK of the refused re-INVITE", func(m sip.Message) bool {
+		r, ok := m.(*sip.Request)
+		return ok && r.IsAck() && r.CSeq().SeqNo == got.CSeq().SeqNo
+	})
+	res := c.car.response(sip.INVITE, c.aCSeq, 300)
+	if res.StatusCode != 488 || len(res.Body()) != 0 {
+		t.Errorf("A's refused re-INVITE got %d with body %q, want 488 and none", res.StatusCode, res.Body())
+	}
+	c.car.send(c.te.addr, c.carrierRequest(sip.ACK, c.engineContact, c.aCSeq, br).bytes())
+
+	// A refuses B's INFO with 480 and a plain-text explanation.
+	c.bCSeq++
+	info := c.trunkRequest(sip.INFO, c.bCSeq)
+	info.add("Content-Type", "application/dtmf-relay")
+	info.body = "Signal=1\r\nDuration=100\r\n"
+	c.tr.send(c.te.addr, info.bytes())
+	gotInfo := c.car.request(sip.INFO, true)
+	c.carrierAnswerBody(gotInfo, 480, "Away: "+partyA.user, "text/plain", partyA.user+" at "+partyA.domain+" ("+partyA.plus()+") is away\r\n")
+	if res := c.tr.response(sip.INFO, c.bCSeq, 300); res.StatusCode != 480 || len(res.Body()) != 0 {
+		t.Errorf("B's refused INFO got %d with body %q, want 480 and none", res.StatusCode, res.Body())
 	}
 }
 
@@ -716,9 +873,11 @@ func TestPrivacyEstablishedCall(t *testing.T) {
 			c.holdFromA()
 			c.holdFromB()
 			c.dtmfInfo()
+			c.updateBothWays()
+			c.failuresWithBodies()
 			c.foreignBodyRefused()
-			carrierWants := []string{"SIP/2.0 180", "SIP/2.0 183", "SIP/2.0 200", "INVITE ", "ACK ", "INFO "}
-			trunkWants := []string{"INVITE ", "ACK ", "INFO ", "SIP/2.0 200"}
+			carrierWants := []string{"SIP/2.0 180", "SIP/2.0 183", "SIP/2.0 200", "SIP/2.0 488", "INVITE ", "ACK ", "INFO ", "UPDATE "}
+			trunkWants := []string{"INVITE ", "ACK ", "INFO ", "UPDATE ", "SIP/2.0 200", "SIP/2.0 480"}
 			switch tc.hangup {
 			case byA:
 				c.byeFromA()
@@ -769,14 +928,17 @@ func TestPrivacyCancelledCall(t *testing.T) {
 // phrase and none of B's headers; a redirect hands A no target.
 func TestPrivacyFailedCall(t *testing.T) {
 	cases := []struct {
-		code     int
-		reason   string
-		wantCode int
+		code        int
+		reason      string
+		contentType string // of the error body B attaches
+		body        string
+		wantCode    int
 	}{
-		{486, "Busy Here " + partyB.national(), 486},
-		{404, "Not Found: " + partyB.plus() + " at " + partyB.ip, 404},
-		{302, "Moved to " + partyB.grouped("-"), 480},
-		{603, "Decline", 603},
+		{486, "Busy Here " + partyB.national(), "text/html", errorPage(partyB), 486},
+		{404, "Not Found: " + partyB.plus() + " at " + partyB.ip, "application/json", `{"callee":"` + partyB.plus() + `","user":"` + partyB.user + `"}`, 404},
+		{302, "Moved to " + partyB.grouped("-"), "message/sipfrag", "SIP/2.0 302 Moved\r\nContact: <sip:" + partyB.user + "@" + partyB.domain + ">\r\n", 480},
+		{503, "Service Unavailable at " + partyB.domain, "text/plain", partyB.user + " overloaded, retry later\r\n", 503},
+		{603, "Decline", "application/sdp", partySDP(partyB, 41000, 1, "inactive"), 603},
 	}
 	for _, tc := range cases {
 		t.Run(strconv.Itoa(tc.code), func(t *testing.T) {
@@ -784,14 +946,14 @@ func TestPrivacyFailedCall(t *testing.T) {
 			br, bInv := c.inviteB(false)
 			c.trunkAnswer(bInv, 183, "Session Progress", partySDP(partyB, 41000, 1, "sendrecv"))
 			c.car.response(sip.INVITE, 1, 183) // before the final overtakes it
-			c.trunkAnswer(bInv, tc.code, tc.reason, "")
+			c.trunkAnswerBody(bInv, tc.code, tc.reason, tc.contentType, tc.body)
 			c.tr.wait("ACK of the failure", func(m sip.Message) bool {
 				r, ok := m.(*sip.Request)
 				return ok && r.IsAck()
 			})
 			res := c.car.response(sip.INVITE, 1, 200)
-			if res.StatusCode != tc.wantCode {
-				t.Errorf("A got %d, want %d", res.StatusCode, tc.wantCode)
+			if res.StatusCode != tc.wantCode || len(res.Body()) != 0 {
+				t.Errorf("A got %d with body %q, want %d and none", res.StatusCode, res.Body(), tc.wantCode)
 			}
 			c.aToTag, _ = res.To().Params.Get("tag")
 			c.car.send(c.te.addr, c.carrierRequest(sip.ACK, "sip:+"+numX+"@"+c.te.addr+";user=phone", 1, br).bytes())
@@ -818,6 +980,168 @@ func TestPrivacyLateOffer(t *testing.T) {
 	c.car.send(c.te.addr, ack.bytes())
 	if bAck := c.tr.request(sip.ACK, true); !onRelay(string(bAck.Body())) {
 		t.Errorf("B's ACK does not carry A's answer on the relay:\n%s", bAck.Body())
+	}
+	c.byeFromA()
+	c.sweep([]string{"SIP/2.0 200"}, []string{"INVITE ", "ACK ", "BYE "})
+}
+
+// ---- RTCP ----
+
+// udpEnd is a media socket on 127.0.0.1 that keeps what it receives.
+type udpEnd struct {
+	conn *net.UDPConn
+	in   chan []byte
+}
+
+func newUDPEnd(t *testing.T) *udpEnd {
+	t.Helper()
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &udpEnd{conn: conn, in: make(chan []byte, 64)}
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, _, err := conn.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			select {
+			case e.in <- bytes.Clone(buf[:n]):
+			default:
+			}
+		}
+	}()
+	t.Cleanup(func() { conn.Close() })
+	return e
+}
+
+func (e *udpEnd) port() int { return e.conn.LocalAddr().(*net.UDPAddr).Port }
+
+// mediaEnd is where one party receives RTP and RTCP.
+type mediaEnd struct{ rtp, rtcp *udpEnd }
+
+func newMediaEnd(t *testing.T) *mediaEnd { return &mediaEnd{rtp: newUDPEnd(t), rtcp: newUDPEnd(t)} }
+
+// relayRTCPPort reads the relay's RTCP port (a=rtcp) from an SDP the engine
+// sent.
+func relayRTCPPort(t *testing.T, sdp []byte) int {
+	t.Helper()
+	for _, l := range strings.Split(string(sdp), "\r\n") {
+		if v, ok := strings.CutPrefix(l, "a=rtcp:"); ok {
+			port, _, _ := strings.Cut(v, " ")
+			if n, err := strconv.Atoi(port); err == nil {
+				return n
+			}
+		}
+	}
+	t.Fatalf("no a=rtcp in:\n%s", sdp)
+	return 0
+}
+
+// rtcpWords frames one RTCP packet: header (count, type, length) and body
+// padded with zeros to 32-bit words.
+func rtcpWords(count, typ byte, body []byte) []byte {
+	for len(body)%4 != 0 {
+		body = append(body, 0)
+	}
+	h := []byte{0x80 | count, typ, 0, 0}
+	binary.BigEndian.PutUint16(h[2:], uint16(len(body)/4))
+	return append(h, body...)
+}
+
+// identityRTCP is the compound packet a phone sends that names its owner
+// everywhere RTCP has text: an SR, SDES with every item type (CNAME, NAME,
+// EMAIL, PHONE, LOC, TOOL, NOTE, PRIV), an APP packet and a BYE with reason.
+func identityRTCP(p party, ssrc uint32) []byte {
+	ssrcBytes := binary.BigEndian.AppendUint32(nil, ssrc)
+	sr := rtcpWords(0, 200, append(bytes.Clone(ssrcBytes), make([]byte, 20)...))
+	sdes := bytes.Clone(ssrcBytes)
+	for i, text := range []string{
+		p.user + "@" + p.domain,                  // CNAME
+		p.user + " " + p.grouped(" "),            // NAME
+		p.user + "@" + p.domain,                  // EMAIL
+		p.plus(),                                 // PHONE
+		p.ip + " " + p.domain,                    // LOC
+		"SoftPhone " + p.user,                    // TOOL
+		"calling from " + p.grouped("-"),         // NOTE
+		"\x06x-user" + p.user + " " + p.e164[2:], // PRIV: prefix length, prefix, value
+	} {
+		sdes = append(sdes, byte(i+1), byte(len(text)))
+		sdes = append(sdes, text...)
+	}
+	sdes = append(sdes, 0) // end of items; rtcpWords pads the chunk
+	app := append(bytes.Clone(ssrcBytes), []byte("XBRG"+p.national()+" "+p.user+"@"+p.domain)...)
+	reason := p.user + " hung up " + p.national()
+	bye := append(bytes.Clone(ssrcBytes), byte(len(reason)))
+	bye = append(bye, reason...)
+	out := sr
+	out = append(out, rtcpWords(1, 202, sdes)...)
+	out = append(out, rtcpWords(0, 204, app)...)
+	return append(out, rtcpWords(1, 203, bye)...)
+}
+
+// rtcpTypes lists the packet types of a compound RTCP datagram.
+func rtcpTypes(b []byte) []int {
+	var types []int
+	for len(b) >= 4 {
+		types = append(types, int(b[1]))
+		size := 4 * (int(binary.BigEndian.Uint16(b[2:])) + 1)
+		if size > len(b) {
+			break
+		}
+		b = b[size:]
+	}
+	return types
+}
+
+// TestPrivacyRTCP: RTCP crosses the relay without the sender's identity.
+// Each party sends, from the RTCP address its SDP names, a compound packet
+// naming itself in every SDES item, an APP packet and a BYE reason; the
+// other party gets the report and the SDES and BYE framing with none of
+// that text, and no APP.
+func TestPrivacyRTCP(t *testing.T) {
+	c := newPrivacyCall(t, false)
+	c.mediaA, c.mediaB = newMediaEnd(t), newMediaEnd(t)
+	c.setup()
+	toA := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(relayRTCPPort(t, c.aAnswer)))
+	toB := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(relayRTCPPort(t, c.bInvite.Body())))
+	for _, dir := range []struct {
+		name     string
+		from, to *mediaEnd
+		relay    netip.AddrPort
+		sender   party
+	}{
+		{"A to B", c.mediaA, c.mediaB, toA, partyA},
+		{"B to A", c.mediaB, c.mediaA, toB, partyB},
+	} {
+		t.Run(dir.name, func(t *testing.T) {
+			pkt := identityRTCP(dir.sender, 0x5eed0001)
+			var got []byte
+			// RTCP is UDP: resend (a bounded few times) until one arrives.
+			for try := 0; try < 20 && got == nil; try++ {
+				if _, err := dir.from.rtcp.conn.WriteToUDPAddrPort(pkt, dir.relay); err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case got = <-dir.to.rtcp.in:
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+			if got == nil {
+				t.Fatalf("no RTCP crossed the relay")
+			}
+			if types := rtcpTypes(got); fmt.Sprint(types) != "[200 202 203]" {
+				t.Errorf("RTCP packet types %v, want SR, SDES, BYE (APP removed)", types)
+			}
+			lower := strings.ToLower(string(got))
+			for _, secret := range append(dir.sender.secrets(), dir.sender.e164, "x-user", "softphone", "hung up") {
+				if strings.Contains(lower, strings.ToLower(secret)) {
+					t.Errorf("RTCP from %s reached the other side with %q:\n%q", dir.name, secret, got)
+				}
+			}
+		})
 	}
 	c.byeFromA()
 	c.sweep([]string{"SIP/2.0 200"}, []string{"INVITE ", "ACK ", "BYE "})

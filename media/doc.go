@@ -12,8 +12,18 @@
 //	...
 //	answerToA, err := sess.Rewrite(media.SideB, answerFromB)
 //
-// Errors wrap ErrMalformedSDP (answer 488), ErrPortsExhausted (503) or
-// ErrSessionClosed; a failed Rewrite changes nothing.
+// Errors wrap ErrMalformedSDP or ErrUnsupportedMedia (answer both with 488),
+// ErrPortsExhausted (503) or ErrSessionClosed; a failed Rewrite changes
+// nothing.
+//
+// The SDP sent on is built from an allowlist (sdp_allow.go), never by
+// removing what looks dangerous: the relay's own v=, o=, s=, c=, t= and m=
+// ports, b=, and per stream the attributes rtpmap, fmtp, ptime, maxptime,
+// the direction, rtcp, rtcp-mux, rtcp-fb, silenceSupp, framerate and (on
+// RTP/SAVP(F) only) crypto, each only when its value fits its grammar and its
+// payload type is on the m= line. Streams the relay cannot carry (DTLS-SRTP,
+// RTP over TCP, T.38 and other non-RTP transports, the other address family)
+// are rejected with port 0; a body with nothing else is ErrUnsupportedMedia.
 //
 // Each m= line gets a port pair (RTP even, RTCP odd) facing each side, taken
 // when the first SDP that needs it is rewritten and held until Close. Pairs

@@ -77,7 +77,7 @@ func (s *Session) Rewrite(from Side, sdp []byte) ([]byte, error) {
 	if !from.valid() {
 		return nil, fmt.Errorf("media: rewrite SDP: invalid side %d", from)
 	}
-	d, err := parseSDP(sdp)
+	d, err := parseSDP(sdp, s.relay.cfg.IP)
 	if err != nil {
 		return nil, fmt.Errorf("media: rewrite SDP from %s: %w", from, err)
 	}
