@@ -148,7 +148,7 @@ type callWatch struct {
 // noteSDP takes an SDP body a side sent (offer or answer): its direction
 // attributes say whether the call is on hold.
 func (c *call) noteSDP(from media.Side, sdp []byte) {
-	dirs, err := media.Directions(sdp)
+	dirs, err := c.media.Directions(sdp)
 	if err != nil {
 		return // the relay refuses it too; nothing changed
 	}

@@ -1,5 +1,7 @@
 package media
 
+import "net/netip"
+
 // Direction is what a party's SDP says it does on one stream (RFC 3264
 // 5.1, 8.4): send, receive, both or neither.
 type Direction uint8
@@ -25,12 +27,16 @@ func (d Direction) String() string {
 
 // Directions returns what the sender of sdp does on each of its m= lines,
 // in order: the section's direction attribute, else the session's, else
-// sendrecv. A rejected stream (port 0) is inactive, and one on the null
-// address (c=0.0.0.0, the RFC 2543 way of holding) receives nothing. It
-// reads the body with the relay's own parser, so it accepts what Rewrite
-// accepts.
-func Directions(sdp []byte) ([]Direction, error) {
-	d, err := parseSDP(sdp)
+// sendrecv. A rejected stream (port 0) is inactive, and so is one the relay
+// cannot carry; one on the null address (c=0.0.0.0, the RFC 2543 way of
+// holding) receives nothing. It reads the body with the relay's own parser
+// and address family, so it accepts what Rewrite accepts.
+func (s *Session) Directions(sdp []byte) ([]Direction, error) {
+	return directions(sdp, s.relay.cfg.IP)
+}
+
+func directions(sdp []byte, relay netip.Addr) ([]Direction, error) {
+	d, err := parseSDP(sdp, relay)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package media
 
 import (
 	"errors"
+	"net/netip"
 	"slices"
 	"testing"
 )
@@ -28,7 +29,7 @@ func TestDirections(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Directions([]byte(tc.sdp))
+			got, err := directions([]byte(tc.sdp), netip.IPv4Unspecified())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -37,7 +38,7 @@ func TestDirections(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Directions([]byte("v=0\r\nm=audio\r\n")); !errors.Is(err, ErrMalformedSDP) {
+	if _, err := directions([]byte("v=0\r\nm=audio\r\n"), netip.IPv4Unspecified()); !errors.Is(err, ErrMalformedSDP) {
 		t.Fatalf("malformed SDP: %v", err)
 	}
 }
