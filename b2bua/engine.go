@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/xbridge/xbridge/media"
+	"github.com/xbridge/xbridge/number"
 	"github.com/xbridge/xbridge/routing"
 	"github.com/xbridge/xbridge/store"
 )
@@ -33,6 +34,9 @@ type Config struct {
 	// AnswerTimeout bounds how long a B leg may ring: past it the B leg is
 	// cancelled and A gets 408. Default 60 s.
 	AnswerTimeout time.Duration
+	// TrunkNumbers is how the B leg writes the callee and X towards the
+	// trunk; nil is number.DefaultTrunk() (+E.164 with user=phone).
+	TrunkNumbers *number.Trunk
 }
 
 // Option configures an Engine.
@@ -62,6 +66,7 @@ type Engine struct {
 	trunkHost string
 	trunkPort int
 	trunkTP   string // "UDP" or "TCP"
+	numbers   number.Trunk
 
 	calls     *callTable
 	malformed *malformedGuard // answers what sipgo cannot parse
@@ -111,6 +116,9 @@ func New(cfg Config, router *routing.Router, relay *media.Relay, st store.Store,
 	}
 	if e.trunkHost, e.trunkPort, err = splitHostPort(cfg.Trunk); err != nil {
 		return nil, fmt.Errorf("b2bua: trunk address: %w", err)
+	}
+	if e.numbers, err = trunkNumbers(cfg.TrunkNumbers); err != nil {
+		return nil, err
 	}
 	switch cfg.TrunkTransport {
 	case "udp", "UDP":

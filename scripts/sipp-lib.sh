@@ -91,7 +91,7 @@ start_xbridge() {
 		--media-ip 127.0.0.1 \
 		--log-format json \
 		--log-level "$level" \
-		--country-code 86 \
+		--default-country CN \
 		--answer-timeout 10s \
 		>"$tmp/xbridge.log" 2>&1 &
 	xbridge_pid=$!
