@@ -118,7 +118,9 @@ func (c *Country) Region() string { return c.region }
 func (c *Country) CallingCode() string { return c.plan.cc }
 
 // TrunkPrefix is the national (trunk) prefix, e.g. "0"; "" where national
-// numbers are dialled without one.
+// numbers are dialled without one. It is libphonenumber's national prefix;
+// the rarer rules for reading national numbers (carrier selection codes in
+// front of them, Argentina's mobile "15", Belarus's "8 0") are not applied.
 func (c *Country) TrunkPrefix() string { return c.plan.trunk }
 
 // InternationalPrefix is what a subscriber of the country dials before a
