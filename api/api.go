@@ -11,7 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/xbridge/xbridge/routing"
+	"github.com/xbridge/xbridge/number"
 	"github.com/xbridge/xbridge/store"
 )
 
@@ -29,9 +29,16 @@ type Option func(*server)
 // debug level, failures of the store at error level.
 func WithLogger(l zerolog.Logger) Option { return func(s *server) { s.log = l } }
 
-// WithCountryCode sets the country whose national numbers are completed when
-// numbers are normalised (default routing.DefaultCountryCode).
-func WithCountryCode(cc string) Option { return func(s *server) { s.cc = cc } }
+// WithCountry sets the default country: the one numbers written without a
+// country code belong to (default number.DefaultCountry, China). It must be
+// the routing's, so calls find what the API stored.
+func WithCountry(c *number.Country) Option {
+	return func(s *server) {
+		if c != nil {
+			s.country = c
+		}
+	}
+}
 
 // WithToken requires "Authorization: Bearer <token>" on every /v1 request.
 // An empty token turns the check off.
@@ -52,14 +59,14 @@ func WithMaxTTL(d time.Duration) Option {
 }
 
 type server struct {
-	st     store.Store
-	status func() any
-	log    zerolog.Logger
-	cc     string
-	token  string
-	now    func() time.Time
-	maxTTL time.Duration
-	mux    *http.ServeMux
+	st      store.Store
+	status  func() any
+	log     zerolog.Logger
+	country *number.Country
+	token   string
+	now     func() time.Time
+	maxTTL  time.Duration
+	mux     *http.ServeMux
 }
 
 // route is one endpoint. The table is the single list of what the API
@@ -85,20 +92,15 @@ var routes = []route{
 // New returns the API handler over st.
 func New(st store.Store, opts ...Option) http.Handler {
 	s := &server{
-		st:     st,
-		log:    zerolog.Nop(),
-		cc:     routing.DefaultCountryCode,
-		now:    time.Now,
-		maxTTL: DefaultMaxTTL,
-		mux:    http.NewServeMux(),
+		st:      st,
+		log:     zerolog.Nop(),
+		country: number.DefaultCountry(),
+		now:     time.Now,
+		maxTTL:  DefaultMaxTTL,
+		mux:     http.NewServeMux(),
 	}
 	for _, o := range opts {
 		o(s)
-	}
-	// A canonical number normalises under every valid country code, so a
-	// failure here can only be the code itself.
-	if _, err := routing.Normalize("+8617000000001", s.cc); err != nil {
-		s.log.Error().Err(err).Str("country_code", s.cc).Msg("api: invalid country code; every number will be refused")
 	}
 	for _, rt := range routes {
 		h := rt.handle

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/xbridge/xbridge/routing"
 	"github.com/xbridge/xbridge/store"
 )
 
@@ -101,7 +100,7 @@ func (s *server) newBinding(req bindingRequest) (store.NewBinding, error) {
 	if a == b {
 		return store.NewBinding{}, invalidField("b", "a and b are the same number")
 	}
-	x, err := s.number("x", req.X, false)
+	x, err := s.storedNumber("x", req.X)
 	if err != nil {
 		return store.NewBinding{}, err
 	}
@@ -196,9 +195,9 @@ func (s *server) listBindings(w http.ResponseWriter, r *http.Request) error {
 		v := values[0]
 		switch name {
 		case "x":
-			f.X, err = s.number(name, v, false)
+			f.X, err = s.storedNumber(name, v)
 		case "party":
-			f.Party, err = s.number(name, v, false)
+			f.Party, err = s.storedNumber(name, v)
 		case fieldOrderID:
 			err = checkOrderID(v)
 			f.OrderID = v
@@ -225,7 +224,10 @@ func (s *server) listBindings(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// number normalises a number field; an empty optional field stays empty.
+// number reads a number the API is asked to store (a party, a pool
+// number): libphonenumber must call it valid (number.Country.Validate), so a
+// mistyped number is refused now rather than never matching a call. An
+// empty optional field stays empty.
 func (s *server) number(field, v string, required bool) (string, error) {
 	if v == "" {
 		if required {
@@ -233,7 +235,21 @@ func (s *server) number(field, v string, required bool) (string, error) {
 		}
 		return "", nil
 	}
-	n, err := routing.Normalize(v, s.cc)
+	n, err := s.country.Validate(v)
+	if err != nil {
+		return "", invalidField(field, "%s", err.Error())
+	}
+	return n, nil
+}
+
+// storedNumber reads a number that names something already stored (a
+// filter, the x of a pool): read as calls read it, without the validity
+// check, so a number stored before the check is still found.
+func (s *server) storedNumber(field, v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	n, err := s.country.Normalize(v)
 	if err != nil {
 		return "", invalidField(field, "%s", err.Error())
 	}

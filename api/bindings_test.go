@@ -83,6 +83,9 @@ func TestCreateBindingInvalid(t *testing.T) {
 		{"a malformed", `{"a":"138abc","b":"13900000002","ttl_seconds":60}`, "", 400, "invalid_field", "a"},
 		{"a anonymous", `{"a":"anonymous","b":"13900000002","ttl_seconds":60}`, "", 400, "invalid_field", "a"},
 		{"a too long", `{"a":"+8613800000001999","b":"13900000002","ttl_seconds":60}`, "", 400, "invalid_field", "a"},
+		{"a not a valid number", `{"a":"12000000000","b":"13900000002","ttl_seconds":60}`, "", 400, "invalid_field", "a"},
+		{"b not a valid number", `{"a":"13800000001","b":"+1 700 555 0100","ttl_seconds":60}`, "", 400, "invalid_field", "b"},
+		{"b foreign digits without plus", `{"a":"13800000001","b":"447911123456","ttl_seconds":60}`, "", 400, "invalid_field", "b"},
 		{"a as number", `{"a":8613800000001,"b":"13900000002","ttl_seconds":60}`, "", 400, "invalid_field", "a"},
 		{"a is a middle number", `{"a":"+8617000000001","b":"13900000002","ttl_seconds":60}`, "", 400, "invalid_field", "a"},
 		{"b is a middle number of another pool", `{"a":"13800000001","b":"017000000005","ttl_seconds":60}`, "", 400, "invalid_field", "b"},
@@ -433,6 +436,25 @@ func BenchmarkGetBinding(b *testing.B) {
 		h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
 		if w.Code != http.StatusOK {
 			b.Fatalf("status %d", w.Code)
+		}
+	}
+}
+
+// Every valid E.164 number is accepted, and a national number is one of the
+// default country, whatever its digits look like abroad.
+func TestCreateBindingNumbers(t *testing.T) {
+	a := newTestAPI(t)
+	a.addPool("default", x1, x2)
+	for _, tt := range []struct{ a, b, wantA, wantB string }{
+		{"+1 212 555 0100", "13900000002", "12125550100", pb},             // refused before: read as a Chinese mobile
+		{"2125550100", "+44 7911 123456", "862125550100", "447911123456"}, // Shanghai, not Morocco (+212)
+	} {
+		r := a.do("POST", "/v1/bindings", fmt.Sprintf(`{"a":%q,"b":%q,"ttl_seconds":60}`, tt.a, tt.b))
+		if r.status != http.StatusCreated {
+			t.Fatalf("a %q b %q: status %d: %s", tt.a, tt.b, r.status, r.body)
+		}
+		if b := r.binding(t); b.A != tt.wantA || b.B != tt.wantB {
+			t.Errorf("a %q b %q stored as %s, %s; want %s, %s", tt.a, tt.b, b.A, b.B, tt.wantA, tt.wantB)
 		}
 	}
 }

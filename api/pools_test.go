@@ -93,6 +93,9 @@ func TestAddNumbersInvalid(t *testing.T) {
 		{"bad second number", "p1", `{"numbers":["8617000000002","17x"]}`, 400, "invalid_field", "numbers[1]"},
 		{"empty number", "p1", `{"numbers":["8617000000002",""]}`, 400, "invalid_field", "numbers[1]"},
 		{"too short", "p1", `{"numbers":["12345"]}`, 400, "invalid_field", "numbers[0]"},
+		// Well-formed, but no range libphonenumber knows: refused by field.
+		{"not a valid number", "p1", `{"numbers":["8617000000002","12000000000"]}`, 400, "invalid_field", "numbers[1]"},
+		{"foreign digits without plus", "p1", `{"numbers":["447911123456"]}`, 400, "invalid_field", "numbers[0]"},
 		{"no numbers", "p1", `{"numbers":[]}`, 400, "invalid_field", "numbers"},
 		{"numbers missing", "p1", `{}`, 400, "invalid_field", "numbers"},
 		{"numbers not array", "p1", `{"numbers":"8617000000002"}`, 400, "invalid_field", "numbers"},

@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/xbridge/xbridge/media"
+	"github.com/xbridge/xbridge/number"
 	"github.com/xbridge/xbridge/routing"
 	"github.com/xbridge/xbridge/store"
 )
@@ -40,6 +41,9 @@ type Config struct {
 	RTPTimeout      time.Duration
 	RTPHoldTimeout  time.Duration
 	MaxCallDuration time.Duration
+	// TrunkNumbers is how the B leg writes the callee and X towards the
+	// trunk; nil is number.DefaultTrunk() (+E.164 with user=phone).
+	TrunkNumbers *number.Trunk
 }
 
 // Option configures an Engine.
@@ -69,6 +73,7 @@ type Engine struct {
 	trunkHost string
 	trunkPort int
 	trunkTP   string // "UDP" or "TCP"
+	numbers   number.Trunk
 
 	calls     *callTable
 	malformed *malformedGuard // answers what sipgo cannot parse
@@ -122,6 +127,9 @@ func New(cfg Config, router *routing.Router, relay *media.Relay, st store.Store,
 	}
 	if e.trunkHost, e.trunkPort, err = splitHostPort(cfg.Trunk); err != nil {
 		return nil, fmt.Errorf("b2bua: trunk address: %w", err)
+	}
+	if e.numbers, err = trunkNumbers(cfg.TrunkNumbers); err != nil {
+		return nil, err
 	}
 	switch cfg.TrunkTransport {
 	case "udp", "UDP":

@@ -12,7 +12,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/rs/zerolog"
 
-	"github.com/xbridge/xbridge/routing"
+	"github.com/xbridge/xbridge/number"
 )
 
 // Fuzz targets for everything in b2bua that reads outside input before a
@@ -60,7 +60,7 @@ func FuzzCallerIdentity(f *testing.F) {
 		}
 		caller, dialled := callerIdentity(req), dialledNumber(req)
 		for _, v := range []string{caller, dialled} {
-			n, err := routing.Normalize(v, routing.DefaultCountryCode)
+			n, err := number.DefaultCountry().Normalize(v)
 			if err == nil && strings.ContainsAny(n, "\r\n\x00;<>\"") {
 				t.Fatalf("identity %q routes as %q", v, n)
 			}

@@ -61,29 +61,20 @@ func addressUser(value string) string {
 	return uriUser(&u)
 }
 
-// e164 renders a canonical number as the user part of a URI.
-func e164(number string) string { return "+" + number }
-
 // allowedMethods is what the engine answers in Allow.
 const allowedMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE"
 
 // bLegInvite builds the B-leg INVITE from nothing but the routing decision:
 // From and P-Asserted-Identity are X (no display name), To and the
-// Request-URI are the callee at the trunk, and the body is the SDP the relay
-// rewrote. Nothing else of the A leg is copied.
+// Request-URI are the callee at the trunk, all four numbers written as the
+// trunk wants them (trunkURI), and the body is the SDP the relay rewrote.
+// Nothing else of the A leg is copied.
 func (e *Engine) bLegInvite(x, callee string, sdp []byte, maxForwards int) *sip.Request {
-	recipient := sip.Uri{
-		Scheme:    "sip",
-		User:      e164(callee),
-		Host:      e.trunkHost,
-		Port:      e.trunkPort,
-		UriParams: params("user", "phone"),
-	}
-	req := sip.NewRequest(sip.INVITE, recipient)
-	shown := sip.Uri{Scheme: "sip", User: e164(x), Host: e.host, UriParams: params("user", "phone")}
+	req := sip.NewRequest(sip.INVITE, e.trunkURI(e.numbers.Callee(callee), e.trunkHost, e.trunkPort))
+	shown := e.trunkURI(e.numbers.Shown(x), e.host, 0)
 	req.AppendHeader(&sip.FromHeader{Address: shown, Params: params("tag", sip.GenerateTagN(16))})
 	req.AppendHeader(&sip.ToHeader{
-		Address: sip.Uri{Scheme: "sip", User: e164(callee), Host: e.trunkHost, UriParams: params("user", "phone")},
+		Address: e.trunkURI(e.numbers.Callee(callee), e.trunkHost, 0),
 		Params:  sip.NewParams(),
 	})
 	callID := sip.CallIDHeader(newCallID())
@@ -242,7 +233,7 @@ func (c *call) partyNumbers() []string {
 	if n, err := c.e.router.Normalize(callerIdentity(c.a.InviteRequest)); err == nil {
 		out = append(out, n)
 	}
-	if n, err := c.e.router.Normalize(c.b.invite.Recipient.User); err == nil {
+	if n := calleeDigits(c.b.invite.Recipient.User); n != "" {
 		out = append(out, n)
 	}
 	return out

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/xbridge/xbridge/number"
 )
 
 // Golden files under testdata/policy pin what the header policy produces;
@@ -65,6 +67,7 @@ func policyEngine(t *testing.T, listen, trunk, transport string) *Engine {
 		t.Fatal(err)
 	}
 	e.trunkTP = transport
+	e.numbers = number.DefaultTrunk()
 	return e
 }
 
@@ -147,6 +150,31 @@ func TestPolicyBLegInvite(t *testing.T) {
 				t.Error("two B legs share a Call-ID or From tag")
 			}
 			checkGolden(t, "b-leg-invite-"+tc.name, []byte(normaliseRandom(raw)))
+		})
+	}
+}
+
+// TestPolicyBLegNumbers pins the four numbers of the B-leg INVITE for each
+// trunk number format; TestTrunkNumberFormats checks them on the wire.
+func TestPolicyBLegNumbers(t *testing.T) {
+	const uk = "447911123456"
+	cases := []struct {
+		name   string
+		trunk  number.Trunk
+		callee string
+	}{
+		{"e164", number.Trunk{Style: number.E164}, numB},
+		{"e164-user-phone", number.Trunk{Style: number.E164, UserPhone: true}, numB},
+		{"national", number.Trunk{Style: number.National}, numB},
+		{"national0-prefix", number.Trunk{Style: number.National0, Prefix: "10193"}, numB},
+		{"national-foreign", number.Trunk{Style: number.National}, uk},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := policyEngine(t, "127.0.0.1:5060", "127.0.0.1:5070", "UDP")
+			e.numbers = tc.trunk
+			req := e.bLegInvite(numX, tc.callee, nil, 70)
+			checkGolden(t, "b-leg-numbers-"+tc.name, []byte(normaliseRandom(req.String())))
 		})
 	}
 }

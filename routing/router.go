@@ -7,18 +7,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xbridge/xbridge/number"
 	"github.com/xbridge/xbridge/store"
 )
-
-// DefaultCountryCode is the country whose national numbers Normalize
-// completes when no WithCountryCode is given.
-const DefaultCountryCode = "86"
 
 // Router decides what to do with a new call from the bindings in a store.
 // It is safe for concurrent use.
 type Router struct {
 	st      store.Store
-	cc      string
+	country *number.Country
 	trusted []netip.Prefix
 	now     func() time.Time
 }
@@ -26,10 +23,15 @@ type Router struct {
 // Option configures a Router.
 type Option func(*Router)
 
-// WithCountryCode sets the country whose national numbers are completed
-// (default "86"). A code that is not 1-3 digits makes every Normalize fail,
-// naming it.
-func WithCountryCode(cc string) Option { return func(r *Router) { r.cc = cc } }
+// WithCountry sets the default country: the one numbers written without a
+// country code belong to (default number.DefaultCountry, China).
+func WithCountry(c *number.Country) Option {
+	return func(r *Router) {
+		if c != nil {
+			r.country = c
+		}
+	}
+}
 
 // WithTrusted limits the sources calls are accepted from (the carriers'
 // trunk ranges). With no prefixes every source is trusted.
@@ -47,15 +49,16 @@ func WithClock(now func() time.Time) Option { return func(r *Router) { r.now = n
 
 // NewRouter returns a Router that looks bindings up in st.
 func NewRouter(st store.Store, opts ...Option) *Router {
-	r := &Router{st: st, cc: DefaultCountryCode, now: time.Now}
+	r := &Router{st: st, country: number.DefaultCountry(), now: time.Now}
 	for _, o := range opts {
 		o(r)
 	}
 	return r
 }
 
-// Normalize is the package Normalize with the router's country code.
-func (r *Router) Normalize(s string) (string, error) { return Normalize(s, r.cc) }
+// Normalize reads a number from a call in the router's default country
+// (number.Country.Normalize: cheap, run on every INVITE).
+func (r *Router) Normalize(s string) (string, error) { return r.country.Normalize(s) }
 
 // Route decides a new call: Bridge to the counterpart of the caller in the
 // binding on the dialled number, showing that number, or Reject with a
@@ -108,11 +111,11 @@ func (r *Router) Route(ctx context.Context, c Call) Decision {
 // Reason can go on a response line as it is. The full error stays in
 // Decision.Err.
 func why(err error) string {
-	var rs reason
-	if !errors.As(err, &rs) {
+	var ne *number.Error
+	if !errors.As(err, &ne) {
 		return "invalid"
 	}
-	b := []byte(rs)
+	b := []byte(ne.Reason)
 	for i, c := range b {
 		if !reasonPhraseByte(c) {
 			b[i] = '?'

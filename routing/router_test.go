@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xbridge/xbridge/number"
 	"github.com/xbridge/xbridge/store"
 )
 
@@ -46,16 +47,24 @@ func TestRoute(t *testing.T) {
 	expired.B = "8613700000003"
 	ended := live
 	ended.ID, ended.B = "b0", "8613600000004"
+	shanghai := live // A is a Shanghai fixed line, B a New York number
+	shanghai.ID, shanghai.X, shanghai.A, shanghai.B = "b2", "8617000000002", "862125550100", "12125550100"
+	us, err := number.LookupCountry("US")
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	st := func() *lookupStore {
 		return &lookupStore{
 			bindings: map[[2]string]store.Binding{
-				{x, a}:               live,
-				{x, b}:               live,
-				{x, "8613700000003"}: expired,
-				{x, "8613600000004"}: ended,
-				{x, "8613500000005"}: {ID: "broken", X: x, A: a, B: b, ExpiresAt: now.Add(time.Hour)},
-				{"8617000000009", a}: live, // X in the binding differs from the dialled one
+				{x, a}:                   live,
+				{x, b}:                   live,
+				{x, "8613700000003"}:     expired,
+				{x, "8613600000004"}:     ended,
+				{x, "8613500000005"}:     {ID: "broken", X: x, A: a, B: b, ExpiresAt: now.Add(time.Hour)},
+				{"8617000000009", a}:     live, // X in the binding differs from the dialled one
+				{shanghai.X, shanghai.A}: shanghai,
+				{shanghai.X, shanghai.B}: shanghai,
 			},
 			errs: map[[2]string]error{
 				{x, "8613600000004"}: store.ErrEnded,
@@ -96,8 +105,10 @@ func TestRoute(t *testing.T) {
 		{name: "store error", call: Call{Caller: "8613400000006", Dialled: x, Source: src}, code: 500, reason: "lookup failed", lookups: 1},
 		{name: "binding without caller", call: Call{Caller: "8613500000005", Dialled: x, Source: src}, code: 500, reason: "does not match", binding: "broken", lookups: 1},
 		{name: "binding on other x", call: Call{Caller: a, Dialled: "8617000000009", Source: src}, code: 500, reason: "does not match", binding: "b1", lookups: 1},
-		{name: "other country code", opts: []Option{WithCountryCode("1")}, call: Call{Caller: "13800000001", Dialled: x, Source: src}, code: 404, reason: "no binding", lookups: 1},
-		{name: "bad country code", opts: []Option{WithCountryCode("x")}, call: Call{Caller: a, Dialled: x, Source: src}, code: 484, reason: "country code"},
+		{name: "other default country", opts: []Option{WithCountry(us)}, call: Call{Caller: "13800000001", Dialled: "+" + x, Source: src}, code: 404, reason: "no binding", lookups: 1},
+		{name: "nanp caller, not a chinese mobile", call: Call{Caller: "+1 380 000 0001", Dialled: x, Source: src}, code: 404, reason: "no binding", lookups: 1},
+		{name: "bare digits are national, not +212", call: Call{Caller: "2125550100", Dialled: shanghai.X, Source: src}, action: Bridge, callee: shanghai.B, binding: "b2", lookups: 1},
+		{name: "every valid e164 number", call: Call{Caller: "+1 212 555 0100", Dialled: shanghai.X, Source: src}, action: Bridge, callee: shanghai.A, binding: "b2", lookups: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -127,7 +138,7 @@ func TestRoute(t *testing.T) {
 				}
 			}
 			if tt.action == Bridge {
-				if d.Callee != tt.callee || d.Display != d.Dialled || d.Dialled != "8617000000001" {
+				if d.Callee != tt.callee || d.Display != d.Dialled || d.Dialled != d.Binding.X {
 					t.Errorf("bridge to %q showing %q (dialled %q), want %q showing X", d.Callee, d.Display, d.Dialled, tt.callee)
 				}
 				if d.Caller == "" || d.Caller == d.Callee {
@@ -153,17 +164,20 @@ func TestRoute(t *testing.T) {
 }
 
 func TestRouterNormalize(t *testing.T) {
-	for _, tt := range []struct{ cc, in, want string }{
-		{"", "17000000001", "8617000000001"}, // default country code
-		{"44", "07911123456", "447911123456"},
+	gb, err := number.LookupCountry("GB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		country  *number.Country
+		in, want string
+	}{
+		{nil, "17000000001", "8617000000001"}, // default country
+		{gb, "07911123456", "447911123456"},
 	} {
-		var opts []Option
-		if tt.cc != "" {
-			opts = append(opts, WithCountryCode(tt.cc))
-		}
-		got, err := NewRouter(nil, opts...).Normalize(tt.in)
+		got, err := NewRouter(nil, WithCountry(tt.country)).Normalize(tt.in)
 		if err != nil || got != tt.want {
-			t.Errorf("cc %q: Normalize(%q) = %q, %v; want %q", tt.cc, tt.in, got, err, tt.want)
+			t.Errorf("%v: Normalize(%q) = %q, %v; want %q", tt.country, tt.in, got, err, tt.want)
 		}
 	}
 }

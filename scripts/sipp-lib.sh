@@ -39,27 +39,94 @@ port_free() {
 	[[ -z "$(ss -Hlntu "( sport = :$1 )" 2>/dev/null)" ]]
 }
 
-# free_ports N STEP: prints a base port below the kernel's ephemeral range
-# such that base, base+1, ..., base+N-1 are all free. Random start so that
-# parallel runs (other engineers, CI) rarely race for the same ports.
+# The port plan. Every port of a run lies in one of four sets that cannot
+# meet, so no two sockets of a run can ever want the same port:
+#   - the kernel's ephemeral range (net.ipv4.ip_local_port_range): sockets
+#     bound to port 0 (a SIPp UAC without -p, curl, outbound TCP) land there;
+#   - the engine's relay range (--rtp-ports), which nothing else here binds;
+#   - SIPp's control ports, 8888 upwards, its own choice;
+#   - the fixed ports, handed out by free_ports from [fixed_lo, fixed_hi]:
+#     the engine's SIP and API ports, the trunk UAS's SIP port and every
+#     SIPp media port (SIPp cannot be given port 0 for these: -mp 0 means
+#     6000, and a UAS without -p takes 5060). free_ports reserves what it
+#     hands out, so two blocks of one run never overlap even before either
+#     is bound; the check that nothing listens there guards against other
+#     processes.
+fixed_lo=10000
+fixed_hi=19999
+declare -A reserved_ports=()
+
+# ranges_overlap LO1 HI1 LO2 HI2
+ranges_overlap() { (($1 <= $4 && $3 <= $2)); }
+
+# check_port_plan RELAY_RANGE: dies unless the four sets are disjoint here.
+check_port_plan() {
+	local lo hi elo ehi
+	IFS=- read -r lo hi <<<"$1"
+	read -r elo ehi </proc/sys/net/ipv4/ip_local_port_range
+	! ranges_overlap "$fixed_lo" "$fixed_hi" "$elo" "$ehi" ||
+		die "the kernel's ephemeral ports $elo-$ehi overlap the script's fixed ports $fixed_lo-$fixed_hi"
+	! ranges_overlap "$lo" "$hi" "$elo" "$ehi" ||
+		die "relay range $1 overlaps the kernel's ephemeral ports $elo-$ehi (see net.ipv4.ip_local_port_range)"
+	! ranges_overlap "$lo" "$hi" "$fixed_lo" "$fixed_hi" ||
+		die "relay range $1 overlaps the script's fixed ports $fixed_lo-$fixed_hi"
+	! ranges_overlap "$lo" "$hi" 8888 8999 || die "relay range $1 overlaps SIPp's control ports 8888-8999"
+}
+
+# free_ports N: sets port_base to an even port such that port_base ..
+# port_base+N-1 lie in the fixed range, are free, and were not handed out
+# before in this run; reserves them. It sets a variable rather than printing
+# because a command substitution would lose the reservation with its
+# subshell. Random start so that parallel runs (other engineers, CI) rarely
+# race for the same ports.
 free_ports() {
-	local n=$1 base i ok
+	local n=$1 base i ok span=$((fixed_hi - fixed_lo + 1 - $1))
+	((span >= 0)) || die "no block of $n ports fits in $fixed_lo-$fixed_hi"
 	for _ in $(seq 200); do
-		base=$((10000 + (RANDOM % 9000) * 2))
+		base=$((fixed_lo + (RANDOM * 32768 + RANDOM) % (span + 1)))
+		base=$((base - (base - fixed_lo) % 2))
 		ok=1
 		for ((i = 0; i < n; i++)); do
-			port_free $((base + i)) || {
+			if [[ -n "${reserved_ports[$((base + i))]:-}" ]] || ! port_free $((base + i)); then
 				ok=0
 				break
-			}
+			fi
 		done
 		if ((ok)); then
-			echo "$base"
+			for ((i = 0; i < n; i++)); do reserved_ports[$((base + i))]=1; done
+			port_base=$base
 			return 0
 		fi
 	done
-	die "no free block of $n ports found"
+	die "no free block of $n ports found in $fixed_lo-$fixed_hi"
 }
+
+# port_plan_selfcheck: free_ports must never hand out a port twice in a
+# run, even when nothing is bound yet (the trunk port and the SIPp media
+# ports once collided that way). In a window of 6 free ports, three blocks
+# of 2 must be disjoint and a fourth must be refused. Runs in a subshell:
+# the real plan is untouched.
+port_plan_selfcheck() (
+	local p lo seen=()
+	fixed_lo=0
+	for lo in $(seq 11000 6 11994); do
+		fixed_lo=$lo
+		for ((p = lo; p < lo + 6; p++)); do port_free "$p" || fixed_lo=0; done
+		((fixed_lo)) && break
+	done
+	((fixed_lo)) || die "port self-check: no window of 6 free ports in 11000-11999"
+	fixed_hi=$((fixed_lo + 5))
+	reserved_ports=()
+	for _ in 1 2 3; do
+		free_ports 2
+		seen+=("$port_base" $((port_base + 1)))
+	done
+	[[ $(printf '%s\n' "${seen[@]}" | sort -u | wc -l) -eq 6 ]] ||
+		die "port self-check: free_ports handed out a port twice: ${seen[*]}"
+	if (free_ports 2) 2>/dev/null; then
+		die "port self-check: free_ports handed out a fourth block of 2 from a window of 6"
+	fi
+)
 
 # build_xbridge: builds the binary into $tmp/xbridge, or copies the one
 # XBRIDGE_BIN names (to measure a given build, or while cmd/ is mid-edit).
@@ -72,14 +139,16 @@ build_xbridge() {
 }
 
 # start_xbridge LOG_LEVEL RTP_RANGE: starts the engine with a fresh data dir
-# on free ports and waits (bounded) for /healthz. Sets sip_port, api_port,
-# trunk_port, api.
+# on fixed ports (see the port plan) and waits (bounded) for /healthz. Sets
+# sip_port, api_port, trunk_port (for the UAS the engine sends B legs to),
+# api.
 start_xbridge() {
-	local level=$1 rtp=$2 base
-	base=$(free_ports 3)
-	sip_port=$base
-	api_port=$((base + 1))
-	trunk_port=$((base + 2))
+	local level=$1 rtp=$2
+	check_port_plan "$rtp"
+	free_ports 3
+	sip_port=$port_base
+	api_port=$((port_base + 1))
+	trunk_port=$((port_base + 2))
 	api="http://127.0.0.1:$api_port"
 	"$tmp/xbridge" serve \
 		--data "$tmp/data" \
@@ -91,7 +160,7 @@ start_xbridge() {
 		--media-ip 127.0.0.1 \
 		--log-format json \
 		--log-level "$level" \
-		--country-code 86 \
+		--default-country CN \
 		--answer-timeout 10s \
 		>"$tmp/xbridge.log" 2>&1 &
 	xbridge_pid=$!

@@ -104,7 +104,8 @@ if [[ "$target" == engine ]]; then
 	uac_dest="127.0.0.1:$sip_port"
 else
 	# Direct: the UAS listens where a trunk would; same numbers, no engine.
-	trunk_port=$(free_ports 1)
+	free_ports 1
+	trunk_port=$port_base
 	uac_dest="127.0.0.1:$trunk_port"
 	echo SEQUENTIAL >"$tmp/calls.csv"
 	for ((i = 1; i <= bindings; i++)); do
@@ -205,7 +206,8 @@ for rate in $rates; do
 	mkdir -p "$step"
 	calls=$((rate * step_s))
 	per_uac=$((calls / uacs))
-	media=$(free_ports $((4 + 4 * uacs)))
+	free_ports $((4 + 4 * uacs))
+	media=$port_base
 
 	uas_args=(-p "$trunk_port" -mp "$media" -m "$calls" -timeout "$((step_s * 3 + 30))s" -recv_timeout 10s
 		-max_recv_loops 10000 -max_sched_loops 10000 -l 15000)
@@ -223,7 +225,8 @@ for rate in $rates; do
 	uac_ports=()
 	filter=""
 	for ((u = 0; u < uacs; u++)); do
-		uac_ports+=("$(free_ports 1)")
+		free_ports 1
+		uac_ports+=("$port_base")
 		filter+="${filter:+ or }udp port ${uac_ports[u]}"
 	done
 	pcap_pid=""

@@ -44,7 +44,10 @@ selfcheck() {
 	mkdir -p "$dir"
 	stage_media "$dir"
 	printf 'SEQUENTIAL\n13800000001;13900000001;\n' >"$dir/calls.csv"
-	base=$(free_ports 10)
+	# UAS SIP at base; SIPp binds -mp and -mp+2: UAS media base+2, UAC
+	# media base+6; the UAC's SIP port is the kernel's choice.
+	free_ports 10
+	base=$port_base
 	(cd "$dir" && exec sipp -sf "$root/testdata/sipp/uas.xml" "${sipp_flags[@]}" \
 		-p "$base" -mp "$((base + 2))" -m 1 -timeout 20s -recv_timeout 10s \
 		-stf uas_stat.csv -screen_file uas_screen.log -error_file uas_errors.log >uas.out 2>&1) &
@@ -52,7 +55,7 @@ selfcheck() {
 	started_pids+=("$uas")
 	wait_listening "$base"
 	(cd "$dir" && exec sipp "127.0.0.1:$base" -sf "$root/testdata/sipp/uac.xml" "${sipp_flags[@]}" \
-		-inf calls.csv -set rtp 0 -p "$((base + 1))" -mp "$((base + 6))" -m 1 -d 0 \
+		-inf calls.csv -set rtp 0 -mp "$((base + 6))" -m 1 -d 0 \
 		-timeout 15s -recv_timeout 5s \
 		-stf uac_stat.csv -screen_file uac_screen.log -error_file uac_errors.log >uac.out 2>&1) || true
 	wait "$uas" && rc=0 || rc=$?
@@ -61,6 +64,7 @@ selfcheck() {
 	[[ "$(sipp_stat "$dir/uac_stat.csv" 'FailedRegexpShouldntMatch(C)')" == 1 ]] ||
 		die "self-check: uac.xml did not fail a call that shows B's number to the carrier"
 }
+port_plan_selfcheck
 selfcheck
 
 build_xbridge
@@ -71,7 +75,10 @@ provision "$bindings"
 mkdir -p "$tmp/uas" "$tmp/uac"
 stage_media "$tmp/uac"
 # SIPp binds -mp and -mp+2 (audio and video): UAS at media, UAC at media+4.
-media=$(free_ports 8)
+# They come from the same reserved fixed range as the engine's and the
+# trunk's ports, so none can be handed out twice (see the port plan).
+free_ports 8
+media=$port_base
 
 # Every bound is explicit: SIPp's own -timeout ends each peer, and the
 # calls' expected length plus a margin bounds the whole run.
@@ -88,7 +95,7 @@ wait_listening "$trunk_port"
 
 set +e
 (cd "$tmp/uac" && exec sipp "127.0.0.1:$sip_port" -sf "$root/testdata/sipp/uac.xml" "${sipp_flags[@]}" \
-	-inf "$tmp/calls.csv" -set rtp 1 -p "$(free_ports 1)" -mp "$((media + 4))" \
+	-inf "$tmp/calls.csv" -set rtp 1 -mp "$((media + 4))" \
 	-m "$calls" -r "$rate" -d "$hold_ms" -timeout "${budget}s" -timeout_error -recv_timeout 10s \
 	-stf uac_stat.csv -screen_file uac_screen.log -error_file uac_errors.log \
 	>uac.out 2>&1)

@@ -1,6 +1,6 @@
 // Package store keeps bindings, number pools, the quarantine of released
 // (X, party) pairs and the expiry index. It knows nothing of SIP: numbers are
-// canonical digit strings (see routing.Normalize) and times are wall-clock.
+// canonical digit strings (see number.Country.Normalize) and times are wall-clock.
 //
 // The Store interface is the contract; Open returns the bbolt implementation.
 // A cluster implementation (etcd) must pass the same suite in storetest.

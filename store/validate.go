@@ -7,7 +7,7 @@ import (
 )
 
 // Limits on what the store accepts. Numbers arrive canonical (digits only,
-// see routing.Normalize); the store still refuses anything else because a
+// see number.Country.Normalize); the store still refuses anything else because a
 // separator byte inside a number would corrupt the composite index keys.
 const (
 	minPoolNumber = 6

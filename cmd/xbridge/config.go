@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/xbridge/xbridge/number"
 )
 
 // setting is one knob of a subcommand. Its name is the flag, the config-file
@@ -46,7 +48,11 @@ var serveSettings = []setting{
 	{"media-ip", "", "IP address put in relayed SDP (default: the host of --sip)"},
 	{"log-format", "json", "log format: json or console"},
 	{"log-level", "info", "log level: trace, debug, info, warn, error"},
-	{"country-code", "86", "country calling code used to normalise national numbers"},
+	// Numbers: whose national numbers, and how the B leg writes them to the trunk.
+	{"default-country", "CN", "country of numbers written without a country code: region (CN, GB, US) or calling code (86, 44, 1)"},
+	{"trunk-number-format", "+e164", "how the B leg's Request-URI, To, From and P-Asserted-Identity write numbers: +e164, e164, national, national0"},
+	{"trunk-prefix", "", "tech prefix put in front of the callee's number (Request-URI, To), e.g. 10193; digits only, not with +e164"},
+	{"trunk-user-phone", "", "add ;user=phone to the B leg's URIs: true or false (empty: true for +e164, false for the others)"},
 	{"trusted", "", "comma-separated CIDRs SIP INVITEs may come from (empty: any source)"},
 	{"api-token", "", "bearer token the HTTP API requires (empty: no auth)"},
 	{"quarantine", "24h", "how long a released (X, party) pair stays unusable"},
@@ -221,7 +227,8 @@ type Config struct {
 	MediaIP        netip.Addr
 	LogFormat      string
 	LogLevel       zerolog.Level
-	CountryCode    string
+	Country        *number.Country // numbers without a country code are of this one
+	TrunkNumbers   number.Trunk    // how the B leg writes numbers towards the trunk
 	Trusted        []netip.Prefix
 	APIToken       string
 	Quarantine     time.Duration
@@ -275,7 +282,7 @@ func parseServeConfig(v map[string]string) (Config, error) {
 	if c.LogFormat, c.LogLevel, err = parseLogging(v["log-format"], v["log-level"]); err != nil {
 		return Config{}, err
 	}
-	if c.CountryCode, err = parseCountryCode(v["country-code"]); err != nil {
+	if c.Country, c.TrunkNumbers, err = parseNumbers(v); err != nil {
 		return Config{}, err
 	}
 	if c.Trusted, err = parsePrefixes("trusted", v["trusted"]); err != nil {
@@ -429,11 +436,27 @@ func parseLogging(format, level string) (string, zerolog.Level, error) {
 	return "", 0, usageError("--log-level: %q is not one of trace, debug, info, warn, error, fatal, panic, disabled", level)
 }
 
-func parseCountryCode(s string) (string, error) {
-	if len(s) < 1 || len(s) > 3 || s[0] == '0' || strings.Trim(s, "0123456789") != "" {
-		return "", usageError("--country-code: %q is not a country calling code (1-3 digits, no leading 0, no +)", s)
+// parseNumbers reads the default country and the trunk number format.
+func parseNumbers(v map[string]string) (*number.Country, number.Trunk, error) {
+	country, err := number.LookupCountry(v["default-country"])
+	if err != nil {
+		return nil, number.Trunk{}, usageError("--default-country: %v", err)
 	}
-	return s, nil
+	style, err := number.ParseStyle(v["trunk-number-format"])
+	if err != nil {
+		return nil, number.Trunk{}, usageError("--trunk-number-format: %v", err)
+	}
+	userPhone := number.DefaultUserPhone(style)
+	if s := v["trunk-user-phone"]; s != "" {
+		if userPhone, err = strconv.ParseBool(s); err != nil {
+			return nil, number.Trunk{}, usageError("--trunk-user-phone: %q is not true or false", s)
+		}
+	}
+	t := number.Trunk{Style: style, Prefix: v["trunk-prefix"], UserPhone: userPhone, Country: country}
+	if err := t.Check(); err != nil {
+		return nil, number.Trunk{}, usageError("--trunk-prefix: %v", err)
+	}
+	return country, t, nil
 }
 
 // parsePrefixes reads comma-separated CIDRs; a bare IP means that one host.

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/xbridge/xbridge/number"
 )
 
 // mapEnv is an environment for tests; the real one is never read.
@@ -46,7 +48,8 @@ func TestConfigDefaults(t *testing.T) {
 		MediaIP:        netip.MustParseAddr("127.0.0.1"),
 		LogFormat:      "json",
 		LogLevel:       zerolog.InfoLevel,
-		CountryCode:    "86",
+		Country:        number.DefaultCountry(),
+		TrunkNumbers:   number.Trunk{Style: number.PlusE164, UserPhone: true, Country: number.DefaultCountry()},
 		Quarantine:     24 * time.Hour,
 		AnswerTimeout:  60 * time.Second,
 		// Calls always end: 60 s of silence, an hour on hold, 4 h at most.
@@ -63,7 +66,7 @@ func TestConfigDefaults(t *testing.T) {
 }
 
 func TestConfigPrecedence(t *testing.T) {
-	fileSIP := `{"sip":"127.0.0.2:5062","trunk":"10.9.9.9:5090","country-code":44,"quarantine":"1h"}`
+	fileSIP := `{"sip":"127.0.0.2:5062","trunk":"10.9.9.9:5090","default-country":44,"quarantine":"1h"}`
 	tests := []struct {
 		name  string
 		file  string // config file body; its path is given by fileVia
@@ -77,7 +80,7 @@ func TestConfigPrecedence(t *testing.T) {
 			file: fileSIP, via: "flag",
 			check: func(t *testing.T, c Config) {
 				eq(t, "sip", c.SIP.String(), "127.0.0.2:5062")
-				eq(t, "country-code (JSON number)", c.CountryCode, "44")
+				eq(t, "default-country (JSON number)", c.Country.Region(), "GB")
 				eq(t, "media-ip follows file's sip", c.MediaIP.String(), "127.0.0.2")
 				eq(t, "api stays default", c.API, "127.0.0.1:8080")
 			},
@@ -101,7 +104,7 @@ func TestConfigPrecedence(t *testing.T) {
 				eq(t, "sip", c.SIP.String(), "127.0.0.4:5064")
 				eq(t, "quarantine", c.Quarantine.String(), "3h0m0s")
 				eq(t, "trunk from env", c.Trunk, "127.0.0.8:5080")
-				eq(t, "country-code from file", c.CountryCode, "44")
+				eq(t, "default-country from file", c.Country.Region(), "GB")
 			},
 		},
 		{
@@ -134,7 +137,8 @@ func TestConfigPrecedence(t *testing.T) {
 				"XBRIDGE_DATA": "/tmp/x", "XBRIDGE_SIP": "127.0.0.1:6060", "XBRIDGE_API": "127.0.0.1:9090",
 				"XBRIDGE_TRUNK": "trunk.example:5080", "XBRIDGE_TRUNK_TRANSPORT": "tcp",
 				"XBRIDGE_RTP_PORTS": "30000-30099", "XBRIDGE_MEDIA_IP": "127.0.0.9",
-				"XBRIDGE_LOG_FORMAT": "console", "XBRIDGE_LOG_LEVEL": "debug", "XBRIDGE_COUNTRY_CODE": "1",
+				"XBRIDGE_LOG_FORMAT": "console", "XBRIDGE_LOG_LEVEL": "debug", "XBRIDGE_DEFAULT_COUNTRY": "us",
+				"XBRIDGE_TRUNK_NUMBER_FORMAT": "national0", "XBRIDGE_TRUNK_PREFIX": "10193", "XBRIDGE_TRUNK_USER_PHONE": "true",
 				"XBRIDGE_TRUSTED": "127.0.0.0/8, ::1", "XBRIDGE_API_TOKEN": "t",
 				"XBRIDGE_QUARANTINE": "0s", "XBRIDGE_ANSWER_TIMEOUT": "5s",
 				"XBRIDGE_RTP_TIMEOUT": "30s", "XBRIDGE_RTP_HOLD_TIMEOUT": "0", "XBRIDGE_MAX_CALL_DURATION": "2h",
@@ -149,7 +153,11 @@ func TestConfigPrecedence(t *testing.T) {
 				eq(t, "media-ip", c.MediaIP.String(), "127.0.0.9")
 				eq(t, "log-format", c.LogFormat, "console")
 				eq(t, "log-level", c.LogLevel, zerolog.DebugLevel)
-				eq(t, "country-code", c.CountryCode, "1")
+				eq(t, "default-country", c.Country.Region(), "US")
+				eq(t, "trunk-number-format", c.TrunkNumbers.Style, number.National0)
+				eq(t, "trunk-prefix", c.TrunkNumbers.Prefix, "10193")
+				eq(t, "trunk-user-phone", c.TrunkNumbers.UserPhone, true)
+				eq(t, "trunk country is the default country", c.TrunkNumbers.Country, c.Country)
 				eq(t, "trusted", len(c.Trusted), 2)
 				eq(t, "trusted[1]", c.Trusted[1].String(), "::1/128")
 				eq(t, "api-token", c.APIToken, "t")
@@ -229,9 +237,19 @@ func TestConfigErrors(t *testing.T) {
 		{"log-format", []string{"--log-format", "xml"}, "", "--log-format"},
 		{"log-level", []string{"--log-level", "loud"}, "", "--log-level"},
 		{"log-level empty", []string{"--log-level", ""}, "", "--log-level"},
-		{"country-code plus", []string{"--country-code", "+86"}, "", "--country-code"},
-		{"country-code zero", []string{"--country-code", "086"}, "", "--country-code"},
-		{"country-code long", []string{"--country-code", "8612"}, "", "--country-code"},
+		{"default-country unknown region", []string{"--default-country", "XX"}, "", "--default-country"},
+		{"default-country unassigned code", []string{"--default-country", "289"}, "", "--default-country"},
+		{"default-country non-geographic", []string{"--default-country", "800"}, "", "--default-country"},
+		{"default-country long", []string{"--default-country", "8612"}, "", "--default-country"},
+		{"default-country empty", []string{"--default-country", ""}, "", "--default-country"},
+		{"country-code is gone", []string{"--country-code", "86"}, "", "country-code"},
+		{"trunk-number-format", []string{"--trunk-number-format", "E.164"}, "", "--trunk-number-format"},
+		{"trunk-number-format case", []string{"--trunk-number-format", "National"}, "", "--trunk-number-format"},
+		{"trunk-prefix letters", []string{"--trunk-number-format", "e164", "--trunk-prefix", "10x93"}, "", "--trunk-prefix"},
+		{"trunk-prefix with +e164", []string{"--trunk-prefix", "10193"}, "", "--trunk-prefix: a tech prefix cannot stand before a +E.164"},
+		{"trunk-prefix too long", []string{"--trunk-number-format", "national", "--trunk-prefix", "12345678901234567"}, "", "--trunk-prefix"},
+		{"trunk-user-phone", []string{"--trunk-user-phone", "yes please"}, "", "--trunk-user-phone"},
+		{"config trunk-number-format names flag", nil, `{"trunk-number-format":"tel"}`, "--trunk-number-format"},
 		{"trusted bad bits", []string{"--trusted", "10.0.0.0/33"}, "", "--trusted"},
 		{"trusted word", []string{"--trusted", "127.0.0.0/8,carrier"}, "", `--trusted: "carrier"`},
 		{"trusted host bits", []string{"--trusted", "127.0.0.1/8"}, "", "host bits"},
@@ -383,7 +401,7 @@ func eq[T comparable](t *testing.T, what string, got, want T) {
 // a config file, environment and flags all in play.
 func BenchmarkLoadServeConfig(b *testing.B) {
 	p := filepath.Join(b.TempDir(), "xbridge.json")
-	if err := os.WriteFile(p, []byte(`{"sip":"127.0.0.2:5062","trusted":"127.0.0.0/8,10.0.0.0/8","country-code":44}`), 0o600); err != nil {
+	if err := os.WriteFile(p, []byte(`{"sip":"127.0.0.2:5062","trusted":"127.0.0.0/8,10.0.0.0/8","default-country":44}`), 0o600); err != nil {
 		b.Fatal(err)
 	}
 	env := mapEnv(map[string]string{"XBRIDGE_RTP_PORTS": "30000-39999", "XBRIDGE_API_TOKEN": "t"})
@@ -391,6 +409,28 @@ func BenchmarkLoadServeConfig(b *testing.B) {
 	for b.Loop() {
 		if _, err := loadServeConfig(args, env, io.Discard); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// The user=phone default follows the format unless set.
+func TestConfigTrunkUserPhone(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want bool
+	}{
+		{nil, true},
+		{[]string{"--trunk-user-phone", "false"}, false},
+		{[]string{"--trunk-number-format", "e164"}, false},
+		{[]string{"--trunk-number-format", "national"}, false},
+		{[]string{"--trunk-number-format", "national0", "--trunk-user-phone", "1"}, true},
+	} {
+		c, err := loadServeConfig(tt.args, mapEnv(nil), &bytes.Buffer{})
+		if err != nil {
+			t.Fatalf("%v: %v", tt.args, err)
+		}
+		if c.TrunkNumbers.UserPhone != tt.want {
+			t.Errorf("%v: user=phone %v, want %v", tt.args, c.TrunkNumbers.UserPhone, tt.want)
 		}
 	}
 }

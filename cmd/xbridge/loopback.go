@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/netip"
 	"time"
+
+	"github.com/xbridge/xbridge/number"
 )
 
 // loopbackRTPPorts is how many relay ports a loopback engine gets. The range
@@ -50,7 +52,8 @@ func loopbackConfig(dir string) (Config, error) {
 		PortMin:        portMin,
 		PortMax:        portMin + loopbackRTPPorts - 1,
 		MediaIP:        sipAddr.Addr(),
-		CountryCode:    "86",
+		Country:        number.DefaultCountry(),
+		TrunkNumbers:   number.DefaultTrunk(),
 		Trusted:        []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		APIToken:       hex.EncodeToString(token),
 		Quarantine:     time.Minute,

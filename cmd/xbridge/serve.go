@@ -76,7 +76,7 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 	}()
 
 	router := routing.NewRouter(st,
-		routing.WithCountryCode(cfg.CountryCode),
+		routing.WithCountry(cfg.Country),
 		routing.WithTrusted(cfg.Trusted...))
 
 	engine, err := b2bua.New(b2bua.Config{
@@ -88,6 +88,7 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 		RTPTimeout:      cfg.RTPTimeout,
 		RTPHoldTimeout:  cfg.RTPHoldTimeout,
 		MaxCallDuration: cfg.MaxCallDuration,
+		TrunkNumbers:    &cfg.TrunkNumbers,
 	}, router, relay, st, b2bua.WithLogger(log.With().Str("component", "b2bua").Logger()))
 	if err != nil {
 		return fmt.Errorf("create SIP engine: %w", err)
@@ -97,7 +98,7 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 	srv := &http.Server{
 		Handler: api.New(st,
 			api.WithLogger(apiLog),
-			api.WithCountryCode(cfg.CountryCode),
+			api.WithCountry(cfg.Country),
 			api.WithToken(cfg.APIToken),
 			api.WithStatus(func() any { return liveStatus(engine, relay) })),
 		ReadHeaderTimeout: apiReadHeaderTimeout,
@@ -207,7 +208,10 @@ func logSettings(log zerolog.Logger, cfg Config) {
 		Str("media_ip", cfg.MediaIP.String()).
 		Str("log_format", cfg.LogFormat).
 		Str("log_level", cfg.LogLevel.String()).
-		Str("country_code", cfg.CountryCode).
+		Stringer("default_country", cfg.Country).
+		Stringer("trunk_number_format", cfg.TrunkNumbers.Style).
+		Str("trunk_prefix", cfg.TrunkNumbers.Prefix).
+		Bool("trunk_user_phone", cfg.TrunkNumbers.UserPhone).
 		Strs("trusted", trusted).
 		Bool("api_token_set", cfg.APIToken != "").
 		Stringer("quarantine", cfg.Quarantine).
