@@ -523,6 +523,8 @@ func TestNewRelayRejectsBadConfig(t *testing.T) {
 		{"too high", media.Config{IP: loopback, PortMin: 65000, PortMax: 65536}, nil, "port range"},
 		{"no pair", media.Config{IP: loopback, PortMin: 20001, PortMax: 20002}, nil, "no even/odd"},
 		{"mapped", media.Config{IP: netip.MustParseAddr("::ffff:127.0.0.1"), PortMin: 20000, PortMax: 20010}, nil, "plain IPv4"},
+		{"negative learning window", media.Config{IP: loopback, PortMin: 20000, PortMax: 20010},
+			[]media.Option{media.WithLearningWindow(-time.Second)}, "learning window"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

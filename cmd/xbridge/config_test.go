@@ -43,6 +43,7 @@ func TestConfigDefaults(t *testing.T) {
 		TrunkTransport: "udp",
 		PortMin:        20000,
 		PortMax:        29999,
+		LearningWindow: 3 * time.Second,
 		MediaIP:        netip.MustParseAddr("127.0.0.1"),
 		LogFormat:      "json",
 		LogLevel:       zerolog.InfoLevel,
@@ -59,7 +60,7 @@ func TestConfigDefaults(t *testing.T) {
 }
 
 func TestConfigPrecedence(t *testing.T) {
-	fileSIP := `{"sip":"127.0.0.2:5062","trunk":"10.9.9.9:5090","country-code":44,"quarantine":"1h"}`
+	fileSIP := `{"sip":"127.0.0.2:5062","trunk":"10.9.9.9:5090","country-code":44,"quarantine":"1h","rtp-learning-window":"1500ms"}`
 	tests := []struct {
 		name  string
 		file  string // config file body; its path is given by fileVia
@@ -76,6 +77,7 @@ func TestConfigPrecedence(t *testing.T) {
 				eq(t, "country-code (JSON number)", c.CountryCode, "44")
 				eq(t, "media-ip follows file's sip", c.MediaIP.String(), "127.0.0.2")
 				eq(t, "api stays default", c.API, "127.0.0.1:8080")
+				eq(t, "rtp-learning-window from file", c.LearningWindow, 1500*time.Millisecond)
 			},
 		},
 		{
@@ -132,7 +134,7 @@ func TestConfigPrecedence(t *testing.T) {
 				"XBRIDGE_RTP_PORTS": "30000-30099", "XBRIDGE_MEDIA_IP": "127.0.0.9",
 				"XBRIDGE_LOG_FORMAT": "console", "XBRIDGE_LOG_LEVEL": "debug", "XBRIDGE_COUNTRY_CODE": "1",
 				"XBRIDGE_TRUSTED": "127.0.0.0/8, ::1", "XBRIDGE_API_TOKEN": "t",
-				"XBRIDGE_QUARANTINE": "0s", "XBRIDGE_ANSWER_TIMEOUT": "5s",
+				"XBRIDGE_QUARANTINE": "0s", "XBRIDGE_ANSWER_TIMEOUT": "5s", "XBRIDGE_RTP_LEARNING_WINDOW": "0s",
 			},
 			check: func(t *testing.T, c Config) {
 				eq(t, "data", c.DataDir, "/tmp/x")
@@ -150,6 +152,7 @@ func TestConfigPrecedence(t *testing.T) {
 				eq(t, "api-token", c.APIToken, "t")
 				eq(t, "quarantine", c.Quarantine, time.Duration(0))
 				eq(t, "answer-timeout", c.AnswerTimeout, 5*time.Second)
+				eq(t, "rtp-learning-window", c.LearningWindow, time.Duration(0))
 			},
 		},
 	}
@@ -230,6 +233,9 @@ func TestConfigErrors(t *testing.T) {
 		{"quarantine words", []string{"--quarantine", "1 day"}, "", "--quarantine"},
 		{"quarantine negative", []string{"--quarantine", "-1h"}, "", "--quarantine"},
 		{"answer-timeout zero", []string{"--answer-timeout", "0s"}, "", "--answer-timeout"},
+		{"rtp-learning-window negative", []string{"--rtp-learning-window", "-1s"}, "", "--rtp-learning-window"},
+		{"rtp-learning-window bare number", []string{"--rtp-learning-window", "3"}, "", "--rtp-learning-window"},
+		{"rtp-learning-window too long", []string{"--rtp-learning-window", "2m"}, "", "above the maximum"},
 		{"answer-timeout bare number", []string{"--answer-timeout", "60"}, "", "--answer-timeout"},
 		{"api-token with space", []string{"--api-token", "a b"}, "", "--api-token"},
 		{"unknown flag", []string{"--bogus", "1"}, "", "bogus"},
