@@ -165,6 +165,8 @@ type portPool struct {
 	quiet   time.Duration
 	maxRest time.Duration
 	total   int // pairs in the range
+	// bind is bindPair; tests make it slow to show the lock is not held.
+	bind func(ip netip.Addr, port int) (*portPair, error)
 
 	mu        sync.Mutex
 	rng       *rand.Rand
@@ -186,7 +188,7 @@ func newPortPool(ip netip.Addr, min, max int, log zerolog.Logger) *portPool {
 	return &portPool{
 		ip: ip, log: log, total: len(ports),
 		maxIdle: idleBudget(len(ports), openFileLimit()),
-		minRest: minRest, quiet: quietProbe, maxRest: maxRest,
+		minRest: minRest, quiet: quietProbe, maxRest: maxRest, bind: bindPair,
 		rng:     rand.New(rand.NewChaCha8(seed)),
 		unbound: ports, idle: newRestQueue(len(ports)), probation: newRestQueue(len(ports)),
 	}
@@ -262,7 +264,7 @@ func (pp *portPool) acquire() (*portPair, error) {
 			return nil, err
 		}
 		if c.pair == nil {
-			p, err := bindPair(pp.ip, c.port)
+			p, err := pp.bind(pp.ip, c.port)
 			if err == nil {
 				return p, nil
 			}
@@ -338,7 +340,7 @@ func (pp *portPool) ready(c choice, scratch []byte) *portPair {
 	// Flooded with nothing else left, or broken: a new socket starts empty.
 	pp.log.Debug().Err(err).Int("port", p.port).Msg("relay port pair not reusable, binding it again")
 	p.close()
-	fresh, err := bindPair(pp.ip, p.port)
+	fresh, err := pp.bind(pp.ip, p.port)
 	if err != nil {
 		pp.mu.Lock()
 		pp.out--

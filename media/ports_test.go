@@ -1,6 +1,7 @@
 package media
 
 import (
+	"net"
 	"net/netip"
 	"slices"
 	"testing"
@@ -140,5 +141,118 @@ func TestPoolShrinksAfterABurst(t *testing.T) {
 	pp.release(p)
 	if got := pp.bound(); got != 1 {
 		t.Fatalf("bound = %d after the last release, want 1 (the pair just released)", got)
+	}
+}
+
+// TestPoolLockNotHeldWhileBinding: while one acquire waits in bind (a
+// system call, slow under load), the pool answers everyone else: it counts,
+// takes pairs back and hands out rested ones.
+func TestPoolLockNotHeldWhileBinding(t *testing.T) {
+	pp := newPortPool(netip.MustParseAddr("127.0.0.1"), 28600, 28605, zerolog.Nop()) // three pairs
+	defer pp.close()
+	pp.minRest = 0
+	rested, err := pp.acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := pp.acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pp.release(rested)
+
+	inBind, unblock := make(chan struct{}), make(chan struct{})
+	pp.bind = func(ip netip.Addr, port int) (*portPair, error) {
+		close(inBind)
+		<-unblock
+		return bindPair(ip, port)
+	}
+	pp.minRest = time.Hour // the next acquire must bind the third pair
+	slow := make(chan error, 1)
+	go func() {
+		p, err := pp.acquire()
+		if err == nil {
+			pp.release(p)
+		}
+		slow <- err
+	}()
+	<-inBind
+	others := make(chan error, 1)
+	go func() {
+		pp.release(held)
+		pp.inUse()
+		pp.bound()
+		pp.minRest = 0 // only this goroutine reads it now
+		p, err := pp.acquire()
+		if err == nil {
+			pp.release(p)
+		}
+		others <- err
+	}()
+	select {
+	case err := <-others:
+		if err != nil {
+			t.Fatalf("acquire of a rested pair while another binds: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		close(unblock)
+		t.Fatal("the pool stayed locked while a pair was being bound")
+	}
+	close(unblock)
+	if err := <-slow; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPoolRestsPairsStillReceiving: a released pair that someone keeps
+// sending to is not handed out while another pair is free; when nothing
+// else is left it is, with the sender noted as a stray the next call never
+// latches.
+func TestPoolRestsPairsStillReceiving(t *testing.T) {
+	pp := newPortPool(netip.MustParseAddr("127.0.0.1"), 28610, 28613, zerolog.Nop()) // two pairs
+	defer pp.close()
+	p1, err := pp.acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := pp.acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pp.release(p1)
+	pp.release(p2)
+	zombie, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zombie.Close()
+	zombieAddr := zombie.LocalAddr().(*net.UDPAddr).AddrPort()
+	if _, err := zombie.WriteToUDPAddrPort([]byte("still talking"), netip.AddrPortFrom(pp.ip, uint16(p1.port))); err != nil {
+		t.Fatal(err)
+	}
+	// p1 has rested, p2 not (the draw is random among rested pairs).
+	pp.mu.Lock()
+	p2.since = time.Now().Add(time.Hour)
+	pp.mu.Unlock()
+	pp.minRest, pp.quiet = 0, time.Hour
+
+	first, err := pp.acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.port != p2.port {
+		t.Fatalf("handed out port %d, want the quiet pair %d: the rested one still receiving must rest on", first.port, p2.port)
+	}
+	second, err := pp.acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.port != p1.port || !second.strays.has(zombieAddr) {
+		t.Fatalf("last pair: port %d with strays %v, want %d with the sender %v", second.port, second.strays.addr[:second.strays.n], p1.port, zombieAddr)
+	}
+	pp.release(first)
+	pp.release(second)
+	if got := pp.bound(); got != 2 {
+		t.Fatalf("bound = %d, want 2", got)
 	}
 }

@@ -298,12 +298,9 @@ func TestRelayDropsNonRTP(t *testing.T) {
 func TestRelayRelatchesWhenSDPChanges(t *testing.T) {
 	r := newRelay(t, 21300, 21399)
 	aOld, aNAT, aNew, aNAT2, b := listen(t), listen(t), listen(t), listen(t), listen(t)
-	s := r.NewSession(zerolog.Nop())
-	defer s.Close()
+	s, relayA, relayB := newCall(t, r, aOld, b)
 	offer := sdpFor("a", aOld.port(), aOld.port()+1)
-	toB := mustRewrite(t, s, media.SideA, offer)
-	toA := mustRewrite(t, s, media.SideB, sdpFor("b", b.port(), b.port()+1))
-	relayA, relayB := relayPorts(t, toA)[0], relayPorts(t, toB)[0]
+	toB := mustRewrite(t, s, media.SideA, offer) // the same SDP again: same rewrite
 
 	roundTrip := func(from, to *endpoint, seq uint16) {
 		t.Helper()
