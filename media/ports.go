@@ -353,15 +353,20 @@ func (pp *portPool) ready(c choice, scratch []byte) *portPair {
 }
 
 // giveUp undoes a choice: the pair (nil for an unbound port) goes on
-// probation.
+// probation, or is closed if the pool closed meanwhile.
 func (pp *portPool) giveUp(p *portPair) {
 	pp.mu.Lock()
-	defer pp.mu.Unlock()
 	pp.out--
-	if p != nil {
-		p.since = time.Now()
-		pp.probation.push(p)
+	if p == nil || pp.closed {
+		pp.mu.Unlock()
+		if p != nil {
+			pp.retire([]*portPair{p})
+		}
+		return
 	}
+	p.since = time.Now()
+	pp.probation.push(p)
+	pp.mu.Unlock()
 }
 
 // expired takes out the pairs that have rested maxRest.
