@@ -142,6 +142,21 @@ func TestNATSourceLearnedOnlyInsideWindow(t *testing.T) {
 		}
 	})
 
+	t.Run("the SDP address takes over", func(t *testing.T) {
+		aSDP, aNAT, b := listen(t), listen(t), listen(t)
+		s, relayA, relayB := newCall(t, r, aSDP, b)
+		exchange(t, aNAT, relayA, b, 2, "first in the window")
+		exchange(t, aSDP, relayA, b, 2, "from the SDP address")
+		exchange(t, b, relayB, aSDP, 2, "to the SDP address")
+		aNAT.send(relayA, rtpPacket(t, 9, "no longer A"))
+		waitFor(t, "the replaced source to be dropped", func() bool { return s.Stats().AToB.Strangers == 1 })
+		aNAT.expectNothing()
+		b.expectNothing()
+		if st := s.Stats().AToB; st.Latched != 1 || st.Relatched != 1 {
+			t.Fatalf("A->B %+v: want one latch and one re-latch", st)
+		}
+	})
+
 	t.Run("outside", func(t *testing.T) {
 		aSDP, aNAT, b := listen(t), listen(t), listen(t)
 		s, relayA, relayB := newCall(t, r, aSDP, b)
