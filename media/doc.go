@@ -25,16 +25,36 @@
 // RTP over TCP, T.38 and other non-RTP transports, the other address family)
 // are rejected with port 0; a body with nothing else is ErrUnsupportedMedia.
 //
-// Each m= line gets a port pair (RTP even, RTCP odd) facing each side, taken
-// when the first SDP that needs it is rewritten and held until Close. Pairs
-// stay bound between calls: Close stops the pair's forwarding (nothing is
-// written to the old parties once it returns) and gives it back to the pool,
-// which hands out the pair that has rested longest, discards whatever was
-// queued on it first, and binds a fresh pair only when none has rested long
-// enough. Ports other programs hold are skipped. Each party sends to and
-// receives from the same relay port (symmetric RTP). A side's destination is
-// its SDP address until the first packet from that side arrives, then that
-// packet's source (NAT latching), until its SDP changes. RTP is forwarded as received (any codec, SRTP included) once it
+// Each m= line gets two port pairs (RTP even, RTCP odd), one facing each
+// side, both taken by the SDP that first brings the line (the offer, or a
+// re-offer adding a stream), so that the answer needs no ports; the answer
+// may not add m= lines. Pairs are held until Close. They stay bound between
+// calls: Close stops the pair's forwarding (nothing is written to the old
+// parties once it returns) and gives it back to the pool, which hands out a
+// pair drawn at random among those that have rested, discarding whatever was
+// queued on it first, and binds a random unbound pair of the range only when
+// none has rested long enough. A pair that received datagrams while it
+// rested rests on until it has been quiet; the senders it heard are strays.
+// The pool's lock is never held over a system call.
+//
+// Each party sends to and receives from the same relay port (symmetric RTP),
+// and the relay accepts a side's packets only from the source that side is
+// latched on (rtpengine's strict source with heuristic learning). Before the
+// side's SDP is known nothing is accepted. The address its SDP names (m=/c=,
+// a=rtcp) is latched whenever it sends. Another address — the party's NAT —
+// may be latched only inside the learning window (WithLearningWindow,
+// default 3 s), which opens once the side has SDP and has been told its relay
+// port, and again when its SDP moves it (re-INVITE); a source that matches
+// the SDP better (same address, then same port) replaces one latched earlier
+// in the window. Strays, and strangers that were already sending a second
+// before the window opened (a previous call's party still streaming, also
+// into pairs bound afresh after a restart; a scanner spraying the range),
+// are never learned. Everything else is dropped and counted in Stats.
+// Packets go to a side's latched source, or to its SDP address until it has
+// one. Session.LastPacketFrom tells when a side's last accepted packet came,
+// for a media timeout.
+//
+// RTP is forwarded as received (any codec, SRTP included) once it
 // passes a version check. RTCP is rewritten in place first: every SDES item
 // (CNAME, NAME, PHONE, EMAIL, ...) and BYE reason carries a per-session token
 // instead of the sender's text, APP and unknown packets are removed, and a

@@ -21,15 +21,19 @@ const maxReadErrors = 100
 var packetBufs = sync.Pool{New: func() any { return new([maxPacket]byte) }}
 
 // forward runs, for the life of a session, for one socket of the pair facing
-// side `from`: every packet from that side is sent out of the matching
-// socket facing the other side, to that side's destination. It returns once
-// Session.Close has set pair.stop, and allocates nothing per packet.
+// side `from`: every packet that side's SDP and latch accept is sent out of
+// the matching socket facing the other side, to that side's destination.
+// It returns once Session.Close has set pair.stop, and allocates nothing per
+// packet.
 func (s *Session) forward(st *stream, idx int, from Side, k kind, pair *portPair) {
 	defer s.wg.Done()
 	to := from.other()
 	count := &st.count[from]
 	own := &st.dest[from][k]
+	last := &s.last[from]
 	conn := pair.conn(k)
+	peer := st.pairs[to].conn(k)
+	check := sourceCheck{strays: pair.strays}
 	bufp := packetBufs.Get().(*[maxPacket]byte)
 	defer packetBufs.Put(bufp)
 	buf := bufp[:]
@@ -57,6 +61,14 @@ func (s *Session) forward(st *stream, idx int, from Side, k kind, pair *portPair
 			count.dropped.Add(1)
 			continue
 		}
+		now := time.Now().UnixNano()
+		// The fast path: the side's latched source, one comparison.
+		if d := own.Load(); d == nil || !d.latched || d.addr != src {
+			if !s.admit(own, src, now, &check, count, idx, from, k) {
+				count.strangers.Add(1)
+				continue
+			}
+		}
 		// RTCP carries the sender's identity (SDES CNAME, PHONE...): it
 		// goes out scrubbed or not at all, muxed on the RTP port too.
 		if k == kindRTCP || isMuxedRTCP(buf[:n]) {
@@ -65,19 +77,15 @@ func (s *Session) forward(st *stream, idx int, from Side, k kind, pair *portPair
 				continue
 			}
 		}
-		s.last.Store(time.Now().UnixNano())
-		if d := own.Load(); d != nil && !d.latched {
-			s.latch(own, d, src, idx, from, k)
-		}
-		peer := st.conns[to].Load()
+		last.Store(now)
 		dst := st.dest[to][k].Load()
 		// dst == src would send a packet back where it came from (both
 		// sides behind one address, or a looped SDP): never echo.
-		if peer == nil || dst == nil || !sendable(dst.addr) || dst.addr == src {
+		if dst == nil || !sendable(dst.addr) || dst.addr == src {
 			count.dropped.Add(1)
 			continue
 		}
-		if _, err := peer.conn(k).WriteToUDPAddrPort(buf[:n], dst.addr); err != nil {
+		if _, err := peer.WriteToUDPAddrPort(buf[:n], dst.addr); err != nil {
 			count.dropped.Add(1)
 			continue
 		}
@@ -86,15 +94,128 @@ func (s *Session) forward(st *stream, idx int, from Side, k kind, pair *portPair
 	}
 }
 
-// latch makes the source of the first packet from a side its destination
-// (symmetric RTP through NAT). It runs once per SDP change, so the one
-// allocation here is not per packet. A lost race with Rewrite storing a new
-// SDP address is fine: the next packet latches again.
-func (s *Session) latch(own *atomicDest, d *dest, src netip.AddrPort, idx int, side Side, k kind) {
-	if own.CompareAndSwap(d, &dest{addr: src, latched: true}) && src != d.addr {
-		s.log.Debug().Int("stream", idx).Stringer("side", side).Stringer("kind", k).
-			Stringer("sdp", d.addr).Stringer("latched", src).Msg("media source differs from SDP; latched")
+// match ranks a source against the SDP address, best first, as rtpengine's
+// heuristic endpoint learning does: the address and port the SDP names, the
+// same address from another port (a NAT that keeps the address), the same
+// port from another address (one that keeps the port), anything else.
+type match uint8
+
+const (
+	matchExact match = iota
+	matchAddr
+	matchPort
+	matchNone
+)
+
+func matchOf(src, sdp netip.AddrPort) match {
+	switch {
+	case src == sdp:
+		return matchExact
+	case src.Addr() == sdp.Addr():
+		return matchAddr
+	case src.Port() == sdp.Port():
+		return matchPort
 	}
+	return matchNone
+}
+
+// admit decides whether a packet from src, which is not the source side is
+// latched on, may pass as that side's, and latches it if so:
+//
+//   - Before the side's SDP is known nothing passes.
+//   - The address its SDP names is latched when nothing is, at any time.
+//   - Inside the learning window any other source may be latched, unless
+//     sourceCheck knows it for a stray; a source that matches the SDP
+//     better replaces one latched earlier in the window.
+//   - Everything else is a stranger and is dropped.
+//
+// It allocates only to latch, which happens a few times per SDP change.
+func (s *Session) admit(own *atomicDest, src netip.AddrPort, now int64, check *sourceCheck,
+	count *flowCounters, idx int, side Side, k kind) bool {
+	// A lost race with Rewrite or reveal storing a new dest is retried
+	// once against the new one.
+	for try := 0; try < 2; try++ {
+		d := own.Load()
+		if d == nil {
+			check.saw(src, now)
+			return false
+		}
+		if d.latched && src == d.addr {
+			return true
+		}
+		m := matchOf(src, d.sdp)
+		learning := d.open != 0 && now < d.shut
+		switch {
+		case d.latched && (!learning || m >= d.match):
+		case !d.latched && m != matchExact && !learning:
+		case m != matchExact && check.stray(src, d.open):
+		default:
+			nd := &dest{addr: src, sdp: d.sdp, latched: true, match: m, open: d.open, shut: d.shut}
+			if !own.CompareAndSwap(d, nd) {
+				continue
+			}
+			if d.latched {
+				count.relatched.Add(1)
+			} else {
+				count.latched.Add(1)
+			}
+			s.log.Debug().Int("stream", idx).Stringer("side", side).Stringer("kind", k).
+				Stringer("sdp", d.sdp).Stringer("latched", src).Bool("relatch", d.latched).Msg("media source latched")
+			return true
+		}
+		check.saw(src, now)
+		return false
+	}
+	return false
+}
+
+// sightingGrace is how long before a side's learning window opens a source
+// may first have been seen and still be learned in it: the party's own
+// packets can overtake the SDP that sets the window (a 200 OK processed a
+// moment after the RTP sent right behind it).
+const sightingGrace = int64(time.Second)
+
+// maxSightings bounds the strangers one socket remembers.
+const maxSightings = 8
+
+// sourceCheck is one forwarding goroutine's memory of who is not the
+// party: the strays the pool heard on the pair while no call held it, and
+// the strangers this socket dropped, with when each was first seen. A
+// stranger already sending well before the side's learning window opened is
+// someone else's media — a previous call's party still streaming to these
+// ports (also across a restart, when no pool memory exists), or a scanner
+// spraying the range — and is never learned; the SDP address still is.
+type sourceCheck struct {
+	strays strays
+	seen   [maxSightings]netip.AddrPort
+	first  [maxSightings]int64
+	n      int
+}
+
+// saw notes a dropped stranger.
+func (c *sourceCheck) saw(src netip.AddrPort, now int64) {
+	for i := 0; i < c.n; i++ {
+		if c.seen[i] == src {
+			return
+		}
+	}
+	if c.n < maxSightings {
+		c.seen[c.n], c.first[c.n] = src, now
+		c.n++
+	}
+}
+
+// stray reports whether src may not be learned in a window opened at open.
+func (c *sourceCheck) stray(src netip.AddrPort, open int64) bool {
+	if c.strays.has(src) {
+		return true
+	}
+	for i := 0; i < c.n; i++ {
+		if c.seen[i] == src {
+			return c.first[i] < open-sightingGrace
+		}
+	}
+	return false
 }
 
 func sendable(a netip.AddrPort) bool { return usable(a.Addr()) && a.Port() != 0 }

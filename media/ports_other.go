@@ -13,7 +13,7 @@ type drainer struct{}
 
 func (*drainer) init() {}
 
-func (*drainer) drain(syscall.RawConn, []byte) (int, error) {
+func (*drainer) drain(syscall.RawConn, []byte, *strays) (int, error) {
 	return 0, errors.New("draining a socket is not supported on this platform")
 }
 

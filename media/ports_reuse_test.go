@@ -64,8 +64,8 @@ func TestStalePacketsNeverReachTheNextCall(t *testing.T) {
 		e.expectNothing()
 	}
 	st := s.Stats()
-	want := media.Flow{RTPPackets: 1, RTPBytes: uint64(len(fromA))}
-	if st.AToB != want || st.BToA.RTPPackets != 1 || st.BToA.Dropped != 0 || st.BToA.RTCPPackets != 0 {
+	want := media.Flow{RTPPackets: 1, RTPBytes: uint64(len(fromA)), Latched: 1}
+	if st.AToB != want || st.BToA.RTPPackets != 1 || st.BToA.Dropped != 0 || st.BToA.RTCPPackets != 0 || st.BToA.Strangers != 0 {
 		t.Fatalf("new call's stats %+v: stale packets were read as its own", st)
 	}
 }

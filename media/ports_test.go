@@ -1,8 +1,9 @@
 package media
 
 import (
-	"fmt"
+	"net"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -51,7 +52,7 @@ func TestPoolKeepsReleasedPairsBound(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p != first[i] {
+		if !slices.Contains(first, p) {
 			t.Fatalf("pair on port %d rebound instead of reused", p.port)
 		}
 		first[i] = p
@@ -77,30 +78,33 @@ func TestPoolKeepsReleasedPairsBound(t *testing.T) {
 
 // TestPoolGrowsOnlyWhileReleasedPairsAreFresh: one call at a time keeps
 // binding new pairs of the range while the released ones have not rested,
-// and reuses the oldest once it has, so the pool binds what the call rate
-// needs rather than the whole range.
+// and reuses rested ones once they have, so the pool binds what the call
+// rate needs rather than the whole range.
 func TestPoolGrowsOnlyWhileReleasedPairsAreFresh(t *testing.T) {
 	pp := newPortPool(netip.MustParseAddr("127.0.0.1"), 24720, 24739, zerolog.Nop()) // ten pairs
 	defer pp.close()
-	churn := func(calls int) []int {
-		var ports []int
+	churn := func(calls int) map[int]bool {
+		ports := map[int]bool{}
 		for range calls {
 			p, err := pp.acquire()
 			if err != nil {
 				t.Fatal(err)
 			}
-			ports = append(ports, p.port)
+			ports[p.port] = true
 			pp.release(p)
 		}
 		return ports
 	}
 	pp.minRest = time.Hour
-	if got, want := fmt.Sprint(churn(3)), "[24720 24722 24724]"; got != want {
-		t.Fatalf("fresh pairs: handed out %s, want %s (new pairs while the released rest)", got, want)
+	fresh := churn(3)
+	if len(fresh) != 3 || pp.bound() != 3 {
+		t.Fatalf("fresh pairs: handed out %v, %d bound; want 3 new pairs while the released rest", fresh, pp.bound())
 	}
 	pp.minRest = 0
-	if got, want := fmt.Sprint(churn(4)), "[24720 24722 24724 24720]"; got != want {
-		t.Fatalf("rested pairs: handed out %s, want %s (oldest released first)", got, want)
+	for port := range churn(20) {
+		if !fresh[port] {
+			t.Fatalf("rested pairs: bound %d although rested pairs %v were waiting", port, fresh)
+		}
 	}
 	if got := pp.bound(); got != 3 {
 		t.Fatalf("bound = %d, want 3: the pool grew although rested pairs were waiting", got)
@@ -137,5 +141,118 @@ func TestPoolShrinksAfterABurst(t *testing.T) {
 	pp.release(p)
 	if got := pp.bound(); got != 1 {
 		t.Fatalf("bound = %d after the last release, want 1 (the pair just released)", got)
+	}
+}
+
+// TestPoolLockNotHeldWhileBinding: while one acquire waits in bind (a
+// system call, slow under load), the pool answers everyone else: it counts,
+// takes pairs back and hands out rested ones.
+func TestPoolLockNotHeldWhileBinding(t *testing.T) {
+	pp := newPortPool(netip.MustParseAddr("127.0.0.1"), 28600, 28605, zerolog.Nop()) // three pairs
+	defer pp.close()
+	pp.minRest = 0
+	rested, err := pp.acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := pp.acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pp.release(rested)
+
+	inBind, unblock := make(chan struct{}), make(chan struct{})
+	pp.bind = func(ip netip.Addr, port int) (*portPair, error) {
+		close(inBind)
+		<-unblock
+		return bindPair(ip, port)
+	}
+	pp.minRest = time.Hour // the next acquire must bind the third pair
+	slow := make(chan error, 1)
+	go func() {
+		p, err := pp.acquire()
+		if err == nil {
+			pp.release(p)
+		}
+		slow <- err
+	}()
+	<-inBind
+	others := make(chan error, 1)
+	go func() {
+		pp.release(held)
+		pp.inUse()
+		pp.bound()
+		pp.minRest = 0 // only this goroutine reads it now
+		p, err := pp.acquire()
+		if err == nil {
+			pp.release(p)
+		}
+		others <- err
+	}()
+	select {
+	case err := <-others:
+		if err != nil {
+			t.Fatalf("acquire of a rested pair while another binds: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		close(unblock)
+		t.Fatal("the pool stayed locked while a pair was being bound")
+	}
+	close(unblock)
+	if err := <-slow; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPoolRestsPairsStillReceiving: a released pair that someone keeps
+// sending to is not handed out while another pair is free; when nothing
+// else is left it is, with the sender noted as a stray the next call never
+// latches.
+func TestPoolRestsPairsStillReceiving(t *testing.T) {
+	pp := newPortPool(netip.MustParseAddr("127.0.0.1"), 28610, 28613, zerolog.Nop()) // two pairs
+	defer pp.close()
+	p1, err := pp.acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := pp.acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pp.release(p1)
+	pp.release(p2)
+	zombie, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zombie.Close()
+	zombieAddr := zombie.LocalAddr().(*net.UDPAddr).AddrPort()
+	if _, err := zombie.WriteToUDPAddrPort([]byte("still talking"), netip.AddrPortFrom(pp.ip, uint16(p1.port))); err != nil {
+		t.Fatal(err)
+	}
+	// p1 has rested, p2 not (the draw is random among rested pairs).
+	pp.mu.Lock()
+	p2.since = time.Now().Add(time.Hour)
+	pp.mu.Unlock()
+	pp.minRest, pp.quiet = 0, time.Hour
+
+	first, err := pp.acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.port != p2.port {
+		t.Fatalf("handed out port %d, want the quiet pair %d: the rested one still receiving must rest on", first.port, p2.port)
+	}
+	second, err := pp.acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.port != p1.port || !second.strays.has(zombieAddr) {
+		t.Fatalf("last pair: port %d with strays %v, want %d with the sender %v", second.port, second.strays.addr[:second.strays.n], p1.port, zombieAddr)
+	}
+	pp.release(first)
+	pp.release(second)
+	if got := pp.bound(); got != 2 {
+		t.Fatalf("bound = %d, want 2", got)
 	}
 }

@@ -3,29 +3,31 @@
 package media
 
 import (
-	"errors"
+	"net/netip"
 	"syscall"
 )
 
 // drainer discards the datagrams queued on a socket without waiting for
 // more. It reads the descriptor directly: Go's own read with a past deadline
 // returns before asking the kernel, so it cannot empty a buffer. Its state
-// lives in the pair so that a drain allocates nothing.
+// lives in the pair so that a drain allocates nothing unless it has sources
+// to note.
 type drainer struct {
 	fn      func(fd uintptr) bool // read callback, made once per pair
 	scratch []byte
+	strays  *strays
 	n       int
 	err     error
 }
 
-var errStillReceiving = errors.New("socket still receiving")
-
 func (d *drainer) init() { d.fn = d.readAll }
 
-func (d *drainer) drain(raw syscall.RawConn, scratch []byte) (int, error) {
-	d.scratch, d.n, d.err = scratch, 0, nil
+// drain discards what is queued and adds the senders to st, as long as it
+// has room.
+func (d *drainer) drain(raw syscall.RawConn, scratch []byte, st *strays) (int, error) {
+	d.scratch, d.strays, d.n, d.err = scratch, st, 0, nil
 	err := raw.Read(d.fn)
-	d.scratch = nil
+	d.scratch, d.strays = nil, nil
 	if err == nil {
 		err = d.err
 	}
@@ -36,7 +38,19 @@ func (d *drainer) drain(raw syscall.RawConn, scratch []byte) (int, error) {
 // must never wait for a datagram.
 func (d *drainer) readAll(fd uintptr) bool {
 	for d.n < maxDrain {
-		_, err := syscall.Read(int(fd), d.scratch)
+		var err error
+		if d.strays.full() {
+			_, err = syscall.Read(int(fd), d.scratch)
+		} else {
+			var from syscall.Sockaddr
+			// Recvfrom allocates the address; it is only called while
+			// there is room to note it.
+			if _, from, err = syscall.Recvfrom(int(fd), d.scratch, 0); err == nil {
+				if a, ok := sockaddrAddrPort(from); ok {
+					d.strays.add(a)
+				}
+			}
+		}
 		if err == syscall.EINTR {
 			continue
 		}
@@ -50,6 +64,18 @@ func (d *drainer) readAll(fd uintptr) bool {
 	}
 	d.err = errStillReceiving
 	return true
+}
+
+// sockaddrAddrPort converts a received datagram's source the way the net
+// package's ReadFromUDPAddrPort does, so that the two compare equal.
+func sockaddrAddrPort(sa syscall.Sockaddr) (netip.AddrPort, bool) {
+	switch sa := sa.(type) {
+	case *syscall.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port)), true
+	case *syscall.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port)), true
+	}
+	return netip.AddrPort{}, false
 }
 
 // openFileLimit is the process's file descriptor limit (Go raises the soft

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 )
@@ -20,6 +21,7 @@ type Config struct {
 type Relay struct {
 	cfg       Config
 	advertise netip.Addr
+	window    time.Duration // learning window
 	log       zerolog.Logger
 	ports     *portPool
 
@@ -31,7 +33,7 @@ type Relay struct {
 // NewRelay checks cfg and returns a relay; it binds nothing until a Session
 // needs ports.
 func NewRelay(cfg Config, opts ...Option) (*Relay, error) {
-	r := &Relay{cfg: cfg, log: zerolog.Nop(), sessions: make(map[*Session]struct{})}
+	r := &Relay{cfg: cfg, window: DefaultLearningWindow, log: zerolog.Nop(), sessions: make(map[*Session]struct{})}
 	for _, o := range opts {
 		o(r)
 	}
@@ -46,6 +48,9 @@ func NewRelay(cfg Config, opts ...Option) (*Relay, error) {
 	}
 	if r.advertise.IsUnspecified() || r.advertise.Zone() != "" || r.advertise.Is4In6() {
 		return nil, fmt.Errorf("media: cannot advertise %s in SDP: bind a concrete address or use WithAdvertiseIP", r.advertise)
+	}
+	if r.window < 0 {
+		return nil, fmt.Errorf("media: learning window %s is negative", r.window)
 	}
 	if cfg.PortMin < 1 || cfg.PortMax > 65535 || cfg.PortMin > cfg.PortMax {
 		return nil, fmt.Errorf("media: port range %d-%d: need 1 <= PortMin <= PortMax <= 65535", cfg.PortMin, cfg.PortMax)
@@ -63,6 +68,7 @@ func NewRelay(cfg Config, opts ...Option) (*Relay, error) {
 	}
 	r.log.Debug().Stringer("ip", cfg.IP).Stringer("advertise", r.advertise).
 		Int("port_min", cfg.PortMin).Int("port_max", cfg.PortMax).Int("pairs", r.ports.pairs()).
+		Dur("learning_window", r.window).
 		Msg("media relay ready")
 	return r, nil
 }

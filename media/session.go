@@ -15,10 +15,11 @@ import (
 // Session is the media of one call: per m= line a port pair facing each side
 // and the forwarding between them.
 type Session struct {
-	relay *Relay
-	log   zerolog.Logger
-	wg    sync.WaitGroup // forwarding goroutines
-	last  atomic.Int64   // unix nanos of the last accepted packet
+	relay  *Relay
+	log    zerolog.Logger
+	window int64           // learning window, nanoseconds
+	wg     sync.WaitGroup  // forwarding goroutines
+	last   [2]atomic.Int64 // by sending side: unix nanos of the last packet accepted from it
 	// closing makes a concurrent second Close wait for the first, so every
 	// caller gets the guarantee that nothing is sent once Close returns.
 	closing sync.Once
@@ -27,6 +28,7 @@ type Session struct {
 	closed  bool
 	streams []*stream
 	origin  [2]origin // o= of the SDP sent to each side
+	spoke   [2]bool   // a side has sent SDP
 }
 
 // origin is the o= identity the relay shows one side: a session id that never
@@ -39,17 +41,26 @@ type origin struct {
 
 // stream is one m= line.
 type stream struct {
-	conns   [2]atomic.Pointer[portPair] // relay sockets facing each side
-	dest    [2][2]atomicDest            // [side][kind]: where that side receives
-	learned [2]learned                  // guarded by Session.mu
-	count   [2]flowCounters             // by sending side
+	pairs    [2]*portPair     // relay sockets facing each side; set before forwarding starts, then fixed
+	dest     [2][2]atomicDest // [side][kind]: where that side receives and whom it is accepted from
+	learned  [2]learned       // guarded by Session.mu
+	revealed [2]bool          // guarded by Session.mu: that side was sent SDP naming its relay port
+	count    [2]flowCounters  // by sending side
 }
 
-// dest is a destination; a new one is stored (never modified) on every SDP
-// change and latch, so the forwarding loop reads it without locks or copies.
+// dest is what the relay knows of one side's address for one socket kind. A
+// new one is stored (never modified) on every SDP change, window opening and
+// latch, so the forwarding loop reads it without locks or copies.
 type dest struct {
-	addr    netip.AddrPort // invalid: nowhere to send yet
-	latched bool           // addr is the source of a packet actually received
+	addr    netip.AddrPort // where the side receives: the latched source, else the SDP address
+	sdp     netip.AddrPort // the address the side's SDP names (invalid if it names none usable)
+	latched bool           // addr is the source of packets actually received from the side
+	match   match          // how well addr matches sdp, once latched
+	// The learning window: from open to shut (unix nanos) a source other
+	// than sdp may be latched. open is 0 until the side both has SDP and
+	// has been told its relay port, so a window cannot run out before the
+	// party can send.
+	open, shut int64
 }
 
 // learned is what a side's latest SDP said about one stream.
@@ -59,7 +70,7 @@ type learned struct {
 }
 
 func newSession(r *Relay, log zerolog.Logger) *Session {
-	s := &Session{relay: r, log: log}
+	s := &Session{relay: r, log: log, window: int64(r.window)}
 	for i := range s.origin {
 		s.origin[i].id = rand.Uint64()>>2 | 1 // positive and non-zero, as o= sess-id must be
 		s.origin[i].version = 1
@@ -68,10 +79,16 @@ func newSession(r *Relay, log zerolog.Logger) *Session {
 }
 
 // Rewrite takes SDP (offer or answer) received from side from, learns that
-// side's media addresses from it, allocates (once per m= line) the relay
-// ports facing the other side, and returns the SDP to send to the other side,
-// pointing at those ports. Called again (re-INVITE, 183 then 200) it updates
-// the learned addresses and reuses the ports. On error (ErrMalformedSDP,
+// side's media addresses from it and returns the SDP to send to the other
+// side, pointing at the relay's ports facing that side.
+//
+// An SDP that brings an m= line the session has no ports for yet (the offer,
+// or a re-offer adding a stream) reserves both pairs of that stream at once,
+// the one facing each side, so that the answer never waits for ports and
+// cannot fail for lack of them. Called again (183 then 200, re-INVITE) it
+// updates the learned addresses and reuses the ports. The first SDP from a
+// side once the other side's is known is the answer; it may not bring more
+// m= lines than the offer (RFC 3264 6). On error (ErrMalformedSDP,
 // ErrPortsExhausted, ErrSessionClosed) nothing changes.
 func (s *Session) Rewrite(from Side, sdp []byte) ([]byte, error) {
 	if !from.valid() {
@@ -88,44 +105,38 @@ func (s *Session) Rewrite(from Side, sdp []byte) ([]byte, error) {
 	if s.closed {
 		return nil, fmt.Errorf("media: rewrite SDP from %s: %w", from, ErrSessionClosed)
 	}
-
-	// Bind everything first so that running out of ports halfway leaves the
-	// session as it was.
-	fresh := make([]*portPair, len(d.media))
-	for i, m := range d.media {
-		if m.port == 0 || i < len(s.streams) && s.streams[i].conns[to].Load() != nil {
-			continue
-		}
-		pair, err := s.relay.ports.acquire()
-		if err != nil {
-			for _, p := range fresh {
-				if p != nil {
-					s.relay.ports.release(p)
-				}
-			}
-			return nil, fmt.Errorf("media: rewrite SDP from %s: m= line %d: %w", from, i+1, err)
-		}
-		fresh[i] = pair
+	if !s.spoke[from] && s.spoke[to] && len(d.media) > len(s.streams) {
+		return nil, fmt.Errorf("media: rewrite SDP from %s: %w: the answer has %d m= lines, the offer %d",
+			from, ErrMalformedSDP, len(d.media), len(s.streams))
 	}
 
+	fresh, err := s.reserve(d)
+	if err != nil {
+		return nil, fmt.Errorf("media: rewrite SDP from %s: %w", from, err)
+	}
+	now := time.Now().UnixNano()
 	ports := make([]int, len(d.media))
 	for i, m := range d.media {
 		if i == len(s.streams) {
 			s.streams = append(s.streams, &stream{})
 		}
 		st := s.streams[i]
-		if p := fresh[i]; p != nil {
-			st.conns[to].Store(p)
-			s.wg.Add(2)
-			go s.forward(st, i, to, kindRTP, p)
-			go s.forward(st, i, to, kindRTCP, p)
-			s.log.Debug().Int("stream", i).Stringer("facing", to).Int("port", p.port).Msg("relay ports taken")
+		if p := fresh[i]; p[SideA] != nil {
+			st.pairs = p
+			for _, side := range [2]Side{SideA, SideB} {
+				s.wg.Add(2)
+				go s.forward(st, i, side, kindRTP, p[side])
+				go s.forward(st, i, side, kindRTCP, p[side])
+			}
+			s.log.Debug().Int("stream", i).Int("port_a", p[SideA].port).Int("port_b", p[SideB].port).Msg("relay ports taken")
 		}
-		s.learn(st, i, from, m)
+		s.learn(st, i, from, m, now)
 		if m.port != 0 {
-			ports[i] = st.conns[to].Load().port
+			ports[i] = st.pairs[to].port
+			s.reveal(st, i, to, now)
 		}
 	}
+	s.spoke[from] = true
 
 	o := &s.origin[to]
 	p := rewriteParams{ip: s.relay.advertise, ports: ports, sessID: o.id, version: o.version}
@@ -139,10 +150,37 @@ func (s *Session) Rewrite(from Side, sdp []byte) ([]byte, error) {
 	return bytes.Clone(out), nil
 }
 
+// reserve takes both port pairs of every m= line of d that has none yet,
+// all or nothing.
+func (s *Session) reserve(d *sessionDesc) ([][2]*portPair, error) {
+	fresh := make([][2]*portPair, len(d.media))
+	for i, m := range d.media {
+		if m.port == 0 || i < len(s.streams) && s.streams[i].pairs[SideA] != nil {
+			continue
+		}
+		for _, side := range [2]Side{SideA, SideB} {
+			pair, err := s.relay.ports.acquire()
+			if err != nil {
+				for _, f := range fresh {
+					for _, p := range f {
+						if p != nil {
+							s.relay.ports.release(p)
+						}
+					}
+				}
+				return nil, fmt.Errorf("m= line %d: %w", i+1, err)
+			}
+			fresh[i][side] = pair
+		}
+	}
+	return fresh, nil
+}
+
 // learn records where side from receives stream i. An unchanged address
-// (183 then 200 with the same SDP) keeps the latch; a changed one starts
-// over from the SDP address until that side sends again.
-func (s *Session) learn(st *stream, i int, from Side, m mediaDesc) {
+// (183 then 200 with the same SDP) keeps the latch and the window; a changed
+// one starts over: packets go to the SDP address, and a new learning window
+// opens now if the side knows its relay port, else when it is told.
+func (s *Session) learn(st *stream, i int, from Side, m mediaDesc, now int64) {
 	var l learned
 	if m.port != 0 {
 		l = learned{set: true, rtp: m.rtpAddr(), rtcp: m.rtcpAddrPort()}
@@ -157,10 +195,42 @@ func (s *Session) learn(st *stream, i int, from Side, m mediaDesc) {
 		s.log.Debug().Int("stream", i).Stringer("side", from).Msg("stream rejected or removed")
 		return
 	}
-	st.dest[from][kindRTP].Store(&dest{addr: l.rtp})
-	st.dest[from][kindRTCP].Store(&dest{addr: l.rtcp})
+	var open, shut int64
+	if st.revealed[from] {
+		open, shut = now, now+s.window
+	}
+	st.dest[from][kindRTP].Store(&dest{addr: l.rtp, sdp: l.rtp, open: open, shut: shut})
+	st.dest[from][kindRTCP].Store(&dest{addr: l.rtcp, sdp: l.rtcp, open: open, shut: shut})
 	s.log.Debug().Int("stream", i).Stringer("side", from).
-		Stringer("rtp", l.rtp).Stringer("rtcp", l.rtcp).Msg("media address learned from SDP")
+		Stringer("rtp", l.rtp).Stringer("rtcp", l.rtcp).Bool("window_open", open != 0).Msg("media address learned from SDP")
+}
+
+// reveal records that side to is being sent SDP naming stream i's relay
+// port, and opens its learning window if its SDP is known: from now on a
+// packet from the party itself can arrive.
+func (s *Session) reveal(st *stream, i int, to Side, now int64) {
+	if st.revealed[to] {
+		return
+	}
+	st.revealed[to] = true
+	for k := range st.dest[to] {
+		own := &st.dest[to][k]
+		// A forwarding goroutine may latch the SDP address meanwhile.
+		for {
+			d := own.Load()
+			if d == nil || d.open != 0 {
+				break
+			}
+			nd := *d
+			nd.open, nd.shut = now, now+s.window
+			if own.CompareAndSwap(d, &nd) {
+				break
+			}
+		}
+	}
+	if st.learned[to].set {
+		s.log.Debug().Int("stream", i).Stringer("side", to).Msg("learning window open")
+	}
 }
 
 // Stats returns the packets and bytes forwarded so far, each direction.
@@ -175,10 +245,23 @@ func (s *Session) Stats() Stats {
 	return st
 }
 
-// LastPacket is when the last RTP/RTCP packet arrived from either side (zero
-// if none has).
+// LastPacket is when the last RTP/RTCP packet was accepted from either side
+// (zero if none has been).
 func (s *Session) LastPacket() time.Time {
-	n := s.last.Load()
+	return unixNanos(max(s.last[SideA].Load(), s.last[SideB].Load()))
+}
+
+// LastPacketFrom is when the last RTP/RTCP packet was accepted from side
+// (zero if none has been, or side is invalid). Packets from strangers do not
+// count. It is one atomic load: a ticker may read it for every call.
+func (s *Session) LastPacketFrom(side Side) time.Time {
+	if !side.valid() {
+		return time.Time{}
+	}
+	return unixNanos(s.last[side].Load())
+}
+
+func unixNanos(n int64) time.Time {
 	if n == 0 {
 		return time.Time{}
 	}
@@ -199,8 +282,8 @@ func (s *Session) close() {
 	s.closed = true
 	var pairs []*portPair
 	for _, st := range s.streams {
-		for side := range st.conns {
-			if p := st.conns[side].Load(); p != nil {
+		for _, p := range st.pairs {
+			if p != nil {
 				pairs = append(pairs, p)
 				p.interrupt()
 			}

@@ -18,14 +18,28 @@ type Flow struct {
 	// not RTP/RTCP, RTCP that does not frame (SRTCP included) or holds
 	// nothing but APP packets, no known destination yet, or a failed send.
 	Dropped uint64 `json:"dropped"`
+	// Strangers counts packets that arrived on the sender's relay ports
+	// from a source the sender's SDP and latch do not allow (someone else,
+	// a previous call's party, or anything before the sender's SDP was
+	// known); none of them was forwarded.
+	Strangers uint64 `json:"dropped_stranger"`
+	// Latched counts the sources the sender was latched on (one per stream
+	// and socket after each SDP that set or moved its address); Relatched
+	// counts latches replaced inside the learning window by a source that
+	// matches the SDP better.
+	Latched   uint64 `json:"latched"`
+	Relatched uint64 `json:"relatched"`
 }
 
 // flowCounters is the lock-free form of Flow, written only by the two
 // goroutines reading the sender-facing sockets of one stream.
 type flowCounters struct {
-	packets [2]atomic.Uint64 // by kind
-	bytes   [2]atomic.Uint64
-	dropped atomic.Uint64
+	packets   [2]atomic.Uint64 // by kind
+	bytes     [2]atomic.Uint64
+	dropped   atomic.Uint64
+	strangers atomic.Uint64
+	latched   atomic.Uint64
+	relatched atomic.Uint64
 }
 
 func (c *flowCounters) addTo(f *Flow) {
@@ -34,4 +48,7 @@ func (c *flowCounters) addTo(f *Flow) {
 	f.RTCPPackets += c.packets[kindRTCP].Load()
 	f.RTCPBytes += c.bytes[kindRTCP].Load()
 	f.Dropped += c.dropped.Load()
+	f.Strangers += c.strangers.Load()
+	f.Latched += c.latched.Load()
+	f.Relatched += c.relatched.Load()
 }

@@ -45,6 +45,7 @@ var serveSettings = []setting{
 	{"trunk", "127.0.0.1:5080", "outbound trunk host:port the B legs are sent to"},
 	{"trunk-transport", "udp", "transport towards the trunk: udp or tcp"},
 	{"rtp-ports", "20000-29999", "RTP relay port range min-max (min even, max odd)"},
+	{"rtp-learning-window", "3s", "how long after a party's SDP its media may come from another address (NAT) and be latched; 0s: only SDP addresses"},
 	{"media-ip", "", "IP address put in relayed SDP (default: the host of --sip)"},
 	{"log-format", "json", "log format: json or console"},
 	{"log-level", "info", "log level: trace, debug, info, warn, error"},
@@ -215,6 +216,10 @@ func writeUsage(w io.Writer, cmd string, settings []setting) {
 	}
 }
 
+// maxLearningWindow caps --rtp-learning-window: NAT latching needs the
+// party's first packets, which follow its SDP within a second or so.
+const maxLearningWindow = time.Minute
+
 // Config is the effective, validated configuration of xbridge serve.
 type Config struct {
 	DataDir        string
@@ -224,6 +229,7 @@ type Config struct {
 	TrunkTransport string
 	PortMin        int
 	PortMax        int
+	LearningWindow time.Duration
 	MediaIP        netip.Addr
 	LogFormat      string
 	LogLevel       zerolog.Level
@@ -275,6 +281,12 @@ func parseServeConfig(v map[string]string) (Config, error) {
 	}
 	if c.PortMin, c.PortMax, err = parsePortRange("rtp-ports", v["rtp-ports"]); err != nil {
 		return Config{}, err
+	}
+	if c.LearningWindow, err = parseDuration("rtp-learning-window", v["rtp-learning-window"], 0); err != nil {
+		return Config{}, err
+	}
+	if c.LearningWindow > maxLearningWindow {
+		return Config{}, usageError("--rtp-learning-window: %s is above the maximum %s (the window is when a stranger can take over a party's media)", c.LearningWindow, maxLearningWindow)
 	}
 	if c.MediaIP, err = parseMediaIP(v["media-ip"], c.SIP); err != nil {
 		return Config{}, err

@@ -45,6 +45,7 @@ func TestConfigDefaults(t *testing.T) {
 		TrunkTransport: "udp",
 		PortMin:        20000,
 		PortMax:        29999,
+		LearningWindow: 3 * time.Second,
 		MediaIP:        netip.MustParseAddr("127.0.0.1"),
 		LogFormat:      "json",
 		LogLevel:       zerolog.InfoLevel,
@@ -66,7 +67,7 @@ func TestConfigDefaults(t *testing.T) {
 }
 
 func TestConfigPrecedence(t *testing.T) {
-	fileSIP := `{"sip":"127.0.0.2:5062","trunk":"10.9.9.9:5090","default-country":44,"quarantine":"1h"}`
+	fileSIP := `{"sip":"127.0.0.2:5062","trunk":"10.9.9.9:5090","default-country":44,"quarantine":"1h","rtp-learning-window":"1500ms"}`
 	tests := []struct {
 		name  string
 		file  string // config file body; its path is given by fileVia
@@ -83,6 +84,7 @@ func TestConfigPrecedence(t *testing.T) {
 				eq(t, "default-country (JSON number)", c.Country.Region(), "GB")
 				eq(t, "media-ip follows file's sip", c.MediaIP.String(), "127.0.0.2")
 				eq(t, "api stays default", c.API, "127.0.0.1:8080")
+				eq(t, "rtp-learning-window from file", c.LearningWindow, 1500*time.Millisecond)
 			},
 		},
 		{
@@ -140,7 +142,7 @@ func TestConfigPrecedence(t *testing.T) {
 				"XBRIDGE_LOG_FORMAT": "console", "XBRIDGE_LOG_LEVEL": "debug", "XBRIDGE_DEFAULT_COUNTRY": "us",
 				"XBRIDGE_TRUNK_NUMBER_FORMAT": "national0", "XBRIDGE_TRUNK_PREFIX": "10193", "XBRIDGE_TRUNK_USER_PHONE": "true",
 				"XBRIDGE_TRUSTED": "127.0.0.0/8, ::1", "XBRIDGE_API_TOKEN": "t",
-				"XBRIDGE_QUARANTINE": "0s", "XBRIDGE_ANSWER_TIMEOUT": "5s",
+				"XBRIDGE_QUARANTINE": "0s", "XBRIDGE_ANSWER_TIMEOUT": "5s", "XBRIDGE_RTP_LEARNING_WINDOW": "0s",
 				"XBRIDGE_RTP_TIMEOUT": "30s", "XBRIDGE_RTP_HOLD_TIMEOUT": "0", "XBRIDGE_MAX_CALL_DURATION": "2h",
 			},
 			check: func(t *testing.T, c Config) {
@@ -166,6 +168,7 @@ func TestConfigPrecedence(t *testing.T) {
 				eq(t, "rtp-timeout", c.RTPTimeout, 30*time.Second)
 				eq(t, "rtp-hold-timeout", c.RTPHoldTimeout, time.Duration(0))
 				eq(t, "max-call-duration", c.MaxCallDuration, 2*time.Hour)
+				eq(t, "rtp-learning-window", c.LearningWindow, time.Duration(0))
 			},
 		},
 	}
@@ -256,6 +259,9 @@ func TestConfigErrors(t *testing.T) {
 		{"quarantine words", []string{"--quarantine", "1 day"}, "", "--quarantine"},
 		{"quarantine negative", []string{"--quarantine", "-1h"}, "", "--quarantine"},
 		{"answer-timeout zero", []string{"--answer-timeout", "0s"}, "", "--answer-timeout"},
+		{"rtp-learning-window negative", []string{"--rtp-learning-window", "-1s"}, "", "--rtp-learning-window"},
+		{"rtp-learning-window bare number", []string{"--rtp-learning-window", "3"}, "", "--rtp-learning-window"},
+		{"rtp-learning-window too long", []string{"--rtp-learning-window", "2m"}, "", "above the maximum"},
 		{"answer-timeout bare number", []string{"--answer-timeout", "60"}, "", "--answer-timeout"},
 		{"api-token with space", []string{"--api-token", "a b"}, "", "--api-token"},
 		{"rtp-timeout words", []string{"--rtp-timeout", "a minute"}, "", "--rtp-timeout"},

@@ -64,7 +64,8 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 	}()
 
 	relay, err := media.NewRelay(media.Config{IP: cfg.MediaIP, PortMin: cfg.PortMin, PortMax: cfg.PortMax},
-		media.WithLogger(log.With().Str("component", "media").Logger()))
+		media.WithLogger(log.With().Str("component", "media").Logger()),
+		media.WithLearningWindow(cfg.LearningWindow))
 	if err != nil {
 		return fmt.Errorf("start media relay: %w", err)
 	}
@@ -205,6 +206,7 @@ func logSettings(log zerolog.Logger, cfg Config) {
 		Str("trunk", cfg.Trunk).
 		Str("trunk_transport", cfg.TrunkTransport).
 		Str("rtp_ports", fmt.Sprintf("%d-%d", cfg.PortMin, cfg.PortMax)).
+		Stringer("rtp_learning_window", cfg.LearningWindow).
 		Str("media_ip", cfg.MediaIP.String()).
 		Str("log_format", cfg.LogFormat).
 		Str("log_level", cfg.LogLevel.String()).
