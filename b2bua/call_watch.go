@@ -136,8 +136,7 @@ type callWatch struct {
 	held    bool
 	changed time.Time
 
-	fired   atomic.Bool // the watch has ended the call; later ticks skip it
-	counted packetCounts
+	fired atomic.Bool // the watch has ended the call; later ticks skip it
 
 	// The call's record in the store (call_persist.go), under recMu.
 	recMu     sync.Mutex
@@ -192,33 +191,11 @@ func onHold(dirs [2][]media.Direction) bool {
 	return true
 }
 
-// packetCounts stands in for media.Session.LastPacketFrom, which the relay
-// does not have yet: it reads the relay's forwarded-packet counters each
-// tick and stamps a side heard when its count moved, so it is at most one
-// tick late. Only the watch goroutine touches it.
-type packetCounts struct {
-	count [2]uint64
-	at    [2]time.Time
-}
-
-func (p *packetCounts) lastPacketFrom(s *media.Session, side media.Side, now time.Time) time.Time {
-	st := s.Stats()
-	f := st.AToB
-	if side == media.SideB {
-		f = st.BToA
-	}
-	if n := f.RTPPackets + f.RTCPPackets; n != p.count[side] {
-		p.count[side], p.at[side] = n, now
-	}
-	return p.at[side]
-}
-
-// lastPacketFrom is when media from side last reached the relay. Once the
-// relay has Session.LastPacketFrom, this becomes
-//
-//	return c.media.LastPacketFrom(side)
-func (c *call) lastPacketFrom(side media.Side, now time.Time) time.Time {
-	return c.watch.counted.lastPacketFrom(c.media, side, now)
+// lastPacketFrom is when media from side last reached the relay from the
+// source it latched on (packets from strangers do not count, so an intruder
+// cannot keep a dead call up).
+func (c *call) lastPacketFrom(side media.Side) time.Time {
+	return c.media.LastPacketFrom(side)
 }
 
 // watched is the call as the tick sees it; false for a call not answered
@@ -238,7 +215,7 @@ func (c *call) watched(now time.Time) (watchedCall, bool) {
 	w.held, w.changed = c.watch.held, c.watch.changed
 	c.watch.mu.Unlock()
 	for _, side := range [...]media.Side{media.SideA, media.SideB} {
-		w.heard[side] = c.lastPacketFrom(side, now)
+		w.heard[side] = c.lastPacketFrom(side)
 	}
 	return w, true
 }

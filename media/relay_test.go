@@ -608,8 +608,10 @@ func TestRewriteIPv6Input(t *testing.T) {
 	if bytes.Contains(toB, []byte("2001:db8")) {
 		t.Fatalf("IPv6 address of A leaked:\n%s", toB)
 	}
-	if got := r.PortsInUse(); got != 2 {
-		t.Fatalf("PortsInUse = %d, want 2 (one pair, for the audio)", got)
+	// The offer reserves the audio's pair on each side (both legs); the
+	// rejected video takes none.
+	if got := r.PortsInUse(); got != 4 {
+		t.Fatalf("PortsInUse = %d, want 4 (a pair per side, for the audio only)", got)
 	}
 }
 
