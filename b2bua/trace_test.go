@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xbridge/xbridge/b2bua/tracetest"
+	"github.com/xbridge/xbridge/internal/tracetest"
 	"github.com/xbridge/xbridge/store"
 )
 
