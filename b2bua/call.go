@@ -2,8 +2,6 @@ package b2bua
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/xbridge/xbridge/media"
+	"github.com/xbridge/xbridge/sipedge"
 )
 
 type callState int
@@ -52,7 +51,7 @@ type call struct {
 	bindingID string
 
 	a     *sipgo.DialogServerSession
-	b     *outboundLeg
+	b     *sipedge.OutboundLeg
 	media *media.Session
 
 	started  time.Time
@@ -155,7 +154,7 @@ func (c *call) hangup(by origin, reason sip.Header) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := c.b.bye(ctx, headers...); err != nil {
+				if err := c.b.Bye(ctx, headers...); err != nil {
 					c.log.Debug().Err(err).Msg("bye b leg")
 				}
 			}()
@@ -203,15 +202,35 @@ func (c *call) byeA(ctx context.Context, headers ...sip.Header) error {
 	target := inv.Contact().Address
 	bye := sip.NewRequest(sip.BYE, target)
 	bye.SetTransport(inv.Transport())
-	c.e.fromListener(bye)
+	c.e.edge.FromListener(bye)
 	for _, h := range headers {
 		bye.AppendHeader(h)
 	}
 	return c.a.WriteBye(ctx, bye)
 }
 
-func newCallID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+// rewrite is the one way SDP crosses a call: the relay's rewrite (addresses,
+// identifying lines) and then scrubNumbers with both parties' numbers.
+func (c *call) rewrite(from media.Side, sdp []byte) ([]byte, error) {
+	out, err := c.media.Rewrite(from, sdp)
+	if err != nil {
+		return nil, err
+	}
+	out = sipedge.ScrubNumbers(out, c.partyNumbers()...)
+	c.mu.Lock()
+	c.sent[1-from] = out
+	c.mu.Unlock()
+	return out, nil
+}
+
+// partyNumbers are the canonical numbers of the call's two parties.
+func (c *call) partyNumbers() []string {
+	out := make([]string, 0, 2)
+	if n, err := c.e.router.Normalize(sipedge.CallerIdentity(c.a.InviteRequest)); err == nil {
+		out = append(out, n)
+	}
+	if n, err := c.e.router.Normalize(c.b.Invite().Recipient.User); err == nil {
+		out = append(out, n)
+	}
+	return out
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/xbridge/xbridge/media"
 	"github.com/xbridge/xbridge/routing"
+	"github.com/xbridge/xbridge/sipedge"
 	"github.com/xbridge/xbridge/store"
 )
 
@@ -37,10 +38,15 @@ type testEngine struct {
 	trunk  *trunk
 }
 
-type engineOpt func(*Config, *[]store.Option)
+// engineOpt changes the configuration or adds options of a test engine.
+type engineOpt func(*Config, *[]Option)
+
+func withEdge(opts ...sipedge.Option) engineOpt {
+	return func(_ *Config, o *[]Option) { *o = append(*o, WithEdgeOptions(opts...)) }
+}
 
 func withAnswerTimeout(d time.Duration) engineOpt {
-	return func(c *Config, _ *[]store.Option) { c.AnswerTimeout = d }
+	return func(c *Config, _ *[]Option) { c.AnswerTimeout = d }
 }
 
 var portBase atomic.Int32
@@ -89,8 +95,9 @@ func newTestEngine(t *testing.T, opts ...engineOpt) *testEngine {
 		Listen: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
 		Trunk:  te.trunk.addr,
 	}
+	eopts := []Option{WithLogger(testLogger(t))}
 	for _, o := range opts {
-		o(&cfg, &sopts)
+		o(&cfg, &eopts)
 	}
 	st, err := store.Open(filepath.Join(t.TempDir(), "xbridge.db"), sopts...)
 	if err != nil {
@@ -104,7 +111,7 @@ func newTestEngine(t *testing.T, opts ...engineOpt) *testEngine {
 	}
 	te.relay = relay
 	router := routing.NewRouter(st)
-	eng, err := New(cfg, router, relay, st, WithLogger(testLogger(t)))
+	eng, err := New(cfg, router, relay, st, eopts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,7 +340,7 @@ func (tr *trunk) setScript(f func(req *sip.Request) trunkAction) {
 func (tr *trunk) get(req *sip.Request) *trunkCall {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	return tr.byCall[callID(req)]
+	return tr.byCall[sipedge.CallID(req)]
 }
 
 func (tr *trunk) onInvite(req *sip.Request, tx sip.ServerTransaction) {
@@ -350,7 +357,7 @@ func (tr *trunk) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	tc := &trunkCall{req: req, sess: sess, rtp: newRTPPeer(tr.t), byeReq: make(chan *sip.Request, 1), acks: make(chan *sip.Request, 4), cancel: make(chan struct{})}
 	tr.mu.Lock()
-	tr.byCall[callID(req)] = tc
+	tr.byCall[sipedge.CallID(req)] = tc
 	tr.mu.Unlock()
 	tr.calls <- tc
 	ct := sip.NewHeader("Content-Type", "application/sdp")
@@ -426,7 +433,8 @@ func newCarrier(t *testing.T) *carrier {
 
 // invite sends an INVITE from caller to dialled through the engine.
 func (c *carrier) invite(ctx context.Context, engineAddr, caller, dialled string, sdp []byte, extra ...sip.Header) (*sipgo.DialogClientSession, error) {
-	host, port, _ := splitHostPort(engineAddr)
+	host, portText, _ := net.SplitHostPort(engineAddr)
+	port, _ := strconv.Atoi(portText)
 	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: dialled, Host: host, Port: port})
 	req.AppendHeader(&sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: caller, Host: "carrier.example"}, Params: params("tag", sip.GenerateTagN(8))})
 	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: dialled, Host: host}, Params: sip.NewParams()})
@@ -464,7 +472,7 @@ func serveUDP(t *testing.T, srv *sipgo.Server, ua *sipgo.UserAgent, addr string)
 		t.Fatal(err)
 	}
 	go srv.ServeUDP(conn)
-	if err := waitServing(ua, addr); err != nil {
+	if err := sipedge.WaitServing(ua, addr); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close(); ua.Close() })
@@ -480,6 +488,15 @@ func serveTCP(t *testing.T, srv *sipgo.Server, addr string) {
 	t.Cleanup(func() { l.Close() })
 }
 
+// params builds header or URI parameters from key, value pairs.
+func params(kv ...string) sip.HeaderParams {
+	p := sip.NewParams()
+	for i := 0; i+1 < len(kv); i += 2 {
+		p.Add(kv[i], kv[i+1])
+	}
+	return p
+}
+
 func withTrunkTransport(tp string) engineOpt {
-	return func(c *Config, _ *[]store.Option) { c.TrunkTransport = tp }
+	return func(c *Config, _ *[]Option) { c.TrunkTransport = tp }
 }

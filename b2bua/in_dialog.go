@@ -8,18 +8,19 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/xbridge/xbridge/media"
+	"github.com/xbridge/xbridge/sipedge"
 )
 
 // legOf tells which leg of a call a request arrived on.
 func (c *call) legOf(req *sip.Request) origin {
-	if callID(req) == c.aCallID {
+	if sipedge.CallID(req) == c.aCallID {
 		return byA
 	}
 	return byB
 }
 
 func (e *Engine) onAck(req *sip.Request, tx sip.ServerTransaction) {
-	c := e.calls.get(callID(req))
+	c := e.calls.get(sipedge.CallID(req))
 	if c == nil {
 		return // ACK of a call long gone
 	}
@@ -56,21 +57,21 @@ func (c *call) learnAnswer(from media.Side, sdp []byte) {
 }
 
 func (e *Engine) onBye(req *sip.Request, tx sip.ServerTransaction) {
-	c := e.calls.get(callID(req))
+	c := e.calls.get(sipedge.CallID(req))
 	if c == nil {
-		e.reply(req, tx, 481, "")
+		e.edge.Reply(req, tx, 481, "")
 		return
 	}
 	by := c.legOf(req)
 	if by == byA {
 		c.aBye.Store(true) // before ReadBye wakes a setup waiting for A's ACK
 		if err := c.a.ReadBye(req, tx); err != nil {
-			e.reply(req, tx, 400, "")
+			e.edge.Reply(req, tx, 400, "")
 			return
 		}
 	} else {
-		c.b.markEnded()
-		e.reply(req, tx, 200, "")
+		c.b.MarkEnded()
+		e.edge.Reply(req, tx, 200, "")
 	}
 	c.log.Info().Str("by", by.String()).Msg("bye received")
 
@@ -95,17 +96,6 @@ func (e *Engine) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	}
 }
 
-// onCancel sees only CANCELs the transaction layer could not match to an
-// INVITE (matched ones end the A dialog's context, see setup).
-func (e *Engine) onCancel(req *sip.Request, tx sip.ServerTransaction) {
-	e.reply(req, tx, 481, "")
-}
-
-// onOptions answers keepalive pings from the carrier, in or out of dialog.
-func (e *Engine) onOptions(req *sip.Request, tx sip.ServerTransaction) {
-	e.reply(req, tx, 200, "")
-}
-
 // onInDialog mirrors INFO (e.g. DTMF) and UPDATE to the other leg.
 func (e *Engine) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
 	if c := e.establishedCall(req, tx); c != nil {
@@ -116,16 +106,16 @@ func (e *Engine) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
 // establishedCall finds the call an in-dialog request belongs to, answering
 // 481 for no call and 491 for one still being set up.
 func (e *Engine) establishedCall(req *sip.Request, tx sip.ServerTransaction) *call {
-	c := e.calls.get(callID(req))
+	c := e.calls.get(sipedge.CallID(req))
 	if c == nil {
-		e.reply(req, tx, 481, "")
+		e.edge.Reply(req, tx, 481, "")
 		return nil
 	}
 	c.mu.Lock()
 	up := c.state == stateUp
 	c.mu.Unlock()
 	if !up {
-		e.reply(req, tx, 491, "")
+		e.edge.Reply(req, tx, 491, "")
 		return nil
 	}
 	return c
@@ -159,13 +149,13 @@ func (c *call) answerOfferless(req *sip.Request, tx sip.ServerTransaction) {
 	offer := c.sent[side]
 	c.mu.Unlock()
 	if len(offer) == 0 {
-		c.e.reply(req, tx, 488, "")
+		c.e.edge.Reply(req, tx, 488, "")
 		return
 	}
 	res := sip.NewResponseFromRequest(req, 200, "OK", offer)
-	res.AppendHeader(c.e.contact(req.Transport()))
+	res.AppendHeader(c.e.edge.Contact(req.Transport()))
 	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	res.AppendHeader(sip.NewHeader("Allow", allowedMethods))
+	res.AppendHeader(sip.NewHeader("Allow", sipedge.AllowedMethods))
 	if err := tx.Respond(res); err != nil {
 		c.log.Debug().Err(err).Msg("answer offerless re-invite")
 	}
@@ -185,11 +175,11 @@ func (c *call) mirror(req *sip.Request, tx sip.ServerTransaction) {
 	if h := req.GetHeader("Content-Type"); h != nil {
 		reqType = h.Value()
 	}
-	contentType, body, ok := crossingBody(reqType, req.Body())
+	contentType, body, ok := sipedge.CrossingBody(reqType, req.Body())
 	if !ok {
-		c.log.Info().Str("method", string(req.Method)).Str("content_type", mediaType(reqType)).Msg("refusing to mirror body")
-		res := sip.NewResponseFromRequest(req, 415, reasonPhrase(415), nil)
-		res.AppendHeader(sip.NewHeader("Accept", acceptedBodies))
+		c.log.Info().Str("method", string(req.Method)).Str("content_type", sipedge.MediaType(reqType)).Msg("refusing to mirror body")
+		res := sip.NewResponseFromRequest(req, 415, sipedge.ReasonPhrase(415), nil)
+		res.AppendHeader(sip.NewHeader("Accept", sipedge.AcceptedBodies))
 		if err := tx.Respond(res); err != nil {
 			c.log.Debug().Err(err).Msg("respond 415")
 		}
@@ -199,7 +189,7 @@ func (c *call) mirror(req *sip.Request, tx sip.ServerTransaction) {
 		var err error
 		if body, err = c.rewrite(fromSide, body); err != nil {
 			c.log.Warn().Err(err).Str("method", string(req.Method)).Msg("unusable sdp in mirrored request")
-			c.e.reply(req, tx, 488, "")
+			c.e.edge.Reply(req, tx, 488, "")
 			return
 		}
 	}
@@ -209,14 +199,14 @@ func (c *call) mirror(req *sip.Request, tx sip.ServerTransaction) {
 	res, err := c.sendOn(ctx, toSide, req.Method, body, contentType)
 	if err != nil {
 		c.log.Warn().Err(err).Str("method", string(req.Method)).Msg("mirror request")
-		c.e.reply(req, tx, 500, "")
+		c.e.edge.Reply(req, tx, 500, "")
 		return
 	}
 	code := res.StatusCode
 	if code >= 300 {
-		code, _ = relayedStatus(code)
+		code, _ = sipedge.RelayedStatus(code)
 	}
-	out := sip.NewResponseFromRequest(req, code, reasonPhrase(code), nil)
+	out := sip.NewResponseFromRequest(req, code, sipedge.ReasonPhrase(code), nil)
 	if res.IsSuccess() && isSDPBody(res) && len(res.Body()) > 0 {
 		answer, err := c.rewrite(toSide, res.Body())
 		if err != nil {
@@ -227,7 +217,7 @@ func (c *call) mirror(req *sip.Request, tx sip.ServerTransaction) {
 		}
 	}
 	if res.IsSuccess() && req.IsInvite() {
-		out.AppendHeader(c.e.contact(req.Transport()))
+		out.AppendHeader(c.e.edge.Contact(req.Transport()))
 	}
 	if err := tx.Respond(out); err != nil {
 		c.log.Debug().Err(err).Msg("respond mirrored request")
@@ -239,18 +229,18 @@ func (c *call) mirror(req *sip.Request, tx sip.ServerTransaction) {
 func (c *call) sendOn(ctx context.Context, side media.Side, method sip.RequestMethod, body []byte, contentType string) (*sip.Response, error) {
 	var out *sip.Request
 	if side == media.SideB {
-		out = c.b.inDialogRequest(method, c.b.nextCSeq())
+		out = c.b.InDialogRequest(method, c.b.NextCSeq())
 		if out == nil {
 			return nil, fmt.Errorf("b leg has no dialog")
 		}
 		if method == sip.INVITE {
-			out.AppendHeader(c.e.contact(c.b.invite.Transport()))
+			out.AppendHeader(c.e.edge.Contact(c.b.Invite().Transport()))
 		}
 	} else {
 		inv := c.a.InviteRequest
 		out = sip.NewRequest(method, inv.Contact().Address)
 		out.SetTransport(inv.Transport())
-		c.e.fromListener(out)
+		c.e.edge.FromListener(out)
 	}
 	if contentType != "" && len(body) > 0 {
 		out.AppendHeader(sip.NewHeader("Content-Type", contentType))
@@ -262,7 +252,7 @@ func (c *call) sendOn(ctx context.Context, side media.Side, method sip.RequestMe
 		err error
 	)
 	if side == media.SideB {
-		res, err = c.b.do(ctx, out)
+		res, err = c.b.Do(ctx, out)
 	} else {
 		res, err = c.a.Do(ctx, out)
 	}
@@ -271,8 +261,8 @@ func (c *call) sendOn(ctx context.Context, side media.Side, method sip.RequestMe
 	}
 	if method == sip.INVITE && res.IsSuccess() {
 		if side == media.SideB {
-			ack := c.b.inDialogRequest(sip.ACK, out.CSeq().SeqNo)
-			err = c.b.client.WriteRequest(ack)
+			ack := c.b.InDialogRequest(sip.ACK, out.CSeq().SeqNo)
+			err = c.b.WriteRequest(ack)
 		} else {
 			ack := sip.NewRequest(sip.ACK, c.a.InviteRequest.Contact().Address)
 			ack.SetTransport(c.a.InviteRequest.Transport())

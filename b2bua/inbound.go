@@ -11,6 +11,7 @@ import (
 
 	"github.com/xbridge/xbridge/media"
 	"github.com/xbridge/xbridge/routing"
+	"github.com/xbridge/xbridge/sipedge"
 )
 
 // onInvite serves a new INVITE for X: the A leg of a call. The handler
@@ -21,30 +22,23 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		e.onReInvite(req, tx)
 		return
 	}
-	log := e.log.With().Str("call_id", callID(req)).Logger()
+	log := e.log.With().Str("call_id", sipedge.CallID(req)).Logger()
 
-	if req.Contact() == nil || req.CSeq() == nil || req.From() == nil || req.To() == nil {
-		e.reply(req, tx, 400, "Missing Contact, CSeq, From or To")
-		return
-	}
-	maxfwd := 70
-	if mf := req.MaxForwards(); mf != nil {
-		maxfwd = int(mf.Val())
-	}
-	if maxfwd <= 1 {
-		e.reply(req, tx, 483, "")
+	maxfwd, err := sipedge.NewCallForwards(req)
+	if err != nil {
+		e.edge.Refuse(req, tx, err)
 		return
 	}
 
 	dec := e.router.Route(context.Background(), routing.Call{
-		Caller:  callerIdentity(req),
-		Dialled: dialledNumber(req),
+		Caller:  sipedge.CallerIdentity(req),
+		Dialled: sipedge.DialledNumber(req),
 		Source:  sourceAddr(req),
 	})
 	log = log.With().Str("binding_id", dec.Binding.ID).Logger()
 	if dec.Action != routing.Bridge {
 		log.Info().Int("code", dec.Code).Str("reason", dec.Reason).Msg("call rejected")
-		e.reply(req, tx, dec.Code, "")
+		e.edge.Reply(req, tx, dec.Code, "")
 		return
 	}
 	sess := e.relay.NewSession(log)
@@ -54,23 +48,23 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		var err error
 		if bOffer, err = sess.Rewrite(media.SideA, offer); err != nil {
 			sess.Close()
-			code := 488
+			code := sip.StatusNotAcceptableHere
 			if errors.Is(err, media.ErrPortsExhausted) {
-				code = 503 // our capacity, not the caller's SDP
+				code = sip.StatusServiceUnavailable // our capacity, not the caller's SDP
 			}
 			log.Warn().Err(err).Int("code", code).Msg("sdp offer not relayed")
-			e.reply(req, tx, code, "")
+			e.edge.Reply(req, tx, code, "")
 			return
 		}
-		bOffer = scrubNumbers(bOffer, dec.Caller, dec.Callee)
+		bOffer = sipedge.ScrubNumbers(bOffer, dec.Caller, dec.Callee)
 	}
 
-	dua := sipgo.DialogUA{Client: e.client(req.Transport()), ContactHDR: *e.contact(req.Transport()), RewriteContact: true}
+	dua := sipgo.DialogUA{Client: e.edge.Client(req.Transport()), ContactHDR: *e.edge.Contact(req.Transport()), RewriteContact: true}
 	aSess, err := dua.ReadInvite(req, tx)
 	if err != nil {
 		sess.Close()
 		log.Warn().Err(err).Msg("read invite")
-		e.reply(req, tx, 400, "")
+		e.edge.Reply(req, tx, sip.StatusBadRequest, "")
 		return
 	}
 	// sipgo answers a CANCEL with a 487 built from the transaction's own copy
@@ -89,14 +83,14 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 
-	inv := e.bLegInvite(dec.Dialled, dec.Callee, bOffer, maxfwd-1)
+	inv := e.edge.BLegInvite(dec.Dialled, dec.Callee, bOffer, maxfwd)
 	c := &call{
 		e:         e,
-		aCallID:   callID(req),
-		bCallID:   callID(inv),
+		aCallID:   sipedge.CallID(req),
+		bCallID:   sipedge.CallID(inv),
 		bindingID: dec.Binding.ID,
 		a:         aSess,
-		b:         &outboundLeg{client: e.client(e.trunkTP), invite: inv},
+		b:         sipedge.NewOutboundLeg(e.edge.Client(e.edge.TrunkTransport()), inv),
 		media:     sess,
 		started:   time.Now(),
 		stop:      make(chan struct{}),
@@ -126,7 +120,7 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 // setup runs the B leg until it is answered, fails, or the call is stopped.
 func (c *call) setup() {
 	e := c.e
-	if err := c.b.start(context.Background()); err != nil {
+	if err := c.b.Start(context.Background()); err != nil {
 		c.log.Warn().Err(err).Msg("b leg invite not sent")
 		c.failSetup(503)
 		return
@@ -160,7 +154,7 @@ func (c *call) setup() {
 
 	for {
 		select {
-		case res := <-c.b.tx.Responses():
+		case res := <-c.b.Responses():
 			switch {
 			case res.StatusCode == 100:
 			case res.IsProvisional():
@@ -178,7 +172,7 @@ func (c *call) setup() {
 				return
 			default:
 				if !stopping {
-					code, _ := relayedStatus(res.StatusCode)
+					code, _ := sipedge.RelayedStatus(res.StatusCode)
 					c.log.Info().Int("b_status", res.StatusCode).Int("code", code).Msg("b leg failed")
 					c.failSetup(code)
 					return
@@ -209,9 +203,9 @@ func (c *call) setup() {
 			c.replyA(408)
 			startStopping(0)
 
-		case <-c.b.tx.Done():
+		case <-c.b.Done():
 			if !stopping {
-				c.log.Info().Err(c.b.tx.Err()).Msg("b leg transaction ended without answer")
+				c.log.Info().Err(c.b.Err()).Msg("b leg transaction ended without answer")
 				c.failSetup(408)
 				return
 			}
@@ -220,7 +214,7 @@ func (c *call) setup() {
 
 		case <-guard:
 			c.log.Warn().Msg("b leg never answered the cancel")
-			c.b.tx.Terminate()
+			c.b.Terminate()
 			c.failSetup(0)
 			return
 		}
@@ -231,18 +225,18 @@ func (c *call) setup() {
 // the call towards A or, when the call is being stopped (CANCEL/200 glare,
 // binding ended while ringing), hang B up again.
 func (c *call) answeredByB(res *sip.Response, stopping bool, stopCode int) {
-	c.b.established(res)
+	c.b.Established(res)
 	// A late offer (INVITE without SDP) puts the offer in B's 2xx and the
 	// answer in A's ACK, so B's ACK waits for A's. Every path below ACKs B
 	// exactly once, before any BYE.
-	lateOffer := len(c.b.invite.Body()) == 0 && len(res.Body()) > 0
+	lateOffer := len(c.b.Invite().Body()) == 0 && len(res.Body()) > 0
 	acked := false
 	ackB := func(sdp []byte) {
 		if acked {
 			return
 		}
 		acked = true
-		if err := c.b.ack(sdp); err != nil {
+		if err := c.b.Ack(sdp); err != nil {
 			c.log.Warn().Err(err).Msg("ack b leg")
 		}
 	}
@@ -254,7 +248,7 @@ func (c *call) answeredByB(res *sip.Response, stopping bool, stopCode int) {
 		ackB(nil)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = c.b.bye(ctx)
+		_ = c.b.Bye(ctx)
 		c.failSetup(stopCode)
 		return
 	}
@@ -275,7 +269,7 @@ func (c *call) answeredByB(res *sip.Response, stopping bool, stopCode int) {
 		}
 		headers = append(headers, sip.NewHeader("Content-Type", "application/sdp"))
 	}
-	headers = append(headers, sip.NewHeader("Allow", allowedMethods))
+	headers = append(headers, sip.NewHeader("Allow", sipedge.AllowedMethods))
 	c.log.Info().Dur("setup", time.Since(c.started)).Msg("call answered")
 	// WriteResponse retransmits the 2xx until A's ACK arrives (onAck).
 	err := c.a.Respond(200, "OK", body, headers...)
@@ -334,7 +328,7 @@ func (c *call) relayProvisional(res *sip.Response) {
 			headers = append(headers, sip.NewHeader("Content-Type", "application/sdp"))
 		}
 	}
-	if err := c.a.Respond(res.StatusCode, reasonPhrase(res.StatusCode), body, headers...); err != nil {
+	if err := c.a.Respond(res.StatusCode, sipedge.ReasonPhrase(res.StatusCode), body, headers...); err != nil {
 		c.log.Debug().Err(err).Msg("relay provisional")
 	}
 }
@@ -344,7 +338,7 @@ func (c *call) replyA(code int) {
 	if code == 0 {
 		return
 	}
-	if err := c.a.Respond(code, reasonPhrase(code), nil); err != nil {
+	if err := c.a.Respond(code, sipedge.ReasonPhrase(code), nil); err != nil {
 		c.log.Debug().Err(err).Int("code", code).Msg("final response to a")
 	}
 }
@@ -364,30 +358,9 @@ func (c *call) failSetup(code int) {
 func (c *call) cancelB() {
 	ctx, cancel := context.WithTimeout(context.Background(), 32*time.Second)
 	defer cancel()
-	if err := c.b.cancel(ctx); err != nil {
+	if err := c.b.Cancel(ctx); err != nil {
 		c.log.Debug().Err(err).Msg("cancel b leg")
 	}
-}
-
-// reply answers a request outside any dialog.
-func (e *Engine) reply(req *sip.Request, tx sip.ServerTransaction, code int, reason string) {
-	if reason == "" {
-		reason = reasonPhrase(code)
-	}
-	res := sip.NewResponseFromRequest(req, code, reason, nil)
-	if code == 405 || code == 200 && req.Method == sip.OPTIONS {
-		res.AppendHeader(sip.NewHeader("Allow", allowedMethods))
-	}
-	if err := tx.Respond(res); err != nil {
-		e.log.Debug().Err(err).Str("call_id", callID(req)).Int("code", code).Msg("respond")
-	}
-}
-
-func callID(m sip.Message) string {
-	if h := m.CallID(); h != nil {
-		return h.Value()
-	}
-	return ""
 }
 
 // sourceAddr is the IP the request came from (not what its Via claims).
