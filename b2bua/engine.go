@@ -33,6 +33,17 @@ type Config struct {
 	// AnswerTimeout bounds how long a B leg may ring: past it the B leg is
 	// cancelled and A gets 408. Default 60 s.
 	AnswerTimeout time.Duration
+	// StoreTimeout bounds every store read on a call's path (routing, the
+	// binding check): past it the call gets 503, so a slow store cannot hold
+	// every INVITE's goroutine. Default 2 s.
+	StoreTimeout time.Duration
+}
+
+// Bindings is what the engine needs of the binding store: whether a binding
+// still exists, and word of every binding that ends. store.Store has it.
+type Bindings interface {
+	GetBinding(ctx context.Context, id string) (store.Binding, error)
+	Subscribe() (<-chan store.Ended, func())
 }
 
 // Option configures an Engine.
@@ -52,30 +63,37 @@ type Engine struct {
 	cfg      Config
 	router   *routing.Router
 	relay    *media.Relay
-	store    store.Store
+	bindings Bindings
 	log      zerolog.Logger
 	edgeOpts []sipedge.Option
 
 	edge  *sipedge.Edge
 	calls *callTable
+	// ctx is Serve's: what a call does on the engine's behalf derives its
+	// context from it.
+	ctx context.Context
 
 	ready     chan struct{}
 	readyOnce sync.Once
 }
 
 // New builds an engine. It does not listen until Serve.
-func New(cfg Config, router *routing.Router, relay *media.Relay, st store.Store, opts ...Option) (*Engine, error) {
+func New(cfg Config, router *routing.Router, relay *media.Relay, st Bindings, opts ...Option) (*Engine, error) {
 	if cfg.AnswerTimeout <= 0 {
 		cfg.AnswerTimeout = 60 * time.Second
 	}
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = 2 * time.Second
+	}
 	e := &Engine{
-		cfg:    cfg,
-		router: router,
-		relay:  relay,
-		store:  st,
-		log:    zerolog.Nop(),
-		calls:  newCallTable(),
-		ready:  make(chan struct{}),
+		cfg:      cfg,
+		router:   router,
+		relay:    relay,
+		bindings: st,
+		log:      zerolog.Nop(),
+		calls:    newCallTable(),
+		ctx:      context.Background(), // until Serve
+		ready:    make(chan struct{}),
 	}
 	for _, o := range opts {
 		o(e)
@@ -109,8 +127,9 @@ func (e *Engine) ActiveCalls() int { return e.calls.len() }
 // Serve listens on UDP and TCP and serves calls until ctx is done; then it
 // ends every call (BYE on both legs) and returns.
 func (e *Engine) Serve(ctx context.Context) error {
-	ended, unsubscribe := e.store.Subscribe()
+	ended, unsubscribe := e.bindings.Subscribe()
 	defer unsubscribe()
+	e.ctx = ctx // before the listeners start: every handler sees it
 
 	errc, err := e.edge.Start()
 	if err != nil {
@@ -142,6 +161,11 @@ loop:
 	return serveErr
 }
 
+// storeContext bounds a store read on a call's path.
+func (e *Engine) storeContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(e.ctx, e.cfg.StoreTimeout)
+}
+
 // endBinding tears down every call of a binding that left the store.
 func (e *Engine) endBinding(end store.Ended) {
 	calls := e.calls.byBinding(end.Binding.ID)
@@ -151,25 +175,28 @@ func (e *Engine) endBinding(end store.Ended) {
 	reason := sip.NewHeader("Reason", fmt.Sprintf(`SIP;cause=480;text="binding %s"`, end.Reason))
 	for _, c := range calls {
 		c.log.Info().Str("reason", string(end.Reason)).Msg("binding ended during call")
-		go c.terminate(reason, 480)
+		// Not on this goroutine: it delivers the store's events, and a call
+		// busy for a moment must not hold them up.
+		go c.terminate(reason, sip.StatusTemporarilyUnavailable)
 	}
 }
 
-// endAll ends every call and waits (bounded) for their BYEs.
+// endAll ends every call and waits (bounded) for them to end.
 func (e *Engine) endAll(reason sip.Header) {
-	var wg sync.WaitGroup
-	for _, c := range e.calls.all() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.terminate(reason, 503)
-		}()
+	calls := e.calls.all()
+	for _, c := range calls {
+		go c.terminate(reason, sip.StatusServiceUnavailable)
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		e.log.Warn().Int("calls", e.calls.len()).Msg("calls still ending at shutdown")
+	deadline := time.After(shutdownWait)
+	for _, c := range calls {
+		select {
+		case <-c.stopped:
+		case <-deadline:
+			e.log.Warn().Int("calls", e.calls.len()).Msg("calls still ending at shutdown")
+			return
+		}
 	}
 }
+
+// shutdownWait bounds how long Serve waits for the calls to end.
+const shutdownWait = 5 * time.Second

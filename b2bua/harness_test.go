@@ -38,15 +38,25 @@ type testEngine struct {
 	trunk  *trunk
 }
 
-// engineOpt changes the configuration or adds options of a test engine.
-type engineOpt func(*Config, *[]Option)
+// engineSetup is what a test engine is built from.
+type engineSetup struct {
+	cfg  Config
+	opts []Option
+	// lookup and bindings stand between the store and the router and
+	// engine; nil passes the store itself.
+	lookup   func(*store.DB) routing.BindingLookup
+	bindings func(*store.DB) Bindings
+}
+
+// engineOpt changes how a test engine is built.
+type engineOpt func(*engineSetup)
 
 func withEdge(opts ...sipedge.Option) engineOpt {
-	return func(_ *Config, o *[]Option) { *o = append(*o, WithEdgeOptions(opts...)) }
+	return func(s *engineSetup) { s.opts = append(s.opts, WithEdgeOptions(opts...)) }
 }
 
 func withAnswerTimeout(d time.Duration) engineOpt {
-	return func(c *Config, _ *[]Option) { c.AnswerTimeout = d }
+	return func(s *engineSetup) { s.cfg.AnswerTimeout = d }
 }
 
 var portBase atomic.Int32
@@ -91,14 +101,17 @@ func newTestEngine(t *testing.T, opts ...engineOpt) *testEngine {
 	te.trunk = newTrunk(t)
 
 	sopts := []store.Option{store.WithSweepInterval(50 * time.Millisecond), store.WithQuarantine(time.Hour)}
-	cfg := Config{
-		Listen: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		Trunk:  te.trunk.addr,
+	setup := engineSetup{
+		cfg: Config{
+			Listen: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+			Trunk:  te.trunk.addr,
+		},
+		opts: []Option{WithLogger(testLogger(t))},
 	}
-	eopts := []Option{WithLogger(testLogger(t))}
 	for _, o := range opts {
-		o(&cfg, &eopts)
+		o(&setup)
 	}
+	cfg := setup.cfg
 	st, err := store.Open(filepath.Join(t.TempDir(), "xbridge.db"), sopts...)
 	if err != nil {
 		t.Fatal(err)
@@ -110,8 +123,15 @@ func newTestEngine(t *testing.T, opts ...engineOpt) *testEngine {
 		t.Fatal(err)
 	}
 	te.relay = relay
-	router := routing.NewRouter(st)
-	eng, err := New(cfg, router, relay, st, eopts...)
+	var lookup routing.BindingLookup = st
+	if setup.lookup != nil {
+		lookup = setup.lookup(st)
+	}
+	var bindings Bindings = st
+	if setup.bindings != nil {
+		bindings = setup.bindings(st)
+	}
+	eng, err := New(cfg, routing.NewRouter(lookup), relay, bindings, setup.opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,5 +518,5 @@ func params(kv ...string) sip.HeaderParams {
 }
 
 func withTrunkTransport(tp string) engineOpt {
-	return func(c *Config, _ *[]Option) { c.TrunkTransport = tp }
+	return func(s *engineSetup) { s.cfg.TrunkTransport = tp }
 }

@@ -372,7 +372,7 @@ type privacyCall struct {
 
 // withTrunk points the engine's B legs at addr instead of the harness trunk.
 func withTrunk(addr string) engineOpt {
-	return func(c *Config, _ *[]Option) { c.Trunk = addr }
+	return func(s *engineSetup) { s.cfg.Trunk = addr }
 }
 
 func newPrivacyCall(t *testing.T, compact bool) *privacyCall {

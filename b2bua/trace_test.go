@@ -59,7 +59,7 @@ func TestTraces(t *testing.T) {
 // withTrunkAddr points the engine's outbound trunk at addr instead of the
 // harness's sipgo trunk.
 func withTrunkAddr(addr string) engineOpt {
-	return func(c *Config, _ *[]Option) { c.Trunk = addr }
+	return func(s *engineSetup) { s.cfg.Trunk = addr }
 }
 
 // storeSetup gives a trace its bindings straight through the store.

@@ -335,12 +335,12 @@ func answerUnparsed(data []byte, from net.Addr, local net.Addr, perr error) ([]b
 		dst = &net.UDPAddr{IP: ua.IP, Port: port, Zone: ua.Zone}
 	}
 
-	code := 400
+	code := sip.StatusBadRequest
 	switch {
 	case raw.version != "" && !strings.EqualFold(raw.version, "SIP/2.0"):
-		code = 505
+		code = sip.StatusVersionNotSupported
 	case raw.scheme != "" && !knownScheme(raw.scheme):
-		code = 416
+		code = StatusUnsupportedURIScheme
 	}
 
 	var b strings.Builder
