@@ -84,7 +84,7 @@ type call struct {
 
 // callEvents is how many events may wait for a call's goroutine; a poster
 // beyond it waits until the call takes one or ends.
-const callEvents = 16
+const callEvents = 8
 
 // post hands the call an event; false when the call has ended.
 func (c *call) post(ev event) bool {

@@ -437,3 +437,37 @@ func TestTerminateAfterEnd(t *testing.T) {
 		t.Fatal("posting to an ended call blocked")
 	}
 }
+
+// nopIO is a callIO that does nothing: what a call costs in the state
+// machine alone.
+type nopIO struct{}
+
+func (nopIO) startB() error                                    { return nil }
+func (nopIO) relayProvisional(*sip.Response)                   {}
+func (nopIO) replyA(int)                                       {}
+func (nopIO) answerA([]byte, []sip.Header)                     {}
+func (nopIO) establishB(*sip.Response)                         {}
+func (nopIO) ackB([]byte)                                      {}
+func (nopIO) cancelB()                                         {}
+func (nopIO) abandonB()                                        {}
+func (nopIO) bye(bool, bool, sip.Header)                       {}
+func (nopIO) rewrite(_ media.Side, sdp []byte) ([]byte, error) { return sdp, nil }
+func (nopIO) arm(eventKind, time.Duration)                     {}
+func (nopIO) release(string)                                   {}
+func (nopIO) wait()                                            {}
+
+// BenchmarkCallStateMachine is one answered call hung up by A, event by
+// event through the table: the state machine's share of a call's cost.
+func BenchmarkCallStateMachine(b *testing.B) {
+	events := []event{routed, ringing, answered, a2xxAcked, aAck, aBye, legsClosed}
+	b.ReportAllocs()
+	for b.Loop() {
+		c := &call{log: zerolog.Nop(), io: nopIO{}, stopped: make(chan struct{})}
+		for _, ev := range events {
+			c.handle(ev)
+		}
+		if c.state != stateEnded {
+			b.Fatalf("call in %s", c.state)
+		}
+	}
+}
