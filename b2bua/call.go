@@ -2,25 +2,15 @@ package b2bua
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/rs/zerolog"
 
 	"github.com/xbridge/xbridge/media"
-)
-
-type callState int
-
-const (
-	stateSetup callState = iota // B leg not answered yet
-	stateUp                     // both legs established
-	stateEnded
+	"github.com/xbridge/xbridge/sipedge"
 )
 
 // origin says who ended a call; the BYE goes to everyone else.
@@ -44,179 +34,169 @@ func (o origin) String() string {
 
 // call is one masked call: the A leg the carrier sent, the B leg the engine
 // placed, and the relay session between them.
+//
+// One goroutine runs it (run: the goroutine of A's INVITE handler, which
+// sipgo lets own the INVITE transaction for as long as it runs). SIP
+// handlers, timers and the engine post events to it; it handles them one at
+// a time through the transitions table (call_state.go), so the fields below
+// the line are its own and need no lock.
 type call struct {
-	e         *Engine
+	e         *Engine // for mirroring, which runs on the handlers' goroutines
 	log       zerolog.Logger
+	io        callIO
 	aCallID   string
 	bCallID   string
 	bindingID string
 
-	a     *sipgo.DialogServerSession
-	b     *outboundLeg
+	a     *inboundLeg
+	b     *sipedge.OutboundLeg
 	media *media.Session
 
-	started  time.Time
-	answered time.Time
+	answerTimeout time.Duration
+	started       time.Time
+	// numbers are the canonical numbers of the two parties (caller,
+	// callee): what no SDP crossing the call may name.
+	numbers [2]string
+	// offerless: B's INVITE carried no SDP, so a 2xx with SDP is a late
+	// offer whose answer comes in A's ACK.
+	offerless bool
 
-	mu    sync.Mutex
-	state callState
-	// stop is closed when the call must end while still in setup (A
-	// cancelled, binding ended, shutdown); stopCode is what A is told.
-	stop       chan struct{}
-	stopCode   int
-	stopReason sip.Header
-	endOnce    sync.Once
-	// aAck carries the SDP of A's ACK to a late-offer setup waiting for it.
-	aAck chan []byte
-	// sent is the SDP last sent to each side (under mu): what an offerless
-	// re-INVITE from that side is offered again.
+	events  chan event
+	stopped chan struct{} // closed when the call has ended: posts stop here
+
+	// sdpMu guards sent, which mirrored requests running on their handlers'
+	// goroutines read and write.
+	sdpMu sync.Mutex
+	// sent is the SDP last sent to each side: what an offerless re-INVITE
+	// from that side is offered again.
 	sent [2][]byte
-	// aFinal is closed once A's INVITE has had its final response after B
-	// answered; aAnswered says whether that was a 2xx. A BYE to A waits for
-	// it: sipgo's WriteBye needs the 2xx in place, and a hangup racing the
-	// answer (B's BYE right behind its 200) must not reach A before it.
-	aFinal chan struct{}
-	// bHungUp: B's BYE arrived before its 2xx was handled (under mu).
-	bHungUp bool
-	// aBye: A sent BYE; a setup still waiting for A's ACK is not failing.
-	aBye       atomic.Bool
-	aFinalOnce sync.Once
-	aAnswered  atomic.Bool
 
 	// watch is the call's part in the media timeout and its record in the
-	// store (call_watch.go, call_persist.go).
-	watch callWatch
+	// store (call_watch.go, call_persist.go); upSince is when the call was
+	// answered (unix nanoseconds), 0 before: what they read of the call
+	// from other goroutines.
+	watch   callWatch
+	upSince atomic.Int64
+
+	// ---- owned by the call's goroutine ----
+	state      state
+	answered   time.Time
+	endedBy    string
+	cancelSent bool   // CANCEL sent on B
+	bHungUp    bool   // B's BYE came before its 2xx was handled
+	ackSDP     []byte // the body of an ACK A sent before its 200 settled
+	// bAckPending: B's 2xx is not acknowledged yet (a late offer waiting
+	// for A's answer).
+	bAckPending bool
+}
+
+// callEvents is how many events may wait for a call's goroutine; a poster
+// beyond it waits until the call takes one or ends.
+const callEvents = 8
+
+// post hands the call an event; false when the call has ended.
+func (c *call) post(ev event) bool {
+	select {
+	case <-c.stopped:
+		return false
+	default:
+	}
+	select {
+	case c.events <- ev:
+		return true
+	case <-c.stopped:
+		return false
+	}
 }
 
 // terminate ends the call from the engine's side: during setup A gets code
-// and B is cancelled; once up, both legs get BYE carrying reason.
+// and B is cancelled; once up, both legs get BYE carrying reason. It is the
+// entry point for every end the engine decides (binding ended, shutdown,
+// media timeout, maximum duration) and returns at once.
 func (c *call) terminate(reason sip.Header, code int) {
-	c.mu.Lock()
-	switch c.state {
-	case stateSetup:
-		c.stopLocked(reason, code)
-		c.mu.Unlock()
-		return
-	case stateEnded:
-		c.mu.Unlock()
-		return
-	}
-	c.mu.Unlock()
-	c.hangup(byEngine, reason)
+	c.post(event{kind: evTerminate, reason: reason, code: code})
 }
 
-func (c *call) stopLocked(reason sip.Header, code int) {
+// ask posts an in-dialog request of leg by and returns what its handler
+// does with it.
+func (c *call) ask(by origin) verdict {
+	kind := evARequest
+	if by == byB {
+		kind = evBRequest
+	}
+	reply := make(chan verdict, 1)
+	if !c.post(event{kind: kind, reply: reply}) {
+		return verdictGone
+	}
 	select {
-	case <-c.stop:
-	default:
-		c.stopCode, c.stopReason = code, reason
-		close(c.stop)
-	}
-}
-
-// goUp moves the call from setup to up; false if it was stopped meanwhile.
-func (c *call) goUp() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	select {
-	case <-c.stop:
-		return false
-	default:
-	}
-	if c.state != stateSetup {
-		return false
-	}
-	c.state = stateUp
-	c.answered = time.Now()
-	return true
-}
-
-// hangup ends an established call once: BYE to every leg but the one that
-// hung up, relay closed, call forgotten.
-func (c *call) hangup(by origin, reason sip.Header) {
-	c.endOnce.Do(func() {
-		c.mu.Lock()
-		c.state = stateEnded
-		c.mu.Unlock()
-
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		var headers []sip.Header
-		if reason != nil {
-			headers = append(headers, reason)
+	case v := <-reply:
+		return v
+	case <-c.stopped:
+		select {
+		case v := <-reply:
+			return v
+		default:
+			return verdictGone
 		}
-		var wg sync.WaitGroup
-		if by != byA {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := c.byeA(ctx, headers...); err != nil {
-					c.log.Debug().Err(err).Msg("bye a leg")
-				}
-			}()
+	}
+}
+
+// run is the call's goroutine: it starts from the routing outcome first and
+// handles events until the call has ended, then waits for the responses and
+// requests it left in flight (A's final answer among them: A's INVITE
+// handler must not return before it is sent).
+func (c *call) run(first event) {
+	defer c.io.wait()
+	// What was posted while the call was routed is handled as routed.
+	for c.state == stateRouting {
+		select {
+		case ev := <-c.events:
+			c.handle(ev)
+			continue
+		case <-c.a.Context().Done():
+			c.handle(event{kind: evACancelled, err: context.Cause(c.a.Context())})
+			continue
+		default:
 		}
-		if by != byB {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := c.b.bye(ctx, headers...); err != nil {
-					c.log.Debug().Err(err).Msg("bye b leg")
-				}
-			}()
+		c.handle(first)
+	}
+	aDone := c.a.Context().Done()
+	for c.state != stateEnded {
+		// B's INVITE and A's early dialog are watched only while they can
+		// still change the setup.
+		var (
+			bRes  <-chan *sip.Response
+			bDone <-chan struct{}
+			aGone <-chan struct{}
+		)
+		switch c.state {
+		case stateBCalling, stateBRinging:
+			bRes, bDone, aGone = c.b.Responses(), c.b.Done(), aDone
+		case stateCancelling:
+			bRes, bDone = c.b.Responses(), c.b.Done()
 		}
-		// The call leaves the table only once the BYEs are done: A's ACK
-		// may still be on its way, and the BYE to A waits for it.
-		wg.Wait()
-		c.finish(by.String())
-	})
+		var ev event
+		select {
+		case ev = <-c.events:
+		case res := <-bRes:
+			if res.StatusCode == sip.StatusTrying {
+				continue
+			}
+			ev = bResponse(res)
+		case <-bDone:
+			ev = event{kind: evBTxEnded, err: c.b.Err()}
+		case <-aGone:
+			aDone = nil
+			ev = event{kind: evACancelled, err: context.Cause(c.a.Context())}
+		}
+		c.handle(ev)
+	}
 }
 
-// finish releases what the call holds; it runs exactly once per call,
-// through hangup or at the end of a setup that never got answered.
-func (c *call) finish(endedBy string) {
-	c.forget()
-	c.e.calls.remove(c)
-	c.media.Close()
-	st := c.media.Stats()
-	ev := c.log.Info().Str("ended_by", endedBy).Dur("duration", time.Since(c.started))
-	if !c.answered.IsZero() {
-		ev = ev.Dur("talk", time.Since(c.answered))
+// legOf tells which leg of a call a request arrived on.
+func (c *call) legOf(req *sip.Request) origin {
+	if sipedge.CallID(req) == c.aCallID {
+		return byA
 	}
-	ev.Interface("media", st).Msg("call ended")
-}
-
-// aFinalSent records that A's INVITE has its final response.
-func (c *call) aFinalSent(answered bool) {
-	c.aFinalOnce.Do(func() {
-		c.aAnswered.Store(answered)
-		close(c.aFinal)
-	})
-}
-
-// byeA sends BYE on the A leg, once A has its 2xx; an A that got a failure
-// instead has no dialog to end.
-func (c *call) byeA(ctx context.Context, headers ...sip.Header) error {
-	select {
-	case <-c.aFinal:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	if !c.aAnswered.Load() {
-		return nil
-	}
-	inv := c.a.InviteRequest
-	target := inv.Contact().Address
-	bye := sip.NewRequest(sip.BYE, target)
-	bye.SetTransport(inv.Transport())
-	c.e.fromListener(bye)
-	for _, h := range headers {
-		bye.AppendHeader(h)
-	}
-	return c.a.WriteBye(ctx, bye)
-}
-
-func newCallID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	return byB
 }

@@ -32,7 +32,7 @@ func (c *call) record() {
 	if w.forgotten {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
+	ctx, cancel := context.WithTimeout(c.e.ctx, recordTimeout)
 	defer cancel()
 	if err := c.e.store.PutActiveCall(ctx, c.activeCall()); err != nil {
 		c.log.Warn().Err(err).Msg("call not recorded; a crash now would leave it open")
@@ -50,7 +50,7 @@ func (c *call) forget() {
 	if !w.recorded {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
+	ctx, cancel := context.WithTimeout(c.e.ctx, recordTimeout)
 	defer cancel()
 	if err := c.e.store.DeleteActiveCall(ctx, c.bCallID); err != nil {
 		c.log.Warn().Err(err).Msg("call record not removed; a restart will send its legs a BYE")
@@ -59,11 +59,9 @@ func (c *call) forget() {
 
 // activeCall is the call's record: legs in media.Side order, A then B.
 func (c *call) activeCall() store.ActiveCall {
-	c.mu.Lock()
-	answered := c.answered
-	c.mu.Unlock()
-	if answered.IsZero() {
-		answered = c.e.now()
+	answered := c.e.now()
+	if up := c.upSince.Load(); up != 0 {
+		answered = time.Unix(0, up)
 	}
 	return store.ActiveCall{
 		ID:         c.bCallID,
@@ -103,11 +101,11 @@ func (c *call) aDialog() store.DialogLeg {
 
 // bDialog is the B leg, where the engine is the UAC: local is its INVITE's
 // From, remote the To of B's 2xx, the route set the 2xx's Record-Route
-// reversed (RFC 3261 12.1.2), as outboundLeg keeps them. Without routes the
+// reversed (RFC 3261 12.1.2), as sipedge.OutboundLeg keeps them. Without routes the
 // live dialog's requests go where their Request-URI resolves, and so will
 // the restart's.
 func (c *call) bDialog() store.DialogLeg {
-	inv, answer, target, routes, cseq := c.b.dialogState()
+	inv, answer, target, routes, cseq := c.b.DialogState()
 	to := inv.To()
 	if answer != nil && answer.To() != nil {
 		to = answer.To()
@@ -117,13 +115,6 @@ func (c *call) bDialog() store.DialogLeg {
 	leg.RemoteURI, leg.RemoteTag = to.Address.String(), tagOf(to.Params)
 	setRoutes(&leg, routes)
 	return leg
-}
-
-// dialogState is what the B leg's dialog holds, copied under its lock.
-func (l *outboundLeg) dialogState() (inv *sip.Request, answer *sip.Response, target sip.Uri, routes []sip.Uri, cseq uint32) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.invite, l.answer, l.remoteTarget, append([]sip.Uri(nil), l.routeSet...), l.cseq
 }
 
 func tagOf(p sip.HeaderParams) string {

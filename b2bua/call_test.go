@@ -10,6 +10,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/xbridge/xbridge/sipedge"
 )
 
 const (
@@ -61,7 +63,7 @@ func TestCallAnsweredMediaBothWaysAndByeFromA(t *testing.T) {
 	if got := tc.req.Recipient.User; got != "+"+numB {
 		t.Errorf("B leg Request-URI user %q, want +%s", got, numB)
 	}
-	if callID(tc.req) == callID(d.InviteRequest) {
+	if sipedge.CallID(tc.req) == sipedge.CallID(d.InviteRequest) {
 		t.Error("B leg reuses the A leg's Call-ID")
 	}
 	offer := tc.req.Body()
@@ -124,8 +126,8 @@ func TestCallByeFromB(t *testing.T) {
 		t.Fatalf("B bye: %v", err)
 	}
 	bye := car.waitBye(t)
-	if callID(bye) != callID(d.InviteRequest) {
-		t.Errorf("BYE to A has Call-ID %q, want the A leg's", callID(bye))
+	if sipedge.CallID(bye) != sipedge.CallID(d.InviteRequest) {
+		t.Errorf("BYE to A has Call-ID %q, want the A leg's", sipedge.CallID(bye))
 	}
 	te.waitIdle()
 }

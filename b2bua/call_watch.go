@@ -204,12 +204,11 @@ func (c *call) watched(now time.Time) (watchedCall, bool) {
 	if c.watch.fired.Load() {
 		return watchedCall{}, false
 	}
-	c.mu.Lock()
-	up, answered := c.state == stateUp, c.answered
-	c.mu.Unlock()
-	if !up || answered.IsZero() {
+	up := c.upSince.Load()
+	if up == 0 {
 		return watchedCall{}, false
 	}
+	answered := time.Unix(0, up)
 	w := watchedCall{answered: answered}
 	c.watch.mu.Lock()
 	w.held, w.changed = c.watch.held, c.watch.changed

@@ -12,7 +12,6 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/xbridge/xbridge/media"
-	"github.com/xbridge/xbridge/store"
 )
 
 func TestWatchVerdict(t *testing.T) {
@@ -131,7 +130,8 @@ func TestWatchConfigRefused(t *testing.T) {
 // ---- on the wire ----
 
 func withLimits(rtpTimeout, holdTimeout, maxDuration time.Duration) engineOpt {
-	return func(c *Config, _ *[]store.Option) {
+	return func(s *engineSetup) {
+		c := &s.cfg
 		c.RTPTimeout, c.RTPHoldTimeout, c.MaxCallDuration = rtpTimeout, holdTimeout, maxDuration
 	}
 }

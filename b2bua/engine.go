@@ -1,25 +1,25 @@
-// Package b2bua is the SIP side of xbridge: it takes the carrier's INVITE for
-// a middle number X (the A leg), asks routing who to call, places the B leg
-// through the outbound trunk showing X, anchors media through the relay and
-// tears both legs down together. It is the only package that speaks SIP.
+// Package b2bua is the call logic of xbridge: it takes the carrier's INVITE
+// for a middle number X (the A leg), asks routing who to call, places the B
+// leg through the outbound trunk showing X, anchors media through the relay,
+// mirrors what one leg asks of the other and tears both legs down together.
+// The SIP plumbing (listeners, vetting, the UAC leg, header policy) is
+// sipedge's; b2bua owns the calls.
 package b2bua
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
 	"sync"
 	"time"
 
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/rs/zerolog"
 
 	"github.com/xbridge/xbridge/media"
 	"github.com/xbridge/xbridge/number"
 	"github.com/xbridge/xbridge/routing"
+	"github.com/xbridge/xbridge/sipedge"
 	"github.com/xbridge/xbridge/store"
 )
 
@@ -34,6 +34,10 @@ type Config struct {
 	// AnswerTimeout bounds how long a B leg may ring: past it the B leg is
 	// cancelled and A gets 408. Default 60 s.
 	AnswerTimeout time.Duration
+	// StoreTimeout bounds every store read on a call's path (routing, the
+	// binding check): past it the call gets 503, so a slow store cannot hold
+	// every INVITE's goroutine. Default 2 s.
+	StoreTimeout time.Duration
 	// RTPTimeout ends a call whose media from either party has been silent
 	// this long (BYE on both legs, Reason 408 "media timeout"); while the
 	// call is on hold RTPHoldTimeout applies instead. MaxCallDuration ends
@@ -46,6 +50,18 @@ type Config struct {
 	TrunkNumbers *number.Trunk
 }
 
+// Store is what the engine needs of the store: whether a binding still
+// exists, word of every binding that ends, and the records of answered
+// calls that let a restarted engine end them (call_persist.go, restart.go).
+// store.Store has it.
+type Store interface {
+	GetBinding(ctx context.Context, id string) (store.Binding, error)
+	Subscribe() (<-chan store.Ended, func())
+	PutActiveCall(ctx context.Context, c store.ActiveCall) error
+	DeleteActiveCall(ctx context.Context, id string) error
+	ActiveCalls(ctx context.Context) ([]store.ActiveCall, error)
+}
+
 // Option configures an Engine.
 type Option func(*Engine)
 
@@ -53,52 +69,38 @@ type Option func(*Engine)
 // and binding ID on top of it.
 func WithLogger(l zerolog.Logger) Option { return func(e *Engine) { e.log = l } }
 
-// Engine is the B2BUA: one SIP user agent serving the carrier side and the
-// trunk side on the same listening address.
+// WithEdgeOptions passes options to the SIP edge the engine builds.
+func WithEdgeOptions(opts ...sipedge.Option) Option {
+	return func(e *Engine) { e.edgeOpts = append(e.edgeOpts, opts...) }
+}
+
+// Engine is the B2BUA: the calls between the SIP edge, routing and the relay.
 type Engine struct {
-	cfg    Config
-	router *routing.Router
-	relay  *media.Relay
-	store  store.Store
-	log    zerolog.Logger
+	cfg      Config
+	router   *routing.Router
+	relay    *media.Relay
+	store    Store
+	log      zerolog.Logger
+	edgeOpts []sipedge.Option
 
-	ua        *sipgo.UserAgent
-	server    *sipgo.Server
-	udpClient *sipgo.Client // sends from the listening UDP socket
-	tcpClient *sipgo.Client
-
-	host      string // listen host, used in our Contact and From
-	port      int
-	listenIP  net.IP
-	trunkHost string
-	trunkPort int
-	trunkTP   string // "UDP" or "TCP"
-	numbers   number.Trunk
-
-	calls     *callTable
-	malformed *malformedGuard // answers what sipgo cannot parse
-	watch     watchOptions
+	edge  *sipedge.Edge
+	calls *callTable
+	watch watchOptions
+	// ctx is Serve's: what a call does on the engine's behalf derives its
+	// context from it.
+	ctx context.Context
 
 	ready     chan struct{}
 	readyOnce sync.Once
 }
 
-// maxUDPMessage is how large a SIP message we send over UDP. sipgo's default
-// (1300 bytes) rejects ordinary INVITEs with a few codecs and long carrier
-// headers; loopback and carrier trunks carry fragmented UDP fine.
-const maxUDPMessage = 8192
-
-// sipSocketBuffer is the receive and send buffer asked for the SIP UDP
-// socket.
-const sipSocketBuffer = 8 << 20
-
 // New builds an engine. It does not listen until Serve.
-func New(cfg Config, router *routing.Router, relay *media.Relay, st store.Store, opts ...Option) (*Engine, error) {
+func New(cfg Config, router *routing.Router, relay *media.Relay, st Store, opts ...Option) (*Engine, error) {
 	if cfg.AnswerTimeout <= 0 {
 		cfg.AnswerTimeout = 60 * time.Second
 	}
-	if cfg.TrunkTransport == "" {
-		cfg.TrunkTransport = "udp"
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = 2 * time.Second
 	}
 	e := &Engine{
 		cfg:    cfg,
@@ -107,6 +109,7 @@ func New(cfg Config, router *routing.Router, relay *media.Relay, st store.Store,
 		store:  st,
 		log:    zerolog.Nop(),
 		calls:  newCallTable(),
+		ctx:    context.Background(), // until Serve
 		ready:  make(chan struct{}),
 	}
 	for _, o := range opts {
@@ -118,62 +121,25 @@ func New(cfg Config, router *routing.Router, relay *media.Relay, st store.Store,
 	if err := cfg.checkWatch(); err != nil {
 		return nil, err
 	}
-	var err error
-	if e.host, e.port, err = splitHostPort(cfg.Listen); err != nil {
-		return nil, fmt.Errorf("b2bua: listen address: %w", err)
-	}
-	if e.listenIP = net.ParseIP(e.host); e.listenIP == nil {
-		return nil, fmt.Errorf("b2bua: listen address %q: host must be an IP address", cfg.Listen)
-	}
-	if e.trunkHost, e.trunkPort, err = splitHostPort(cfg.Trunk); err != nil {
-		return nil, fmt.Errorf("b2bua: trunk address: %w", err)
-	}
-	if e.numbers, err = trunkNumbers(cfg.TrunkNumbers); err != nil {
-		return nil, err
-	}
-	switch cfg.TrunkTransport {
-	case "udp", "UDP":
-		e.trunkTP = "UDP"
-	case "tcp", "TCP":
-		e.trunkTP = "TCP"
-	default:
-		return nil, fmt.Errorf("b2bua: trunk transport %q: want udp or tcp", cfg.TrunkTransport)
-	}
-	if sip.UDPMTUSize < maxUDPMessage+200 {
-		sip.UDPMTUSize = maxUDPMessage + 200
-	}
-
-	e.ua, err = sipgo.NewUA(sipgo.WithUserAgent("xbridge"), sipgo.WithUserAgentHostname(e.host))
+	edge, err := sipedge.New(sipedge.Config{Listen: cfg.Listen, Trunk: cfg.Trunk, TrunkTransport: cfg.TrunkTransport, TrunkNumbers: cfg.TrunkNumbers},
+		append([]sipedge.Option{sipedge.WithLogger(e.log)}, e.edgeOpts...)...)
 	if err != nil {
-		return nil, fmt.Errorf("b2bua: user agent: %w", err)
+		return nil, fmt.Errorf("b2bua: %w", err)
 	}
-	e.malformed = newMalformedGuard(e.ua, e.log)
-	e.server, err = sipgo.NewServer(e.ua)
-	if err != nil {
-		return nil, fmt.Errorf("b2bua: server: %w", err)
-	}
-	e.udpClient, err = sipgo.NewClient(e.ua, sipgo.WithClientHostname(e.host), sipgo.WithClientConnectionAddr(cfg.Listen))
-	if err != nil {
-		return nil, fmt.Errorf("b2bua: udp client: %w", err)
-	}
-	e.tcpClient, err = sipgo.NewClient(e.ua, sipgo.WithClientHostname(e.host))
-	if err != nil {
-		return nil, fmt.Errorf("b2bua: tcp client: %w", err)
-	}
-
-	e.server.OnInvite(e.vetted(e.onInvite))
-	e.server.OnAck(e.vetted(e.onAck))
-	e.server.OnBye(e.vetted(e.onBye))
-	e.server.OnCancel(e.vetted(e.onCancel))
-	e.server.OnOptions(e.vetted(e.onOptions))
-	e.server.OnInfo(e.vetted(e.onInDialog))
-	e.server.OnUpdate(e.vetted(e.onInDialog))
-	e.server.OnNoRoute(e.vetted(e.onNotAllowed))
+	e.edge = edge
+	edge.OnInvite(e.onInvite)
+	edge.OnAck(e.onAck)
+	edge.OnBye(e.onBye)
+	edge.OnInfo(e.onInDialog)
+	edge.OnUpdate(e.onInDialog)
 	return e, nil
 }
 
 // Ready is closed once both listeners accept traffic.
 func (e *Engine) Ready() <-chan struct{} { return e.ready }
+
+// Malformed reports how much bad input the SIP edge has refused.
+func (e *Engine) Malformed() sipedge.MalformedStats { return e.edge.Malformed() }
 
 // ActiveCalls is the number of calls being set up or in progress.
 func (e *Engine) ActiveCalls() int { return e.calls.len() }
@@ -183,41 +149,14 @@ func (e *Engine) ActiveCalls() int { return e.calls.len() }
 func (e *Engine) Serve(ctx context.Context) error {
 	ended, unsubscribe := e.store.Subscribe()
 	defer unsubscribe()
+	e.ctx = ctx                       // before the listeners start: every handler sees it
 	leftovers := e.leftoverCalls(ctx) // before any call of this run exists
 
-	udp, err := net.ListenPacket("udp", e.cfg.Listen)
+	errc, err := e.edge.Start()
 	if err != nil {
-		return fmt.Errorf("b2bua: listen udp %s: %w", e.cfg.Listen, err)
-	}
-	// Every carrier and the trunk share this one socket. The kernel's default
-	// receive buffer (~208 KiB) overflows within milliseconds when the
-	// reading goroutine waits for a CPU under load, and each lost ACK or BYE
-	// costs a retransmission or a call; a deep buffer turns bursts into
-	// queueing. The kernel caps the size at net.core.rmem_max.
-	if uc, ok := udp.(*net.UDPConn); ok {
-		if err := uc.SetReadBuffer(sipSocketBuffer); err != nil {
-			e.log.Warn().Err(err).Msg("sip udp receive buffer")
-		}
-		if err := uc.SetWriteBuffer(sipSocketBuffer); err != nil {
-			e.log.Warn().Err(err).Msg("sip udp send buffer")
-		}
-	}
-	tcp, err := net.Listen("tcp", e.cfg.Listen)
-	if err != nil {
-		udp.Close()
-		return fmt.Errorf("b2bua: listen tcp %s: %w", e.cfg.Listen, err)
-	}
-
-	errc := make(chan error, 2)
-	go func() { errc <- e.server.ServeUDP(e.malformed.packetConn(udp)) }()
-	go func() { errc <- e.server.ServeTCP(e.malformed.listener(tcp)) }()
-	if err := waitServing(e.ua, udp.LocalAddr().String()); err != nil {
-		udp.Close()
-		tcp.Close()
 		return fmt.Errorf("b2bua: %w", err)
 	}
 	e.readyOnce.Do(func() { close(e.ready) })
-	e.log.Info().Str("listen", e.cfg.Listen).Str("trunk", e.cfg.Trunk).Str("trunk_transport", e.trunkTP).Msg("sip listening")
 	guardCtx, stopGuards := context.WithCancel(ctx)
 	leftoversEnded := e.endLeftovers(guardCtx, leftovers)
 	watchStopped := e.startWatch(guardCtx)
@@ -234,7 +173,7 @@ loop:
 			}
 			e.endBinding(end)
 		case err := <-errc:
-			if err != nil && !errors.Is(err, net.ErrClosed) {
+			if !sipedge.IsClosed(err) {
 				serveErr = fmt.Errorf("b2bua: serve: %w", err)
 			}
 			break loop
@@ -245,10 +184,13 @@ loop:
 	watchStopped()
 	e.endAll(sip.NewHeader("Reason", `SIP;cause=503;text="xbridge shutting down"`))
 	leftoversEnded()
-	udp.Close()
-	tcp.Close()
-	e.ua.Close()
+	e.edge.Close()
 	return serveErr
+}
+
+// storeContext bounds a store read on a call's path.
+func (e *Engine) storeContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(e.ctx, e.cfg.StoreTimeout)
 }
 
 // endBinding tears down every call of a binding that left the store.
@@ -260,72 +202,28 @@ func (e *Engine) endBinding(end store.Ended) {
 	reason := sip.NewHeader("Reason", fmt.Sprintf(`SIP;cause=480;text="binding %s"`, end.Reason))
 	for _, c := range calls {
 		c.log.Info().Str("reason", string(end.Reason)).Msg("binding ended during call")
-		go c.terminate(reason, 480)
+		// Not on this goroutine: it delivers the store's events, and a call
+		// busy for a moment must not hold them up.
+		go c.terminate(reason, sip.StatusTemporarilyUnavailable)
 	}
 }
 
-// endAll ends every call and waits (bounded) for their BYEs.
+// endAll ends every call and waits (bounded) for them to end.
 func (e *Engine) endAll(reason sip.Header) {
-	var wg sync.WaitGroup
-	for _, c := range e.calls.all() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.terminate(reason, 503)
-		}()
+	calls := e.calls.all()
+	for _, c := range calls {
+		go c.terminate(reason, sip.StatusServiceUnavailable)
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		e.log.Warn().Int("calls", e.calls.len()).Msg("calls still ending at shutdown")
-	}
-}
-
-// client returns the client for a transport: UDP goes out of the listening
-// socket so peers see one address for us.
-func (e *Engine) client(transport string) *sipgo.Client {
-	if sip.NetworkToLower(transport) == "tcp" {
-		return e.tcpClient
-	}
-	return e.udpClient
-}
-
-// fromListener makes a UDP request leave from the listening socket. sipgo
-// does so by itself only for requests it builds; dialog requests it sends
-// with their own build option would otherwise go out of a fresh port, and a
-// carrier's SBC drops requests from an address it does not know.
-func (e *Engine) fromListener(req *sip.Request) {
-	if sip.NetworkToLower(req.Transport()) == "udp" {
-		req.Laddr = sip.Addr{IP: e.listenIP, Port: e.port, Hostname: e.host}
-	}
-}
-
-// waitServing waits until sipgo has registered the UDP listener in its
-// connection pool: requests sent from the listening socket before that fail
-// with "address already in use" as sipgo tries to bind a new socket there.
-func waitServing(ua *sipgo.UserAgent, addr string) error {
-	for i := 0; i < 1000; i++ {
-		if _, err := ua.TransportLayer().GetConnection("udp", addr); err == nil {
-			return nil
+	deadline := time.After(shutdownWait)
+	for _, c := range calls {
+		select {
+		case <-c.stopped:
+		case <-deadline:
+			e.log.Warn().Int("calls", e.calls.len()).Msg("calls still ending at shutdown")
+			return
 		}
-		time.Sleep(time.Millisecond)
 	}
-	return fmt.Errorf("udp listener %s not serving", addr)
 }
 
-func splitHostPort(hostport string) (string, int, error) {
-	host, p, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return "", 0, err
-	}
-	port, err := strconv.Atoi(p)
-	if err != nil || port < 0 || port > 65535 {
-		return "", 0, fmt.Errorf("bad port in %q", hostport)
-	}
-	if host == "" {
-		return "", 0, fmt.Errorf("no host in %q", hostport)
-	}
-	return host, port, nil
-}
+// shutdownWait bounds how long Serve waits for the calls to end.
+const shutdownWait = 5 * time.Second

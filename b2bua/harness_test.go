@@ -21,6 +21,7 @@ import (
 
 	"github.com/xbridge/xbridge/media"
 	"github.com/xbridge/xbridge/routing"
+	"github.com/xbridge/xbridge/sipedge"
 	"github.com/xbridge/xbridge/store"
 )
 
@@ -37,10 +38,25 @@ type testEngine struct {
 	trunk  *trunk
 }
 
-type engineOpt func(*Config, *[]store.Option)
+// engineSetup is what a test engine is built from.
+type engineSetup struct {
+	cfg  Config
+	opts []Option
+	// lookup and bindings stand between the store and the router and
+	// engine; nil passes the store itself.
+	lookup   func(*store.DB) routing.BindingLookup
+	bindings func(*store.DB) Store
+}
+
+// engineOpt changes how a test engine is built.
+type engineOpt func(*engineSetup)
+
+func withEdge(opts ...sipedge.Option) engineOpt {
+	return func(s *engineSetup) { s.opts = append(s.opts, WithEdgeOptions(opts...)) }
+}
 
 func withAnswerTimeout(d time.Duration) engineOpt {
-	return func(c *Config, _ *[]store.Option) { c.AnswerTimeout = d }
+	return func(s *engineSetup) { s.cfg.AnswerTimeout = d }
 }
 
 var portBase atomic.Int32
@@ -85,13 +101,17 @@ func newTestEngine(t *testing.T, opts ...engineOpt) *testEngine {
 	te.trunk = newTrunk(t)
 
 	sopts := []store.Option{store.WithSweepInterval(50 * time.Millisecond), store.WithQuarantine(time.Hour)}
-	cfg := Config{
-		Listen: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		Trunk:  te.trunk.addr,
+	setup := engineSetup{
+		cfg: Config{
+			Listen: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+			Trunk:  te.trunk.addr,
+		},
+		opts: []Option{WithLogger(testLogger(t))},
 	}
 	for _, o := range opts {
-		o(&cfg, &sopts)
+		o(&setup)
 	}
+	cfg := setup.cfg
 	st, err := store.Open(filepath.Join(t.TempDir(), "xbridge.db"), sopts...)
 	if err != nil {
 		t.Fatal(err)
@@ -103,8 +123,15 @@ func newTestEngine(t *testing.T, opts ...engineOpt) *testEngine {
 		t.Fatal(err)
 	}
 	te.relay = relay
-	router := routing.NewRouter(st)
-	eng, err := New(cfg, router, relay, st, WithLogger(testLogger(t)))
+	var lookup routing.BindingLookup = st
+	if setup.lookup != nil {
+		lookup = setup.lookup(st)
+	}
+	var bindings Store = st
+	if setup.bindings != nil {
+		bindings = setup.bindings(st)
+	}
+	eng, err := New(cfg, routing.NewRouter(lookup), relay, bindings, setup.opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,7 +360,7 @@ func (tr *trunk) setScript(f func(req *sip.Request) trunkAction) {
 func (tr *trunk) get(req *sip.Request) *trunkCall {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	return tr.byCall[callID(req)]
+	return tr.byCall[sipedge.CallID(req)]
 }
 
 func (tr *trunk) onInvite(req *sip.Request, tx sip.ServerTransaction) {
@@ -350,7 +377,7 @@ func (tr *trunk) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	tc := &trunkCall{req: req, sess: sess, rtp: newRTPPeer(tr.t), byeReq: make(chan *sip.Request, 1), acks: make(chan *sip.Request, 4), cancel: make(chan struct{})}
 	tr.mu.Lock()
-	tr.byCall[callID(req)] = tc
+	tr.byCall[sipedge.CallID(req)] = tc
 	tr.mu.Unlock()
 	tr.calls <- tc
 	ct := sip.NewHeader("Content-Type", "application/sdp")
@@ -426,7 +453,8 @@ func newCarrier(t *testing.T) *carrier {
 
 // invite sends an INVITE from caller to dialled through the engine.
 func (c *carrier) invite(ctx context.Context, engineAddr, caller, dialled string, sdp []byte, extra ...sip.Header) (*sipgo.DialogClientSession, error) {
-	host, port, _ := splitHostPort(engineAddr)
+	host, portText, _ := net.SplitHostPort(engineAddr)
+	port, _ := strconv.Atoi(portText)
 	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: dialled, Host: host, Port: port})
 	req.AppendHeader(&sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: caller, Host: "carrier.example"}, Params: params("tag", sip.GenerateTagN(8))})
 	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: dialled, Host: host}, Params: sip.NewParams()})
@@ -464,7 +492,7 @@ func serveUDP(t *testing.T, srv *sipgo.Server, ua *sipgo.UserAgent, addr string)
 		t.Fatal(err)
 	}
 	go srv.ServeUDP(conn)
-	if err := waitServing(ua, addr); err != nil {
+	if err := sipedge.WaitServing(ua, addr); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close(); ua.Close() })
@@ -480,6 +508,15 @@ func serveTCP(t *testing.T, srv *sipgo.Server, addr string) {
 	t.Cleanup(func() { l.Close() })
 }
 
+// params builds header or URI parameters from key, value pairs.
+func params(kv ...string) sip.HeaderParams {
+	p := sip.NewParams()
+	for i := 0; i+1 < len(kv); i += 2 {
+		p.Add(kv[i], kv[i+1])
+	}
+	return p
+}
+
 func withTrunkTransport(tp string) engineOpt {
-	return func(c *Config, _ *[]store.Option) { c.TrunkTransport = tp }
+	return func(s *engineSetup) { s.cfg.TrunkTransport = tp }
 }

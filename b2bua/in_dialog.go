@@ -8,18 +8,11 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/xbridge/xbridge/media"
+	"github.com/xbridge/xbridge/sipedge"
 )
 
-// legOf tells which leg of a call a request arrived on.
-func (c *call) legOf(req *sip.Request) origin {
-	if callID(req) == c.aCallID {
-		return byA
-	}
-	return byB
-}
-
 func (e *Engine) onAck(req *sip.Request, tx sip.ServerTransaction) {
-	c := e.calls.get(callID(req))
+	c := e.calls.get(sipedge.CallID(req))
 	if c == nil {
 		return // ACK of a call long gone
 	}
@@ -31,12 +24,7 @@ func (e *Engine) onAck(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	if c.a.ReadAck(req, tx) == nil {
-		if len(req.Body()) > 0 {
-			select {
-			case c.aAck <- req.Body():
-			default: // a retransmitted ACK
-			}
-		}
+		c.post(event{kind: evAAck, sdp: req.Body()})
 		return
 	}
 	// A mismatched CSeq is the ACK of a later re-INVITE: it carries an answer
@@ -58,54 +46,32 @@ func (c *call) learnAnswer(from media.Side, sdp []byte) {
 }
 
 func (e *Engine) onBye(req *sip.Request, tx sip.ServerTransaction) {
-	c := e.calls.get(callID(req))
+	c := e.calls.get(sipedge.CallID(req))
 	if c == nil {
-		e.reply(req, tx, 481, "")
+		e.edge.Reply(req, tx, sip.StatusCallTransactionDoesNotExists, "")
 		return
 	}
 	by := c.legOf(req)
 	if by == byA {
-		c.aBye.Store(true) // before ReadBye wakes a setup waiting for A's ACK
-		if err := c.a.ReadBye(req, tx); err != nil {
-			e.reply(req, tx, 400, "")
+		// What sipgo's ReadBye refuses, refused before the call hears of it.
+		if req.CSeq().SeqNo < c.a.InviteRequest.CSeq().SeqNo {
+			e.edge.Reply(req, tx, sip.StatusBadRequest, "")
 			return
 		}
+		// Posted before ReadBye ends A's dialog: a 200 to A still waiting
+		// for its ACK gives up once the dialog ends, and the call must know
+		// by then that A hung up (its BYE overtook its ACK), not that A
+		// never acknowledged.
+		c.post(event{kind: evABye})
+		if err := c.a.ReadBye(req, tx); err != nil {
+			c.log.Debug().Err(err).Msg("read bye")
+		}
 	} else {
-		c.b.markEnded()
-		e.reply(req, tx, 200, "")
+		c.b.MarkEnded()
+		e.edge.Reply(req, tx, sip.StatusOK, "")
+		c.post(event{kind: evBBye})
 	}
 	c.log.Info().Str("by", by.String()).Msg("bye received")
-
-	c.mu.Lock()
-	state := c.state
-	if state == stateSetup {
-		if by == byA {
-			// BYE on an early dialog: treat as a cancel of the call.
-			c.stopLocked(nil, 487)
-		} else {
-			// B answered and hung up at once, its BYE overtaking its 200 in
-			// our handling (each message has its own goroutine). A still
-			// gets the answer and then a BYE (answeredByB); should no 2xx
-			// follow, the call ends in setup.
-			c.bHungUp = true
-			time.AfterFunc(2*time.Second, func() { c.terminate(nil, 480) })
-		}
-	}
-	c.mu.Unlock()
-	if state == stateUp {
-		c.hangup(by, nil)
-	}
-}
-
-// onCancel sees only CANCELs the transaction layer could not match to an
-// INVITE (matched ones end the A dialog's context, see setup).
-func (e *Engine) onCancel(req *sip.Request, tx sip.ServerTransaction) {
-	e.reply(req, tx, 481, "")
-}
-
-// onOptions answers keepalive pings from the carrier, in or out of dialog.
-func (e *Engine) onOptions(req *sip.Request, tx sip.ServerTransaction) {
-	e.reply(req, tx, 200, "")
 }
 
 // onInDialog mirrors INFO (e.g. DTMF) and UPDATE to the other leg.
@@ -115,22 +81,24 @@ func (e *Engine) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
 	}
 }
 
-// establishedCall finds the call an in-dialog request belongs to, answering
-// 481 for no call and 491 for one still being set up.
+// establishedCall finds the call an in-dialog request belongs to and asks
+// it whether the request may cross, answering 481 for no call and 491 for
+// one not up.
 func (e *Engine) establishedCall(req *sip.Request, tx sip.ServerTransaction) *call {
-	c := e.calls.get(callID(req))
+	c := e.calls.get(sipedge.CallID(req))
 	if c == nil {
-		e.reply(req, tx, 481, "")
+		e.edge.Reply(req, tx, sip.StatusCallTransactionDoesNotExists, "")
 		return nil
 	}
-	c.mu.Lock()
-	up := c.state == stateUp
-	c.mu.Unlock()
-	if !up {
-		e.reply(req, tx, 491, "")
-		return nil
+	switch c.ask(c.legOf(req)) {
+	case verdictMirror:
+		return c
+	case verdictPending:
+		e.edge.Reply(req, tx, sip.StatusRequestPending, "")
+	default:
+		e.edge.Reply(req, tx, sip.StatusCallTransactionDoesNotExists, "")
 	}
-	return c
+	return nil
 }
 
 // onReInvite mirrors a re-INVITE (hold, resume, codec change) to the other
@@ -157,25 +125,27 @@ func (c *call) answerOfferless(req *sip.Request, tx sip.ServerTransaction) {
 	if c.legOf(req) == byB {
 		side = media.SideB
 	}
-	c.mu.Lock()
-	offer := c.sent[side]
-	c.mu.Unlock()
+	offer := c.lastSent(side)
 	if len(offer) == 0 {
-		c.e.reply(req, tx, 488, "")
+		c.e.edge.Reply(req, tx, sip.StatusNotAcceptableHere, "")
 		return
 	}
-	res := sip.NewResponseFromRequest(req, 200, "OK", offer)
-	res.AppendHeader(c.e.contact(req.Transport()))
+	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", offer)
+	res.AppendHeader(c.e.edge.Contact(req.Transport()))
 	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	res.AppendHeader(sip.NewHeader("Allow", allowedMethods))
+	res.AppendHeader(sip.NewHeader("Allow", sipedge.AllowedMethods))
 	if err := tx.Respond(res); err != nil {
 		c.log.Debug().Err(err).Msg("answer offerless re-invite")
 	}
 }
 
+// mirrorTimeout bounds the wait for the other leg's answer to a mirrored
+// request: 64*T1, a transaction's life.
+const mirrorTimeout = 32 * time.Second
+
 // mirror forwards an in-dialog request to the other leg and its final
 // response back. Only the method, the (rewritten) SDP or the DTMF body and
-// its bare media type cross over (see crossingBody); a body of any other
+// its bare media type cross over (see sipedge.CrossingBody); a body of any other
 // type is refused with 415 rather than passed on or silently dropped.
 func (c *call) mirror(req *sip.Request, tx sip.ServerTransaction) {
 	from := c.legOf(req)
@@ -187,11 +157,11 @@ func (c *call) mirror(req *sip.Request, tx sip.ServerTransaction) {
 	if h := req.GetHeader("Content-Type"); h != nil {
 		reqType = h.Value()
 	}
-	contentType, body, ok := crossingBody(reqType, req.Body())
+	contentType, body, ok := sipedge.CrossingBody(reqType, req.Body())
 	if !ok {
-		c.log.Info().Str("method", string(req.Method)).Str("content_type", mediaType(reqType)).Msg("refusing to mirror body")
-		res := sip.NewResponseFromRequest(req, 415, reasonPhrase(415), nil)
-		res.AppendHeader(sip.NewHeader("Accept", acceptedBodies))
+		c.log.Info().Str("method", string(req.Method)).Str("content_type", sipedge.MediaType(reqType)).Msg("refusing to mirror body")
+		res := sip.NewResponseFromRequest(req, sip.StatusUnsupportedMediaType, sipedge.ReasonPhrase(sip.StatusUnsupportedMediaType), nil)
+		res.AppendHeader(sip.NewHeader("Accept", sipedge.AcceptedBodies))
 		if err := tx.Respond(res); err != nil {
 			c.log.Debug().Err(err).Msg("respond 415")
 		}
@@ -201,22 +171,22 @@ func (c *call) mirror(req *sip.Request, tx sip.ServerTransaction) {
 		var err error
 		if body, err = c.rewrite(fromSide, body); err != nil {
 			c.log.Warn().Err(err).Str("method", string(req.Method)).Msg("unusable sdp in mirrored request")
-			c.e.reply(req, tx, 488, "")
+			c.e.edge.Reply(req, tx, sip.StatusNotAcceptableHere, "")
 			return
 		}
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 32*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.e.ctx), mirrorTimeout)
 	defer cancel()
 	res, err := c.sendOn(ctx, toSide, req.Method, body, contentType)
 	if err != nil {
 		c.log.Warn().Err(err).Str("method", string(req.Method)).Msg("mirror request")
-		c.e.reply(req, tx, 500, "")
+		c.e.edge.Reply(req, tx, sip.StatusInternalServerError, "")
 		return
 	}
 	code := res.StatusCode
 	if code >= 300 {
-		code, _ = relayedStatus(code)
+		code, _ = sipedge.RelayedStatus(code)
 	}
 	var answer []byte
 	if res.IsSuccess() && isSDPBody(res) && len(res.Body()) > 0 {
@@ -224,16 +194,16 @@ func (c *call) mirror(req *sip.Request, tx sip.ServerTransaction) {
 			// A 2xx without the answer its offer needs would be a lie: the
 			// offerer hears 488, the relay keeps the session it had.
 			c.log.Warn().Err(err).Str("method", string(req.Method)).Msg("unusable sdp answer to mirrored request")
-			code = 488
+			code = sip.StatusNotAcceptableHere
 		}
 	}
-	out := sip.NewResponseFromRequest(req, code, reasonPhrase(code), nil)
+	out := sip.NewResponseFromRequest(req, code, sipedge.ReasonPhrase(code), nil)
 	if answer != nil {
 		out.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 		out.SetBody(answer)
 	}
 	if code < 300 && req.IsInvite() {
-		out.AppendHeader(c.e.contact(req.Transport()))
+		out.AppendHeader(c.e.edge.Contact(req.Transport()))
 	}
 	if err := tx.Respond(out); err != nil {
 		c.log.Debug().Err(err).Msg("respond mirrored request")
@@ -245,18 +215,18 @@ func (c *call) mirror(req *sip.Request, tx sip.ServerTransaction) {
 func (c *call) sendOn(ctx context.Context, side media.Side, method sip.RequestMethod, body []byte, contentType string) (*sip.Response, error) {
 	var out *sip.Request
 	if side == media.SideB {
-		out = c.b.inDialogRequest(method, c.b.nextCSeq())
+		out = c.b.InDialogRequest(method, c.b.NextCSeq())
 		if out == nil {
 			return nil, fmt.Errorf("b leg has no dialog")
 		}
 		if method == sip.INVITE {
-			out.AppendHeader(c.e.contact(c.b.invite.Transport()))
+			out.AppendHeader(c.e.edge.Contact(c.b.Invite().Transport()))
 		}
 	} else {
 		inv := c.a.InviteRequest
 		out = sip.NewRequest(method, inv.Contact().Address)
 		out.SetTransport(inv.Transport())
-		c.e.fromListener(out)
+		c.e.edge.FromListener(out)
 	}
 	if contentType != "" && len(body) > 0 {
 		out.AppendHeader(sip.NewHeader("Content-Type", contentType))
@@ -268,7 +238,7 @@ func (c *call) sendOn(ctx context.Context, side media.Side, method sip.RequestMe
 		err error
 	)
 	if side == media.SideB {
-		res, err = c.b.do(ctx, out)
+		res, err = c.b.Do(ctx, out)
 	} else {
 		res, err = c.a.Do(ctx, out)
 	}
@@ -278,8 +248,8 @@ func (c *call) sendOn(ctx context.Context, side media.Side, method sip.RequestMe
 	c.record() // the leg's CSeq moved on
 	if method == sip.INVITE && res.IsSuccess() {
 		if side == media.SideB {
-			ack := c.b.inDialogRequest(sip.ACK, out.CSeq().SeqNo)
-			err = c.b.client.WriteRequest(ack)
+			ack := c.b.InDialogRequest(sip.ACK, out.CSeq().SeqNo)
+			err = c.b.WriteRequest(ack)
 		} else {
 			ack := sip.NewRequest(sip.ACK, c.a.InviteRequest.Contact().Address)
 			ack.SetTransport(c.a.InviteRequest.Transport())

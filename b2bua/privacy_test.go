@@ -15,6 +15,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/xbridge/xbridge/sipedge"
 	"github.com/xbridge/xbridge/store"
 )
 
@@ -424,7 +425,7 @@ func (c *privacyCall) sdpB(version int, direction string) string {
 
 // withTrunk points the engine's B legs at addr instead of the harness trunk.
 func withTrunk(addr string) engineOpt {
-	return func(c *Config, _ *[]store.Option) { c.Trunk = addr }
+	return func(s *engineSetup) { s.cfg.Trunk = addr }
 }
 
 func newPrivacyCall(t *testing.T, compact bool, opts ...engineOpt) *privacyCall {
@@ -540,7 +541,7 @@ func (c *privacyCall) trunkRequest(method sip.RequestMethod, cseq uint32) *sipMs
 	m.add("Max-Forwards", "70")
 	m.add("From", c.bInvite.To().Value()+";tag="+c.bToTag)
 	m.add("To", c.bInvite.From().Value())
-	m.add("Call-ID", callID(c.bInvite))
+	m.add("Call-ID", sipedge.CallID(c.bInvite))
 	m.add("CSeq", fmt.Sprintf("%d %s", cseq, method))
 	return m
 }
@@ -624,8 +625,8 @@ func (c *privacyCall) holdFromA() {
 	c.car.send(c.te.addr, req.bytes())
 
 	got := c.tr.request(sip.INVITE, true)
-	if callID(got) != callID(c.bInvite) {
-		t.Errorf("mirrored re-INVITE has Call-ID %q, want the B leg's", callID(got))
+	if sipedge.CallID(got) != sipedge.CallID(c.bInvite) {
+		t.Errorf("mirrored re-INVITE has Call-ID %q, want the B leg's", sipedge.CallID(got))
 	}
 	if !strings.Contains(string(got.Body()), "a=sendonly") {
 		t.Errorf("mirrored re-INVITE lost the hold:\n%s", got.Body())
@@ -654,8 +655,8 @@ func (c *privacyCall) holdFromB() {
 	c.tr.send(c.te.addr, req.bytes())
 
 	got := c.car.request(sip.INVITE, true)
-	if callID(got) != c.aCallID {
-		t.Errorf("mirrored re-INVITE has Call-ID %q, want the A leg's", callID(got))
+	if sipedge.CallID(got) != c.aCallID {
+		t.Errorf("mirrored re-INVITE has Call-ID %q, want the A leg's", sipedge.CallID(got))
 	}
 	if !strings.Contains(string(got.Body()), "a=sendonly") {
 		t.Errorf("mirrored re-INVITE lost the hold:\n%s", got.Body())

@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/xbridge/xbridge/media"
+	"github.com/xbridge/xbridge/sipedge"
 )
 
 // holdRelayPorts opens sessions whose offers take relay ports until the
@@ -55,7 +56,7 @@ func TestRelayPortsTakenBeforeBRings(t *testing.T) {
 	}
 	select {
 	case tc := <-te.trunk.calls:
-		t.Fatalf("B was called (%s) although the call had no relay ports", callID(tc.req))
+		t.Fatalf("B was called (%s) although the call had no relay ports", sipedge.CallID(tc.req))
 	case <-time.After(100 * time.Millisecond):
 	}
 	if got := te.relay.PortsInUse(); got != full {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/xbridge/xbridge/sipedge"
 	"github.com/xbridge/xbridge/store"
 )
 
@@ -123,10 +124,10 @@ func (e *Engine) byeLeftover(ctx context.Context, leg store.DialogLeg) (int, err
 	if err != nil {
 		return 0, err
 	}
-	e.fromListener(req)
+	e.edge.FromListener(req)
 	ctx, cancel := context.WithTimeout(ctx, leftoverByeTimeout)
 	defer cancel()
-	res, err := (&outboundLeg{client: e.client(req.Transport())}).do(ctx, req)
+	res, err := sipedge.NewOutboundLeg(e.edge.Client(req.Transport()), nil).Do(ctx, req)
 	if err != nil {
 		return 0, fmt.Errorf("bye: %w", err)
 	}
@@ -184,7 +185,9 @@ func leftoverBye(leg store.DialogLeg) (*sip.Request, error) {
 		routes = append(routes[1:], target)
 	}
 	req := sip.NewRequest(sip.BYE, recipient)
-	req.AppendHeader(&sip.FromHeader{Address: local, Params: params("tag", leg.LocalTag)})
+	from := &sip.FromHeader{Address: local, Params: sip.NewParams()}
+	from.Params.Add("tag", leg.LocalTag)
+	req.AppendHeader(from)
 	to := &sip.ToHeader{Address: remote, Params: sip.NewParams()}
 	if leg.RemoteTag != "" {
 		to.Params.Add("tag", leg.RemoteTag)

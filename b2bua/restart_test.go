@@ -12,6 +12,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/xbridge/xbridge/routing"
+	"github.com/xbridge/xbridge/sipedge"
 	"github.com/xbridge/xbridge/store"
 )
 
@@ -78,8 +79,8 @@ func TestLeftoverBye(t *testing.T) {
 			if tag, _ := req.To().Params.Get("tag"); tag != "theirs" || req.To().Address.String() != tc.leg.RemoteURI {
 				t.Errorf("To %v", req.To())
 			}
-			if callID(req) != tc.leg.CallID {
-				t.Errorf("Call-ID %q", callID(req))
+			if sipedge.CallID(req) != tc.leg.CallID {
+				t.Errorf("Call-ID %q", sipedge.CallID(req))
 			}
 			if h := req.GetHeader("Reason"); h == nil || h.Value() != reasonRestarted {
 				t.Errorf("Reason %v", h)
@@ -174,10 +175,10 @@ func TestRestartEndsRecordedCall(t *testing.T) {
 		t.Errorf("A leg route set %q, want the carrier's Record-Route", a.RouteSet)
 	}
 	bFromTag, _ := c.bInvite.From().Params.Get("tag")
-	if b.CallID != callID(c.bInvite) || b.LocalTag != bFromTag || b.RemoteTag != c.bToTag || b.Transport != "UDP" {
+	if b.CallID != sipedge.CallID(c.bInvite) || b.LocalTag != bFromTag || b.RemoteTag != c.bToTag || b.Transport != "UDP" {
 		t.Errorf("B leg record %+v does not match the trunk's dialog", b)
 	}
-	if rec.BindingID != c.binding.ID || rec.ID != callID(c.bInvite) {
+	if rec.BindingID != c.binding.ID || rec.ID != sipedge.CallID(c.bInvite) {
 		t.Errorf("record %s of binding %s", rec.ID, rec.BindingID)
 	}
 	// The highest CSeq each party saw from the engine: A the mirrored hold
@@ -200,13 +201,13 @@ func TestRestartEndsRecordedCall(t *testing.T) {
 		otherName, routeOf string
 	}{
 		{c.car, c.aCallID, c.aToTag, c.aFromTag, "<sip:" + c.car.addr() + ";lr", partyB, "B", "carrier"},
-		{c.tr, callID(c.bInvite), bFromTag, c.bToTag, "<sip:" + c.tr.addr() + ";lr", partyA, "A", "trunk"},
+		{c.tr, sipedge.CallID(c.bInvite), bFromTag, c.bToTag, "<sip:" + c.tr.addr() + ";lr", partyA, "A", "trunk"},
 	} {
 		bye := side.ua.request(sip.BYE, true)
 		from, _ := bye.From().Params.Get("tag")
 		to, _ := bye.To().Params.Get("tag")
-		if callID(bye) != side.callID || from != side.from || to != side.to {
-			t.Errorf("%s got a BYE outside its dialog: Call-ID %q, tags %q/%q", side.ua.name, callID(bye), from, to)
+		if sipedge.CallID(bye) != side.callID || from != side.from || to != side.to {
+			t.Errorf("%s got a BYE outside its dialog: Call-ID %q, tags %q/%q", side.ua.name, sipedge.CallID(bye), from, to)
 		}
 		if bye.CSeq().SeqNo <= seen[side.ua] {
 			t.Errorf("%s got BYE CSeq %d, not above the %d it saw", side.ua.name, bye.CSeq().SeqNo, seen[side.ua])

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xbridge/xbridge/b2bua/tracetest"
+	"github.com/xbridge/xbridge/internal/tracetest"
 	"github.com/xbridge/xbridge/store"
 )
 
@@ -59,7 +59,7 @@ func TestTraces(t *testing.T) {
 // withTrunkAddr points the engine's outbound trunk at addr instead of the
 // harness's sipgo trunk.
 func withTrunkAddr(addr string) engineOpt {
-	return func(c *Config, _ *[]store.Option) { c.Trunk = addr }
+	return func(s *engineSetup) { s.cfg.Trunk = addr }
 }
 
 // storeSetup gives a trace its bindings straight through the store.

@@ -10,11 +10,10 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/xbridge/xbridge/number"
-	"github.com/xbridge/xbridge/store"
 )
 
 func withTrunkNumbers(tr number.Trunk) engineOpt {
-	return func(c *Config, _ *[]store.Option) { c.TrunkNumbers = &tr }
+	return func(s *engineSetup) { s.cfg.TrunkNumbers = &tr }
 }
 
 // uriOf parses the URI of a name-addr header value.
@@ -170,11 +169,4 @@ func TestTrunkNumbersScrubCallee(t *testing.T) {
 		t.Errorf("A's answer SDP carries B's number:\n%s", body)
 	}
 	hangUp(t, te, d)
-}
-
-func TestTrunkNumbersRefused(t *testing.T) {
-	_, err := trunkNumbers(&number.Trunk{Style: number.PlusE164, Prefix: "10193"})
-	if err == nil || !strings.Contains(err.Error(), "tech prefix") {
-		t.Fatalf("trunkNumbers(+e164 with prefix) = %v, want a tech prefix error", err)
-	}
 }

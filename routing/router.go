@@ -11,10 +11,16 @@ import (
 	"github.com/xbridge/xbridge/store"
 )
 
+// BindingLookup is what the router needs of the binding store: resolving
+// (X, party) to its binding. store.Store has it.
+type BindingLookup interface {
+	Lookup(ctx context.Context, x, party string) (store.Binding, error)
+}
+
 // Router decides what to do with a new call from the bindings in a store.
 // It is safe for concurrent use.
 type Router struct {
-	st      store.Store
+	st      BindingLookup
 	country *number.Country
 	trusted []netip.Prefix
 	now     func() time.Time
@@ -48,7 +54,7 @@ func WithTrusted(prefixes ...netip.Prefix) Option {
 func WithClock(now func() time.Time) Option { return func(r *Router) { r.now = now } }
 
 // NewRouter returns a Router that looks bindings up in st.
-func NewRouter(st store.Store, opts ...Option) *Router {
+func NewRouter(st BindingLookup, opts ...Option) *Router {
 	r := &Router{st: st, country: number.DefaultCountry(), now: time.Now}
 	for _, o := range opts {
 		o(r)
@@ -85,6 +91,11 @@ func (r *Router) Route(ctx context.Context, c Call) Decision {
 		return d
 	case errors.Is(err, store.ErrEnded):
 		d.Code, d.Reason, d.Binding = 480, "binding ended", b
+		return d
+	case err != nil && ctx.Err() != nil:
+		// The store did not answer within the caller's deadline: our
+		// trouble, and passing (RFC 3261 21.5.4).
+		d.Code, d.Reason, d.Err = 503, "binding lookup timed out", err
 		return d
 	case err != nil:
 		d.Code, d.Reason, d.Err = 500, "binding lookup failed", err

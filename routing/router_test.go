@@ -12,14 +12,12 @@ import (
 	"github.com/xbridge/xbridge/store"
 )
 
-// lookupStore is a store.Store whose Lookup answers from a map; routing only
-// reads through Lookup. The bbolt store is tested against the same contract
-// in package store.
+// lookupStore is a BindingLookup that answers from a map. The bbolt store is
+// tested against the same contract in package store.
 type lookupStore struct {
-	store.Store // nil: any other method panics, so a test using one fails loudly
-	bindings    map[[2]string]store.Binding
-	errs        map[[2]string]error
-	calls       int
+	bindings map[[2]string]store.Binding
+	errs     map[[2]string]error
+	calls    int
 }
 
 func (s *lookupStore) Lookup(_ context.Context, x, party string) (store.Binding, error) {
@@ -160,6 +158,25 @@ func TestRoute(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// slowLookup answers no lookup before the caller's context ends.
+type slowLookup struct{}
+
+func (slowLookup) Lookup(ctx context.Context, _, _ string) (store.Binding, error) {
+	<-ctx.Done()
+	return store.Binding{}, ctx.Err()
+}
+
+// TestRouteLookupDeadline: a store that does not answer within the caller's
+// deadline is a 503 (try again), not a 500 or a wait without end.
+func TestRouteLookupDeadline(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	d := NewRouter(slowLookup{}).Route(ctx, Call{Caller: "8613800000001", Dialled: "8617000000001", Source: netip.MustParseAddr("127.0.0.1")})
+	if d.Action != Reject || d.Code != 503 || !errors.Is(d.Err, context.DeadlineExceeded) {
+		t.Fatalf("Route = action %v code %d (%q, %v), want reject 503 with the deadline", d.Action, d.Code, d.Reason, d.Err)
 	}
 }
 

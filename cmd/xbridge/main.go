@@ -17,6 +17,10 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/xbridge/xbridge/sipedge"
 )
 
 // version is set at link time: -ldflags "-X main.version=v1.2.3".
@@ -28,10 +32,16 @@ func main() {
 	// group kills) deliver the same signal twice, and a second delivery must
 	// not cut the shutdown short.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	setSIPLimits()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv)
 	stop()
 	os.Exit(code)
 }
+
+// setSIPLimits sets sipgo's UDP message limit for the process. sipgo reads
+// it from a package variable on every send, so it is set here, once, before
+// the first user agent exists, and never by a constructor.
+func setSIPLimits() { sip.UDPMTUSize = sipedge.UDPMTUSize }
 
 // run dispatches a subcommand and returns the process exit code: 0 success,
 // 1 failure at run time, 2 bad usage or configuration.

@@ -15,10 +15,12 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// TestMain routes sipgo's logs once, before any test builds a user agent:
-// sipgo keeps its logger in an unguarded global, and setting it while an
-// earlier test's transactions still read it would be a data race.
+// TestMain sets sipgo's process-wide settings once, as main does, before
+// any test builds a user agent: sipgo keeps its logger and UDP limit in
+// unguarded globals, and setting them while an earlier test's transactions
+// still read them would be a data race.
 func TestMain(m *testing.M) {
+	setSIPLimits()
 	routeSIPLogs(zerolog.New(os.Stderr).Level(zerolog.WarnLevel))
 	os.Exit(m.Run())
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/xbridge/xbridge/b2bua"
 	"github.com/xbridge/xbridge/media"
 	"github.com/xbridge/xbridge/routing"
+	"github.com/xbridge/xbridge/sipedge"
 	"github.com/xbridge/xbridge/store"
 )
 
@@ -240,9 +241,9 @@ func (w warnWriter) Write(p []byte) (int, error) {
 
 // engineStatus is what GET /v1/status reports about the running engine.
 type engineStatus struct {
-	ActiveCalls     int                  `json:"active_calls"`
-	RelayPortsInUse int                  `json:"relay_ports_in_use"`
-	Malformed       b2bua.MalformedStats `json:"malformed"`
+	ActiveCalls     int                    `json:"active_calls"`
+	RelayPortsInUse int                    `json:"relay_ports_in_use"`
+	Malformed       sipedge.MalformedStats `json:"malformed"`
 }
 
 func liveStatus(e *b2bua.Engine, r *media.Relay) engineStatus {

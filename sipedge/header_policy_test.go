@@ -1,4 +1,4 @@
-package b2bua
+package sipedge
 
 import (
 	"flag"
@@ -14,8 +14,15 @@ import (
 	"github.com/xbridge/xbridge/number"
 )
 
+// The numbers of the cases: the middle number X, buyer A and courier B.
+const (
+	numX = "8617000000001"
+	numA = "8613800000001"
+	numB = "8613900000002"
+)
+
 // Golden files under testdata/policy pin what the header policy produces;
-// regenerate them with go test ./b2bua -run Policy -update and read the diff.
+// regenerate them with go test ./sipedge -run Policy -update and read the diff.
 var updateGolden = flag.Bool("update", false, "rewrite testdata/policy/*.golden from the current output")
 
 func checkGolden(t *testing.T, name string, got []byte) {
@@ -54,11 +61,11 @@ func parseRequest(t *testing.T, text string) *sip.Request {
 	return req
 }
 
-// policyEngine is an engine with addresses and no sockets: enough for the
+// policyEdge is an edge with addresses and no sockets: enough for the
 // functions that build messages.
-func policyEngine(t *testing.T, listen, trunk, transport string) *Engine {
+func policyEdge(t *testing.T, listen, trunk, transport string) *Edge {
 	t.Helper()
-	e := &Engine{}
+	e := &Edge{}
 	var err error
 	if e.host, e.port, err = splitHostPort(listen); err != nil {
 		t.Fatal(err)
@@ -71,7 +78,7 @@ func policyEngine(t *testing.T, listen, trunk, transport string) *Engine {
 	return e
 }
 
-// randomParts are the values bLegInvite makes up per call.
+// randomParts are the values BLegInvite makes up per call.
 var randomParts = []struct {
 	re   *regexp.Regexp
 	with string
@@ -113,8 +120,8 @@ func TestPolicyBLegInvite(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e := policyEngine(t, tc.listen, tc.trunk, tc.tp)
-			req := e.bLegInvite(tc.x, tc.callee, []byte(tc.sdp), tc.maxForwards)
+			e := policyEdge(t, tc.listen, tc.trunk, tc.tp)
+			req := e.BLegInvite(tc.x, tc.callee, []byte(tc.sdp), tc.maxForwards)
 			raw := req.String()
 
 			for _, h := range req.Headers() {
@@ -145,8 +152,8 @@ func TestPolicyBLegInvite(t *testing.T) {
 			if req.Contact().Address.User != "" {
 				t.Errorf("Contact names a user: %s", req.Contact().Value())
 			}
-			other := e.bLegInvite(tc.x, tc.callee, []byte(tc.sdp), tc.maxForwards)
-			if callID(other) == callID(req) || other.From().Value() == req.From().Value() {
+			other := e.BLegInvite(tc.x, tc.callee, []byte(tc.sdp), tc.maxForwards)
+			if CallID(other) == CallID(req) || other.From().Value() == req.From().Value() {
 				t.Error("two B legs share a Call-ID or From tag")
 			}
 			checkGolden(t, "b-leg-invite-"+tc.name, []byte(normaliseRandom(raw)))
@@ -171,9 +178,9 @@ func TestPolicyBLegNumbers(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e := policyEngine(t, "127.0.0.1:5060", "127.0.0.1:5070", "UDP")
+			e := policyEdge(t, "127.0.0.1:5060", "127.0.0.1:5070", "UDP")
 			e.numbers = tc.trunk
-			req := e.bLegInvite(numX, tc.callee, nil, 70)
+			req := e.BLegInvite(numX, tc.callee, nil, 70)
 			checkGolden(t, "b-leg-numbers-"+tc.name, []byte(normaliseRandom(req.String())))
 		})
 	}
@@ -272,7 +279,7 @@ To: <sip:+8617000000001@127.0.0.1>
 	var golden strings.Builder
 	for _, tc := range cases {
 		req := parseRequest(t, tc.request+"Call-ID: c\nCSeq: 1 INVITE\nContent-Length: 0\n\n")
-		caller, dialled := callerIdentity(req), dialledNumber(req)
+		caller, dialled := CallerIdentity(req), DialledNumber(req)
 		fmt.Fprintf(&golden, "%-40s caller=%-34q dialled=%q\n", tc.name, caller, dialled)
 		if caller == "" || dialled == "" {
 			t.Errorf("%s: caller %q dialled %q: nothing extracted", tc.name, caller, dialled)
@@ -283,13 +290,13 @@ To: <sip:+8617000000001@127.0.0.1>
 
 func TestPolicyRelayedStatus(t *testing.T) {
 	for code := 300; code < 700; code++ {
-		got, reason := relayedStatus(code)
+		got, reason := RelayedStatus(code)
 		switch {
 		case code < 400 && got != 480:
 			t.Errorf("%d: redirect relayed as %d, want 480 (A must get no redirect target)", code, got)
 		case got < 400 || got >= 700:
 			t.Errorf("%d: relayed as %d, not a failure", code, got)
-		case reason != reasonPhrase(got):
+		case reason != ReasonPhrase(got):
 			t.Errorf("%d: reason %q is not our own phrase for %d", code, reason, got)
 		}
 	}
@@ -301,7 +308,7 @@ func TestPolicyRelayedStatus(t *testing.T) {
 		500, 501, 502, 503, 504, 580, 599,
 		600, 603, 604, 606, 699, 700, 999,
 	} {
-		got, reason := relayedStatus(code)
+		got, reason := RelayedStatus(code)
 		fmt.Fprintf(&golden, "%d -> %d %s\n", code, got, reason)
 	}
 	checkGolden(t, "relayed-status", []byte(golden.String()))
@@ -334,9 +341,9 @@ func TestPolicyCrossingBody(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ct, body, ok := crossingBody(tc.contentType, []byte(tc.body))
+			ct, body, ok := CrossingBody(tc.contentType, []byte(tc.body))
 			if ct != tc.wantType || string(body) != tc.wantBody || ok != tc.wantOK {
-				t.Errorf("crossingBody(%q, %q) = %q, %q, %v; want %q, %q, %v", tc.contentType, tc.body, ct, body, ok, tc.wantType, tc.wantBody, tc.wantOK)
+				t.Errorf("CrossingBody(%q, %q) = %q, %q, %v; want %q, %q, %v", tc.contentType, tc.body, ct, body, ok, tc.wantType, tc.wantBody, tc.wantOK)
 			}
 		})
 	}
@@ -364,7 +371,7 @@ func TestPolicyScrubNumbers(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			in := relayed + tc.line + "\r\n"
-			got := string(scrubNumbers([]byte(in), numA, numB))
+			got := string(ScrubNumbers([]byte(in), numA, numB))
 			want := in
 			if tc.dropped {
 				want = relayed
@@ -374,7 +381,7 @@ func TestPolicyScrubNumbers(t *testing.T) {
 			}
 		})
 	}
-	if got := string(scrubNumbers([]byte(relayed + "a=ssrc:1 cname:13800000001\r\n"))); got != relayed+"a=ssrc:1 cname:13800000001\r\n" {
+	if got := string(ScrubNumbers([]byte(relayed + "a=ssrc:1 cname:13800000001\r\n"))); got != relayed+"a=ssrc:1 cname:13800000001\r\n" {
 		t.Errorf("with no numbers known, scrubNumbers changed the SDP:\n%s", got)
 	}
 }
@@ -387,17 +394,24 @@ func BenchmarkScrubNumbers(b *testing.B) {
 		"a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=rtcp:30001 IN IP4 127.0.0.1\r\na=sendrecv\r\n")
 	b.ReportAllocs()
 	for b.Loop() {
-		if out := scrubNumbers(sdp, numA, numB); len(out) != len(sdp) {
+		if out := ScrubNumbers(sdp, numA, numB); len(out) != len(sdp) {
 			b.Fatal("scrubbed a clean SDP")
 		}
 	}
 }
 
 func BenchmarkBLegInvite(b *testing.B) {
-	e := &Engine{host: "127.0.0.1", port: 5060, trunkHost: "127.0.0.1", trunkPort: 5070, trunkTP: "UDP"}
+	e := &Edge{host: "127.0.0.1", port: 5060, trunkHost: "127.0.0.1", trunkPort: 5070, trunkTP: "UDP"}
 	sdp := []byte("v=0\r\no=xbridge 4242 1 IN IP4 127.0.0.1\r\ns=xbridge\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0\r\n")
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = e.bLegInvite(numX, numB, sdp, 69).String()
+		_ = e.BLegInvite(numX, numB, sdp, 69).String()
+	}
+}
+
+func TestTrunkNumbersRefused(t *testing.T) {
+	_, err := trunkNumbers(&number.Trunk{Style: number.PlusE164, Prefix: "10193"})
+	if err == nil || !strings.Contains(err.Error(), "tech prefix") {
+		t.Fatalf("trunkNumbers(+e164 with prefix) = %v, want a tech prefix error", err)
 	}
 }

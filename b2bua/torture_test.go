@@ -17,8 +17,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emiago/sipgo/sip"
+	"github.com/xbridge/xbridge/sipedge"
 )
+
+// The RFC 4475 torture messages and other unusable input, sent to the
+// running engine: each is answered by the layer that should, counted where
+// it should be, starts no call, and a normal call goes through afterwards.
+// The guard's own unit tests and fuzz targets are in sipedge.
 
 const torturePath = "../testdata/rfc4475"
 
@@ -339,7 +344,7 @@ func TestRFC4475OverUDP(t *testing.T) {
 
 // waitMalformed waits (bounded) for the counter path moves: counts are
 // taken after the response is written.
-func waitMalformed(te *testEngine, before MalformedStats, path string) MalformedStats {
+func waitMalformed(te *testEngine, before sipedge.MalformedStats, path string) sipedge.MalformedStats {
 	for range 100 {
 		now := te.engine.Malformed()
 		if now != before || path == byHandler || path == bySipgo || path == silent {
@@ -465,7 +470,7 @@ func TestUDPKeepaliveIsNotMalformed(t *testing.T) {
 		peer.send(t, []byte(ka))
 	}
 	peer.probe(t, 1)
-	if got := te.engine.Malformed(); got != (MalformedStats{}) {
+	if got := te.engine.Malformed(); got != (sipedge.MalformedStats{}) {
 		t.Fatalf("keepalives counted as malformed: %+v", got)
 	}
 }
@@ -552,12 +557,12 @@ func TestMalformedOverTCP(t *testing.T) {
 		name  string
 		bad   []byte
 		code  int
-		count func(MalformedStats) uint64
+		count func(sipedge.MalformedStats) uint64
 	}{
-		{"ncl", readTorture(t, "ncl.dat"), 400, func(s MalformedStats) uint64 { return s.Answered }},
-		{"mcl01", readTorture(t, "mcl01.dat"), 400, func(s MalformedStats) uint64 { return s.Answered }},
-		{"no content-length", readTorture(t, "inv2543.dat"), 400, func(s MalformedStats) uint64 { return s.Answered }},
-		{"garbage", []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 0, func(s MalformedStats) uint64 { return s.Dropped }},
+		{"ncl", readTorture(t, "ncl.dat"), 400, func(s sipedge.MalformedStats) uint64 { return s.Answered }},
+		{"mcl01", readTorture(t, "mcl01.dat"), 400, func(s sipedge.MalformedStats) uint64 { return s.Answered }},
+		{"no content-length", readTorture(t, "inv2543.dat"), 400, func(s sipedge.MalformedStats) uint64 { return s.Answered }},
+		{"garbage", []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 0, func(s sipedge.MalformedStats) uint64 { return s.Dropped }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newTCPPeer(t, te.addr)
@@ -602,8 +607,7 @@ func TestMalformedOverTCP(t *testing.T) {
 // TestTCPIncompleteMessageTimesOut: RFC 4475 clerr over a stream promises
 // bytes that never come; the engine waits, then closes.
 func TestTCPIncompleteMessageTimesOut(t *testing.T) {
-	te := newTestEngine(t)
-	te.engine.malformed.partialTimeout.Store(int64(300 * time.Millisecond))
+	te := newTestEngine(t, withEdge(sipedge.WithPartialMessageTimeout(300*time.Millisecond)))
 	p := newTCPPeer(t, te.addr)
 	before := te.engine.Malformed().Dropped
 	if _, err := p.conn.Write(readTorture(t, "clerr.dat")); err != nil {
@@ -627,272 +631,3 @@ func TestTCPIncompleteMessageTimesOut(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 }
-
-func TestAnswerUnparsed(t *testing.T) {
-	from := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
-	local := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5060}
-	perr := errors.New(`bad "thing"` + "\r\n")
-	head := func(start, via string, rest ...string) []byte {
-		s := start + "\r\n"
-		if via != "" {
-			s += "Via: " + via + "\r\n"
-		}
-		for _, h := range rest {
-			s += h + "\r\n"
-		}
-		return []byte(s + "\r\n")
-	}
-	for _, tc := range []struct {
-		name    string
-		data    []byte
-		err     error
-		code    int
-		dstPort int
-		has     []string
-		hasNot  []string
-	}{
-		{
-			name: "recovers the addressing headers",
-			data: head("INVITE sip:x@y SIP/2.0", "SIP/2.0/UDP 10.0.0.1:5080;branch=z9hG4bK1",
-				"From: <sip:a@b>;tag=1", "To: <sip:x@y>", "Call-ID: c1", "CSeq: 7 INVITE", "Max-Forwards: x"),
-			code: 400, dstPort: 5080,
-			has:    []string{"Via: SIP/2.0/UDP 10.0.0.1:5080;branch=z9hG4bK1\r\n", "From: <sip:a@b>;tag=1\r\n", "To: <sip:x@y>;tag=", "Call-ID: c1\r\n", "CSeq: 7 INVITE\r\n", `Warning: 399 127.0.0.1:5060 "bad ?thing???"`, "Content-Length: 0\r\n\r\n"},
-			hasNot: []string{"Max-Forwards"},
-		},
-		{
-			name: "compact forms, folding, every Via, default port",
-			data: head("OPTIONS sip:x@y SIP/2.0", "SIP / 2.0\r\n /UDP\r\n  h.example", "v: SIP/2.0/TCP h2", "f: <sip:a@b>;tag=1", "t: <sip:x@y>;tag=9", "i: c2", "CSeq: 1 OPTIONS"),
-			code: 400, dstPort: 5060,
-			has:    []string{"Via: SIP / 2.0 /UDP h.example\r\nVia: SIP/2.0/TCP h2\r\n", "To: <sip:x@y>;tag=9\r\n", "Call-ID: c2\r\n"},
-			hasNot: []string{";tag=9;tag="},
-		},
-		{
-			name: "rport sends to the source port",
-			data: head("BYE sip:x@y SIP/2.0", "SIP/2.0/UDP 10.0.0.1:5080;rport;branch=z9hG4bK1", "CSeq: 2 BYE"),
-			code: 400, dstPort: 40000,
-		},
-		{name: "unknown version", data: head("OPTIONS sip:x@y SIP/3.0", "SIP/3.0/UDP h", "CSeq: 1 OPTIONS"), code: 505, dstPort: 5060},
-		{name: "unknown scheme", data: head("OPTIONS soap.beep://x SIP/2.0", "SIP/2.0/UDP h", "CSeq: 1 OPTIONS"), code: 416, dstPort: 5060},
-		{name: "bracketed uri is no scheme", data: head("OPTIONS <sip:x@y> SIP/2.0", "SIP/2.0/UDP h", "CSeq: 1 OPTIONS"), code: 400, dstPort: 5060},
-		{name: "ipv6 sent-by", data: head("OPTIONS sip:x SIP/2.0", "SIP/2.0/UDP [::1]:5070", "CSeq: 1 OPTIONS"), code: 400, dstPort: 5070},
-		{name: "no via", data: head("INVITE sip:x@y SIP/2.0", "", "CSeq: 1 INVITE"), err: errNoVia},
-		{name: "via without sent-by", data: head("INVITE sip:x@y SIP/2.0", "SIP/2.0/UDP", "CSeq: 1 INVITE"), err: errNoVia},
-		{name: "bad via port", data: head("INVITE sip:x@y SIP/2.0", "SIP/2.0/UDP h:99999", "CSeq: 1 INVITE"), err: errNoVia},
-		{name: "no cseq", data: head("INVITE sip:x@y SIP/2.0", "SIP/2.0/UDP h"), err: errNoCSeq},
-		{name: "response", data: head("SIP/2.0 200 OK", "SIP/2.0/UDP h", "CSeq: 1 INVITE"), err: errNotRequest},
-		{name: "not sip", data: []byte("\x16\x03\x01\x02\x00\x01\x00"), err: errNotRequest},
-		{name: "empty", data: nil, err: errNotRequest},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			res, dst, err := answerUnparsed(tc.data, from, local, perr)
-			if tc.err != nil {
-				if !errors.Is(err, tc.err) {
-					t.Fatalf("err %v, want %v", err, tc.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := statusCode(res); got != tc.code {
-				t.Errorf("status %d, want %d:\n%s", got, tc.code, res)
-			}
-			if got := dst.(*net.UDPAddr).Port; got != tc.dstPort {
-				t.Errorf("sent to port %d, want %d", got, tc.dstPort)
-			}
-			for _, s := range tc.has {
-				if !bytes.Contains(res, []byte(s)) {
-					t.Errorf("response lacks %q:\n%s", s, res)
-				}
-			}
-			for _, s := range tc.hasNot {
-				if bytes.Contains(res, []byte(s)) {
-					t.Errorf("response has %q:\n%s", s, res)
-				}
-			}
-			checkFraming(t, res)
-		})
-	}
-}
-
-// checkFraming: one header section of CRLF-ended lines, nothing after it.
-func checkFraming(t testing.TB, res []byte) {
-	t.Helper()
-	i := bytes.Index(res, []byte("\r\n\r\n"))
-	if i < 0 || i+4 != len(res) {
-		t.Fatalf("response is not one header section:\n%q", res)
-	}
-	if bytes.Count(res, []byte("\n")) != bytes.Count(res, []byte("\r\n")) || bytes.Count(res, []byte("\r")) != bytes.Count(res, []byte("\r\n")) {
-		t.Fatalf("bare CR or LF in response:\n%q", res)
-	}
-}
-
-func TestVetRequest(t *testing.T) {
-	base := func(method, extra string) string {
-		return method + " sip:8617000000001@127.0.0.1 SIP/2.0\r\n" +
-			"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\n" +
-			"From: <sip:8613800000001@c>;tag=1\r\n" +
-			"To: <sip:8617000000001@127.0.0.1>\r\n" +
-			"Call-ID: v1\r\n" +
-			"CSeq: 1 " + method + "\r\n" +
-			"Contact: <sip:127.0.0.1:5070>\r\n" +
-			extra
-	}
-	sdp := "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
-	withBody := func(ct, body string) string {
-		return "Content-Type: " + ct + "\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
-	}
-	for _, tc := range []struct {
-		name   string
-		msg    string
-		code   int
-		header string // a header the refusal must carry
-	}{
-		{"plain invite", base("INVITE", withBody("application/sdp", sdp)), 0, ""},
-		{"invite no body", base("INVITE", "Content-Length: 0\r\n\r\n"), 0, ""},
-		{"multipart offer left to the handler", base("INVITE", withBody("multipart/mixed;boundary=x", "--x--\r\n")), 0, ""},
-		{"options", base("OPTIONS", "Content-Length: 0\r\n\r\n"), 0, ""},
-		{"tel uri", strings.Replace(base("OPTIONS", "Content-Length: 0\r\n\r\n"), "sip:8617000000001@127.0.0.1 SIP", "tel:+8617000000001 SIP", 1), 0, ""},
-		{"ack with require is not refused", base("ACK", "Require: 100rel\r\nContent-Length: 0\r\n\r\n"), 0, ""},
-		{"version", strings.Replace(base("OPTIONS", "Content-Length: 0\r\n\r\n"), "SIP/2.0\r\n", "SIP/3.0\r\n", 1), 505, ""},
-		{"missing call-id", strings.Replace(base("OPTIONS", "Content-Length: 0\r\n\r\n"), "Call-ID: v1\r\n", "", 1), 400, ""},
-		{"missing from", strings.Replace(base("OPTIONS", "Content-Length: 0\r\n\r\n"), "From: <sip:8613800000001@c>;tag=1\r\n", "", 1), 400, ""},
-		{"two to", base("OPTIONS", "To: <sip:b@c>\r\nContent-Length: 0\r\n\r\n"), 400, ""},
-		{"two max-forwards", base("OPTIONS", "Max-Forwards: 70\r\nMax-Forwards: 69\r\nContent-Length: 0\r\n\r\n"), 400, ""},
-		{"max-forwards 256", base("OPTIONS", "Max-Forwards: 256\r\nContent-Length: 0\r\n\r\n"), 400, ""},
-		{"max-forwards 0 is fine", base("OPTIONS", "Max-Forwards: 0\r\nContent-Length: 0\r\n\r\n"), 0, ""},
-		{"two content-length", base("OPTIONS", "Content-Length: 0\r\nl: 0\r\n\r\n"), 400, ""},
-		{"unknown method", base("FOO", "Content-Length: 0\r\n\r\n"), 501, "Allow"},
-		{"cseq mismatch", strings.Replace(base("BYE", "Content-Length: 0\r\n\r\n"), "CSeq: 1 BYE", "CSeq: 1 INVITE", 1), 400, ""},
-		{"scheme", strings.Replace(base("OPTIONS", "Content-Length: 0\r\n\r\n"), "sip:8617000000001@127.0.0.1 SIP", "http://x SIP", 1), 416, ""},
-		{"require", base("INVITE", "Require: 100rel, timer\r\n"+withBody("application/sdp", sdp)), 420, "Unsupported"},
-		{"unknown body", base("INVITE", withBody("application/isup", "x")), 415, "Accept"},
-		{"body without type", base("INVITE", "Content-Length: 3\r\n\r\nabc"), 400, ""},
-		{"accept without sdp", base("INVITE", "Accept: text/plain\r\n"+withBody("application/sdp", sdp)), 406, "Accept"},
-		{"accept wildcard", base("INVITE", "Accept: text/plain, application/*\r\n"+withBody("application/sdp", sdp)), 0, ""},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			msg, err := sip.ParseMessage([]byte(tc.msg))
-			if err != nil {
-				t.Fatalf("test message does not parse: %v", err)
-			}
-			v := vetRequest(msg.(*sip.Request))
-			if v.code != tc.code {
-				t.Fatalf("code %d (%s), want %d", v.code, v.reason, tc.code)
-			}
-			if tc.header != "" && !slices.ContainsFunc(v.headers, func(h sip.Header) bool { return h.Name() == tc.header && h.Value() != "" }) {
-				t.Errorf("refusal lacks %s: %v", tc.header, v.headers)
-			}
-		})
-	}
-}
-
-// The cost of guarding UDP on the happy path: what the wrapper adds per
-// valid datagram (ReadFrom from an in-memory conn, sipgo's delivery), against
-// what a read filter that parses every datagram would add.
-func BenchmarkMalformedGuardUDP(b *testing.B) {
-	invite := benchInvite()
-	b.Run("wrapper", func(b *testing.B) {
-		g := &malformedGuard{parser: sip.NewParser()}
-		conn := g.packetConn(&memPacketConn{data: invite})
-		msg, err := sip.ParseMessage(invite)
-		if err != nil {
-			b.Fatal(err)
-		}
-		msg.SetTransport("UDP")
-		buf := make([]byte, 65536)
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, _, err := conn.ReadFrom(buf); err != nil {
-				b.Fatal(err)
-			}
-			g.onDelivered(msg)
-		}
-		if g.answered.Load()+g.dropped.Load() != 0 {
-			b.Fatal("valid invite counted as malformed")
-		}
-	})
-	b.Run("parse-again", func(b *testing.B) {
-		p := sip.NewParser()
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := p.ParseSIP(invite); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-}
-
-// BenchmarkMalformedGuardTCP is the second parse every TCP message gets.
-func BenchmarkMalformedGuardTCP(b *testing.B) {
-	invite := benchInvite()
-	g := &malformedGuard{parser: sip.NewParser()}
-	c := &guardedStreamConn{g: g, par: g.parser.NewSIPStream()}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, bad := c.inspect(invite); bad {
-			b.Fatal("valid invite refused")
-		}
-	}
-}
-
-func BenchmarkVetRequest(b *testing.B) {
-	msg, err := sip.ParseMessage(benchInvite())
-	if err != nil {
-		b.Fatal(err)
-	}
-	req := msg.(*sip.Request)
-	b.ReportAllocs()
-	for b.Loop() {
-		if v := vetRequest(req); v.code != 0 {
-			b.Fatal(v.reason)
-		}
-	}
-}
-
-func BenchmarkAnswerUnparsed(b *testing.B) {
-	data := readTorture(b, "badinv01.dat")
-	from := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
-	perr := errors.New("Malformed protocol name in Via header")
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, _, err := answerUnparsed(data, from, from, perr); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// benchInvite is a carrier INVITE with SDP, as the engine sees thousands.
-func benchInvite() []byte {
-	sdp := "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n" +
-		"m=audio 4000 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n" +
-		"a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n"
-	return []byte("INVITE sip:8617000000001@10.0.0.2:5060 SIP/2.0\r\n" +
-		"Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK776asdhds;rport\r\n" +
-		"Max-Forwards: 70\r\n" +
-		"From: <sip:8613800000001@carrier.example>;tag=1928301774\r\n" +
-		"To: <sip:8617000000001@10.0.0.2>\r\n" +
-		"Call-ID: a84b4c76e66710@carrier.example\r\n" +
-		"CSeq: 314159 INVITE\r\n" +
-		"Contact: <sip:8613800000001@10.0.0.1:5060>\r\n" +
-		"P-Asserted-Identity: <sip:+8613800000001@carrier.example;user=phone>\r\n" +
-		"Allow: INVITE, ACK, CANCEL, BYE, OPTIONS\r\n" +
-		"Supported: replaces\r\n" +
-		"Content-Type: application/sdp\r\n" +
-		"Content-Length: " + strconv.Itoa(len(sdp)) + "\r\n\r\n" + sdp)
-}
-
-// memPacketConn hands out the same datagram on every read.
-type memPacketConn struct {
-	net.PacketConn
-	data []byte
-}
-
-var benchFrom = &net.UDPAddr{IP: net.IPv4(10, 0, 0, 1), Port: 5060}
-
-func (c *memPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
-	return copy(b, c.data), benchFrom, nil
-}
-
-func (c *memPacketConn) WriteTo(b []byte, _ net.Addr) (int, error) { return len(b), nil }
-func (c *memPacketConn) LocalAddr() net.Addr                       { return benchFrom }

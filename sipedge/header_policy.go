@@ -1,12 +1,12 @@
-package b2bua
+package sipedge
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
-
-	"github.com/xbridge/xbridge/media"
 )
 
 // The header policy is the privacy invariant in code: the B leg is built
@@ -14,9 +14,9 @@ import (
 // Filtering by removal would leak whatever header a carrier invents next
 // (and sipgo's RemoveHeader is case-sensitive).
 
-// callerIdentity is the number the call comes from: the network-asserted
+// CallerIdentity is the number the call comes from: the network-asserted
 // identity when present (carriers often withhold From), else From.
-func callerIdentity(req *sip.Request) string {
+func CallerIdentity(req *sip.Request) string {
 	if h := req.GetHeader("P-Asserted-Identity"); h != nil {
 		if user := addressUser(h.Value()); user != "" {
 			return user
@@ -28,9 +28,9 @@ func callerIdentity(req *sip.Request) string {
 	return ""
 }
 
-// dialledNumber is the number the caller dialled: the Request-URI's user,
+// DialledNumber is the number the caller dialled: the Request-URI's user,
 // falling back to To for trunks that put the number only there.
-func dialledNumber(req *sip.Request) string {
+func DialledNumber(req *sip.Request) string {
 	if user := uriUser(&req.Recipient); user != "" {
 		return user
 	}
@@ -61,15 +61,15 @@ func addressUser(value string) string {
 	return uriUser(&u)
 }
 
-// allowedMethods is what the engine answers in Allow.
-const allowedMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE"
+// AllowedMethods is what the engine answers in Allow.
+const AllowedMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE"
 
-// bLegInvite builds the B-leg INVITE from nothing but the routing decision:
+// BLegInvite builds the B-leg INVITE from nothing but the routing decision:
 // From and P-Asserted-Identity are X (no display name), To and the
 // Request-URI are the callee at the trunk, all four numbers written as the
 // trunk wants them (trunkURI), and the body is the SDP the relay rewrote.
 // Nothing else of the A leg is copied.
-func (e *Engine) bLegInvite(x, callee string, sdp []byte, maxForwards int) *sip.Request {
+func (e *Edge) BLegInvite(x, callee string, sdp []byte, maxForwards int) *sip.Request {
 	req := sip.NewRequest(sip.INVITE, e.trunkURI(e.numbers.Callee(callee), e.trunkHost, e.trunkPort))
 	shown := e.trunkURI(e.numbers.Shown(x), e.host, 0)
 	req.AppendHeader(&sip.FromHeader{Address: shown, Params: params("tag", sip.GenerateTagN(16))})
@@ -82,10 +82,10 @@ func (e *Engine) bLegInvite(x, callee string, sdp []byte, maxForwards int) *sip.
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: sip.INVITE})
 	mf := sip.MaxForwardsHeader(uint32(maxForwards))
 	req.AppendHeader(&mf)
-	req.AppendHeader(e.contact(e.trunkTP))
+	req.AppendHeader(e.Contact(e.trunkTP))
 	// Rendered by sipgo so an IPv6 host gets its brackets.
 	req.AppendHeader(sip.NewHeader("P-Asserted-Identity", "<"+shown.String()+">"))
-	req.AppendHeader(sip.NewHeader("Allow", allowedMethods))
+	req.AppendHeader(sip.NewHeader("Allow", AllowedMethods))
 	req.AppendHeader(sip.NewHeader("User-Agent", "xbridge"))
 	if len(sdp) > 0 {
 		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
@@ -99,23 +99,23 @@ func (e *Engine) bLegInvite(x, callee string, sdp []byte, maxForwards int) *sip.
 // SDP (rewritten by the relay) and DTMF keypresses (rebuilt here). Anything
 // else (multipart with ISUP, vendor XML) can carry the sender's number, and
 // so can the parameters of any Content-Type, which never cross.
-const acceptedBodies = "application/sdp, application/dtmf-relay, application/dtmf"
+const AcceptedBodies = "application/sdp, application/dtmf-relay, application/dtmf"
 
-// mediaType is the type/subtype of a Content-Type value, lower-cased,
+// MediaType is the type/subtype of a Content-Type value, lower-cased,
 // without parameters.
-func mediaType(contentType string) string {
+func MediaType(contentType string) string {
 	t, _, _ := strings.Cut(contentType, ";")
 	return strings.ToLower(strings.TrimSpace(t))
 }
 
-// crossingBody returns the Content-Type and body an in-dialog request may
+// CrossingBody returns the Content-Type and body an in-dialog request may
 // carry to the other leg, or ok false when the body must not cross. SDP is
 // returned as is for the caller to rewrite.
-func crossingBody(contentType string, body []byte) (ct string, out []byte, ok bool) {
+func CrossingBody(contentType string, body []byte) (ct string, out []byte, ok bool) {
 	if len(body) == 0 {
 		return "", nil, true
 	}
-	switch mt := mediaType(contentType); mt {
+	switch mt := MediaType(contentType); mt {
 	case "application/sdp":
 		return mt, body, true
 	case "application/dtmf-relay":
@@ -164,14 +164,14 @@ func isDTMFSignal(s string) bool {
 // free text: every written form (+86, 0086, trunk 0, national) ends in them.
 const numberTail = 9
 
-// scrubNumbers drops the SDP lines that name one of numbers (canonical
+// ScrubNumbers drops the SDP lines that name one of numbers (canonical
 // digits). The relay rewrites addresses and the identifying lines it knows
 // (o=, s=, i=, u=, e=, p=, ICE) but knows nothing of numbers, so an
 // a=ssrc cname:13800000001 or a vendor attribute carrying the sender's
 // number would cross; the engine is the one place that knows both. Visual
 // separators are ignored when matching. The lines the relay writes itself
 // (v, o, s, c, t, m) are never dropped.
-func scrubNumbers(sdp []byte, numbers ...string) []byte {
+func ScrubNumbers(sdp []byte, numbers ...string) []byte {
 	tails := make([][]byte, 0, len(numbers))
 	for _, num := range numbers {
 		if len(num) >= 6 {
@@ -212,35 +212,8 @@ func scrubNumbers(sdp []byte, numbers ...string) []byte {
 	return out
 }
 
-// rewrite is the one way SDP crosses a call: the relay's rewrite (addresses,
-// identifying lines) and then scrubNumbers with both parties' numbers.
-func (c *call) rewrite(from media.Side, sdp []byte) ([]byte, error) {
-	out, err := c.media.Rewrite(from, sdp)
-	if err != nil {
-		return nil, err
-	}
-	c.noteSDP(from, sdp)
-	out = scrubNumbers(out, c.partyNumbers()...)
-	c.mu.Lock()
-	c.sent[1-from] = out
-	c.mu.Unlock()
-	return out, nil
-}
-
-// partyNumbers are the canonical numbers of the call's two parties.
-func (c *call) partyNumbers() []string {
-	out := make([]string, 0, 2)
-	if n, err := c.e.router.Normalize(callerIdentity(c.a.InviteRequest)); err == nil {
-		out = append(out, n)
-	}
-	if n := calleeDigits(c.b.invite.Recipient.User); n != "" {
-		out = append(out, n)
-	}
-	return out
-}
-
-// contact is the engine's own Contact: no user part, so it names no party.
-func (e *Engine) contact(transport string) *sip.ContactHeader {
+// Contact is the engine's own Contact: no user part, so it names no party.
+func (e *Edge) Contact(transport string) *sip.ContactHeader {
 	u := sip.Uri{Scheme: "sip", Host: e.host, Port: e.port}
 	if sip.NetworkToLower(transport) == "tcp" {
 		u.UriParams = params("transport", "tcp")
@@ -248,88 +221,20 @@ func (e *Engine) contact(transport string) *sip.ContactHeader {
 	return &sip.ContactHeader{Address: u}
 }
 
-// relayedStatus maps the B leg's final failure onto what A is told. 3xx
+// RelayedStatus maps the B leg's final failure onto what A is told. 3xx
 // would hand A the callee's redirect targets, so it becomes 480; the reason
 // phrase is always our own, since a carrier's free text may carry anything.
-func relayedStatus(code int) (int, string) {
+func RelayedStatus(code int) (int, string) {
 	switch {
 	case code >= 300 && code < 400:
-		return 480, reasonPhrase(480)
-	case code == 401 || code == 407:
+		return sip.StatusTemporarilyUnavailable, ReasonPhrase(sip.StatusTemporarilyUnavailable)
+	case code == sip.StatusUnauthorized || code == sip.StatusProxyAuthRequired:
 		// The trunk challenged us; A cannot answer it.
-		return 503, reasonPhrase(503)
+		return sip.StatusServiceUnavailable, ReasonPhrase(sip.StatusServiceUnavailable)
 	case code >= 400 && code < 700:
-		return code, reasonPhrase(code)
+		return code, ReasonPhrase(code)
 	}
-	return 500, reasonPhrase(500)
-}
-
-func reasonPhrase(code int) string {
-	switch code {
-	case 180:
-		return "Ringing"
-	case 181:
-		return "Call Is Being Forwarded"
-	case 182:
-		return "Queued"
-	case 183:
-		return "Session Progress"
-	case 200:
-		return "OK"
-	case 400:
-		return "Bad Request"
-	case 403:
-		return "Forbidden"
-	case 404:
-		return "Not Found"
-	case 408:
-		return "Request Timeout"
-	case 480:
-		return "Temporarily Unavailable"
-	case 481:
-		return "Call/Transaction Does Not Exist"
-	case 483:
-		return "Too Many Hops"
-	case 484:
-		return "Address Incomplete"
-	case 486:
-		return "Busy Here"
-	case 487:
-		return "Request Terminated"
-	case 415:
-		return "Unsupported Media Type"
-	case 488:
-		return "Not Acceptable Here"
-	case 491:
-		return "Request Pending"
-	case 500:
-		return "Server Internal Error"
-	case 501:
-		return "Not Implemented"
-	case 503:
-		return "Service Unavailable"
-	case 600:
-		return "Busy Everywhere"
-	case 603:
-		return "Decline"
-	case 604:
-		return "Does Not Exist Anywhere"
-	case 606:
-		return "Not Acceptable"
-	}
-	switch code / 100 {
-	case 1:
-		return "Progress"
-	case 2:
-		return "OK"
-	case 4:
-		return "Request Failure"
-	case 5:
-		return "Server Failure"
-	case 6:
-		return "Global Failure"
-	}
-	return "Unknown"
+	return sip.StatusInternalServerError, ReasonPhrase(sip.StatusInternalServerError)
 }
 
 // params builds header or URI parameters from key, value pairs.
@@ -339,4 +244,12 @@ func params(kv ...string) sip.HeaderParams {
 		p.Add(kv[i], kv[i+1])
 	}
 	return p
+}
+
+// newCallID is a fresh Call-ID for a leg the engine places: random, so it
+// says nothing of the other leg's.
+func newCallID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

@@ -1,4 +1,4 @@
-package b2bua
+package sipedge
 
 import (
 	"context"
@@ -10,11 +10,12 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-// outboundLeg is the B leg: the UAC dialog the engine places through the
+// OutboundLeg is the B leg: the UAC dialog the engine places through the
 // trunk. It is kept by hand rather than with sipgo's DialogClientSession,
 // whose WaitAnswer gives up after ten provisional responses without sending
-// CANCEL; the setup loop reads the transaction's responses itself.
-type outboundLeg struct {
+// CANCEL; the call reads the INVITE transaction's responses itself
+// (Responses, Done) and drives the leg with Cancel, Ack and Bye.
+type OutboundLeg struct {
 	client *sipgo.Client
 	invite *sip.Request
 	tx     sip.ClientTransaction
@@ -27,8 +28,17 @@ type outboundLeg struct {
 	ended        bool
 }
 
-// start sends the INVITE.
-func (l *outboundLeg) start(ctx context.Context) error {
+// NewOutboundLeg is a leg that sends invite (see Edge.BLegInvite) through
+// client (see Edge.Client).
+func NewOutboundLeg(client *sipgo.Client, invite *sip.Request) *OutboundLeg {
+	return &OutboundLeg{client: client, invite: invite}
+}
+
+// Invite is the leg's INVITE; it is read-only.
+func (l *OutboundLeg) Invite() *sip.Request { return l.invite }
+
+// Start sends the INVITE.
+func (l *OutboundLeg) Start(ctx context.Context) error {
 	tx, err := l.client.TransactionRequest(ctx, l.invite)
 	if err != nil {
 		return fmt.Errorf("send invite: %w", err)
@@ -38,9 +48,33 @@ func (l *outboundLeg) start(ctx context.Context) error {
 	return nil
 }
 
-// cancel sends CANCEL for the INVITE (RFC 3261 9.1: same branch, same CSeq
-// number) and waits for its 200. The INVITE's 487 arrives on tx.Responses.
-func (l *outboundLeg) cancel(ctx context.Context) error {
+// Responses delivers the INVITE's responses, provisional and final; nil
+// before Start.
+func (l *OutboundLeg) Responses() <-chan *sip.Response {
+	if l.tx == nil {
+		return nil
+	}
+	return l.tx.Responses()
+}
+
+// Done is closed when the INVITE transaction has ended; Err says why.
+func (l *OutboundLeg) Done() <-chan struct{} {
+	if l.tx == nil {
+		return nil
+	}
+	return l.tx.Done()
+}
+
+// Err is why the INVITE transaction ended.
+func (l *OutboundLeg) Err() error { return l.tx.Err() }
+
+// Terminate abandons the INVITE transaction (a trunk that never answers a
+// CANCEL).
+func (l *OutboundLeg) Terminate() { l.tx.Terminate() }
+
+// Cancel sends CANCEL for the INVITE (RFC 3261 9.1: same branch, same CSeq
+// number) and waits for its 200. The INVITE's 487 arrives on Responses.
+func (l *OutboundLeg) Cancel(ctx context.Context) error {
 	inv := l.invite
 	req := sip.NewRequest(sip.CANCEL, inv.Recipient)
 	req.AppendHeader(sip.HeaderClone(inv.Via()))
@@ -61,7 +95,7 @@ func (l *outboundLeg) cancel(ctx context.Context) error {
 	defer tx.Terminate()
 	select {
 	case res := <-tx.Responses():
-		if res.StatusCode != 200 {
+		if res.StatusCode != sip.StatusOK {
 			return fmt.Errorf("cancel answered %d", res.StatusCode)
 		}
 		return nil
@@ -72,9 +106,9 @@ func (l *outboundLeg) cancel(ctx context.Context) error {
 	}
 }
 
-// established records the dialog a 2xx created. The caller acknowledges it
-// with ack, at once or, for a late offer, once A's ACK brings the answer.
-func (l *outboundLeg) established(res *sip.Response) {
+// Established records the dialog a 2xx created. The caller acknowledges it
+// with Ack, at once or, for a late offer, once A's ACK brings the answer.
+func (l *OutboundLeg) Established(res *sip.Response) {
 	l.mu.Lock()
 	l.answer = res
 	if c := res.Contact(); c != nil {
@@ -93,10 +127,10 @@ func (l *outboundLeg) established(res *sip.Response) {
 	l.mu.Unlock()
 }
 
-// ack acknowledges the 2xx, carrying sdp when the INVITE had no offer. 2xx
+// Ack acknowledges the 2xx, carrying sdp when the INVITE had no offer. 2xx
 // retransmissions (our ACK lost) are answered with the same ACK again.
-func (l *outboundLeg) ack(sdp []byte) error {
-	ack := l.inDialogRequest(sip.ACK, l.invite.CSeq().SeqNo)
+func (l *OutboundLeg) Ack(sdp []byte) error {
+	ack := l.InDialogRequest(sip.ACK, l.invite.CSeq().SeqNo)
 	if ack == nil {
 		return errors.New("no dialog for ack")
 	}
@@ -116,8 +150,8 @@ func (l *outboundLeg) ack(sdp []byte) error {
 	return nil
 }
 
-// inDialogRequest builds a request inside the established dialog.
-func (l *outboundLeg) inDialogRequest(method sip.RequestMethod, seq uint32) *sip.Request {
+// InDialogRequest builds a request inside the established dialog.
+func (l *OutboundLeg) InDialogRequest(method sip.RequestMethod, seq uint32) *sip.Request {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.answer == nil {
@@ -140,8 +174,8 @@ func (l *outboundLeg) inDialogRequest(method sip.RequestMethod, seq uint32) *sip
 	return req
 }
 
-// bye ends the established dialog. Extra headers (Reason) go on the BYE.
-func (l *outboundLeg) bye(ctx context.Context, headers ...sip.Header) error {
+// Bye ends the established dialog. Extra headers (Reason) go on the BYE.
+func (l *OutboundLeg) Bye(ctx context.Context, headers ...sip.Header) error {
 	l.mu.Lock()
 	if l.ended || l.answer == nil {
 		l.mu.Unlock()
@@ -152,29 +186,29 @@ func (l *outboundLeg) bye(ctx context.Context, headers ...sip.Header) error {
 	seq := l.cseq
 	l.mu.Unlock()
 
-	req := l.inDialogRequest(sip.BYE, seq)
+	req := l.InDialogRequest(sip.BYE, seq)
 	for _, h := range headers {
 		req.AppendHeader(h)
 	}
-	res, err := l.do(ctx, req)
+	res, err := l.Do(ctx, req)
 	if err != nil {
 		return fmt.Errorf("bye: %w", err)
 	}
-	if !res.IsSuccess() && res.StatusCode != 481 {
+	if !res.IsSuccess() && res.StatusCode != sip.StatusCallTransactionDoesNotExists {
 		return fmt.Errorf("bye answered %d", res.StatusCode)
 	}
 	return nil
 }
 
-// markEnded records that the far end ended the dialog (its BYE).
-func (l *outboundLeg) markEnded() {
+// MarkEnded records that the far end ended the dialog (its BYE).
+func (l *OutboundLeg) MarkEnded() {
 	l.mu.Lock()
 	l.ended = true
 	l.mu.Unlock()
 }
 
-// do sends an in-dialog request and waits for its final response.
-func (l *outboundLeg) do(ctx context.Context, req *sip.Request) (*sip.Response, error) {
+// Do sends an in-dialog request and waits for its final response.
+func (l *OutboundLeg) Do(ctx context.Context, req *sip.Request) (*sip.Response, error) {
 	tx, err := l.client.TransactionRequest(ctx, req)
 	if err != nil {
 		return nil, err
@@ -195,10 +229,22 @@ func (l *outboundLeg) do(ctx context.Context, req *sip.Request) (*sip.Response, 
 	}
 }
 
-// nextCSeq reserves the next CSeq for a request the engine sends on B.
-func (l *outboundLeg) nextCSeq() uint32 {
+// WriteRequest sends a request that takes no response on the leg (the ACK
+// of a re-INVITE).
+func (l *OutboundLeg) WriteRequest(req *sip.Request) error { return l.client.WriteRequest(req) }
+
+// NextCSeq reserves the next CSeq for a request the engine sends on B.
+func (l *OutboundLeg) NextCSeq() uint32 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.cseq++
 	return l.cseq
+}
+
+// DialogState is what the leg's dialog holds, copied under its lock: what a
+// restarted engine needs to end it (RFC 3261 12.1.2).
+func (l *OutboundLeg) DialogState() (inv *sip.Request, answer *sip.Response, target sip.Uri, routes []sip.Uri, cseq uint32) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.invite, l.answer, l.remoteTarget, append([]sip.Uri(nil), l.routeSet...), l.cseq
 }

@@ -1,4 +1,4 @@
-package b2bua
+package sipedge
 
 import (
 	"bytes"
@@ -37,7 +37,7 @@ type MalformedStats struct {
 }
 
 // Malformed reports how much bad input the engine has refused.
-func (e *Engine) Malformed() MalformedStats {
+func (e *Edge) Malformed() MalformedStats {
 	g := e.malformed
 	return MalformedStats{Answered: g.answered.Load(), Dropped: g.dropped.Load(), Refused: g.refused.Load()}
 }
@@ -335,17 +335,17 @@ func answerUnparsed(data []byte, from net.Addr, local net.Addr, perr error) ([]b
 		dst = &net.UDPAddr{IP: ua.IP, Port: port, Zone: ua.Zone}
 	}
 
-	code := 400
+	code := sip.StatusBadRequest
 	switch {
 	case raw.version != "" && !strings.EqualFold(raw.version, "SIP/2.0"):
-		code = 505
+		code = sip.StatusVersionNotSupported
 	case raw.scheme != "" && !knownScheme(raw.scheme):
-		code = 416
+		code = StatusUnsupportedURIScheme
 	}
 
 	var b strings.Builder
 	b.Grow(len(data)/2 + 128)
-	b.WriteString("SIP/2.0 " + strconv.Itoa(code) + " " + statusText(code) + "\r\n")
+	b.WriteString("SIP/2.0 " + strconv.Itoa(code) + " " + ReasonPhrase(code) + "\r\n")
 	for _, v := range raw.vias {
 		b.WriteString("Via: " + v + "\r\n")
 	}
@@ -616,214 +616,4 @@ func knownScheme(s string) bool {
 		return true
 	}
 	return false
-}
-
-// vetted runs the checks every request must pass before h may act on it.
-// A refused request gets its response here; an ACK, which takes none, is
-// dropped.
-func (e *Engine) vetted(h sipgo.RequestHandler) sipgo.RequestHandler {
-	return func(req *sip.Request, tx sip.ServerTransaction) {
-		v := vetRequest(req)
-		if v.code == 0 {
-			h(req, tx)
-			return
-		}
-		e.malformed.refused.Add(1)
-		e.log.Info().Str("call_id", callID(req)).Str("method", string(req.Method)).Str("source", req.Source()).
-			Int("code", v.code).Str("reason", v.reason).Msg("request refused")
-		if req.IsAck() {
-			return
-		}
-		res := sip.NewResponseFromRequest(req, v.code, v.reason, nil)
-		res.SipVersion = "SIP/2.0" // not the SIP/7.0 a 505 refuses
-		for _, hdr := range v.headers {
-			res.AppendHeader(hdr)
-		}
-		if err := tx.Respond(res); err != nil {
-			e.log.Debug().Err(err).Str("call_id", callID(req)).Int("code", v.code).Msg("respond")
-		}
-	}
-}
-
-// onNotAllowed answers a method the engine knows but does not serve
-// (REGISTER, SUBSCRIBE, ...); unknown methods got 501 in vetted.
-func (e *Engine) onNotAllowed(req *sip.Request, tx sip.ServerTransaction) {
-	if req.IsAck() {
-		return
-	}
-	res := sip.NewResponseFromRequest(req, 405, statusText(405), nil)
-	res.AppendHeader(sip.NewHeader("Allow", allowedMethods))
-	if err := tx.Respond(res); err != nil {
-		e.log.Debug().Err(err).Str("call_id", callID(req)).Msg("respond 405")
-	}
-}
-
-// verdict is why a request is refused: code 0 lets it through.
-type verdict struct {
-	code    int
-	reason  string
-	headers []sip.Header
-}
-
-func refuse(code int, reason string, headers ...sip.Header) verdict {
-	return verdict{code: code, reason: reason, headers: headers}
-}
-
-// The header fields RFC 3261 requires once in every request (Via aside,
-// which may repeat), and those that may appear at most once.
-var (
-	mandatoryFields = []string{"call-id", "from", "to", "cseq"}
-	singleFields    = []string{"call-id", "from", "to", "cseq", "max-forwards", "content-length", "content-type"}
-)
-
-// vetRequest checks what sipgo's parser leaves to the application: the
-// protocol version, mandatory and single-valued header fields, Max-Forwards
-// range, method and CSeq, Request-URI scheme, Require, and for a new INVITE
-// whether its body and Accept are something the engine can answer. The order
-// follows RFC 3261 8.2 and the answers RFC 4475 expects.
-func vetRequest(req *sip.Request) verdict {
-	if !strings.EqualFold(req.SipVersion, "SIP/2.0") {
-		return refuse(505, statusText(505))
-	}
-	if req.Via() == nil {
-		return refuse(400, "Missing Via")
-	}
-	// One pass, names compared without lowering them: lowering allocates
-	// for every header name sipgo does not know by heart.
-	var (
-		counts          [7]int
-		require, accept []sip.Header
-	)
-	for _, h := range req.Headers() {
-		name := h.Name()
-		for i, f := range singleFields {
-			if strings.EqualFold(name, f) {
-				counts[i]++
-				break
-			}
-		}
-		switch {
-		case strings.EqualFold(name, "Require"):
-			require = append(require, h)
-		case strings.EqualFold(name, "Accept"):
-			accept = append(accept, h)
-		}
-	}
-	for i, f := range singleFields {
-		switch {
-		case counts[i] == 0 && i < len(mandatoryFields):
-			return refuse(400, "Missing "+fieldTitle(f))
-		case counts[i] > 1:
-			return refuse(400, "Multiple "+fieldTitle(f)+" values")
-		}
-	}
-	if mf := req.MaxForwards(); mf != nil && mf.Val() > 255 {
-		return refuse(400, "Bad Max-Forwards")
-	}
-	if !knownMethod(req.Method) {
-		return refuse(501, statusText(501), sip.NewHeader("Allow", allowedMethods))
-	}
-	if !strings.EqualFold(string(req.CSeq().MethodName), string(req.Method)) {
-		return refuse(400, "CSeq method does not match request method")
-	}
-	if !knownScheme(req.Recipient.Scheme) {
-		return refuse(416, statusText(416))
-	}
-	if !req.IsAck() && !req.IsCancel() {
-		if tags := optionTags(require); tags != "" {
-			return refuse(420, statusText(420), sip.NewHeader("Unsupported", tags))
-		}
-	}
-	if req.IsInvite() && !req.To().Params.Has("tag") {
-		return vetOffer(req, accept)
-	}
-	return verdict{}
-}
-
-// vetOffer checks a new INVITE's body and Accept: the engine answers with
-// SDP and relays only SDP (multipart is left to the offer handling).
-func vetOffer(req *sip.Request, accept []sip.Header) verdict {
-	if len(req.Body()) > 0 {
-		ct := req.ContentType()
-		if ct == nil {
-			return refuse(400, "Missing Content-Type")
-		}
-		switch mt := mediaType(ct.Value()); {
-		case mt == "application/sdp", strings.HasPrefix(mt, "multipart/"):
-		default:
-			return refuse(415, statusText(415), sip.NewHeader("Accept", "application/sdp"))
-		}
-	}
-	if len(accept) > 0 && !acceptsSDP(accept) {
-		return refuse(406, statusText(406), sip.NewHeader("Accept", "application/sdp"))
-	}
-	return verdict{}
-}
-
-func acceptsSDP(accept []sip.Header) bool {
-	for _, h := range accept {
-		for r := range strings.SplitSeq(h.Value(), ",") {
-			switch mediaType(r) {
-			case "application/sdp", "application/*", "*/*":
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// optionTags joins the option tags of Require header fields; the engine
-// supports none (no 100rel, no session timers).
-func optionTags(require []sip.Header) string {
-	var tags []string
-	for _, h := range require {
-		for t := range strings.SplitSeq(h.Value(), ",") {
-			if t = strings.TrimSpace(t); t != "" {
-				tags = append(tags, t)
-			}
-		}
-	}
-	return strings.Join(tags, ", ")
-}
-
-func knownMethod(m sip.RequestMethod) bool {
-	switch m {
-	case sip.INVITE, sip.ACK, sip.CANCEL, sip.BYE, sip.OPTIONS, sip.REGISTER, sip.SUBSCRIBE,
-		sip.NOTIFY, sip.REFER, sip.INFO, sip.MESSAGE, sip.PRACK, sip.UPDATE, sip.PUBLISH:
-		return true
-	}
-	return false
-}
-
-func fieldTitle(lower string) string {
-	switch lower {
-	case "call-id":
-		return "Call-ID"
-	case "cseq":
-		return "CSeq"
-	}
-	b := []byte(lower)
-	for i := range b {
-		if i == 0 || b[i-1] == '-' {
-			b[i] = b[i] - 'a' + 'A'
-		}
-	}
-	return string(b)
-}
-
-// statusText is the reason phrase of the codes refused here.
-func statusText(code int) string {
-	switch code {
-	case 405:
-		return "Method Not Allowed"
-	case 406:
-		return "Not Acceptable"
-	case 416:
-		return "Unsupported URI Scheme"
-	case 420:
-		return "Bad Extension"
-	case 505:
-		return "Version Not Supported"
-	}
-	return reasonPhrase(code)
 }

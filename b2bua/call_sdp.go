@@ -1,0 +1,29 @@
+package b2bua
+
+import (
+	"github.com/xbridge/xbridge/media"
+	"github.com/xbridge/xbridge/sipedge"
+)
+
+// rewrite is the one way SDP crosses a call: the relay's rewrite (addresses,
+// identifying lines) and then the number scrub with both parties' numbers.
+// What it returns is remembered as the SDP last sent to the other side.
+func (c *call) rewrite(from media.Side, sdp []byte) ([]byte, error) {
+	out, err := c.media.Rewrite(from, sdp)
+	if err != nil {
+		return nil, err
+	}
+	c.noteSDP(from, sdp)
+	out = sipedge.ScrubNumbers(out, c.numbers[:]...)
+	c.sdpMu.Lock()
+	c.sent[1-from] = out
+	c.sdpMu.Unlock()
+	return out, nil
+}
+
+// lastSent is the SDP last sent to side.
+func (c *call) lastSent(side media.Side) []byte {
+	c.sdpMu.Lock()
+	defer c.sdpMu.Unlock()
+	return c.sent[side]
+}
