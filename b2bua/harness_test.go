@@ -81,6 +81,12 @@ func testLogger(t *testing.T) zerolog.Logger {
 
 func newTestEngine(t *testing.T, opts ...engineOpt) *testEngine {
 	t.Helper()
+	return newTestEngineWith(t, nil, nil, opts...)
+}
+
+// newTestEngineWith is newTestEngine with router and engine options too.
+func newTestEngineWith(t *testing.T, ropts []routing.Option, eopts []Option, opts ...engineOpt) *testEngine {
+	t.Helper()
 	te := &testEngine{t: t}
 	te.trunk = newTrunk(t)
 
@@ -103,8 +109,8 @@ func newTestEngine(t *testing.T, opts ...engineOpt) *testEngine {
 		t.Fatal(err)
 	}
 	te.relay = relay
-	router := routing.NewRouter(st)
-	eng, err := New(cfg, router, relay, st, WithLogger(testLogger(t)))
+	router := routing.NewRouter(st, ropts...)
+	eng, err := New(cfg, router, relay, st, append([]Option{WithLogger(testLogger(t))}, eopts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

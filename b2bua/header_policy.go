@@ -14,18 +14,15 @@ import (
 // Filtering by removal would leak whatever header a carrier invents next
 // (and sipgo's RemoveHeader is case-sensitive).
 
-// callerIdentity is the number the call comes from: the network-asserted
-// identity when present (carriers often withhold From), else From.
+// callerIdentity is the number the call comes from as a trusted source
+// states it: the network-asserted identity when present (carriers often
+// withhold From), else From. Routing believes the first only from a trusted
+// source (identity.go).
 func callerIdentity(req *sip.Request) string {
-	if h := req.GetHeader("P-Asserted-Identity"); h != nil {
-		if user := addressUser(h.Value()); user != "" {
-			return user
-		}
+	if user := assertedCaller(req); user != "" {
+		return user
 	}
-	if from := req.From(); from != nil {
-		return uriUser(&from.Address)
-	}
-	return ""
+	return callerFrom(req)
 }
 
 // dialledNumber is the number the caller dialled: the Request-URI's user,
@@ -237,9 +234,13 @@ func (c *call) rewrite(from media.Side, sdp []byte) ([]byte, error) {
 
 // partyNumbers are the canonical numbers of the call's two parties.
 func (c *call) partyNumbers() []string {
-	out := make([]string, 0, 2)
-	if n, err := c.e.router.Normalize(callerIdentity(c.a.InviteRequest)); err == nil {
-		out = append(out, n)
+	out := make([]string, 0, 3)
+	// A's number is From or what A's source asserts, depending on trust:
+	// scrub both.
+	for _, claim := range []string{callerIdentity(c.a.InviteRequest), callerFrom(c.a.InviteRequest)} {
+		if n, err := c.e.router.Normalize(claim); err == nil {
+			out = append(out, n)
+		}
 	}
 	if n, err := c.e.router.Normalize(c.b.invite.Recipient.User); err == nil {
 		out = append(out, n)

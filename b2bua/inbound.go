@@ -37,9 +37,10 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 
 	dec := e.router.Route(context.Background(), routing.Call{
-		Caller:  callerIdentity(req),
-		Dialled: dialledNumber(req),
-		Source:  sourceAddr(req),
+		Caller:   callerFrom(req),
+		Asserted: assertedCaller(req),
+		Dialled:  dialledNumber(req),
+		Source:   sourceAddr(req),
 	})
 	log = log.With().Str("binding_id", dec.Binding.ID).Logger()
 	if dec.Action != routing.Bridge {
