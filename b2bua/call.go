@@ -171,6 +171,7 @@ func (c *call) hangup(by origin, reason sip.Header) {
 // through hangup or at the end of a setup that never got answered.
 func (c *call) finish(endedBy string) {
 	c.e.calls.remove(c)
+	c.e.releaseAdmission()
 	c.media.Close()
 	st := c.media.Stats()
 	ev := c.log.Info().Str("ended_by", endedBy).Dur("duration", time.Since(c.started))

@@ -19,6 +19,7 @@ import (
 
 	"github.com/xbridge/xbridge/media"
 	"github.com/xbridge/xbridge/routing"
+	"github.com/xbridge/xbridge/sipedge"
 	"github.com/xbridge/xbridge/store"
 )
 
@@ -65,6 +66,9 @@ type Engine struct {
 
 	calls     *callTable
 	malformed *malformedGuard // answers what sipgo cannot parse
+
+	admission             *sipedge.Admission // nil: no limits (admission.go)
+	refusedLog, rejectLog logBudget          // log lines of refused calls under a flood
 
 	ready     chan struct{}
 	readyOnce sync.Once

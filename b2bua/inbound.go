@@ -21,6 +21,15 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		e.onReInvite(req, tx)
 		return
 	}
+	if !e.admit(req, tx) {
+		return
+	}
+	admitted := true // until the call table holds the call; finish releases it then
+	defer func() {
+		if admitted {
+			e.releaseAdmission()
+		}
+	}()
 	log := e.log.With().Str("call_id", callID(req)).Logger()
 
 	if req.Contact() == nil || req.CSeq() == nil || req.From() == nil || req.To() == nil {
@@ -44,7 +53,9 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	})
 	log = log.With().Str("binding_id", dec.Binding.ID).Logger()
 	if dec.Action != routing.Bridge {
-		log.Info().Int("code", dec.Code).Str("reason", dec.Reason).Msg("call rejected")
+		if ok, suppressed := e.rejectLog.allow(rejectedLinesPerSecond); ok {
+			log.Info().Int("code", dec.Code).Str("reason", dec.Reason).Int64("lines_suppressed", suppressed).Msg("call rejected")
+		}
 		e.reply(req, tx, dec.Code, "")
 		return
 	}
@@ -112,6 +123,7 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		sess.Close()
 		return
 	}
+	admitted = false
 	// The binding may have ended between routing and now, before the call
 	// was in the table to hear of it: look once more.
 	if _, err := e.store.GetBinding(context.Background(), dec.Binding.ID); err != nil {

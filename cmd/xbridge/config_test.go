@@ -49,6 +49,10 @@ func TestConfigDefaults(t *testing.T) {
 		CountryCode:    "86",
 		Quarantine:     24 * time.Hour,
 		AnswerTimeout:  60 * time.Second,
+
+		MaxCalls:        2000,
+		MaxCPS:          1200,
+		MaxCPSPerSource: 600,
 	}
 	if c.Trusted != nil {
 		t.Errorf("Trusted = %v, want none", c.Trusted)

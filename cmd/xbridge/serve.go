@@ -18,6 +18,7 @@ import (
 	"github.com/xbridge/xbridge/b2bua"
 	"github.com/xbridge/xbridge/media"
 	"github.com/xbridge/xbridge/routing"
+	"github.com/xbridge/xbridge/sipedge"
 	"github.com/xbridge/xbridge/store"
 )
 
@@ -46,6 +47,7 @@ const (
 // both accept.
 func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api net.Addr)) (err error) {
 	logSettings(log, cfg)
+	warnExposure(log, cfg)
 
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
@@ -77,14 +79,16 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 
 	router := routing.NewRouter(st,
 		routing.WithCountryCode(cfg.CountryCode),
-		routing.WithTrusted(cfg.Trusted...))
+		routing.WithTrusted(cfg.Trusted...),
+		routing.WithAllowed(cfg.Allowed...))
 
 	engine, err := b2bua.New(b2bua.Config{
 		Listen:         cfg.SIP.String(),
 		Trunk:          cfg.Trunk,
 		TrunkTransport: cfg.TrunkTransport,
 		AnswerTimeout:  cfg.AnswerTimeout,
-	}, router, relay, st, b2bua.WithLogger(log.With().Str("component", "b2bua").Logger()))
+	}, router, relay, st, b2bua.WithLogger(log.With().Str("component", "b2bua").Logger()),
+		b2bua.WithAdmission(newAdmission(cfg)))
 	if err != nil {
 		return fmt.Errorf("create SIP engine: %w", err)
 	}
@@ -188,10 +192,6 @@ func errOrStopped(err error) error {
 // logSettings writes the one startup line with every effective setting; the
 // API token is reported as set or not, never its value.
 func logSettings(log zerolog.Logger, cfg Config) {
-	trusted := make([]string, len(cfg.Trusted))
-	for i, p := range cfg.Trusted {
-		trusted[i] = p.String()
-	}
 	log.Info().
 		Str("version", version).
 		Str("data", cfg.DataDir).
@@ -204,11 +204,16 @@ func logSettings(log zerolog.Logger, cfg Config) {
 		Str("log_format", cfg.LogFormat).
 		Str("log_level", cfg.LogLevel.String()).
 		Str("country_code", cfg.CountryCode).
-		Strs("trusted", trusted).
+		Strs("trusted", prefixStrings(cfg.Trusted)).
 		Bool("api_token_set", cfg.APIToken != "").
 		Stringer("quarantine", cfg.Quarantine).
 		Stringer("answer_timeout", cfg.AnswerTimeout).
 		Str("config", cfg.ConfigFile).
+		Strs("allow", prefixStrings(cfg.Allowed)).
+		Bool("insecure", cfg.Insecure).
+		Int("max_calls", cfg.MaxCalls).
+		Int("max_cps", cfg.MaxCPS).
+		Int("max_cps_per_source", cfg.MaxCPSPerSource).
 		Msg("starting xbridge")
 }
 
@@ -227,11 +232,16 @@ func (w warnWriter) Write(p []byte) (int, error) {
 
 // engineStatus is what GET /v1/status reports about the running engine.
 type engineStatus struct {
-	ActiveCalls     int                  `json:"active_calls"`
-	RelayPortsInUse int                  `json:"relay_ports_in_use"`
-	Malformed       b2bua.MalformedStats `json:"malformed"`
+	ActiveCalls     int                     `json:"active_calls"`
+	RelayPortsInUse int                     `json:"relay_ports_in_use"`
+	Malformed       b2bua.MalformedStats    `json:"malformed"`
+	Admission       *sipedge.AdmissionStats `json:"admission,omitempty"`
 }
 
 func liveStatus(e *b2bua.Engine, r *media.Relay) engineStatus {
-	return engineStatus{ActiveCalls: e.ActiveCalls(), RelayPortsInUse: r.PortsInUse(), Malformed: e.Malformed()}
+	s := engineStatus{ActiveCalls: e.ActiveCalls(), RelayPortsInUse: r.PortsInUse(), Malformed: e.Malformed()}
+	if adm, ok := e.Admission(); ok {
+		s.Admission = &adm
+	}
+	return s
 }
