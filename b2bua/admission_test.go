@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/xbridge/xbridge/routing"
 	"github.com/xbridge/xbridge/sipedge"
 )
 
@@ -245,18 +247,25 @@ func TestAdmissionReleasesEveryWayACallEnds(t *testing.T) {
 }
 
 // TestAdmissionPerSource: one source over its calls/s is refused while
-// another source still gets through; a second later the first is taken
+// another source still gets through, and a trusted trunk is not held by the
+// per-source rate at all; half a second later the first source is taken
 // again. The buckets run on a clock the test moves.
 func TestAdmissionPerSource(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	adm := sipedge.NewAdmission(sipedge.Limits{CPSPerSource: 2}, sipedge.WithAdmissionClock(clock))
-	te := newTestEngineWith(t, nil, []Option{WithAdmission(adm)})
+	trust := []routing.Option{
+		routing.WithTrusted(netip.MustParsePrefix("127.0.0.3/32")),
+		routing.WithAllowed(netip.MustParsePrefix("127.0.0.0/8")),
+	}
+	adm := sipedge.NewAdmission(sipedge.Limits{CPSPerSource: 2}, sipedge.WithAdmissionClock(clock),
+		sipedge.WithSourceExempt(routing.NewRouter(nil, trust...).Trusted))
+	te := newTestEngineWith(t, trust, []Option{WithAdmission(adm)})
 	te.bind(numX, numA, numB, time.Hour)
 	te.trunk.setScript(func(*sip.Request) trunkAction { return trunkAction{final: 486} })
 	flood := newRawInviter(t, "127.0.0.1", te.addr)
 	other := newRawInviter(t, "127.0.0.2", te.addr)
+	trunkSide := newRawInviter(t, "127.0.0.3", te.addr)
 
 	for i := range 2 { // the source's burst: two calls in one instant
 		if code := finalCode(flood.call(t, numA, numX)); code != 486 {
@@ -269,6 +278,12 @@ func TestAdmissionPerSource(t *testing.T) {
 		t.Fatalf("the other source got %d, want the trunk's 486", code)
 	}
 	te.trunk.nextCall(t)
+	for i := range 5 {
+		if code := finalCode(trunkSide.call(t, numA, numX)); code != 486 {
+			t.Fatalf("trusted source, call %d: got %d, want the trunk's 486", i, code)
+		}
+		te.trunk.nextCall(t)
+	}
 	select {
 	case extra := <-te.trunk.calls:
 		t.Fatalf("the refused call reached the trunk: %s", extra.req.Recipient.User)
@@ -284,7 +299,7 @@ func TestAdmissionPerSource(t *testing.T) {
 	te.trunk.nextCall(t)
 	refusedAtOnce(t, flood.call(t, numA, numX), "1")
 	te.waitIdle()
-	if st, _ := te.engine.Admission(); st.RefusedSource != 2 || st.Admitted != 4 || st.Active != 0 {
-		t.Errorf("admission %+v, want 4 admitted, 2 refused by source, none active", st)
+	if st, _ := te.engine.Admission(); st.RefusedSource != 2 || st.Admitted != 9 || st.Active != 0 {
+		t.Errorf("admission %+v, want 9 admitted, 2 refused by source, none active", st)
 	}
 }

@@ -16,6 +16,13 @@ func WithAllowed(prefixes ...netip.Prefix) Option {
 	return func(r *Router) { r.allowed = masked(prefixes) }
 }
 
+// Trusted reports whether a is in the trust domain: its calls are taken
+// and its asserted identity believed (every source, when no list is set).
+func (r *Router) Trusted(a netip.Addr) bool {
+	trusted, _ := r.sourceTrust(a)
+	return trusted
+}
+
 // sourceTrust says whether calls from a are accepted and whether their
 // asserted identity is believed. With no list at all every source is both:
 // the open engine of a loopback test bed (the binary refuses to run open on

@@ -60,3 +60,28 @@ func TestRouteTrust(t *testing.T) {
 		})
 	}
 }
+
+// TestRouterTrusted: what admission control asks (a trusted trunk is held
+// only by the overall limits) has the same answer routing acts on.
+func TestRouterTrusted(t *testing.T) {
+	trunk := WithTrusted(netip.MustParsePrefix("10.1.0.0/16"))
+	pbx := WithAllowed(netip.MustParsePrefix("192.0.2.0/24"))
+	tests := []struct {
+		name string
+		opts []Option
+		src  string
+		want bool
+	}{
+		{"open engine", nil, "198.51.100.1", true},
+		{"in the trust domain", []Option{trunk, pbx}, "10.1.2.3", true},
+		{"v4-mapped", []Option{trunk}, "::ffff:10.1.2.3", true},
+		{"allowed is not trusted", []Option{trunk, pbx}, "192.0.2.7", false},
+		{"allowed only", []Option{pbx}, "10.1.2.3", false},
+		{"neither", []Option{trunk}, "198.51.100.1", false},
+	}
+	for _, tt := range tests {
+		if got := NewRouter(nil, tt.opts...).Trusted(netip.MustParseAddr(tt.src)); got != tt.want {
+			t.Errorf("%s: Trusted(%s) = %v, want %v", tt.name, tt.src, got, tt.want)
+		}
+	}
+}

@@ -56,6 +56,15 @@ func WithAdmissionClock(now func() time.Time) AdmissionOption {
 	return func(a *Admission) { a.now = now }
 }
 
+// WithSourceExempt names the sources the per-source rate does not apply
+// to: a carrier's trusted trunks carry everyone's calls from a few
+// addresses and are held only by the overall limits (as Kamailio's sample
+// configuration exempts trusted peers from its flood detection). exempt
+// must be cheap and safe for concurrent use.
+func WithSourceExempt(exempt func(netip.Addr) bool) AdmissionOption {
+	return func(a *Admission) { a.exempt = exempt }
+}
+
 // WithMaxSources sets how many source addresses are remembered (default
 // DefaultMaxSources, at least 1). Past it the source seen least recently is
 // forgotten; it starts again with a full bucket.
@@ -82,6 +91,7 @@ type Admission struct {
 	global     gcra
 	perSource  gcra // interval and tolerance; the arrival times live in sources
 	maxSources int
+	exempt     func(netip.Addr) bool // nil: none
 	now        func() time.Time
 	epoch      time.Time
 
@@ -130,12 +140,13 @@ func (a *Admission) Check(src netip.Addr) (retryAfter time.Duration, err error) 
 func (a *Admission) decide(src netip.Addr, admit bool) (time.Duration, error) {
 	t := int64(a.now().Sub(a.epoch))
 	src = src.Unmap()
+	perSource := a.perSource.on() && (a.exempt == nil || !a.exempt(src))
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	// Source first: a flooding source is told so even while the engine as
 	// a whole still has room.
 	var srcTAT *int64
-	if a.perSource.on() {
+	if perSource {
 		if admit {
 			srcTAT = a.sources.get(src, t)
 		} else {

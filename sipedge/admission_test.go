@@ -37,6 +37,7 @@ func TestAdmission(t *testing.T) {
 	tests := []struct {
 		name   string
 		limits Limits
+		exempt netip.Addr // the source WithSourceExempt names, if any
 		steps  []step
 		want   AdmissionStats
 	}{
@@ -131,6 +132,18 @@ func TestAdmission(t *testing.T) {
 			want: AdmissionStats{Active: 5, Admitted: 5, RefusedSource: 3, Sources: 2},
 		},
 		{
+			name:   "an exempt source is held only by the overall rate",
+			limits: Limits{CPS: 5, CPSPerSource: 1},
+			exempt: srcA,
+			steps: []step{
+				{op: "admit", src: srcB},
+				{op: "admit", src: srcB, err: ErrSourceLimit},
+				{op: "admit", src: srcA, n: 4},
+				{op: "admit", src: srcA, err: ErrRateLimit},
+			},
+			want: AdmissionStats{Active: 5, Admitted: 5, RefusedSource: 1, RefusedRate: 1, Sources: 1},
+		},
+		{
 			name:   "v4-mapped and plain v4 are one source",
 			limits: Limits{CPSPerSource: 1},
 			steps: []step{
@@ -178,7 +191,8 @@ func TestAdmission(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clk := newClock()
-			a := NewAdmission(tt.limits, WithAdmissionClock(clk.Now))
+			exempt := func(a netip.Addr) bool { return tt.exempt.IsValid() && a == tt.exempt }
+			a := NewAdmission(tt.limits, WithAdmissionClock(clk.Now), WithSourceExempt(exempt))
 			for i, s := range tt.steps {
 				clk.Advance(s.advance)
 				for range max(s.n, 1) {

@@ -56,7 +56,7 @@ var serveSettings = []setting{
 	{"insecure", "false", "start even with SIP off loopback and neither --trusted nor --allow, or the API off loopback without --api-token"},
 	{"max-calls", "2000", "calls being set up or up at once; past it new INVITEs get 503 (0: no limit)"},
 	{"max-cps", "1200", "new calls per second from all sources; past it 503 with Retry-After (0: no limit)"},
-	{"max-cps-per-source", "600", "new calls per second from one source address; past it 503 with Retry-After (0: no limit)"},
+	{"max-cps-per-source", "300", "new calls per second from one source address outside --trusted; past it 503 with Retry-After (0: no limit)"},
 	{configKey, "", "JSON config file path (keys are the flag names)"},
 }
 

@@ -52,7 +52,7 @@ func TestConfigDefaults(t *testing.T) {
 
 		MaxCalls:        2000,
 		MaxCPS:          1200,
-		MaxCPSPerSource: 600,
+		MaxCPSPerSource: 300,
 	}
 	if c.Trusted != nil {
 		t.Errorf("Trusted = %v, want none", c.Trusted)

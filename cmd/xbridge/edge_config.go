@@ -20,9 +20,11 @@ import (
 // project's 2-core machine, with SIPp on the same cores, the engine
 // completed 1,200 calls/s in every clean ramp (1,500 in some, 2,000 in
 // none), so --max-cps is 1,200: the rate it still completes, not the rate
-// where it starts to fail. One source may take half of it, so a single
-// misbehaving trunk or PBX leaves room for the others (a deployment behind
-// one SBC raises --max-cps-per-source to --max-cps). --max-calls is 2,000:
+// where it starts to fail. --max-cps-per-source holds sources outside
+// --trusted (the carriers' trunks carry everyone's calls from a few
+// addresses and are held only by --max-cps): one such source may take a
+// quarter of the engine, 300 calls/s, and leave the rest to the trunks.
+// --max-calls is 2,000:
 // the relay forwards ~200k packets/s on those cores, 2,000 G.711 calls
 // (100 packets/s each); the default --rtp-ports hold 2,500.
 
@@ -126,13 +128,14 @@ func warnExposure(log zerolog.Logger, c Config) {
 	}
 }
 
-// newAdmission turns the limits into the engine's admission control.
-func newAdmission(c Config) *sipedge.Admission {
+// newAdmission turns the limits into the engine's admission control;
+// trusted sources (trusted) are not held by the per-source rate.
+func newAdmission(c Config, trusted func(netip.Addr) bool) *sipedge.Admission {
 	return sipedge.NewAdmission(sipedge.Limits{
 		MaxCalls:     c.MaxCalls,
 		CPS:          float64(c.MaxCPS),
 		CPSPerSource: float64(c.MaxCPSPerSource),
-	})
+	}, sipedge.WithSourceExempt(trusted))
 }
 
 func prefixStrings(ps []netip.Prefix) []string {

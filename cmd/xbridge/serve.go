@@ -88,7 +88,7 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 		TrunkTransport: cfg.TrunkTransport,
 		AnswerTimeout:  cfg.AnswerTimeout,
 	}, router, relay, st, b2bua.WithLogger(log.With().Str("component", "b2bua").Logger()),
-		b2bua.WithAdmission(newAdmission(cfg)))
+		b2bua.WithAdmission(newAdmission(cfg, router.Trusted)))
 	if err != nil {
 		return fmt.Errorf("create SIP engine: %w", err)
 	}
