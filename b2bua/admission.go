@@ -2,6 +2,8 @@ package b2bua
 
 import (
 	"errors"
+	"net"
+	"net/netip"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -37,19 +39,38 @@ func (e *Engine) admit(req *sip.Request, tx sip.ServerTransaction) bool {
 	if err == nil {
 		return true
 	}
-	if ok, suppressed := e.refusedLog.allow(refusedLinesPerSecond); ok {
-		st := e.admission.Stats()
-		e.log.Warn().Str("source", src.String()).Str("limit", limitName(err)).Dur("retry_after", wait).
-			Int("active", st.Active).Uint64("refused_calls", st.RefusedCalls).Uint64("refused_rate", st.RefusedRate).
-			Uint64("refused_source", st.RefusedSource).Int64("lines_suppressed", suppressed).
-			Msg("call refused: overload")
-	}
+	e.logRefusal(src, wait, err)
 	res := sip.NewResponseFromRequest(req, 503, reasonPhrase(503), nil)
 	res.AppendHeader(sip.NewHeader("Retry-After", strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10)))
 	if err := tx.Respond(res); err != nil {
 		e.log.Debug().Err(err).Str("call_id", callID(req)).Msg("respond 503")
 	}
 	return false
+}
+
+// refuseEarly puts the stateless 503 in front of the UDP listener: a new
+// INVITE past a limit is answered before sipgo parses it or makes a
+// transaction (sipedge.RefuseOverUDP); what that path leaves alone still
+// meets admit. TCP needs no such path: sipgo ends a transaction over a
+// reliable transport as soon as its handler returns.
+func (e *Engine) refuseEarly(c net.PacketConn) net.PacketConn {
+	if e.admission == nil {
+		return c
+	}
+	return sipedge.RefuseOverUDP(c, e.admission, e.logRefusal)
+}
+
+// logRefusal writes the sampled line of an overloaded engine.
+func (e *Engine) logRefusal(src netip.Addr, wait time.Duration, err error) {
+	ok, suppressed := e.refusedLog.allow(refusedLinesPerSecond)
+	if !ok {
+		return
+	}
+	st := e.admission.Stats()
+	e.log.Warn().Str("source", src.String()).Str("limit", limitName(err)).Dur("retry_after", wait).
+		Int("active", st.Active).Uint64("refused_calls", st.RefusedCalls).Uint64("refused_rate", st.RefusedRate).
+		Uint64("refused_source", st.RefusedSource).Uint64("refused_stateless", st.Stateless).
+		Int64("lines_suppressed", suppressed).Msg("call refused: overload")
 }
 
 // releaseAdmission gives back the slot of an admitted call: once per call,

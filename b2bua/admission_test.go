@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -85,6 +86,54 @@ func (r *rawInviter) call(t *testing.T, caller, dialled string) []*sip.Response 
 	return nil
 }
 
+// tcpInvite sends an INVITE without SDP over a new TCP connection and
+// returns the responses up to the final one.
+func tcpInvite(t *testing.T, engineAddr, caller, dialled string) []*sip.Response {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", engineAddr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	local := c.LocalAddr().String()
+	invite := "INVITE sip:" + dialled + "@" + engineAddr + " SIP/2.0\r\n" +
+		"Via: SIP/2.0/TCP " + local + ";branch=z9hG4bK" + sip.GenerateTagN(12) + "\r\n" +
+		"From: <sip:" + caller + "@carrier.example>;tag=f" + sip.GenerateTagN(6) + "\r\n" +
+		"To: <sip:" + dialled + "@" + engineAddr + ">\r\nCall-ID: adm-tcp-" + local + "\r\n" +
+		"CSeq: 1 INVITE\r\nContact: <sip:" + caller + "@" + local + ";transport=tcp>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+	if _, err := c.Write([]byte(invite)); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var got []*sip.Response
+	var pending []byte
+	buf := make([]byte, 65536)
+	for range 100 {
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("tcp: no final response (%v) after %d responses", err, len(got))
+		}
+		pending = append(pending, buf[:n]...)
+		// Responses without a body: each ends at its blank line.
+		for {
+			end := strings.Index(string(pending), "\r\n\r\n")
+			if end < 0 {
+				break
+			}
+			msg, err := sip.ParseMessage(append([]byte{}, pending[:end+4]...))
+			pending = pending[end+4:]
+			if res, ok := msg.(*sip.Response); err == nil && ok {
+				got = append(got, res)
+				if !res.IsProvisional() {
+					return got
+				}
+			}
+		}
+	}
+	t.Fatal("tcp: too many responses")
+	return nil
+}
+
 // refusedAtOnce checks that a call was answered 503 with Retry-After and
 // nothing before it: the engine sends 100 Trying only once the call is
 // routed and its dialog made.
@@ -134,21 +183,29 @@ func TestAdmissionMaxCalls(t *testing.T) {
 	tc.rtp.send(t, toA, 10, 'b')
 	aRTP.waitReceived(t, 8)
 
-	ports, calls := te.relay.PortsInUse(), te.engine.ActiveCalls()
-	refusedAtOnce(t, newRawInviter(t, "127.0.0.1", te.addr).call(t, numB, numX), "1")
-	if got := te.relay.PortsInUse(); got != ports {
-		t.Errorf("relay ports in use %d after the refusal, %d before", got, ports)
+	// Over UDP the refusal is stateless (ahead of the transaction layer);
+	// over TCP it goes through the transaction layer, which ends a reliable
+	// transaction as soon as it is answered: the same answer either way.
+	for _, refused := range []func() []*sip.Response{
+		func() []*sip.Response { return newRawInviter(t, "127.0.0.1", te.addr).call(t, numB, numX) },
+		func() []*sip.Response { return tcpInvite(t, te.addr, numB, numX) },
+	} {
+		ports, calls := te.relay.PortsInUse(), te.engine.ActiveCalls()
+		refusedAtOnce(t, refused(), "1")
+		if got := te.relay.PortsInUse(); got != ports {
+			t.Errorf("relay ports in use %d after the refusal, %d before", got, ports)
+		}
+		if got := te.engine.ActiveCalls(); got != calls {
+			t.Errorf("%d calls after the refusal, %d before", got, calls)
+		}
+		select {
+		case extra := <-te.trunk.calls:
+			t.Fatalf("the refused call reached the trunk: %s", extra.req.Recipient.User)
+		default:
+		}
 	}
-	if got := te.engine.ActiveCalls(); got != calls {
-		t.Errorf("%d calls after the refusal, %d before", got, calls)
-	}
-	select {
-	case extra := <-te.trunk.calls:
-		t.Fatalf("the refused call reached the trunk: %s", extra.req.Recipient.User)
-	default:
-	}
-	if st, _ := te.engine.Admission(); st.RefusedCalls != 1 || st.Active != 1 {
-		t.Errorf("admission %+v, want 1 active and 1 refused", st)
+	if st, _ := te.engine.Admission(); st.RefusedCalls != 2 || st.Stateless != 1 || st.Active != 1 {
+		t.Errorf("admission %+v, want 1 active, 2 refused, 1 of them (UDP) stateless", st)
 	}
 
 	// The call that was up is untouched: media both ways, then its BYE.

@@ -193,7 +193,7 @@ func (e *Engine) Serve(ctx context.Context) error {
 	}
 
 	errc := make(chan error, 2)
-	go func() { errc <- e.server.ServeUDP(e.malformed.packetConn(udp)) }()
+	go func() { errc <- e.server.ServeUDP(e.malformed.packetConn(e.refuseEarly(udp))) }()
 	go func() { errc <- e.server.ServeTCP(e.malformed.listener(tcp)) }()
 	if err := waitServing(e.ua, udp.LocalAddr().String()); err != nil {
 		udp.Close()

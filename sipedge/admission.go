@@ -80,7 +80,9 @@ type AdmissionStats struct {
 	RefusedCalls  uint64 `json:"refused_calls"`
 	RefusedRate   uint64 `json:"refused_rate"`
 	RefusedSource uint64 `json:"refused_source"`
-	Sources       int    `json:"sources"` // source addresses remembered now
+	// Stateless is how many of the refusals Screen made.
+	Stateless uint64 `json:"stateless"`
+	Sources   int    `json:"sources"` // source addresses remembered now
 }
 
 // Admission counts calls in progress and new calls per second. It is safe
@@ -129,11 +131,12 @@ func (a *Admission) Admit(src netip.Addr) (retryAfter time.Duration, err error) 
 	return a.decide(src, true)
 }
 
-// Check is Admit without admitting: whether a call from src would be
-// refused now, and why. It changes nothing, so a refusal path that runs
-// before the call is handed on (e.g. a stateless 503 ahead of the
-// transaction layer) can use it and leave the admitting to Admit.
-func (a *Admission) Check(src netip.Addr) (retryAfter time.Duration, err error) {
+// Screen is Admit for a path that can only refuse, ahead of the one that
+// admits (a stateless 503 before the transaction layer, which spends
+// nothing on a refused call): an error means the call must be refused now,
+// and it is counted as refused (and as Stateless); nil admits nothing and
+// consumes nothing, and the call goes on to Admit, which decides.
+func (a *Admission) Screen(src netip.Addr) (retryAfter time.Duration, err error) {
 	return a.decide(src, false)
 }
 
@@ -182,9 +185,10 @@ func (a *Admission) decide(src netip.Addr, admit bool) (time.Duration, error) {
 	return 0, nil
 }
 
-func (a *Admission) refuse(count bool, counter *uint64, err error, wait time.Duration) (time.Duration, error) {
-	if count {
-		*counter++
+func (a *Admission) refuse(admit bool, counter *uint64, err error, wait time.Duration) (time.Duration, error) {
+	*counter++
+	if !admit {
+		a.stats.Stateless++
 	}
 	return max(wait, time.Second), err
 }

@@ -26,7 +26,7 @@ var (
 // step is one event of an admission table test.
 type step struct {
 	advance time.Duration
-	op      string // "admit", "check", "release"
+	op      string // "admit", "screen", "release"
 	src     netip.Addr
 	n       int // repeat count; 0 means 1
 	err     error
@@ -53,13 +53,13 @@ func TestAdmission(t *testing.T) {
 			steps: []step{
 				{op: "admit", src: srcA, n: 3},
 				{op: "admit", src: srcB, err: ErrCallLimit, retry: time.Second},
-				{op: "check", src: srcB, err: ErrCallLimit},
+				{op: "screen", src: srcB, err: ErrCallLimit},
 				{op: "release"},
-				{op: "check", src: srcB},
+				{op: "screen", src: srcB},
 				{op: "admit", src: srcB},
 				{op: "admit", src: srcA, err: ErrCallLimit},
 			},
-			want: AdmissionStats{Active: 3, Admitted: 4, RefusedCalls: 2},
+			want: AdmissionStats{Active: 3, Admitted: 4, RefusedCalls: 3, Stateless: 1},
 		},
 		{
 			name:   "release never goes below zero",
@@ -123,13 +123,13 @@ func TestAdmission(t *testing.T) {
 			steps: []step{
 				{op: "admit", src: srcA, n: 2},
 				{op: "admit", src: srcA, err: ErrSourceLimit, retry: time.Second},
-				{op: "check", src: srcA, err: ErrSourceLimit},
+				{op: "screen", src: srcA, err: ErrSourceLimit},
 				{op: "admit", src: srcB, n: 2},
 				{op: "admit", src: srcB, err: ErrSourceLimit},
 				{advance: 500 * time.Millisecond, op: "admit", src: srcA},
 				{op: "admit", src: srcA, err: ErrSourceLimit},
 			},
-			want: AdmissionStats{Active: 5, Admitted: 5, RefusedSource: 3, Sources: 2},
+			want: AdmissionStats{Active: 5, Admitted: 5, RefusedSource: 4, Stateless: 1, Sources: 2},
 		},
 		{
 			name:   "an exempt source is held only by the overall rate",
@@ -177,15 +177,15 @@ func TestAdmission(t *testing.T) {
 			want: AdmissionStats{Active: 1, Admitted: 1, RefusedSource: 1, RefusedRate: 1, Sources: 2},
 		},
 		{
-			name:   "check never admits",
+			name:   "screen never admits, counts its refusals",
 			limits: Limits{MaxCalls: 1, CPS: 1, CPSPerSource: 1},
 			steps: []step{
-				{op: "check", src: srcA, n: 100},
+				{op: "screen", src: srcA, n: 100},
 				{op: "admit", src: srcA},
-				{op: "check", src: srcA, err: ErrSourceLimit},
-				{op: "check", src: srcB, err: ErrRateLimit},
+				{op: "screen", src: srcA, err: ErrSourceLimit},
+				{op: "screen", src: srcB, err: ErrRateLimit},
 			},
-			want: AdmissionStats{Active: 1, Admitted: 1, Sources: 1},
+			want: AdmissionStats{Active: 1, Admitted: 1, RefusedSource: 1, RefusedRate: 1, Stateless: 2, Sources: 1},
 		},
 	}
 	for _, tt := range tests {
@@ -203,8 +203,8 @@ func TestAdmission(t *testing.T) {
 					switch s.op {
 					case "admit":
 						retry, err = a.Admit(s.src)
-					case "check":
-						retry, err = a.Check(s.src)
+					case "screen":
+						retry, err = a.Screen(s.src)
 					case "release":
 						a.Release()
 						continue
