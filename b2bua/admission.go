@@ -45,6 +45,13 @@ func (e *Engine) admit(req *sip.Request, tx sip.ServerTransaction) bool {
 	if err := tx.Respond(res); err != nil {
 		e.log.Debug().Err(err).Str("call_id", callID(req)).Msg("respond 503")
 	}
+	// Keep nothing of a refused call: over UDP sipgo would hold the
+	// transaction (~4.6 KB) until the ACK plus Timer I (5 s), or for Timer
+	// H (32 s) retransmitting the 503 when no ACK comes. Without it the
+	// engine answers as a stateless UAS does (RFC 3261 8.2.7): a
+	// retransmitted INVITE is decided again, its ACK finds no transaction
+	// and onAck no call.
+	tx.Terminate()
 	return false
 }
 

@@ -360,3 +360,54 @@ func TestAdmissionPerSource(t *testing.T) {
 		t.Errorf("admission %+v, want 9 admitted, 2 refused by source, none active", st)
 	}
 }
+
+// TestAdmissionRefusalKeepsNoTransaction: an INVITE the stateless path
+// leaves to the transaction layer (here: more Via fields than it copies) is
+// refused there too, and nothing is kept of it: the 503 is not
+// retransmitted while no ACK comes, as a kept transaction would (Timer G,
+// 500 ms).
+func TestAdmissionRefusalKeepsNoTransaction(t *testing.T) {
+	adm := sipedge.NewAdmission(sipedge.Limits{MaxCalls: 1})
+	if _, err := adm.Admit(netip.MustParseAddr("192.0.2.1")); err != nil { // the one slot, taken
+		t.Fatal(err)
+	}
+	te := newTestEngineWith(t, nil, []Option{WithAdmission(adm)})
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	dst, _ := net.ResolveUDPAddr("udp", te.addr)
+	local := c.LocalAddr().String()
+	var vias strings.Builder
+	vias.WriteString("Via: SIP/2.0/UDP " + local + ";branch=z9hG4bKkeep1\r\n")
+	for i := range 20 { // proxies on the way
+		fmt.Fprintf(&vias, "Via: SIP/2.0/UDP 10.0.0.%d:5060;branch=z9hG4bKp%d\r\n", i+1, i)
+	}
+	invite := "INVITE sip:" + numX + "@" + te.addr + " SIP/2.0\r\n" + vias.String() +
+		"From: <sip:" + numA + "@carrier.example>;tag=k1\r\nTo: <sip:" + numX + "@" + te.addr + ">\r\n" +
+		"Call-ID: keep-none\r\nCSeq: 1 INVITE\r\nContact: <sip:a@" + local + ">\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+	if _, err := c.WriteToUDP([]byte(invite), dst); err != nil {
+		t.Fatal(err)
+	}
+	var codes []int
+	buf := make([]byte, 65536)
+	_ = c.SetReadDeadline(time.Now().Add(1500 * time.Millisecond))
+	for range 20 {
+		n, _, err := c.ReadFromUDP(buf)
+		if err != nil {
+			break // the deadline: nothing more came
+		}
+		if msg, err := sip.ParseMessage(append([]byte{}, buf[:n]...)); err == nil {
+			if res, ok := msg.(*sip.Response); ok {
+				codes = append(codes, res.StatusCode)
+			}
+		}
+	}
+	if len(codes) != 1 || codes[0] != 503 {
+		t.Fatalf("responses in 1.5 s without an ACK: %v, want one 503 and no retransmission", codes)
+	}
+	if st, _ := te.engine.Admission(); st.RefusedCalls != 1 || st.Stateless != 0 {
+		t.Errorf("admission %+v, want one refusal, by the transaction layer", st)
+	}
+}

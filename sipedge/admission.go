@@ -128,7 +128,7 @@ func NewAdmission(l Limits, opts ...AdmissionOption) *Admission {
 // which limit refused, and retryAfter is how long until that limit could
 // admit a call (at least a second: Retry-After counts whole seconds).
 func (a *Admission) Admit(src netip.Addr) (retryAfter time.Duration, err error) {
-	return a.decide(src, true)
+	return a.decide(src, admit)
 }
 
 // Screen is Admit for a path that can only refuse, ahead of the one that
@@ -137,10 +137,26 @@ func (a *Admission) Admit(src netip.Addr) (retryAfter time.Duration, err error) 
 // and it is counted as refused (and as Stateless); nil admits nothing and
 // consumes nothing, and the call goes on to Admit, which decides.
 func (a *Admission) Screen(src netip.Addr) (retryAfter time.Duration, err error) {
-	return a.decide(src, false)
+	return a.decide(src, screen)
 }
 
-func (a *Admission) decide(src netip.Addr, admit bool) (time.Duration, error) {
+// peek is Screen without counting: for a caller that must look closer at
+// the call before it may refuse it.
+func (a *Admission) peek(src netip.Addr) (time.Duration, error) {
+	return a.decide(src, peek)
+}
+
+// mode is what decide may change: admit takes tokens and a slot and counts;
+// screen only counts a refusal; peek changes nothing.
+type mode int
+
+const (
+	admit mode = iota
+	screen
+	peek
+)
+
+func (a *Admission) decide(src netip.Addr, m mode) (time.Duration, error) {
 	t := int64(a.now().Sub(a.epoch))
 	src = src.Unmap()
 	perSource := a.perSource.on() && (a.exempt == nil || !a.exempt(src))
@@ -150,28 +166,28 @@ func (a *Admission) decide(src netip.Addr, admit bool) (time.Duration, error) {
 	// a whole still has room.
 	var srcTAT *int64
 	if perSource {
-		if admit {
+		if m == admit {
 			srcTAT = a.sources.get(src, t)
 		} else {
 			srcTAT = a.sources.peek(src)
 		}
 		if srcTAT != nil {
 			if wait := a.perSource.wait(*srcTAT, t); wait > 0 {
-				return a.refuse(admit, &a.stats.RefusedSource, ErrSourceLimit, wait)
+				return a.refuse(m, &a.stats.RefusedSource, ErrSourceLimit, wait)
 			}
 		}
 	}
 	if a.global.on() {
 		if wait := a.global.wait(a.globTAT, t); wait > 0 {
-			return a.refuse(admit, &a.stats.RefusedRate, ErrRateLimit, wait)
+			return a.refuse(m, &a.stats.RefusedRate, ErrRateLimit, wait)
 		}
 	}
 	if a.maxCalls > 0 && a.active >= a.maxCalls {
 		// Nobody knows when a call ends; at the rate calls end on a busy
 		// engine a slot frees within a second.
-		return a.refuse(admit, &a.stats.RefusedCalls, ErrCallLimit, time.Second)
+		return a.refuse(m, &a.stats.RefusedCalls, ErrCallLimit, time.Second)
 	}
-	if !admit {
+	if m != admit {
 		return 0, nil
 	}
 	if srcTAT != nil {
@@ -185,9 +201,12 @@ func (a *Admission) decide(src netip.Addr, admit bool) (time.Duration, error) {
 	return 0, nil
 }
 
-func (a *Admission) refuse(admit bool, counter *uint64, err error, wait time.Duration) (time.Duration, error) {
-	*counter++
-	if !admit {
+func (a *Admission) refuse(m mode, counter *uint64, err error, wait time.Duration) (time.Duration, error) {
+	switch m {
+	case admit:
+		*counter++
+	case screen:
+		*counter++
 		a.stats.Stateless++
 	}
 	return max(wait, time.Second), err

@@ -77,14 +77,19 @@ func (c *refusingConn) answered(data []byte, from net.Addr) bool {
 	if !ok {
 		return false
 	}
+	// While there is room an INVITE goes straight on, unread: only one
+	// about to be refused is worth the scan.
+	src := udp.AddrPort().Addr()
+	if _, err := c.a.peek(src); err == nil {
+		return false
+	}
 	var inv rawInvite
 	if !inv.parse(data) {
 		return false
 	}
-	src := udp.AddrPort().Addr()
 	wait, err := c.a.Screen(src)
 	if err == nil {
-		return false
+		return false // room again since the peek
 	}
 	c.mu.Lock()
 	c.out = inv.appendRefusal(c.out[:0], wait)
@@ -113,14 +118,22 @@ func (r *rawInvite) parse(data []byte) bool {
 		return false
 	}
 	head := data[:end+2]
+	if bytes.Count(head, []byte("\n")) != bytes.Count(head, []byte("\r\n")) {
+		return false // a bare LF: leave it to the parser
+	}
 	line, rest := cutLine(head)
 	if !bytes.HasPrefix(line, inviteStart) || !bytes.HasSuffix(line, []byte(" SIP/2.0")) {
 		return false
 	}
 	for len(rest) > 0 {
 		line, rest = cutLine(rest)
-		if len(line) == 0 || line[0] == ' ' || line[0] == '\t' || bytes.IndexByte(line, '\n') >= 0 {
-			return false // a bare LF or a folded line: leave it to the parser
+		if len(line) == 0 || line[0] == ' ' || line[0] == '\t' {
+			return false // a folded line: leave it to the parser
+		}
+		switch line[0] | 0x20 { // the first letter of the fields read below
+		case 'v', 'f', 't', 'i', 'c':
+		default:
+			continue
 		}
 		colon := bytes.IndexByte(line, ':')
 		if colon <= 0 {
@@ -163,7 +176,7 @@ func (r *rawInvite) parse(data []byte) bool {
 		return false
 	}
 	num, method, ok := bytes.Cut(r.cseq, []byte(" "))
-	if !ok || len(num) == 0 || len(bytes.Trim(num, "0123456789")) > 0 || string(bytes.TrimLeft(method, " \t")) != "INVITE" {
+	if !ok || !digits(num) || string(bytes.TrimLeft(method, " \t")) != "INVITE" {
 		return false
 	}
 	// RFC 3261 transactions: the ACK of the 503 matches it by this branch.
@@ -232,6 +245,15 @@ func cutLine(b []byte) (line, rest []byte) {
 
 func fieldIs(name []byte, long, compact string) bool {
 	return bytes.EqualFold(name, []byte(long)) || compact != "" && bytes.EqualFold(name, []byte(compact))
+}
+
+func digits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return len(b) > 0
 }
 
 func containsFold(b []byte, sub string) bool {
