@@ -27,9 +27,10 @@
 #   FLOOD_HOLD_MS   hold between ACK and BYE, default 0
 #   FLOOD_SETTLE    seconds of quiet before the last memory sample, default 10
 #   FLOOD_RTP_PORTS the engine's relay range, default 28200-32199: above every
-#                   port free_ports hands out (10000-28100) and below the
-#                   kernel's ephemeral range, so no SIPp socket can take a
-#                   relay port or the reverse
+#                   port sipp-lib's free_ports hands out for SIP and SIPp
+#                   media (10000-28100 at most) and below the kernel's
+#                   ephemeral range, so no SIPp socket can take a relay port
+#                   or the reverse
 #   FLOOD_LOG       engine --log-level, default warn
 #   XBRIDGE_MAX_CALLS, XBRIDGE_MAX_CPS, XBRIDGE_MAX_CPS_PER_SOURCE
 #                   the engine's limits, read by xbridge itself (default: its
@@ -60,7 +61,6 @@ for n in rate factor secs uac_max; do
 done
 [[ "$hold_ms" =~ ^[0-9]+$ && "$settle" =~ ^[0-9]+$ ]] || die "FLOOD_HOLD_MS and FLOOD_SETTLE must be whole numbers"
 [[ "$rtp_ports" =~ ^([0-9]+)-([0-9]+)$ ]] || die "FLOOD_RTP_PORTS must be LOW-HIGH, got $rtp_ports"
-((BASH_REMATCH[1] > 28100)) || die "FLOOD_RTP_PORTS must start above 28100, where free_ports hands out SIPp's ports"
 command -v sipp >/dev/null || die "sipp not found (Debian package sip-tester)"
 command -v jq >/dev/null || die "jq not found"
 command -v curl >/dev/null || die "curl not found"
@@ -80,6 +80,17 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 build_xbridge
 start_xbridge "$level" "$rtp_ports"
 provision "$bindings"
+
+# take_ports N: sets port_block to the first of N free ports. sipp-lib's
+# free_ports either sets port_base and reserves the block for the run, or
+# (older trees) prints the base; a plain call, not a command substitution,
+# keeps the reservation.
+take_ports() {
+	port_base=''
+	free_ports "$1" >"$tmp/free_ports.out"
+	port_block=${port_base:-$(cat "$tmp/free_ports.out")}
+	[[ "$port_block" =~ ^[0-9]+$ ]] || die "free_ports gave no port"
+}
 
 rss_kib() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$xbridge_pid/status" 2>/dev/null || echo 0; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
@@ -131,7 +142,8 @@ phase() {
 	# block holding it.
 	local n=$((4 + 4 * uacs + uacs)) block=''
 	for _ in $(seq 20); do
-		block=$(free_ports "$n")
+		take_ports "$n"
+		block=$port_block
 		((trunk_port < block || trunk_port >= block + n)) && break
 		block=''
 	done
