@@ -180,6 +180,7 @@ func (s *sipIO) release(endedBy string) {
 	c.upSince.Store(0)
 	c.forget()
 	s.e.calls.remove(c)
+	s.e.releaseAdmission()
 	c.media.Close()
 	ev := c.log.Info().Str("ended_by", endedBy).Dur("duration", time.Since(c.started))
 	if !c.answered.IsZero() {

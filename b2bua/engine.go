@@ -86,6 +86,10 @@ type Engine struct {
 	edge  *sipedge.Edge
 	calls *callTable
 	watch watchOptions
+	// admission is nil without limits (admission.go); the log budgets keep
+	// a flood's refusals from flooding the log.
+	admission             *sipedge.Admission
+	refusedLog, rejectLog logBudget
 	// ctx is Serve's: what a call does on the engine's behalf derives its
 	// context from it.
 	ctx context.Context
@@ -121,8 +125,11 @@ func New(cfg Config, router *routing.Router, relay *media.Relay, st Store, opts 
 	if err := cfg.checkWatch(); err != nil {
 		return nil, err
 	}
-	edge, err := sipedge.New(sipedge.Config{Listen: cfg.Listen, Trunk: cfg.Trunk, TrunkTransport: cfg.TrunkTransport, TrunkNumbers: cfg.TrunkNumbers},
-		append([]sipedge.Option{sipedge.WithLogger(e.log)}, e.edgeOpts...)...)
+	edgeOpts := append([]sipedge.Option{sipedge.WithLogger(e.log)}, e.edgeOpts...)
+	if e.admission != nil {
+		edgeOpts = append(edgeOpts, e.refuseEarly())
+	}
+	edge, err := sipedge.New(sipedge.Config{Listen: cfg.Listen, Trunk: cfg.Trunk, TrunkTransport: cfg.TrunkTransport, TrunkNumbers: cfg.TrunkNumbers}, edgeOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("b2bua: %w", err)
 	}

@@ -97,6 +97,12 @@ func testLogger(t *testing.T) zerolog.Logger {
 
 func newTestEngine(t *testing.T, opts ...engineOpt) *testEngine {
 	t.Helper()
+	return newTestEngineWith(t, nil, nil, opts...)
+}
+
+// newTestEngineWith is newTestEngine with router and engine options too.
+func newTestEngineWith(t *testing.T, ropts []routing.Option, eopts []Option, opts ...engineOpt) *testEngine {
+	t.Helper()
 	te := &testEngine{t: t}
 	te.trunk = newTrunk(t)
 
@@ -106,7 +112,7 @@ func newTestEngine(t *testing.T, opts ...engineOpt) *testEngine {
 			Listen: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
 			Trunk:  te.trunk.addr,
 		},
-		opts: []Option{WithLogger(testLogger(t))},
+		opts: append([]Option{WithLogger(testLogger(t))}, eopts...),
 	}
 	for _, o := range opts {
 		o(&setup)
@@ -131,7 +137,7 @@ func newTestEngine(t *testing.T, opts ...engineOpt) *testEngine {
 	if setup.bindings != nil {
 		bindings = setup.bindings(st)
 	}
-	eng, err := New(cfg, routing.NewRouter(lookup), relay, bindings, setup.opts...)
+	eng, err := New(cfg, routing.NewRouter(lookup, ropts...), relay, bindings, setup.opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

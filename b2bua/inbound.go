@@ -22,6 +22,15 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		e.onReInvite(req, tx)
 		return
 	}
+	if !e.admit(req, tx) {
+		return
+	}
+	admitted := true // until the call table holds the call; release gives it back then
+	defer func() {
+		if admitted {
+			e.releaseAdmission()
+		}
+	}()
 	log := e.log.With().Str("call_id", sipedge.CallID(req)).Logger()
 
 	maxfwd, err := sipedge.NewCallForwards(req)
@@ -32,14 +41,17 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 
 	ctx, cancel := e.storeContext()
 	dec := e.router.Route(ctx, routing.Call{
-		Caller:  sipedge.CallerIdentity(req),
-		Dialled: sipedge.DialledNumber(req),
-		Source:  sourceAddr(req),
+		Caller:   sipedge.CallerFrom(req),
+		Asserted: sipedge.AssertedCaller(req),
+		Dialled:  sipedge.DialledNumber(req),
+		Source:   sourceAddr(req),
 	})
 	cancel()
 	log = log.With().Str("binding_id", dec.Binding.ID).Logger()
 	if dec.Action != routing.Bridge {
-		log.Info().Int("code", dec.Code).Str("reason", dec.Reason).Msg("call rejected")
+		if ok, suppressed := e.rejectLog.allow(rejectedLinesPerSecond); ok {
+			log.Info().Int("code", dec.Code).Str("reason", dec.Reason).Int64("lines_suppressed", suppressed).Msg("call rejected")
+		}
 		e.edge.Reply(req, tx, dec.Code, "")
 		return
 	}
@@ -113,6 +125,7 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		sess.Close()
 		return
 	}
+	admitted = false
 	// The binding may have ended between routing and now, before the call
 	// was in the table to hear of it: look once more.
 	first := event{kind: evRouted}

@@ -23,9 +23,13 @@ const (
 
 // Call is what routing is told about a new call.
 type Call struct {
-	Caller  string     // user part of From / P-Asserted-Identity, or a tel: URI
-	Dialled string     // user part of the Request-URI (X), or a tel: URI
-	Source  netip.Addr // where the INVITE came from
+	Caller string // user part of From, or a tel: URI
+	// Asserted is the user part of the network-asserted identity
+	// (P-Asserted-Identity, Remote-Party-ID), or empty. It replaces Caller
+	// only when Source is trusted: anyone else can write anything there.
+	Asserted string
+	Dialled  string     // user part of the Request-URI (X), or a tel: URI
+	Source   netip.Addr // where the INVITE came from
 }
 
 // Decision is routing's answer.

@@ -23,6 +23,7 @@ type Router struct {
 	st      BindingLookup
 	country *number.Country
 	trusted []netip.Prefix
+	allowed []netip.Prefix // accepted, identity not believed (trust.go)
 	now     func() time.Time
 }
 
@@ -39,15 +40,12 @@ func WithCountry(c *number.Country) Option {
 	}
 }
 
-// WithTrusted limits the sources calls are accepted from (the carriers'
-// trunk ranges). With no prefixes every source is trusted.
+// WithTrusted sets the trust domain (RFC 3325): the sources (the carriers'
+// trunk ranges) calls are accepted from and whose asserted caller identity
+// is believed. With no prefixes here and none in WithAllowed every source
+// is accepted and trusted.
 func WithTrusted(prefixes ...netip.Prefix) Option {
-	return func(r *Router) {
-		r.trusted = r.trusted[:0]
-		for _, p := range prefixes {
-			r.trusted = append(r.trusted, p.Masked())
-		}
-	}
+	return func(r *Router) { r.trusted = masked(prefixes) }
 }
 
 // WithClock replaces time.Now when deciding whether a binding has expired.
@@ -71,14 +69,15 @@ func (r *Router) Normalize(s string) (string, error) { return r.country.Normaliz
 // SIP-style code. Reason never holds the counterpart's number, so it may be
 // sent back to the caller.
 func (r *Router) Route(ctx context.Context, c Call) Decision {
-	if !r.trustedSource(c.Source) {
+	trusted, accepted := r.sourceTrust(c.Source)
+	if !accepted {
 		return Decision{Action: Reject, Code: 403, Reason: "source not trusted"}
 	}
 	x, err := r.Normalize(c.Dialled)
 	if err != nil {
 		return Decision{Action: Reject, Code: 484, Reason: "dialled number invalid: " + why(err), Err: err}
 	}
-	caller, err := r.Normalize(c.Caller)
+	caller, err := r.Normalize(c.callerFor(trusted))
 	if err != nil {
 		return Decision{Action: Reject, Code: 403, Reason: "caller unidentified: " + why(err), Err: err, Dialled: x}
 	}
@@ -141,17 +140,4 @@ func reasonPhraseByte(c byte) bool {
 		return true
 	}
 	return strings.IndexByte("-_.!~*'();/?:@&=+$,", c) >= 0
-}
-
-func (r *Router) trustedSource(a netip.Addr) bool {
-	if len(r.trusted) == 0 {
-		return true
-	}
-	a = a.Unmap()
-	for _, p := range r.trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
 }

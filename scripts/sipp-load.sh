@@ -50,6 +50,10 @@ rtp_ports=${LOAD_RTP_PORTS:-20000-31999}
 [[ "$rtp_ports" =~ ^([0-9]+)-([0-9]+)$ ]] || { echo "FAIL: LOAD_RTP_PORTS must be LOW-HIGH, got $rtp_ports" >&2; exit 1; }
 rtp_lo=${BASH_REMATCH[1]} rtp_hi=${BASH_REMATCH[2]}
 bindings=200
+# The ramp measures capacity: the engine's admission limits (--max-cps
+# 1,200 and --max-calls 2,000 by default) would turn every step above them
+# into 503s. Off unless set (xbridge reads XBRIDGE_* from the environment).
+export XBRIDGE_MAX_CPS=${XBRIDGE_MAX_CPS:-0} XBRIDGE_MAX_CALLS=${XBRIDGE_MAX_CALLS:-0}
 
 # shellcheck source=scripts/sipp-lib.sh
 source "$root/scripts/sipp-lib.sh"

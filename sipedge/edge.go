@@ -46,6 +46,13 @@ type Option func(*Edge)
 // WithLogger sets the edge's logger.
 func WithLogger(l zerolog.Logger) Option { return func(e *Edge) { e.log = l } }
 
+// WithUDPFilter puts f in front of the UDP listener: what f's connection
+// reads is what sipgo parses (e.g. RefuseOverUDP, which answers a flood's
+// INVITEs before sipgo makes a transaction for them).
+func WithUDPFilter(f func(net.PacketConn) net.PacketConn) Option {
+	return func(e *Edge) { e.udpFilter = f }
+}
+
 // WithPartialMessageTimeout bounds how long a TCP peer may leave a started
 // message unfinished before the connection is closed (default 32 s, the
 // life of a transaction); 0 waits forever.
@@ -75,8 +82,9 @@ type Edge struct {
 	malformed      *malformedGuard // answers what sipgo cannot parse
 	partialTimeout time.Duration
 
-	udp net.PacketConn
-	tcp net.Listener
+	udp       net.PacketConn
+	tcp       net.Listener
+	udpFilter func(net.PacketConn) net.PacketConn // WithUDPFilter
 }
 
 // MaxUDPMessage is how large a SIP message the engine sends over UDP.
@@ -197,7 +205,11 @@ func (e *Edge) Start() (<-chan error, error) {
 	}
 
 	errc := make(chan error, 2)
-	go func() { errc <- e.server.ServeUDP(e.malformed.packetConn(udp)) }()
+	var in net.PacketConn = udp
+	if e.udpFilter != nil {
+		in = e.udpFilter(udp)
+	}
+	go func() { errc <- e.server.ServeUDP(e.malformed.packetConn(in)) }()
 	go func() { errc <- e.server.ServeTCP(e.malformed.listener(tcp)) }()
 	if err := WaitServing(e.ua, udp.LocalAddr().String()); err != nil {
 		udp.Close()

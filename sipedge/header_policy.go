@@ -14,18 +14,15 @@ import (
 // Filtering by removal would leak whatever header a carrier invents next
 // (and sipgo's RemoveHeader is case-sensitive).
 
-// CallerIdentity is the number the call comes from: the network-asserted
-// identity when present (carriers often withhold From), else From.
+// CallerIdentity is the number the call comes from as a trusted source
+// states it: the network-asserted identity when present (carriers often
+// withhold From), else From. Routing believes the first only from a trusted
+// source (identity.go).
 func CallerIdentity(req *sip.Request) string {
-	if h := req.GetHeader("P-Asserted-Identity"); h != nil {
-		if user := addressUser(h.Value()); user != "" {
-			return user
-		}
+	if user := AssertedCaller(req); user != "" {
+		return user
 	}
-	if from := req.From(); from != nil {
-		return uriUser(&from.Address)
-	}
-	return ""
+	return CallerFrom(req)
 }
 
 // DialledNumber is the number the caller dialled: the Request-URI's user,

@@ -54,13 +54,19 @@ var serveSettings = []setting{
 	{"trunk-number-format", "+e164", "how the B leg's Request-URI, To, From and P-Asserted-Identity write numbers: +e164, e164, national, national0"},
 	{"trunk-prefix", "", "tech prefix put in front of the callee's number (Request-URI, To), e.g. 10193; digits only, not with +e164"},
 	{"trunk-user-phone", "", "add ;user=phone to the B leg's URIs: true or false (empty: true for +e164, false for the others)"},
-	{"trusted", "", "comma-separated CIDRs SIP INVITEs may come from (empty: any source)"},
+	{"trusted", "", "comma-separated CIDRs of the carriers' trunks: INVITEs are taken from them and their P-Asserted-Identity believed (empty, and no --allow: any source, loopback only)"},
 	{"api-token", "", "bearer token the HTTP API requires (empty: no auth)"},
 	{"quarantine", "24h", "how long a released (X, party) pair stays unusable"},
 	{"answer-timeout", "60s", "give up on a B leg that has not answered within this"},
 	{"rtp-timeout", "60s", "end a call whose media from either party has been silent this long (0: never)"},
 	{"rtp-hold-timeout", "1h", "the same while the call is on hold (sendonly, recvonly, inactive); at least --rtp-timeout (0: never)"},
 	{"max-call-duration", "4h", "end any call this long after its answer (0: no limit)"},
+	// Edge: trust and overload (edge_config.go says how the limits are sized).
+	{"allow", "", "comma-separated CIDRs INVITEs are also taken from, untrusted: the caller is their From user, whatever they assert"},
+	{"insecure", "false", "start even with SIP off loopback and neither --trusted nor --allow, or the API off loopback without --api-token"},
+	{"max-calls", "2000", "calls being set up or up at once; past it new INVITEs get 503 (0: no limit)"},
+	{"max-cps", "1200", "new calls per second from all sources; past it 503 with Retry-After (0: no limit)"},
+	{"max-cps-per-source", "300", "new calls per second from one source address outside --trusted; past it 503 with Retry-After (0: no limit)"},
 	{configKey, "", "JSON config file path (keys are the flag names)"},
 }
 
@@ -101,6 +107,10 @@ func loadValues(cmd string, settings []setting, args []string, env environ, out 
 	fs.SetOutput(io.Discard)
 	given := make(map[string]*string, len(settings))
 	for _, s := range settings {
+		if switches[s.name] {
+			given[s.name] = switchFlag(fs, s)
+			continue
+		}
 		given[s.name] = fs.String(s.name, s.def, s.usage)
 	}
 	if err := fs.Parse(args); err != nil {
@@ -191,6 +201,11 @@ func readConfigFile(path string, settings []setting) (map[string]string, error) 
 			out[k] = v
 		case json.Number:
 			out[k] = v.String()
+		case bool:
+			if !switches[k] {
+				return nil, usageError("--config %s: key %q: want a string or number, got %s", path, k, raw[k])
+			}
+			out[k] = strconv.FormatBool(v)
 		default:
 			return nil, usageError("--config %s: key %q: want a string or number, got %s", path, k, raw[k])
 		}
@@ -245,6 +260,13 @@ type Config struct {
 	RTPHoldTimeout  time.Duration
 	MaxCallDuration time.Duration
 	ConfigFile      string
+
+	// Edge: trust and overload (edge_config.go).
+	Allowed         []netip.Prefix
+	Insecure        bool
+	MaxCalls        int
+	MaxCPS          int
+	MaxCPSPerSource int
 }
 
 // loadServeConfig loads and validates the serve configuration.
@@ -314,6 +336,9 @@ func parseServeConfig(v map[string]string) (Config, error) {
 	}
 	if api, err := netip.ParseAddrPort(c.API); err == nil && api == c.SIP {
 		return Config{}, usageError("--api: %s is also the --sip address (SIP listens on TCP too)", c.API)
+	}
+	if err := parseEdgeConfig(v, &c); err != nil {
+		return Config{}, err
 	}
 	return c, nil
 }

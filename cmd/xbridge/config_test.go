@@ -57,6 +57,10 @@ func TestConfigDefaults(t *testing.T) {
 		RTPTimeout:      60 * time.Second,
 		RTPHoldTimeout:  time.Hour,
 		MaxCallDuration: 4 * time.Hour,
+
+		MaxCalls:        2000,
+		MaxCPS:          1200,
+		MaxCPSPerSource: 300,
 	}
 	if c.Trusted != nil {
 		t.Errorf("Trusted = %v, want none", c.Trusted)

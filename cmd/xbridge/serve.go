@@ -47,6 +47,7 @@ const (
 // both accept.
 func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api net.Addr)) (err error) {
 	logSettings(log, cfg)
+	warnExposure(log, cfg)
 
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
@@ -79,7 +80,8 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 
 	router := routing.NewRouter(st,
 		routing.WithCountry(cfg.Country),
-		routing.WithTrusted(cfg.Trusted...))
+		routing.WithTrusted(cfg.Trusted...),
+		routing.WithAllowed(cfg.Allowed...))
 
 	engine, err := b2bua.New(b2bua.Config{
 		Listen:         cfg.SIP.String(),
@@ -91,7 +93,8 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 		RTPHoldTimeout:  cfg.RTPHoldTimeout,
 		MaxCallDuration: cfg.MaxCallDuration,
 		TrunkNumbers:    &cfg.TrunkNumbers,
-	}, router, relay, st, b2bua.WithLogger(log.With().Str("component", "b2bua").Logger()))
+	}, router, relay, st, b2bua.WithLogger(log.With().Str("component", "b2bua").Logger()),
+		b2bua.WithAdmission(newAdmission(cfg, router.Trusted)))
 	if err != nil {
 		return fmt.Errorf("create SIP engine: %w", err)
 	}
@@ -195,10 +198,6 @@ func errOrStopped(err error) error {
 // logSettings writes the one startup line with every effective setting; the
 // API token is reported as set or not, never its value.
 func logSettings(log zerolog.Logger, cfg Config) {
-	trusted := make([]string, len(cfg.Trusted))
-	for i, p := range cfg.Trusted {
-		trusted[i] = p.String()
-	}
 	log.Info().
 		Str("version", version).
 		Str("data", cfg.DataDir).
@@ -215,7 +214,7 @@ func logSettings(log zerolog.Logger, cfg Config) {
 		Stringer("trunk_number_format", cfg.TrunkNumbers.Style).
 		Str("trunk_prefix", cfg.TrunkNumbers.Prefix).
 		Bool("trunk_user_phone", cfg.TrunkNumbers.UserPhone).
-		Strs("trusted", trusted).
+		Strs("trusted", prefixStrings(cfg.Trusted)).
 		Bool("api_token_set", cfg.APIToken != "").
 		Stringer("quarantine", cfg.Quarantine).
 		Stringer("answer_timeout", cfg.AnswerTimeout).
@@ -223,6 +222,11 @@ func logSettings(log zerolog.Logger, cfg Config) {
 		Stringer("rtp_hold_timeout", cfg.RTPHoldTimeout).
 		Stringer("max_call_duration", cfg.MaxCallDuration).
 		Str("config", cfg.ConfigFile).
+		Strs("allow", prefixStrings(cfg.Allowed)).
+		Bool("insecure", cfg.Insecure).
+		Int("max_calls", cfg.MaxCalls).
+		Int("max_cps", cfg.MaxCPS).
+		Int("max_cps_per_source", cfg.MaxCPSPerSource).
 		Msg("starting xbridge")
 }
 
@@ -241,11 +245,16 @@ func (w warnWriter) Write(p []byte) (int, error) {
 
 // engineStatus is what GET /v1/status reports about the running engine.
 type engineStatus struct {
-	ActiveCalls     int                    `json:"active_calls"`
-	RelayPortsInUse int                    `json:"relay_ports_in_use"`
-	Malformed       sipedge.MalformedStats `json:"malformed"`
+	ActiveCalls     int                     `json:"active_calls"`
+	RelayPortsInUse int                     `json:"relay_ports_in_use"`
+	Malformed       sipedge.MalformedStats  `json:"malformed"`
+	Admission       *sipedge.AdmissionStats `json:"admission,omitempty"`
 }
 
 func liveStatus(e *b2bua.Engine, r *media.Relay) engineStatus {
-	return engineStatus{ActiveCalls: e.ActiveCalls(), RelayPortsInUse: r.PortsInUse(), Malformed: e.Malformed()}
+	s := engineStatus{ActiveCalls: e.ActiveCalls(), RelayPortsInUse: r.PortsInUse(), Malformed: e.Malformed()}
+	if adm, ok := e.Admission(); ok {
+		s.Admission = &adm
+	}
+	return s
 }
