@@ -10,12 +10,12 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/xbridge/xbridge/internal/testkit"
 	"github.com/xbridge/xbridge/number"
 	"github.com/xbridge/xbridge/store"
 )
@@ -142,22 +142,8 @@ func (a *testAPI) bindings() []store.Binding {
 	return bs
 }
 
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// lockedBuffer collects log output written from several goroutines.
+type lockedBuffer = testkit.LogBuffer
 
 func TestHealthz(t *testing.T) {
 	a := newTestAPI(t, WithToken("secret"))

@@ -209,7 +209,7 @@ func TestAdmissionMaxCalls(t *testing.T) {
 	}
 
 	// The call that was up is untouched: media both ways, then its BYE.
-	beforeB, beforeA := tc.rtp.received.Load(), aRTP.received.Load()
+	beforeB, beforeA := tc.rtp.Received(), aRTP.Received()
 	aRTP.send(t, toB, 10, 'a')
 	tc.rtp.waitReceived(t, beforeB+8)
 	tc.rtp.send(t, toA, 10, 'b')

@@ -153,7 +153,7 @@ func stream(peer *rtpPeer, dst *net.UDPAddr) *streamer {
 		for i := 0; i < 100_000; i++ { // bounded: half an hour of audio
 			pkt.SequenceNumber, pkt.Timestamp = uint16(i), uint32(i*160)
 			if raw, err := pkt.Marshal(); err == nil {
-				_, _ = peer.conn.WriteToUDP(raw, dst)
+				_, _ = peer.Conn().WriteToUDP(raw, dst)
 			}
 			select {
 			case <-s.stop:

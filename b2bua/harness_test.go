@@ -5,20 +5,17 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
-	"github.com/pion/rtp"
 	"github.com/rs/zerolog"
 
+	"github.com/xbridge/xbridge/internal/testkit"
 	"github.com/xbridge/xbridge/media"
 	"github.com/xbridge/xbridge/routing"
 	"github.com/xbridge/xbridge/sipedge"
@@ -59,41 +56,10 @@ func withAnswerTimeout(d time.Duration) engineOpt {
 	return func(s *engineSetup) { s.cfg.AnswerTimeout = d }
 }
 
-var portBase atomic.Int32
+// freePort is a loopback port free for both UDP and TCP (the kit's).
+func freePort(t *testing.T) int { return testkit.FreePort(t) }
 
-// rtpRange hands each test engine its own relay port range so parallel
-// packages do not fight over ports.
-func rtpRange() (int, int) {
-	n := int(portBase.Add(1))
-	base := 30000 + (os.Getpid()%50)*400 + (n%10)*40
-	return base, base + 39
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	for i := 0; i < 50; i++ {
-		u, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := u.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		u.Close()
-		if err == nil {
-			l.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
-
-func testLogger(t *testing.T) zerolog.Logger {
-	if os.Getenv("XBRIDGE_TEST_LOG") != "" {
-		return zerolog.New(zerolog.NewTestWriter(t)).With().Timestamp().Logger()
-	}
-	return zerolog.Nop()
-}
+func testLogger(t *testing.T) zerolog.Logger { return testkit.Logger(t) }
 
 func newTestEngine(t *testing.T, opts ...engineOpt) *testEngine {
 	t.Helper()
@@ -123,7 +89,7 @@ func newTestEngineWith(t *testing.T, ropts []routing.Option, eopts []Option, opt
 		t.Fatal(err)
 	}
 	te.store = st
-	lo, hi := rtpRange()
+	lo, hi := testkit.RTPRange()
 	relay, err := media.NewRelay(media.Config{IP: netip.MustParseAddr("127.0.0.1"), PortMin: lo, PortMax: hi})
 	if err != nil {
 		t.Fatal(err)
@@ -196,99 +162,33 @@ func (te *testEngine) waitIdle() {
 
 // ---- RTP endpoint ----
 
-type rtpPeer struct {
-	conn     *net.UDPConn
-	received atomic.Int64
-	payloads sync.Map // first payload byte seen -> true
-	lastFrom atomic.Value
-}
+// rtpPeer is a party's RTP socket: the kit's peer, with the harness's
+// offer.
+type rtpPeer struct{ *testkit.Peer }
 
-func newRTPPeer(t *testing.T) *rtpPeer {
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &rtpPeer{conn: c}
-	go func() {
-		buf := make([]byte, 1500)
-		var pkt rtp.Packet
-		for {
-			n, from, err := c.ReadFromUDP(buf)
-			if err != nil {
-				return
-			}
-			if pkt.Unmarshal(buf[:n]) == nil {
-				p.received.Add(1)
-				p.lastFrom.Store(from.String())
-				if len(pkt.Payload) > 0 {
-					p.payloads.Store(pkt.Payload[0], true)
-				}
-			}
-		}
-	}()
-	t.Cleanup(func() { c.Close() })
-	return p
-}
+func newRTPPeer(t *testing.T) *rtpPeer { return &rtpPeer{testkit.NewPeer(t)} }
 
-func (p *rtpPeer) port() int { return p.conn.LocalAddr().(*net.UDPAddr).Port }
+func (p *rtpPeer) port() int { return p.Port() }
 
 func (p *rtpPeer) sdp(sessID int) []byte {
-	return []byte(fmt.Sprintf("v=0\r\no=- %d 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
-		"m=audio %d RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"+
-		"a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n", sessID, p.port()))
+	return testkit.Offer{Session: sessID, Port: p.Port(), Formats: []int{0, 8, 101}, Attrs: []string{"fmtp:101 0-16", "ptime:20", "sendrecv"}}.SDP()
 }
 
 // send sends n PCMU packets whose payload is filled with mark to the
 // address the SDP names.
 func (p *rtpPeer) send(t *testing.T, sdp []byte, n int, mark byte) {
 	t.Helper()
-	dst := sdpAudioAddr(t, sdp)
-	pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SSRC: uint32(mark) * 1000}, Payload: make([]byte, 160)}
-	for i := range pkt.Payload {
-		pkt.Payload[i] = mark
-	}
-	for i := 0; i < n; i++ {
-		pkt.SequenceNumber = uint16(i)
-		pkt.Timestamp = uint32(i * 160)
-		raw, err := pkt.Marshal()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.conn.WriteToUDP(raw, dst); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	p.SendRTP(testkit.MustAudioAddr(t, sdp), n, mark)
 }
 
 func (p *rtpPeer) waitReceived(t *testing.T, atLeast int64) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) && p.received.Load() < atLeast {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if got := p.received.Load(); got < atLeast {
-		t.Fatalf("rtp peer received %d packets, want >= %d", got, atLeast)
-	}
+	p.WaitReceived(atLeast)
 }
 
 func sdpAudioAddr(t *testing.T, sdp []byte) *net.UDPAddr {
 	t.Helper()
-	var ip string
-	var port int
-	for _, line := range strings.Split(strings.ReplaceAll(string(sdp), "\r\n", "\n"), "\n") {
-		if strings.HasPrefix(line, "c=IN IP4 ") {
-			ip = strings.TrimSpace(strings.TrimPrefix(line, "c=IN IP4 "))
-		}
-		if strings.HasPrefix(line, "m=audio ") {
-			f := strings.Fields(line)
-			port, _ = strconv.Atoi(f[1])
-		}
-	}
-	if ip == "" || port == 0 {
-		t.Fatalf("no audio address in sdp:\n%s", sdp)
-	}
-	return &net.UDPAddr{IP: net.ParseIP(ip), Port: port}
+	return net.UDPAddrFromAddrPort(testkit.MustAudioAddr(t, sdp))
 }
 
 // ---- trunk: the UAS the B legs reach ----
@@ -322,17 +222,10 @@ type trunk struct {
 }
 
 func newTrunk(t *testing.T) *trunk {
-	port := freePort(t)
-	tr := &trunk{t: t, addr: fmt.Sprintf("127.0.0.1:%d", port), calls: make(chan *trunkCall, 64), byCall: map[string]*trunkCall{}}
+	u := testkit.NewUA(t, "trunk", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
+	tr := &trunk{t: t, addr: u.Addr, ua: u.UA, dua: u.Dialog, calls: make(chan *trunkCall, 64), byCall: map[string]*trunkCall{}}
 	tr.script = func(*sip.Request) trunkAction { return trunkAction{provisional: []int{180}, final: 200} }
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("trunk"), sipgo.WithUserAgentHostname("127.0.0.1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr.ua = ua
-	srv, _ := sipgo.NewServer(ua)
-	cli, _ := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientConnectionAddr(tr.addr))
-	tr.dua = &sipgo.DialogUA{Client: cli, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "trunk", Host: "127.0.0.1", Port: port}}}
+	srv := u.Server
 	srv.OnInvite(tr.onInvite)
 	srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) {
 		if tc := tr.get(req); tc != nil {
@@ -352,8 +245,8 @@ func newTrunk(t *testing.T) *trunk {
 		_ = tc.sess.ReadBye(req, tx)
 		tc.byeReq <- req
 	})
-	serveUDP(t, srv, ua, tr.addr)
-	serveTCP(t, srv, tr.addr)
+	u.ServeUDP()
+	u.ServeTCP()
 	return tr
 }
 
@@ -436,24 +329,16 @@ type carrier struct {
 }
 
 func newCarrier(t *testing.T) *carrier {
-	port := freePort(t)
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("carrier"), sipgo.WithUserAgentHostname("127.0.0.1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, _ := sipgo.NewServer(ua)
-	cli, _ := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientConnectionAddr(addr))
-	c := &carrier{ua: ua, cli: cli, addr: addr, byes: make(chan *sip.Request, 8)}
-	c.dua = &sipgo.DialogUA{Client: cli, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "carrier", Host: "127.0.0.1", Port: port}}}
-	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
+	u := testkit.NewUA(t, "carrier", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
+	c := &carrier{ua: u.UA, cli: u.Client, dua: u.Dialog, addr: u.Addr, byes: make(chan *sip.Request, 8)}
+	u.Server.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 		c.byes <- req
 	})
-	serveUDP(t, srv, ua, addr)
-	serveTCP(t, srv, addr)
-	tcpCli, _ := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
-	c.tcp = &sipgo.DialogUA{Client: tcpCli, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "carrier", Host: "127.0.0.1", Port: port, UriParams: params("transport", "tcp")}}}
+	u.ServeUDP()
+	u.ServeTCP()
+	tcpCli, _ := sipgo.NewClient(u.UA, sipgo.WithClientHostname("127.0.0.1"))
+	c.tcp = &sipgo.DialogUA{Client: tcpCli, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "carrier", Host: "127.0.0.1", Port: u.Port, UriParams: params("transport", "tcp")}}}
 	return c
 }
 
@@ -491,37 +376,8 @@ func (c *carrier) waitBye(t *testing.T) *sip.Request {
 
 func fromUser(req *sip.Request) string { return req.From().Address.User }
 
-// serveUDP serves a test UA on addr until the test ends.
-func serveUDP(t *testing.T, srv *sipgo.Server, ua *sipgo.UserAgent, addr string) {
-	conn, err := net.ListenPacket("udp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.ServeUDP(conn)
-	if err := sipedge.WaitServing(ua, addr); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(); ua.Close() })
-}
-
-// serveTCP serves a test UA's TCP side on addr until the test ends.
-func serveTCP(t *testing.T, srv *sipgo.Server, addr string) {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.ServeTCP(l)
-	t.Cleanup(func() { l.Close() })
-}
-
 // params builds header or URI parameters from key, value pairs.
-func params(kv ...string) sip.HeaderParams {
-	p := sip.NewParams()
-	for i := 0; i+1 < len(kv); i += 2 {
-		p.Add(kv[i], kv[i+1])
-	}
-	return p
-}
+func params(kv ...string) sip.HeaderParams { return testkit.Params(kv...) }
 
 func withTrunkTransport(tp string) engineOpt {
 	return func(s *engineSetup) { s.cfg.TrunkTransport = tp }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/xbridge/xbridge/internal/testkit"
 	"github.com/xbridge/xbridge/sipedge"
 	"github.com/xbridge/xbridge/store"
 )
@@ -410,7 +411,7 @@ type privacyCall struct {
 // sdpA is A's SDP (version, direction) as the call's media setting wants.
 func (c *privacyCall) sdpA(version int, direction string) string {
 	if c.mediaA != nil {
-		return partySDPAt(partyA, "127.0.0.1", c.mediaA.rtp.port(), c.mediaA.rtcp.port(), version, direction)
+		return partySDPAt(partyA, "127.0.0.1", c.mediaA.rtp.Port(), c.mediaA.rtcp.Port(), version, direction)
 	}
 	return partySDP(partyA, 40000, version, direction)
 }
@@ -418,7 +419,7 @@ func (c *privacyCall) sdpA(version int, direction string) string {
 // sdpB is B's SDP, like sdpA.
 func (c *privacyCall) sdpB(version int, direction string) string {
 	if c.mediaB != nil {
-		return partySDPAt(partyB, "127.0.0.1", c.mediaB.rtp.port(), c.mediaB.rtcp.port(), version, direction)
+		return partySDPAt(partyB, "127.0.0.1", c.mediaB.rtp.Port(), c.mediaB.rtcp.Port(), version, direction)
 	}
 	return partySDP(partyB, 41000, version, direction)
 }
@@ -988,57 +989,22 @@ func TestPrivacyLateOffer(t *testing.T) {
 
 // ---- RTCP ----
 
-// udpEnd is a media socket on 127.0.0.1 that keeps what it receives.
-type udpEnd struct {
-	conn *net.UDPConn
-	in   chan []byte
-}
-
-func newUDPEnd(t *testing.T) *udpEnd {
-	t.Helper()
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &udpEnd{conn: conn, in: make(chan []byte, 64)}
-	go func() {
-		buf := make([]byte, 2048)
-		for {
-			n, _, err := conn.ReadFromUDP(buf)
-			if err != nil {
-				return
-			}
-			select {
-			case e.in <- bytes.Clone(buf[:n]):
-			default:
-			}
-		}
-	}()
-	t.Cleanup(func() { conn.Close() })
-	return e
-}
-
-func (e *udpEnd) port() int { return e.conn.LocalAddr().(*net.UDPAddr).Port }
-
 // mediaEnd is where one party receives RTP and RTCP.
-type mediaEnd struct{ rtp, rtcp *udpEnd }
+type mediaEnd struct{ rtp, rtcp *testkit.Peer }
 
-func newMediaEnd(t *testing.T) *mediaEnd { return &mediaEnd{rtp: newUDPEnd(t), rtcp: newUDPEnd(t)} }
+func newMediaEnd(t *testing.T) *mediaEnd {
+	return &mediaEnd{rtp: testkit.NewPeer(t), rtcp: testkit.NewPeer(t)}
+}
 
 // relayRTCPPort reads the relay's RTCP port (a=rtcp) from an SDP the engine
 // sent.
 func relayRTCPPort(t *testing.T, sdp []byte) int {
 	t.Helper()
-	for _, l := range strings.Split(string(sdp), "\r\n") {
-		if v, ok := strings.CutPrefix(l, "a=rtcp:"); ok {
-			port, _, _ := strings.Cut(v, " ")
-			if n, err := strconv.Atoi(port); err == nil {
-				return n
-			}
-		}
+	port, err := testkit.RTCPPort(sdp)
+	if err != nil {
+		t.Fatalf("%v in:\n%s", err, sdp)
 	}
-	t.Fatalf("no a=rtcp in:\n%s", sdp)
-	return 0
+	return port
 }
 
 // rtcpWords frames one RTCP packet: header (count, type, length) and body
@@ -1122,12 +1088,9 @@ func TestPrivacyRTCP(t *testing.T) {
 			var got []byte
 			// RTCP is UDP: resend (a bounded few times) until one arrives.
 			for try := 0; try < 20 && got == nil; try++ {
-				if _, err := dir.from.rtcp.conn.WriteToUDPAddrPort(pkt, dir.relay); err != nil {
-					t.Fatal(err)
-				}
-				select {
-				case got = <-dir.to.rtcp.in:
-				case <-time.After(100 * time.Millisecond):
+				dir.from.rtcp.Send(dir.relay, pkt)
+				if d, ok := dir.to.rtcp.Next(100 * time.Millisecond); ok {
+					got = d.Data
 				}
 			}
 			if got == nil {

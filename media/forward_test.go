@@ -28,8 +28,8 @@ func newCall(t *testing.T, r *media.Relay, a, b *endpoint) (s *media.Session, re
 	t.Helper()
 	s = r.NewSession(zerolog.Nop())
 	t.Cleanup(s.Close)
-	toB := mustRewrite(t, s, media.SideA, sdpFor("a", a.port(), a.port()+1))
-	toA := mustRewrite(t, s, media.SideB, sdpFor("b", b.port(), b.port()+1))
+	toB := mustRewrite(t, s, media.SideA, sdpFor("a", a.Port(), a.Port()+1))
+	toA := mustRewrite(t, s, media.SideB, sdpFor("b", b.Port(), b.Port()+1))
 	return s, relayPorts(t, toA)[0], relayPorts(t, toB)[0]
 }
 
@@ -45,7 +45,7 @@ func spray(e *endpoint, pkt []byte, ports ...int) (stop func()) {
 		deadline := time.Now().Add(20 * time.Second)
 		for time.Now().Before(deadline) {
 			for _, p := range ports {
-				e.conn.WriteToUDPAddrPort(pkt, netip.AddrPortFrom(loopback, uint16(p)))
+				e.Conn().WriteToUDPAddrPort(pkt, netip.AddrPortFrom(loopback, uint16(p)))
 			}
 			select {
 			case <-done:
@@ -64,8 +64,8 @@ func exchange(t *testing.T, from *endpoint, to int, dst *endpoint, n int, payloa
 	t.Helper()
 	for i := range n {
 		pkt := rtpPacket(t, uint16(i), payload)
-		from.send(to, pkt)
-		if got, _ := dst.recv(); !bytes.Equal(got, pkt) {
+		from.SendPort(to, pkt)
+		if got := dst.Recv().Data; !bytes.Equal(got, pkt) {
 			t.Fatalf("packet %d of %q: received %q", i, payload, got)
 		}
 	}
@@ -81,7 +81,7 @@ func TestIntruderGetsNothingAndInjectsNothing(t *testing.T) {
 	a, b, intruder := listen(t), listen(t), listen(t)
 	s := r.NewSession(zerolog.Nop())
 	defer s.Close()
-	toB := mustRewrite(t, s, media.SideA, sdpFor("a", a.port(), a.port()+1))
+	toB := mustRewrite(t, s, media.SideA, sdpFor("a", a.Port(), a.Port()+1))
 	stop := spray(intruder, rtpPacket(t, 666, "intruder"), 28000, 28001, 28002, 28003)
 	defer stop()
 	waitFor(t, "the intruder's packets to be dropped", func() bool {
@@ -90,7 +90,7 @@ func TestIntruderGetsNothingAndInjectsNothing(t *testing.T) {
 	})
 	// B takes its time to answer, as people do; the intruder keeps at it.
 	time.Sleep(1200 * time.Millisecond)
-	toA := mustRewrite(t, s, media.SideB, sdpFor("b", b.port(), b.port()+1))
+	toA := mustRewrite(t, s, media.SideB, sdpFor("b", b.Port(), b.Port()+1))
 	relayA, relayB := relayPorts(t, toA)[0], relayPorts(t, toB)[0]
 	time.Sleep(30 * time.Millisecond) // the intruder's packets reach the open windows first
 	if got := s.LastPacketFrom(media.SideA); !got.IsZero() {
@@ -104,9 +104,9 @@ func TestIntruderGetsNothingAndInjectsNothing(t *testing.T) {
 	exchange(t, b, relayB, a, 20, "from B")
 	time.Sleep(50 * time.Millisecond) // more intruder packets after both latched
 	stop()
-	a.expectNothing()
-	b.expectNothing()
-	intruder.expectNothing()
+	a.ExpectNothing()
+	b.ExpectNothing()
+	intruder.ExpectNothing()
 
 	st := s.Stats()
 	if st.AToB.RTPPackets != 20 || st.BToA.RTPPackets != 20 {
@@ -136,7 +136,7 @@ func TestNATSourceLearnedOnlyInsideWindow(t *testing.T) {
 		s, relayA, relayB := newCall(t, r, aSDP, b)
 		exchange(t, aNAT, relayA, b, 5, "A behind NAT")
 		exchange(t, b, relayB, aNAT, 5, "to A's NAT")
-		aSDP.expectNothing()
+		aSDP.ExpectNothing()
 		if st := s.Stats().AToB; st.Latched != 1 || st.Strangers != 0 {
 			t.Fatalf("A->B %+v: want A's NAT source latched", st)
 		}
@@ -148,10 +148,10 @@ func TestNATSourceLearnedOnlyInsideWindow(t *testing.T) {
 		exchange(t, aNAT, relayA, b, 2, "first in the window")
 		exchange(t, aSDP, relayA, b, 2, "from the SDP address")
 		exchange(t, b, relayB, aSDP, 2, "to the SDP address")
-		aNAT.send(relayA, rtpPacket(t, 9, "no longer A"))
+		aNAT.SendPort(relayA, rtpPacket(t, 9, "no longer A"))
 		waitFor(t, "the replaced source to be dropped", func() bool { return s.Stats().AToB.Strangers == 1 })
-		aNAT.expectNothing()
-		b.expectNothing()
+		aNAT.ExpectNothing()
+		b.ExpectNothing()
 		if st := s.Stats().AToB; st.Latched != 1 || st.Relatched != 1 {
 			t.Fatalf("A->B %+v: want one latch and one re-latch", st)
 		}
@@ -161,12 +161,12 @@ func TestNATSourceLearnedOnlyInsideWindow(t *testing.T) {
 		aSDP, aNAT, b := listen(t), listen(t), listen(t)
 		s, relayA, relayB := newCall(t, r, aSDP, b)
 		time.Sleep(1500 * time.Millisecond) // past the window
-		aNAT.send(relayA, rtpPacket(t, 1, "too late"))
+		aNAT.SendPort(relayA, rtpPacket(t, 1, "too late"))
 		waitFor(t, "the late NAT source to be dropped", func() bool { return s.Stats().AToB.Strangers == 1 })
 		exchange(t, b, relayB, aSDP, 3, "to A's SDP address")
 		exchange(t, aSDP, relayA, b, 3, "from A's SDP address")
-		aNAT.expectNothing()
-		b.expectNothing()
+		aNAT.ExpectNothing()
+		b.ExpectNothing()
 		if st := s.Stats().AToB; st.Latched != 1 || st.RTPPackets != 3 {
 			t.Fatalf("A->B %+v: want only the SDP address latched", st)
 		}
@@ -180,24 +180,24 @@ func TestReinviteReopensWindow(t *testing.T) {
 	r := newRelayWith(t, 28500, 28599, media.WithLearningWindow(time.Second))
 	aSDP, aNAT, aNew, aNAT2, b := listen(t), listen(t), listen(t), listen(t), listen(t)
 	s, relayA, relayB := newCall(t, r, aSDP, b)
-	offer := sdpFor("a", aSDP.port(), aSDP.port()+1)
+	offer := sdpFor("a", aSDP.Port(), aSDP.Port()+1)
 	exchange(t, aNAT, relayA, b, 3, "A behind NAT")
 
 	time.Sleep(1500 * time.Millisecond) // past the window
-	aNAT2.send(relayA, rtpPacket(t, 1, "moved, no re-INVITE"))
+	aNAT2.SendPort(relayA, rtpPacket(t, 1, "moved, no re-INVITE"))
 	waitFor(t, "the new source to be dropped", func() bool { return s.Stats().AToB.Strangers == 1 })
 	mustRewrite(t, s, media.SideA, offer) // same address: no new window
-	aNAT2.send(relayA, rtpPacket(t, 2, "still no re-INVITE"))
+	aNAT2.SendPort(relayA, rtpPacket(t, 2, "still no re-INVITE"))
 	waitFor(t, "the new source to be dropped again", func() bool { return s.Stats().AToB.Strangers == 2 })
 	exchange(t, b, relayB, aNAT, 2, "to the latched source")
 
 	// The re-INVITE moves A: its new NAT source is learned.
-	mustRewrite(t, s, media.SideA, sdpFor("a", aNew.port(), aNew.port()+1))
+	mustRewrite(t, s, media.SideA, sdpFor("a", aNew.Port(), aNew.Port()+1))
 	exchange(t, aNAT2, relayA, b, 3, "A after re-INVITE")
 	exchange(t, b, relayB, aNAT2, 3, "to A's new source")
-	aNAT.expectNothing()
-	aSDP.expectNothing()
-	aNew.expectNothing()
+	aNAT.ExpectNothing()
+	aSDP.ExpectNothing()
+	aNew.ExpectNothing()
 	if st := s.Stats().AToB; st.Latched != 2 || st.Strangers != 2 {
 		t.Fatalf("A->B %+v: want two latches (before and after the re-INVITE) and two strangers", st)
 	}
@@ -211,10 +211,10 @@ func zombieCheck(t *testing.T, s *media.Session, relayA, relayB int, a2NAT, b2 *
 	exchange(t, a2NAT, relayA, b2, 20, "new call A")
 	exchange(t, b2, relayB, a2NAT, 20, "new call B")
 	for _, z := range zombies {
-		z.expectNothing()
+		z.ExpectNothing()
 	}
-	a2NAT.expectNothing()
-	b2.expectNothing()
+	a2NAT.ExpectNothing()
+	b2.ExpectNothing()
 	st := s.Stats()
 	if st.AToB.RTPPackets != 20 || st.BToA.RTPPackets != 20 || st.AToB.Strangers+st.BToA.Strangers == 0 {
 		t.Fatalf("new call's stats %+v: want the parties' 20 each way and the zombies' packets dropped", st)
@@ -236,8 +236,8 @@ func TestZombieNeverReachesTheNextCall(t *testing.T) {
 	old.Close()
 
 	zombie := rtpPacket(t, 99, "zombie")
-	a1.send(relayA, zombie) // queued before the pairs are handed out again
-	b1.send(relayB, zombie)
+	a1.SendPort(relayA, zombie) // queued before the pairs are handed out again
+	b1.SendPort(relayB, zombie)
 	stopA := spray(a1, zombie, relayA)
 	defer stopA()
 	stopB := spray(b1, zombie, relayB)
@@ -245,8 +245,8 @@ func TestZombieNeverReachesTheNextCall(t *testing.T) {
 
 	s := r.NewSession(zerolog.Nop())
 	defer s.Close()
-	toB2 := mustRewrite(t, s, media.SideA, sdpFor("a", a2SDP.port(), a2SDP.port()+1))
-	toA2 := mustRewrite(t, s, media.SideB, sdpFor("b", b2.port(), b2.port()+1))
+	toB2 := mustRewrite(t, s, media.SideA, sdpFor("a", a2SDP.Port(), a2SDP.Port()+1))
+	toA2 := mustRewrite(t, s, media.SideB, sdpFor("b", b2.Port(), b2.Port()+1))
 	relayA2, relayB2 := relayPorts(t, toA2)[0], relayPorts(t, toB2)[0]
 	if relayA2+relayB2 != relayA+relayB {
 		t.Fatalf("new call on ports %d/%d, want the old call's %d/%d", relayA2, relayB2, relayA, relayB)
@@ -255,7 +255,7 @@ func TestZombieNeverReachesTheNextCall(t *testing.T) {
 	stopA()
 	stopB()
 	zombieCheck(t, s, relayA2, relayB2, a2NAT, b2, a1, b1)
-	a2SDP.expectNothing()
+	a2SDP.ExpectNothing()
 }
 
 // TestZombieAfterRestart: the relay is closed and started again on the same
@@ -282,13 +282,13 @@ func TestZombieAfterRestart(t *testing.T) {
 	r2 := newRelayWith(t, 28300, 28303)
 	s := r2.NewSession(zerolog.Nop())
 	defer s.Close()
-	toB2 := mustRewrite(t, s, media.SideA, sdpFor("a", a2SDP.port(), a2SDP.port()+1))
+	toB2 := mustRewrite(t, s, media.SideA, sdpFor("a", a2SDP.Port(), a2SDP.Port()+1))
 	time.Sleep(1200 * time.Millisecond) // B rings
-	toA2 := mustRewrite(t, s, media.SideB, sdpFor("b", b2.port(), b2.port()+1))
+	toA2 := mustRewrite(t, s, media.SideB, sdpFor("b", b2.Port(), b2.Port()+1))
 	relayA2, relayB2 := relayPorts(t, toA2)[0], relayPorts(t, toB2)[0]
 	time.Sleep(30 * time.Millisecond) // the zombies' packets reach the new call's windows
 	stopA()
 	stopB()
 	zombieCheck(t, s, relayA2, relayB2, a2NAT, b2, a1, b1)
-	a2SDP.expectNothing()
+	a2SDP.ExpectNothing()
 }

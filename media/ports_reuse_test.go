@@ -22,21 +22,21 @@ func TestStalePacketsNeverReachTheNextCall(t *testing.T) {
 	a1, b1, a2, b2 := listen(t), listen(t), listen(t), listen(t)
 
 	old := r.NewSession(zerolog.Nop())
-	toB := mustRewrite(t, old, media.SideA, sdpFor("a", a1.port(), a1.port()+1))
-	toA := mustRewrite(t, old, media.SideB, sdpFor("b", b1.port(), b1.port()+1))
+	toB := mustRewrite(t, old, media.SideA, sdpFor("a", a1.Port(), a1.Port()+1))
+	toA := mustRewrite(t, old, media.SideB, sdpFor("b", b1.Port(), b1.Port()+1))
 	relayA, relayB := relayPorts(t, toA)[0], relayPorts(t, toB)[0]
-	a1.send(relayA, rtpPacket(t, 1, "old call"))
-	b1.recv()
-	b1.send(relayB, rtpPacket(t, 1, "old call"))
-	a1.recv()
+	a1.SendPort(relayA, rtpPacket(t, 1, "old call"))
+	b1.Recv()
+	b1.SendPort(relayB, rtpPacket(t, 1, "old call"))
+	a1.Recv()
 	old.Close()
 
 	stale := rtpPacket(t, 99, "stale")
 	for i := range 20 {
-		a1.send(relayA, stale)
-		b1.send(relayB, stale)
-		a1.send(relayA+1, rtcpRR(uint32(i)))
-		b1.send(relayB+1, rtcpRR(uint32(i)))
+		a1.SendPort(relayA, stale)
+		b1.SendPort(relayB, stale)
+		a1.SendPort(relayA+1, rtcpRR(uint32(i)))
+		b1.SendPort(relayB+1, rtcpRR(uint32(i)))
 	}
 	// Loopback delivery is done within sendto; the pause only makes sure
 	// everything above is queued before the pairs are handed out again.
@@ -44,24 +44,24 @@ func TestStalePacketsNeverReachTheNextCall(t *testing.T) {
 
 	s := r.NewSession(zerolog.Nop())
 	defer s.Close()
-	toB2 := mustRewrite(t, s, media.SideA, sdpFor("a", a2.port(), a2.port()+1))
-	toA2 := mustRewrite(t, s, media.SideB, sdpFor("b", b2.port(), b2.port()+1))
+	toB2 := mustRewrite(t, s, media.SideA, sdpFor("a", a2.Port(), a2.Port()+1))
+	toA2 := mustRewrite(t, s, media.SideB, sdpFor("b", b2.Port(), b2.Port()+1))
 	relayA2, relayB2 := relayPorts(t, toA2)[0], relayPorts(t, toB2)[0]
 	if relayA2 != relayA && relayA2 != relayB || relayB2 != relayA && relayB2 != relayB {
 		t.Fatalf("new call on ports %d/%d, want the old call's %d/%d", relayA2, relayB2, relayA, relayB)
 	}
 
 	fromA, fromB := rtpPacket(t, 2, "new call A"), rtpPacket(t, 2, "new call B")
-	a2.send(relayA2, fromA)
-	if got, _ := b2.recv(); !bytes.Equal(got, fromA) {
+	a2.SendPort(relayA2, fromA)
+	if got := b2.Recv().Data; !bytes.Equal(got, fromA) {
 		t.Fatalf("B of the new call got %q first, want A's packet", got)
 	}
-	b2.send(relayB2, fromB)
-	if got, _ := a2.recv(); !bytes.Equal(got, fromB) {
+	b2.SendPort(relayB2, fromB)
+	if got := a2.Recv().Data; !bytes.Equal(got, fromB) {
 		t.Fatalf("A of the new call got %q first, want B's packet", got)
 	}
 	for _, e := range []*endpoint{a1, b1, a2, b2} {
-		e.expectNothing()
+		e.ExpectNothing()
 	}
 	st := s.Stats()
 	want := media.Flow{RTPPackets: 1, RTPBytes: uint64(len(fromA)), Latched: 1}
@@ -77,8 +77,8 @@ func TestNothingForwardedAfterClose(t *testing.T) {
 	r := newRelay(t, 24500, 24599)
 	a, b := listen(t), listen(t)
 	s := r.NewSession(zerolog.Nop())
-	toB := mustRewrite(t, s, media.SideA, sdpFor("a", a.port(), a.port()+1))
-	mustRewrite(t, s, media.SideB, sdpFor("b", b.port(), b.port()+1))
+	toB := mustRewrite(t, s, media.SideA, sdpFor("a", a.Port(), a.Port()+1))
+	mustRewrite(t, s, media.SideB, sdpFor("b", b.Port(), b.Port()+1))
 	relayB := netip.AddrPortFrom(loopback, uint16(relayPorts(t, toB)[0]))
 
 	done := make(chan struct{})
@@ -92,7 +92,7 @@ func TestNothingForwardedAfterClose(t *testing.T) {
 				return
 			default:
 			}
-			b.conn.WriteToUDPAddrPort(pkt, relayB)
+			b.Conn().WriteToUDPAddrPort(pkt, relayB)
 			if i%32 == 0 {
 				time.Sleep(100 * time.Microsecond) // stay under A's socket buffer
 			}
@@ -105,14 +105,14 @@ func TestNothingForwardedAfterClose(t *testing.T) {
 	close(done)
 	<-stopped
 
-	received := uint64(0)
-	buf := make([]byte, 2048)
-	for received <= forwarded+1000 {
-		a.conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-		if _, _, err := a.conn.ReadFromUDPAddrPort(buf); err != nil {
+	// Everything forwarded has arrived once A has heard nothing for 200 ms.
+	var received uint64
+	for range 100 {
+		received = uint64(a.Received())
+		time.Sleep(200 * time.Millisecond)
+		if uint64(a.Received()) == received {
 			break
 		}
-		received++
 	}
 	if received > forwarded {
 		t.Fatalf("A received %d packets, the session forwarded %d before Close returned", received, forwarded)

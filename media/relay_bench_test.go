@@ -2,6 +2,7 @@ package media_test
 
 import (
 	"errors"
+	"net"
 	"net/netip"
 	"os"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/xbridge/xbridge/internal/testkit"
 	"github.com/xbridge/xbridge/media"
 )
 
@@ -19,38 +21,44 @@ import (
 func BenchmarkForward(b *testing.B) {
 	const window = 32
 	r := newRelay(b, 23000, 23099)
-	sender, sink := listen(b), listen(b)
+	sender, sink := testkit.ListenUDP(b), testkit.ListenUDP(b)
+	senderPort, sinkPort := sender.LocalAddr().(*net.UDPAddr).Port, sink.LocalAddr().(*net.UDPAddr).Port
 	s := r.NewSession(zerolog.Nop())
 	defer s.Close()
-	mustRewrite(b, s, media.SideA, sdpFor("a", sender.port(), sender.port()+1))
-	toA := mustRewrite(b, s, media.SideB, sdpFor("b", sink.port(), sink.port()+1))
+	mustRewrite(b, s, media.SideA, sdpFor("a", senderPort, senderPort+1))
+	toA := mustRewrite(b, s, media.SideB, sdpFor("b", sinkPort, sinkPort+1))
 	relayA := netip.AddrPortFrom(loopback, uint16(relayPorts(b, toA)[0]))
 	pkt := rtpPacket(b, 1, string(make([]byte, 160))) // 20 ms of G.711
 	buf := make([]byte, 2048)
 
 	for range 100 {
-		sender.send(int(relayA.Port()), pkt)
-		sink.recv()
+		if _, err := sender.WriteToUDPAddrPort(pkt, relayA); err != nil {
+			b.Fatal(err)
+		}
+		sink.SetReadDeadline(time.Now().Add(testkit.RecvTimeout))
+		if _, _, err := sink.ReadFromUDPAddrPort(buf); err != nil {
+			b.Fatalf("warm-up: %v", err)
+		}
 	}
 
 	inflight, lost := 0, 0
 	receive := func() {
-		if _, _, err := sink.conn.ReadFromUDPAddrPort(buf); err != nil {
+		if _, _, err := sink.ReadFromUDPAddrPort(buf); err != nil {
 			if !errors.Is(err, os.ErrDeadlineExceeded) {
 				b.Fatal(err)
 			}
 			lost += inflight // the kernel dropped some; start over
 			inflight = 0
-			sink.conn.SetReadDeadline(time.Now().Add(time.Second))
+			sink.SetReadDeadline(time.Now().Add(time.Second))
 			return
 		}
 		inflight--
 	}
-	sink.conn.SetReadDeadline(time.Now().Add(time.Second))
+	sink.SetReadDeadline(time.Now().Add(time.Second))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := sender.conn.WriteToUDPAddrPort(pkt, relayA); err != nil {
+		if _, err := sender.WriteToUDPAddrPort(pkt, relayA); err != nil {
 			b.Fatal(err)
 		}
 		inflight++
@@ -58,7 +66,7 @@ func BenchmarkForward(b *testing.B) {
 			receive()
 		}
 		if i%1024 == 0 {
-			sink.conn.SetReadDeadline(time.Now().Add(time.Second))
+			sink.SetReadDeadline(time.Now().Add(time.Second))
 		}
 	}
 	for inflight > 0 {

@@ -16,6 +16,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/rs/zerolog"
 
+	"github.com/xbridge/xbridge/internal/testkit"
 	"github.com/xbridge/xbridge/media"
 )
 
@@ -33,54 +34,10 @@ func newRelay(t testing.TB, min, max int) *media.Relay {
 	return r
 }
 
-// endpoint is a party's UDP socket on 127.0.0.1.
-type endpoint struct {
-	t    testing.TB
-	conn *net.UDPConn
-}
+// endpoint is a party's UDP socket on 127.0.0.1: the kit's RTP peer.
+type endpoint = testkit.Peer
 
-func listen(t testing.TB) *endpoint {
-	t.Helper()
-	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, 0)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return &endpoint{t: t, conn: c}
-}
-
-func (e *endpoint) port() int { return e.conn.LocalAddr().(*net.UDPAddr).Port }
-
-func (e *endpoint) send(to int, b []byte) {
-	e.t.Helper()
-	if _, err := e.conn.WriteToUDPAddrPort(b, netip.AddrPortFrom(loopback, uint16(to))); err != nil {
-		e.t.Fatal(err)
-	}
-}
-
-// recv waits (bounded) for one datagram.
-func (e *endpoint) recv() ([]byte, netip.AddrPort) {
-	e.t.Helper()
-	buf := make([]byte, 2048)
-	e.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	n, from, err := e.conn.ReadFromUDPAddrPort(buf)
-	if err != nil {
-		e.t.Fatalf("endpoint :%d expected a packet: %v", e.port(), err)
-	}
-	return buf[:n], from
-}
-
-// expectNothing asserts that no datagram is waiting or arrives shortly. It
-// is used after a packet that would have been sent before the unwanted one
-// has been received, so the short wait is not a race.
-func (e *endpoint) expectNothing() {
-	e.t.Helper()
-	buf := make([]byte, 2048)
-	e.conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-	if n, from, err := e.conn.ReadFromUDPAddrPort(buf); err == nil {
-		e.t.Fatalf("endpoint :%d got an unexpected %d-byte packet from %v", e.port(), n, from)
-	}
-}
+func listen(t testing.TB) *endpoint { return testkit.NewPeer(t) }
 
 func rtpPacket(t testing.TB, seq uint16, payload string) []byte {
 	t.Helper()
@@ -102,29 +59,20 @@ func rtcpRR(ssrc uint32) []byte {
 
 // sdpFor describes a party receiving RTP on rtpPort and RTCP on rtcpPort.
 func sdpFor(user string, rtpPort, rtcpPort int) []byte {
-	return []byte(fmt.Sprintf("v=0\r\no=%s 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
-		"m=audio %d RTP/AVP 0 101\r\na=rtcp:%d\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n",
-		user, rtpPort, rtcpPort))
+	return testkit.Offer{User: user, Session: 1, Port: rtpPort, RTCP: rtcpPort, Formats: []int{0, 101}}.SDP()
 }
 
 // relayPorts reads the m= ports of a rewritten SDP and checks it points at
 // the relay's address only.
 func relayPorts(t testing.TB, sdp []byte) []int {
 	t.Helper()
-	var ports []int
-	for _, l := range strings.Split(string(sdp), "\r\n") {
-		switch {
-		case strings.HasPrefix(l, "m="):
-			f := strings.Fields(l)
-			p, err := strconv.Atoi(f[1])
-			if err != nil {
-				t.Fatalf("bad m= line %q", l)
-			}
-			ports = append(ports, p)
-		case strings.HasPrefix(l, "c="):
-			if l != "c=IN IP4 127.0.0.1" {
-				t.Fatalf("c= line %q does not point at the relay", l)
-			}
+	ports, conns, err := testkit.MediaPorts(sdp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range conns {
+		if c != "c=IN IP4 127.0.0.1" {
+			t.Fatalf("c= line %q does not point at the relay", c)
 		}
 	}
 	return ports
@@ -159,8 +107,8 @@ func TestRelayForwardsBothWaysWithLatching(t *testing.T) {
 
 	s := r.NewSession(zerolog.Nop())
 	defer s.Close()
-	toB := mustRewrite(t, s, media.SideA, sdpFor("alice", aSDP.port(), aSDPRTCP.port()))
-	toA := mustRewrite(t, s, media.SideB, sdpFor("bob", bRTP.port(), bRTCP.port()))
+	toB := mustRewrite(t, s, media.SideA, sdpFor("alice", aSDP.Port(), aSDPRTCP.Port()))
+	toA := mustRewrite(t, s, media.SideB, sdpFor("bob", bRTP.Port(), bRTCP.Port()))
 	relayB, relayA := relayPorts(t, toB)[0], relayPorts(t, toA)[0]
 	if relayA == relayB || relayA%2 != 0 || relayB%2 != 0 {
 		t.Fatalf("relay ports A-facing %d, B-facing %d: want two distinct even ports", relayA, relayB)
@@ -174,8 +122,9 @@ func TestRelayForwardsBothWaysWithLatching(t *testing.T) {
 
 	// A → B, RTP: B gets the bytes unchanged from its relay port.
 	fromA := rtpPacket(t, 1, "hello from A")
-	aRTP.send(relayA, fromA)
-	got, src := bRTP.recv()
+	aRTP.SendPort(relayA, fromA)
+	d := bRTP.Recv()
+	got, src := d.Data, d.From
 	if !bytes.Equal(got, fromA) {
 		t.Fatalf("B got %x, want %x", got, fromA)
 	}
@@ -189,23 +138,24 @@ func TestRelayForwardsBothWaysWithLatching(t *testing.T) {
 
 	// B → A, RTP: goes to where A actually sends from, not to A's SDP.
 	fromB := rtpPacket(t, 7, "hello from B")
-	bRTP.send(relayB, fromB)
-	got, src = aRTP.recv()
+	bRTP.SendPort(relayB, fromB)
+	d = aRTP.Recv()
+	got, src = d.Data, d.From
 	if !bytes.Equal(got, fromB) || src != netip.AddrPortFrom(loopback, uint16(relayA)) {
 		t.Fatalf("A got %x from %v, want %x from relay port %d", got, src, fromB, relayA)
 	}
 
 	// RTCP both ways on the +1 ports, latched on its own.
-	aRTCP.send(relayA+1, rtcpRR(1))
-	if got, src = bRTCP.recv(); !bytes.Equal(got, rtcpRR(1)) || src.Port() != uint16(relayB+1) {
-		t.Fatalf("B got RTCP %x from %v", got, src)
+	aRTCP.SendPort(relayA+1, rtcpRR(1))
+	if d := bRTCP.Recv(); !bytes.Equal(d.Data, rtcpRR(1)) || d.From.Port() != uint16(relayB+1) {
+		t.Fatalf("B got RTCP %x from %v", d.Data, d.From)
 	}
-	bRTCP.send(relayB+1, rtcpRR(2))
-	if got, src = aRTCP.recv(); !bytes.Equal(got, rtcpRR(2)) || src.Port() != uint16(relayA+1) {
-		t.Fatalf("A got RTCP %x from %v", got, src)
+	bRTCP.SendPort(relayB+1, rtcpRR(2))
+	if d := aRTCP.Recv(); !bytes.Equal(d.Data, rtcpRR(2)) || d.From.Port() != uint16(relayA+1) {
+		t.Fatalf("A got RTCP %x from %v", d.Data, d.From)
 	}
-	aSDP.expectNothing()
-	aSDPRTCP.expectNothing()
+	aSDP.ExpectNothing()
+	aSDPRTCP.ExpectNothing()
 
 	st := s.Stats()
 	want := media.Stats{
@@ -227,26 +177,26 @@ func TestRelayNeverSendsBackToSender(t *testing.T) {
 		a, b := listen(t), listen(t)
 		s := r.NewSession(zerolog.Nop())
 		defer s.Close()
-		toB := mustRewrite(t, s, media.SideA, sdpFor("a", a.port(), a.port()+1))
+		toB := mustRewrite(t, s, media.SideA, sdpFor("a", a.Port(), a.Port()+1))
 		relayB := relayPorts(t, toB)[0]
 		// B knows its relay port from the offer and sends early; until B's
 		// SDP says who B is, nobody is accepted as B; nor may B get its own
 		// packet.
-		b.send(relayB, rtpPacket(t, 1, "early"))
+		b.SendPort(relayB, rtpPacket(t, 1, "early"))
 		waitFor(t, "the early packet to be dropped", func() bool { return s.Stats().BToA.Strangers == 1 })
-		a.expectNothing()
-		b.expectNothing()
+		a.ExpectNothing()
+		b.ExpectNothing()
 	})
 
 	t.Run("A and B at one address", func(t *testing.T) {
 		ab, other := listen(t), listen(t)
 		s := r.NewSession(zerolog.Nop())
 		defer s.Close()
-		mustRewrite(t, s, media.SideA, sdpFor("a", ab.port(), other.port()))
-		toA := mustRewrite(t, s, media.SideB, sdpFor("b", ab.port(), other.port()))
-		ab.send(relayPorts(t, toA)[0], rtpPacket(t, 1, "loop?"))
+		mustRewrite(t, s, media.SideA, sdpFor("a", ab.Port(), other.Port()))
+		toA := mustRewrite(t, s, media.SideB, sdpFor("b", ab.Port(), other.Port()))
+		ab.SendPort(relayPorts(t, toA)[0], rtpPacket(t, 1, "loop?"))
 		waitFor(t, "the looping packet to be dropped", func() bool { return s.Stats().AToB.Dropped == 1 })
-		ab.expectNothing()
+		ab.ExpectNothing()
 		if st := s.Stats(); st.AToB.RTPPackets != 0 || st.BToA.RTPPackets != 0 {
 			t.Fatalf("forwarded a packet back to its sender: %+v", st)
 		}
@@ -256,18 +206,18 @@ func TestRelayNeverSendsBackToSender(t *testing.T) {
 		a, b := listen(t), listen(t)
 		s := r.NewSession(zerolog.Nop())
 		defer s.Close()
-		toB := mustRewrite(t, s, media.SideA, sdpFor("a", a.port(), a.port()+1))
-		toA := mustRewrite(t, s, media.SideB, sdpFor("b", b.port(), b.port()+1))
+		toB := mustRewrite(t, s, media.SideA, sdpFor("a", a.Port(), a.Port()+1))
+		toA := mustRewrite(t, s, media.SideB, sdpFor("b", b.Port(), b.Port()+1))
 		for i := range 20 {
-			a.send(relayPorts(t, toA)[0], rtpPacket(t, uint16(i), "a"))
-			if got, _ := b.recv(); !bytes.Equal(got, rtpPacket(t, uint16(i), "a")) {
+			a.SendPort(relayPorts(t, toA)[0], rtpPacket(t, uint16(i), "a"))
+			if got := b.Recv().Data; !bytes.Equal(got, rtpPacket(t, uint16(i), "a")) {
 				t.Fatalf("B got %x", got)
 			}
 		}
-		a.expectNothing()
-		b.send(relayPorts(t, toB)[0], rtpPacket(t, 99, "b"))
-		a.recv()
-		b.expectNothing()
+		a.ExpectNothing()
+		b.SendPort(relayPorts(t, toB)[0], rtpPacket(t, 99, "b"))
+		a.Recv()
+		b.ExpectNothing()
 	})
 }
 
@@ -276,18 +226,18 @@ func TestRelayDropsNonRTP(t *testing.T) {
 	a, b := listen(t), listen(t)
 	s := r.NewSession(zerolog.Nop())
 	defer s.Close()
-	mustRewrite(t, s, media.SideA, sdpFor("a", a.port(), a.port()+1))
-	relayA := relayPorts(t, mustRewrite(t, s, media.SideB, sdpFor("b", b.port(), b.port()+1)))[0]
+	mustRewrite(t, s, media.SideA, sdpFor("a", a.Port(), a.Port()+1))
+	relayA := relayPorts(t, mustRewrite(t, s, media.SideB, sdpFor("b", b.Port(), b.Port()+1)))[0]
 
 	stun := []byte{0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
 	for _, junk := range [][]byte{[]byte("hello world!"), stun, {0x80, 0, 1}} {
-		a.send(relayA, junk)
+		a.SendPort(relayA, junk)
 	}
-	a.send(relayA+1, []byte{0x80, 201, 0}) // RTCP shorter than a header
+	a.SendPort(relayA+1, []byte{0x80, 201, 0}) // RTCP shorter than a header
 	waitFor(t, "4 drops", func() bool { return s.Stats().AToB.Dropped == 4 })
 	good := rtpPacket(t, 5, "real")
-	a.send(relayA, good)
-	if got, _ := b.recv(); !bytes.Equal(got, good) {
+	a.SendPort(relayA, good)
+	if got := b.Recv().Data; !bytes.Equal(got, good) {
 		t.Fatalf("B got %x, want the real packet %x (garbage forwarded?)", got, good)
 	}
 	if st := s.Stats().AToB; st.RTPPackets != 1 || st.RTCPPackets != 0 {
@@ -299,18 +249,18 @@ func TestRelayRelatchesWhenSDPChanges(t *testing.T) {
 	r := newRelay(t, 21300, 21399)
 	aOld, aNAT, aNew, aNAT2, b := listen(t), listen(t), listen(t), listen(t), listen(t)
 	s, relayA, relayB := newCall(t, r, aOld, b)
-	offer := sdpFor("a", aOld.port(), aOld.port()+1)
+	offer := sdpFor("a", aOld.Port(), aOld.Port()+1)
 	toB := mustRewrite(t, s, media.SideA, offer) // the same SDP again: same rewrite
 
 	roundTrip := func(from, to *endpoint, seq uint16) {
 		t.Helper()
 		if from != nil {
-			from.send(relayA, rtpPacket(t, seq, "a"))
-			b.recv()
+			from.SendPort(relayA, rtpPacket(t, seq, "a"))
+			b.Recv()
 		}
 		pkt := rtpPacket(t, seq, "b")
-		b.send(relayB, pkt)
-		if got, _ := to.recv(); !bytes.Equal(got, pkt) {
+		b.SendPort(relayB, pkt)
+		if got := to.Recv().Data; !bytes.Equal(got, pkt) {
 			t.Fatalf("got %x", got)
 		}
 	}
@@ -323,11 +273,11 @@ func TestRelayRelatchesWhenSDPChanges(t *testing.T) {
 	roundTrip(nil, aNAT, 2)
 
 	// A re-INVITE with a new address: B's packets go there until A sends.
-	mustRewrite(t, s, media.SideA, sdpFor("a", aNew.port(), aNew.port()+1))
+	mustRewrite(t, s, media.SideA, sdpFor("a", aNew.Port(), aNew.Port()+1))
 	roundTrip(nil, aNew, 3)
 	roundTrip(aNAT2, aNAT2, 4)
-	aOld.expectNothing()
-	aNAT.expectNothing()
+	aOld.ExpectNothing()
+	aNAT.ExpectNothing()
 	if got := r.PortsInUse(); got != 4 {
 		t.Fatalf("re-INVITE changed PortsInUse to %d, want 4 (ports reused)", got)
 	}
@@ -620,27 +570,27 @@ func TestReofferWithPortZeroStopsStream(t *testing.T) {
 	a, b := listen(t), listen(t)
 	s := r.NewSession(zerolog.Nop())
 	defer s.Close()
-	offer := sdpFor("a", a.port(), a.port()+1)
+	offer := sdpFor("a", a.Port(), a.Port()+1)
 	toB := mustRewrite(t, s, media.SideA, offer)
-	mustRewrite(t, s, media.SideB, sdpFor("b", b.port(), b.port()+1))
+	mustRewrite(t, s, media.SideB, sdpFor("b", b.Port(), b.Port()+1))
 	relayB := relayPorts(t, toB)[0]
 
 	// A turns the stream off: B is told port 0, and B's packets stop.
-	off := bytes.Replace(offer, []byte(fmt.Sprintf("m=audio %d ", a.port())), []byte("m=audio 0 "), 1)
+	off := bytes.Replace(offer, []byte(fmt.Sprintf("m=audio %d ", a.Port())), []byte("m=audio 0 "), 1)
 	if ports := relayPorts(t, mustRewrite(t, s, media.SideA, off)); ports[0] != 0 {
 		t.Fatalf("stream turned off by A is offered to B on port %d", ports[0])
 	}
-	b.send(relayB, rtpPacket(t, 1, "into the void"))
+	b.SendPort(relayB, rtpPacket(t, 1, "into the void"))
 	waitFor(t, "B's packet to be dropped", func() bool { return s.Stats().BToA.Dropped == 1 })
-	a.expectNothing()
+	a.ExpectNothing()
 
 	// Turned on again, the stream comes back on the same relay port.
 	if got := relayPorts(t, mustRewrite(t, s, media.SideA, offer))[0]; got != relayB {
 		t.Fatalf("stream back on port %d, want %d", got, relayB)
 	}
 	pkt := rtpPacket(t, 2, "back")
-	b.send(relayB, pkt)
-	if got, _ := a.recv(); !bytes.Equal(got, pkt) {
+	b.SendPort(relayB, pkt)
+	if got := a.Recv().Data; !bytes.Equal(got, pkt) {
 		t.Fatalf("A got %x", got)
 	}
 	if got := r.PortsInUse(); got != 4 {

@@ -14,6 +14,8 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/rs/zerolog"
+
+	"github.com/xbridge/xbridge/internal/testkit"
 )
 
 // Identities a phone puts into RTCP; none may reach the other side.
@@ -387,19 +389,19 @@ func TestRelayScrubsRTCP(t *testing.T) {
 	aRTP, aRTCP, bRTP, bRTCP := listenPeer(t), listenPeer(t), listenPeer(t), listenPeer(t)
 	s := r.NewSession(zerolog.Nop())
 	defer s.Close()
-	toB, err := s.Rewrite(SideA, peerSDP("alice", aRTP.port(), aRTCP.port()))
+	toB, err := s.Rewrite(SideA, peerSDP("alice", aRTP.Port(), aRTCP.Port()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	toA, err := s.Rewrite(SideB, peerSDP("bob", bRTP.port(), bRTCP.port()))
+	toA, err := s.Rewrite(SideB, peerSDP("bob", bRTP.Port(), bRTCP.Port()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	relayA, relayB := sdpPort(t, toA), sdpPort(t, toB)
 
 	fromA := compound(srWithBlocks, sdesAlice, appPhone)
-	aRTCP.send(relayA+1, fromA)
-	got := bRTCP.recv()
+	aRTCP.SendPort(relayA+1, fromA)
+	got := bRTCP.Recv().Data
 	tokA := s.rtcpToken(SideA)
 	for _, id := range []string{idCNAME, idName, idEmail, idPhone, "XBRG"} {
 		if run := leakedRun(got, []byte(id), tokA); run != "" {
@@ -415,8 +417,8 @@ func TestRelayScrubsRTCP(t *testing.T) {
 	}
 
 	fromB := compound(rrWithBlock, sdesHost, byeWithReason)
-	bRTCP.send(relayB+1, fromB)
-	got = aRTCP.recv()
+	bRTCP.SendPort(relayB+1, fromB)
+	got = aRTCP.Recv().Data
 	if run := leakedRun(got, []byte(idHost), s.rtcpToken(SideB)); run != "" {
 		t.Fatalf("A received %q of B's CNAME:\n%x", run, got)
 	}
@@ -425,33 +427,33 @@ func TestRelayScrubsRTCP(t *testing.T) {
 	}
 
 	// The same CNAME again: the receiver must see the same token.
-	aRTCP.send(relayA+1, compound(rrWithBlock, sdesAlice))
-	if again := firstCNAME(t, bRTCP.recv()); again != cnameA {
+	aRTCP.SendPort(relayA+1, compound(rrWithBlock, sdesAlice))
+	if again := firstCNAME(t, bRTCP.Recv().Data); again != cnameA {
 		t.Fatalf("A's CNAME changed within the session: %q then %q", cnameA, again)
 	}
 
 	// Muxed RTCP (a=rtcp-mux) arrives on the RTP port and is scrubbed too;
 	// RTP on the same port is untouched.
-	aRTP.send(relayA, compound(rrWithBlock, sdesAlice))
-	if got = bRTP.recv(); bytes.Contains(got, []byte(idCNAME)) || firstCNAME(t, got) != cnameA {
+	aRTP.SendPort(relayA, compound(rrWithBlock, sdesAlice))
+	if got = bRTP.Recv().Data; bytes.Contains(got, []byte(idCNAME)) || firstCNAME(t, got) != cnameA {
 		t.Fatalf("muxed RTCP not scrubbed:\n%x", got)
 	}
 	rtpPkt := append([]byte{0x80, 0, 0, 1, 0, 0, 0, 160, 0x12, 0x34, 0xab, 0xcd}, idPhone...)
-	aRTP.send(relayA, rtpPkt)
-	if got = bRTP.recv(); !bytes.Equal(got, rtpPkt) {
+	aRTP.SendPort(relayA, rtpPkt)
+	if got = bRTP.Recv().Data; !bytes.Equal(got, rtpPkt) {
 		t.Fatalf("RTP changed on the way: %x", got)
 	}
 
 	// Malformed RTCP and a lone APP are dropped and counted; the good packet
 	// sent after them is the next thing B receives.
 	before := s.Stats().AToB
-	aRTCP.send(relayA+1, compound(rrWithBlock, sdesAlice[:len(sdesAlice)-4]))
-	aRTCP.send(relayA+1, appPhone)
-	aRTCP.send(relayA+1, rrWithBlock)
-	if got = bRTCP.recv(); !bytes.Equal(got, rrWithBlock) {
+	aRTCP.SendPort(relayA+1, compound(rrWithBlock, sdesAlice[:len(sdesAlice)-4]))
+	aRTCP.SendPort(relayA+1, appPhone)
+	aRTCP.SendPort(relayA+1, rrWithBlock)
+	if got = bRTCP.Recv().Data; !bytes.Equal(got, rrWithBlock) {
 		t.Fatalf("B got %x, want only the well-formed RR", got)
 	}
-	bRTCP.expectNothing()
+	bRTCP.ExpectNothing()
 	after := s.Stats().AToB
 	if after.Dropped != before.Dropped+2 || after.RTCPPackets != before.RTCPPackets+1 {
 		t.Fatalf("stats before %+v after %+v: want 2 dropped and 1 RTCP packet more", before, after)
@@ -495,13 +497,14 @@ func BenchmarkForwardRTCP(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer r.Close()
-	sender, sink := listenPeer(b), listenPeer(b)
+	sender, sink := testkit.ListenUDP(b), testkit.ListenUDP(b)
+	senderPort, sinkPort := sender.LocalAddr().(*net.UDPAddr).Port, sink.LocalAddr().(*net.UDPAddr).Port
 	s := r.NewSession(zerolog.Nop())
 	defer s.Close()
-	if _, err := s.Rewrite(SideA, peerSDP("a", sender.port(), sender.port()+1)); err != nil {
+	if _, err := s.Rewrite(SideA, peerSDP("a", senderPort, senderPort+1)); err != nil {
 		b.Fatal(err)
 	}
-	toA, err := s.Rewrite(SideB, peerSDP("b", sink.port()-1, sink.port()))
+	toA, err := s.Rewrite(SideB, peerSDP("b", sinkPort-1, sinkPort))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -509,35 +512,40 @@ func BenchmarkForwardRTCP(b *testing.B) {
 	pkt := compound(srWithBlocks, sdesAlice)
 	buf := make([]byte, 2048)
 	for range 100 {
-		sender.send(int(relayRTCP.Port()), pkt)
-		sink.recv()
+		if _, err := sender.WriteToUDPAddrPort(pkt, relayRTCP); err != nil {
+			b.Fatal(err)
+		}
+		sink.SetReadDeadline(time.Now().Add(testkit.RecvTimeout))
+		if _, _, err := sink.ReadFromUDPAddrPort(buf); err != nil {
+			b.Fatalf("warm-up: %v", err)
+		}
 	}
 
 	inflight, lost := 0, 0
 	receive := func() {
-		if _, _, err := sink.conn.ReadFromUDPAddrPort(buf); err != nil {
+		if _, _, err := sink.ReadFromUDPAddrPort(buf); err != nil {
 			if !errors.Is(err, os.ErrDeadlineExceeded) {
 				b.Fatal(err)
 			}
 			lost += inflight
 			inflight = 0
-			sink.conn.SetReadDeadline(time.Now().Add(time.Second))
+			sink.SetReadDeadline(time.Now().Add(time.Second))
 			return
 		}
 		inflight--
 	}
-	sink.conn.SetReadDeadline(time.Now().Add(time.Second))
+	sink.SetReadDeadline(time.Now().Add(time.Second))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := sender.conn.WriteToUDPAddrPort(pkt, relayRTCP); err != nil {
+		if _, err := sender.WriteToUDPAddrPort(pkt, relayRTCP); err != nil {
 			b.Fatal(err)
 		}
 		if inflight++; inflight == window {
 			receive()
 		}
 		if i%1024 == 0 {
-			sink.conn.SetReadDeadline(time.Now().Add(time.Second))
+			sink.SetReadDeadline(time.Now().Add(time.Second))
 		}
 	}
 	for inflight > 0 {
@@ -784,67 +792,17 @@ func pionParses(p []byte) (ok bool) {
 	return err == nil
 }
 
-// peer is a party's UDP socket on 127.0.0.1.
-type peer struct {
-	t    testing.TB
-	conn *net.UDPConn
-}
+// peer is a party's UDP socket on 127.0.0.1: the kit's RTP peer.
+type peer = testkit.Peer
 
-func listenPeer(t testing.TB) *peer {
-	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return &peer{t: t, conn: c}
-}
-
-func (p *peer) port() int { return p.conn.LocalAddr().(*net.UDPAddr).Port }
-
-func (p *peer) send(port int, b []byte) {
-	p.t.Helper()
-	if _, err := p.conn.WriteToUDPAddrPort(b, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))); err != nil {
-		p.t.Fatal(err)
-	}
-}
-
-func (p *peer) recv() []byte {
-	p.t.Helper()
-	buf := make([]byte, 2048)
-	p.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	n, _, err := p.conn.ReadFromUDPAddrPort(buf)
-	if err != nil {
-		p.t.Fatalf("peer :%d expected a packet: %v", p.port(), err)
-	}
-	return buf[:n]
-}
-
-// expectNothing is used after the packet that was sent last has arrived,
-// so the short wait is not a race.
-func (p *peer) expectNothing() {
-	p.t.Helper()
-	buf := make([]byte, 2048)
-	p.conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-	if n, _, err := p.conn.ReadFromUDPAddrPort(buf); err == nil {
-		p.t.Fatalf("peer :%d got an unexpected %d-byte packet: %x", p.port(), n, buf[:n])
-	}
-}
+func listenPeer(t testing.TB) *peer { return testkit.NewPeer(t) }
 
 func peerSDP(user string, rtpPort, rtcpPort int) []byte {
-	return []byte(fmt.Sprintf("v=0\r\no=%s 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
-		"m=audio %d RTP/AVP 0\r\na=rtcp:%d\r\n", user, rtpPort, rtcpPort))
+	return testkit.Offer{User: user, Session: 1, Port: rtpPort, RTCP: rtcpPort}.SDP()
 }
 
 // sdpPort is the first m= port of a rewritten SDP: the relay's RTP port.
 func sdpPort(t testing.TB, sdp []byte) int {
 	t.Helper()
-	var port int
-	for _, l := range strings.Split(string(sdp), "\r\n") {
-		if _, err := fmt.Sscanf(l, "m=audio %d", &port); err == nil {
-			return port
-		}
-	}
-	t.Fatalf("no m=audio line in %q", sdp)
-	return 0
+	return int(testkit.MustAudioAddr(t, sdp).Port())
 }

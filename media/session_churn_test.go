@@ -19,10 +19,10 @@ import (
 // all come back, between sessions and after Relay.Close.
 func TestTenThousandSessionsLeakNothing(t *testing.T) {
 	const sessions = 10000
+	a, b := listen(t), listen(t) // their readers are the test's, not the relay's
 	before := runtime.NumGoroutine()
 	r := newRelay(t, 22000, 22199)
-	a, b := listen(t), listen(t)
-	offer, answer := sdpFor("a", a.port(), a.port()+1), sdpFor("b", b.port(), b.port()+1)
+	offer, answer := sdpFor("a", a.Port(), a.Port()+1), sdpFor("b", b.Port(), b.Port()+1)
 	for i := range sessions {
 		s := r.NewSession(zerolog.Nop())
 		mustRewrite(t, s, media.SideA, offer)
@@ -30,8 +30,8 @@ func TestTenThousandSessionsLeakNothing(t *testing.T) {
 		if i%1000 == 0 {
 			// Now and then push a packet through, so sessions closed with
 			// traffic in flight are part of the churn.
-			a.send(relayPorts(t, toA)[0], rtpPacket(t, uint16(i), "x"))
-			b.recv()
+			a.SendPort(relayPorts(t, toA)[0], rtpPacket(t, uint16(i), "x"))
+			b.Recv()
 		}
 		if got := r.PortsInUse(); got != 4 {
 			t.Fatalf("session %d: PortsInUse = %d, want 4", i, got)
@@ -71,9 +71,9 @@ func TestConcurrentRewriteTrafficAndClose(t *testing.T) {
 	r := newRelay(t, 22200, 22299)
 	a1, a2, b := listen(t), listen(t), listen(t)
 	s := r.NewSession(zerolog.Nop())
-	offers := [][]byte{sdpFor("a", a1.port(), a1.port()+1), sdpFor("a", a2.port(), a2.port()+1)}
+	offers := [][]byte{sdpFor("a", a1.Port(), a1.Port()+1), sdpFor("a", a2.Port(), a2.Port()+1)}
 	toB := mustRewrite(t, s, media.SideA, offers[0])
-	toA := mustRewrite(t, s, media.SideB, sdpFor("b", b.port(), b.port()+1))
+	toA := mustRewrite(t, s, media.SideB, sdpFor("b", b.Port(), b.Port()+1))
 	relayA, relayB := relayPorts(t, toA)[0], relayPorts(t, toB)[0]
 
 	done := make(chan struct{})
@@ -88,7 +88,7 @@ func TestConcurrentRewriteTrafficAndClose(t *testing.T) {
 				return
 			default:
 			}
-			from.conn.WriteToUDPAddrPort(pkt, dst) // errors after Close are expected
+			from.Conn().WriteToUDPAddrPort(pkt, dst) // errors after Close are expected
 			if i%64 == 0 {
 				time.Sleep(time.Millisecond) // stay under the socket buffers
 			}

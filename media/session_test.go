@@ -80,11 +80,11 @@ func TestReofferReservesBothWays(t *testing.T) {
 	a, b := listen(t), listen(t)
 	s := r.NewSession(zerolog.Nop())
 	defer s.Close()
-	toB := mustRewrite(t, s, media.SideA, sdpFor("a", a.port(), a.port()+1))
-	toA := mustRewrite(t, s, media.SideB, sdpFor("b", b.port(), b.port()+1))
+	toB := mustRewrite(t, s, media.SideA, sdpFor("a", a.Port(), a.Port()+1))
+	toA := mustRewrite(t, s, media.SideB, sdpFor("b", b.Port(), b.Port()+1))
 	relayA, relayB := relayPorts(t, toA)[0], relayPorts(t, toB)[0]
 
-	if ports := relayPorts(t, mustRewrite(t, s, media.SideA, videoOffer("a", a.port()))); len(ports) != 2 || ports[1] == 0 {
+	if ports := relayPorts(t, mustRewrite(t, s, media.SideA, videoOffer("a", a.Port()))); len(ports) != 2 || ports[1] == 0 {
 		t.Fatalf("re-offer with video: ports %v", ports)
 	}
 	// Other calls take whatever is left.
@@ -101,12 +101,12 @@ func TestReofferReservesBothWays(t *testing.T) {
 			t.Fatal("the range never filled up")
 		}
 	}
-	if ports := relayPorts(t, mustRewrite(t, s, media.SideB, videoOffer("b", b.port()))); len(ports) != 2 || ports[1] == 0 {
+	if ports := relayPorts(t, mustRewrite(t, s, media.SideB, videoOffer("b", b.Port()))); len(ports) != 2 || ports[1] == 0 {
 		t.Fatalf("re-answer with video on a full range: ports %v", ports)
 	}
 
 	// A third stream cannot be had: refused, the call goes on.
-	three := append(videoOffer("a", a.port()), []byte("m=audio 5020 RTP/AVP 0\r\n")...)
+	three := append(videoOffer("a", a.Port()), []byte("m=audio 5020 RTP/AVP 0\r\n")...)
 	if out, err := s.Rewrite(media.SideA, three); !errors.Is(err, media.ErrPortsExhausted) || out != nil {
 		t.Fatalf("re-offer of a third stream on a full range: %q, %v; want ErrPortsExhausted", out, err)
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/xbridge/xbridge/internal/testkit"
 )
 
 // refusalRig is a refusing socket on 127.0.0.1 read by a loop that stands
@@ -16,8 +18,8 @@ import (
 type refusalRig struct {
 	adm    *Admission
 	passed chan []byte
-	sender *net.UDPConn
-	dst    *net.UDPAddr
+	sender *testkit.Peer
+	dst    netip.AddrPort
 	refusd chan netip.Addr
 }
 
@@ -27,11 +29,7 @@ func newRefusalRig(t *testing.T, adm *Admission) *refusalRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snd, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &refusalRig{adm: adm, passed: make(chan []byte, 16), sender: snd, dst: srv.LocalAddr().(*net.UDPAddr), refusd: make(chan netip.Addr, 16)}
+	r := &refusalRig{adm: adm, passed: make(chan []byte, 16), sender: testkit.NewPeer(t), dst: srv.LocalAddr().(*net.UDPAddr).AddrPort(), refusd: make(chan netip.Addr, 16)}
 	conn := RefuseOverUDP(srv, adm, func(src netip.Addr, _ time.Duration, _ error) { r.refusd <- src })
 	done := make(chan struct{})
 	go func() {
@@ -45,7 +43,7 @@ func newRefusalRig(t *testing.T, adm *Admission) *refusalRig {
 			r.passed <- append([]byte{}, buf[:n]...)
 		}
 	}()
-	t.Cleanup(func() { srv.Close(); snd.Close(); <-done })
+	t.Cleanup(func() { srv.Close(); <-done })
 	return r
 }
 
@@ -53,25 +51,19 @@ func newRefusalRig(t *testing.T, adm *Admission) *refusalRig {
 // got (nil: none) and whether the reader was handed the datagram.
 func (r *refusalRig) send(t *testing.T, msg string) (res []byte, passed bool) {
 	t.Helper()
-	if _, err := r.sender.WriteToUDP([]byte(msg), r.dst); err != nil {
-		t.Fatal(err)
-	}
+	r.sender.Send(r.dst, []byte(msg))
 	// One of the two always happens, or neither (a dropped ACK): the
 	// reader's loop is sequential, so a probe sent after msg and seen
 	// passed means msg was handled.
 	probe := "OPTIONS sip:probe SIP/2.0\r\nCall-ID: probe\r\n\r\n"
-	if _, err := r.sender.WriteToUDP([]byte(probe), r.dst); err != nil {
-		t.Fatal(err)
-	}
+	r.sender.Send(r.dst, []byte(probe))
 	deadline := time.After(5 * time.Second)
 	for {
 		select {
 		case got := <-r.passed:
 			if string(got) == probe {
-				_ = r.sender.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-				buf := make([]byte, 65536)
-				if n, _, err := r.sender.ReadFromUDP(buf); err == nil {
-					res = buf[:n]
+				if d, ok := r.sender.Next(50 * time.Millisecond); ok {
+					res = d.Data
 				}
 				return res, passed
 			}

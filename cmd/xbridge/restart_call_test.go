@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,6 +13,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/xbridge/xbridge/internal/testkit"
 )
 
 // reasonRestarted is what the restarted engine's BYEs must say.
@@ -39,28 +38,9 @@ type sipPeer struct {
 
 func newSIPPeer(t *testing.T, name, addr string) *sipPeer {
 	t.Helper()
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(name), sipgo.WithUserAgentHostname(host))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := sipgo.NewServer(ua)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname(host), sipgo.WithClientConnectionAddr(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := strconv.Atoi(port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer := &sipPeer{t: t, name: name, addr: addr, ua: ua, byes: make(chan *sip.Request, 8), sessions: map[string]*sipgo.DialogServerSession{},
-		dua: &sipgo.DialogUA{Client: cli, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: name, Host: host, Port: p}}}}
+	u := testkit.NewUA(t, name, addr)
+	host, srv := u.Host, u.Server
+	peer := &sipPeer{t: t, name: name, addr: addr, ua: u.UA, dua: u.Dialog, byes: make(chan *sip.Request, 8), sessions: map[string]*sipgo.DialogServerSession{}}
 	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
 		peer.keep(req)
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
@@ -89,18 +69,7 @@ func newSIPPeer(t *testing.T, name, addr string) *sipPeer {
 			t.Errorf("%s: answer: %v", name, err)
 		}
 	})
-	conn, err := net.ListenPacket("udp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.ServeUDP(conn)
-	for i := 0; i < 1000; i++ {
-		if _, err := ua.TransportLayer().GetConnection("udp", addr); err == nil {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
-	t.Cleanup(func() { conn.Close(); ua.Close() })
+	u.ServeUDP()
 	return peer
 }
 
@@ -135,8 +104,7 @@ func (p *sipPeer) waitBye(bound time.Duration) *sip.Request {
 }
 
 func peerSDP(host string, port int) []byte {
-	return []byte(fmt.Sprintf("v=0\r\no=- 1 1 IN IP4 %[1]s\r\ns=-\r\nc=IN IP4 %[1]s\r\nt=0 0\r\n"+
-		"m=audio %[2]d RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n", host, port))
+	return testkit.Offer{Session: 1, IP: host, Port: port, Attrs: []string{"sendrecv"}}.SDP()
 }
 
 // TestCallsEndAfterKill9 is the promise to both parties: a crash leaves no

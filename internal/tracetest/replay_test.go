@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/xbridge/xbridge/internal/testkit"
 )
 
 // fakeEngine is a scripted peer on 127.0.0.1 standing in for the engine, so
@@ -222,7 +224,7 @@ trunk replies 200 OK to INVITE
 		inv := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: "+8613900000002", Host: "127.0.0.1"})
 		inv.AppendHeader(sip.NewHeader("Via", "SIP/2.0/UDP "+f.conn.LocalAddr().String()+";branch=z9hG4bKone"))
 		inv.AppendHeader(sip.NewHeader("Via", "SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKtwo"))
-		inv.AppendHeader(&sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: "x", Host: "h"}, Params: params("tag", "ftag")})
+		inv.AppendHeader(&sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: "x", Host: "h"}, Params: testkit.Params("tag", "ftag")})
 		inv.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: "b", Host: "h"}, Params: sip.NewParams()})
 		inv.AppendHeader(sip.NewHeader("Call-ID", "cid"))
 		inv.AppendHeader(&sip.CSeqHeader{SeqNo: 7, MethodName: sip.INVITE})
@@ -309,12 +311,4 @@ func TestReplayNeedsSetupForBindings(t *testing.T) {
 	if err := rp2.Run(ctx, "127.0.0.1:9", tr2, nil); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run with a cancelled context = %v", err)
 	}
-}
-
-func params(kv ...string) sip.HeaderParams {
-	p := sip.NewParams()
-	for i := 0; i+1 < len(kv); i += 2 {
-		p.Add(kv[i], kv[i+1])
-	}
-	return p
 }
