@@ -29,6 +29,7 @@ type Session struct {
 	streams []*stream
 	origin  [2]origin // o= of the SDP sent to each side
 	spoke   [2]bool   // a side has sent SDP
+	lines   [2]int    // m= lines of the latest SDP from each side
 	// spare holds the pairs Reserve took for the streams of an SDP not
 	// seen yet (both sides of each), until the first SDP takes them.
 	spare [][2]*portPair
@@ -123,10 +124,26 @@ func (s *Session) Reserve(streams int) error {
 // updates the learned addresses and reuses the ports. The first SDP from a
 // side once the other side's is known is the answer; it may not bring more
 // m= lines than the offer (RFC 3264 6), and it takes no ports: a stream the
-// offer had none for is rejected (port 0) towards the offerer. After Reserve
-// the first SDP takes the reserved pairs (see Reserve). On error
+// offer had none for is rejected (port 0) towards the offerer. Later answers
+// (to a re-INVITE, or B's 200 after its 183) look like offers here: what
+// is known to be an answer goes through RewriteAnswer. After Reserve the
+// first SDP takes the reserved pairs (see Reserve). On error
 // (ErrMalformedSDP, ErrPortsExhausted, ErrSessionClosed) nothing changes.
 func (s *Session) Rewrite(from Side, sdp []byte) ([]byte, error) {
+	return s.rewrite(from, sdp, false)
+}
+
+// RewriteAnswer is Rewrite for SDP that answers the other side's latest
+// (the offer of a mirrored re-INVITE or UPDATE): it may not bring more m=
+// lines than that offer (RFC 3264 6; ErrMalformedSDP, nothing changes), and
+// it takes no ports: a stream the offer had none for is rejected (port 0)
+// towards the offerer. Through Rewrite, such an answer would take ports for
+// streams the offerer never offered.
+func (s *Session) RewriteAnswer(from Side, sdp []byte) ([]byte, error) {
+	return s.rewrite(from, sdp, true)
+}
+
+func (s *Session) rewrite(from Side, sdp []byte, answer bool) ([]byte, error) {
 	if !from.valid() {
 		return nil, fmt.Errorf("media: rewrite SDP: invalid side %d", from)
 	}
@@ -141,10 +158,10 @@ func (s *Session) Rewrite(from Side, sdp []byte) ([]byte, error) {
 	if s.closed {
 		return nil, fmt.Errorf("media: rewrite SDP from %s: %w", from, ErrSessionClosed)
 	}
-	answer := !s.spoke[from] && s.spoke[to]
-	if answer && len(d.media) > len(s.streams) {
+	answer = answer || !s.spoke[from] && s.spoke[to]
+	if answer && len(d.media) > s.lines[to] {
 		return nil, fmt.Errorf("media: rewrite SDP from %s: %w: the answer has %d m= lines, the offer %d",
-			from, ErrMalformedSDP, len(d.media), len(s.streams))
+			from, ErrMalformedSDP, len(d.media), s.lines[to])
 	}
 
 	fresh, err := s.reserve(d, answer)
@@ -174,6 +191,7 @@ func (s *Session) Rewrite(from Side, sdp []byte) ([]byte, error) {
 		}
 	}
 	s.spoke[from] = true
+	s.lines[from] = len(d.media)
 
 	o := &s.origin[to]
 	p := rewriteParams{ip: s.relay.advertise, ports: ports, sessID: o.id, version: o.version}
