@@ -33,6 +33,10 @@ type Session struct {
 	// spare holds the pairs Reserve took for the streams of an SDP not
 	// seen yet (both sides of each), until the first SDP takes them.
 	spare [][2]*portPair
+	// late: Reserve was called and the offer's answer has not come. The
+	// offer's streams (B's 183, then its 200) that find no ports are
+	// rejected rather than failing the SDP.
+	late bool
 }
 
 // origin is the o= identity the relay shows one side: a session id that never
@@ -89,7 +93,9 @@ func newSession(r *Relay, log zerolog.Logger) *Session {
 // The first SDP (B's offer) gets the reserved pairs, audio streams first.
 // A stream beyond them gets ports if any are free, else it is rejected
 // (port 0 in the SDP sent on, RFC 3264 6) instead of failing the SDP, so the
-// call keeps its audio; pairs it leaves unused go back at once. Reserve
+// call keeps its audio; pairs it leaves unused go back at once. The same
+// holds for a later SDP from the offerer before the answer (B's 200 after
+// its 183 bringing a stream more). Reserve
 // returns ErrPortsExhausted (nothing taken) or ErrSessionClosed.
 func (s *Session) Reserve(streams int) error {
 	if streams < 1 || streams > maxMediaLines {
@@ -110,6 +116,7 @@ func (s *Session) Reserve(streams int) error {
 		taken = append(taken, p)
 	}
 	s.spare = append(s.spare, taken...)
+	s.late = true
 	return nil
 }
 
@@ -192,6 +199,9 @@ func (s *Session) rewrite(from Side, sdp []byte, answer bool) ([]byte, error) {
 	}
 	s.spoke[from] = true
 	s.lines[from] = len(d.media)
+	if answer {
+		s.late = false
+	}
 
 	o := &s.origin[to]
 	p := rewriteParams{ip: s.relay.advertise, ports: ports, sessID: o.id, version: o.version}
@@ -229,8 +239,8 @@ func (s *Session) reserve(d *sessionDesc, answer bool) ([][2]*portPair, error) {
 		}
 		return fresh, nil
 	}
-	late := len(s.spare) > 0
-	if late {
+	late := s.late
+	if len(s.spare) > 0 {
 		// Audio first: a call that keeps its voice without its video is
 		// still a call.
 		for _, audio := range [2]bool{true, false} {

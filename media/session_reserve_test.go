@@ -209,3 +209,30 @@ func TestReserveAllOrNothing(t *testing.T) {
 		t.Fatalf("PortsInUse = %d, want 0", got)
 	}
 }
+
+// TestReserveOfferUpdatedBeforeAnswer: B's late offer first in a 183
+// (audio), then in its 200 with a video stream added, on a range that
+// filled up in between: the 200 goes through with the video rejected, not
+// failed after B picked up.
+func TestReserveOfferUpdatedBeforeAnswer(t *testing.T) {
+	r := newRelay(t, 28900, 28919)
+	s := r.NewSession(zerolog.Nop())
+	defer s.Close()
+	if err := s.Reserve(1); err != nil {
+		t.Fatal(err)
+	}
+	mustRewrite(t, s, media.SideB, sdpFor("b", 6004, 6005)) // 183
+	fillRange(t, r, 10)
+	toA, err := s.Rewrite(media.SideB, videoOffer("b", 6004)) // 200
+	if err != nil {
+		t.Fatalf("B's 200 adding video on a full range: %v", err)
+	}
+	if ports := relayPorts(t, toA); len(ports) != 2 || ports[0] == 0 || ports[1] != 0 {
+		t.Fatalf("offer to A has ports %v, want [relay 0]", ports)
+	}
+	mustRewrite(t, s, media.SideA, append(sdpFor("a", 5004, 5005), "m=video 0 RTP/AVP 96\r\n"...))
+	// Answered: a re-offer is all or nothing again.
+	if _, err := s.Rewrite(media.SideB, videoOffer("b", 6004)); !errors.Is(err, media.ErrPortsExhausted) {
+		t.Fatalf("re-offer of the video on a full range after the answer: %v, want ErrPortsExhausted", err)
+	}
+}
