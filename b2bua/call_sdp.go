@@ -9,7 +9,18 @@ import (
 // identifying lines) and then the number scrub with both parties' numbers.
 // What it returns is remembered as the SDP last sent to the other side.
 func (c *call) rewrite(from media.Side, sdp []byte) ([]byte, error) {
-	out, err := c.media.Rewrite(from, sdp)
+	return c.crossSDP(from, sdp, c.media.Rewrite)
+}
+
+// rewriteAnswer is rewrite for SDP known to answer the other side's latest
+// (a mirrored request's 2xx): more m= lines than the offer are refused,
+// and it takes no ports.
+func (c *call) rewriteAnswer(from media.Side, sdp []byte) ([]byte, error) {
+	return c.crossSDP(from, sdp, c.media.RewriteAnswer)
+}
+
+func (c *call) crossSDP(from media.Side, sdp []byte, relay func(media.Side, []byte) ([]byte, error)) ([]byte, error) {
+	out, err := relay(from, sdp)
 	if err != nil {
 		return nil, err
 	}

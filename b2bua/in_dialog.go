@@ -190,7 +190,7 @@ func (c *call) mirror(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	var answer []byte
 	if res.IsSuccess() && isSDPBody(res) && len(res.Body()) > 0 {
-		if answer, err = c.rewrite(toSide, res.Body()); err != nil {
+		if answer, err = c.rewriteAnswer(toSide, res.Body()); err != nil {
 			// A 2xx without the answer its offer needs would be a lie: the
 			// offerer hears 488, the relay keeps the session it had.
 			c.log.Warn().Err(err).Str("method", string(req.Method)).Msg("unusable sdp answer to mirrored request")

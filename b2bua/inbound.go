@@ -13,6 +13,12 @@ import (
 	"github.com/xbridge/xbridge/sipedge"
 )
 
+// lateOfferStreams is how many streams' relay ports a call without SDP in
+// its INVITE reserves before B is called: its offer is not known yet, and
+// one audio stream is what nearly every such call brings. Streams beyond it
+// get ports at B's answer if any are free, else are rejected (port 0).
+const lateOfferStreams = 1
+
 // onInvite serves a new INVITE for X: the A leg of a call. The handler's
 // goroutine becomes the call's (call.run): it owns the A leg's INVITE
 // transaction until A has a final answer (sipgo ends the transaction when
@@ -59,17 +65,24 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	offer := req.Body()
 	var bOffer []byte
 	if len(offer) > 0 {
-		var err error
-		if bOffer, err = sess.Rewrite(media.SideA, offer); err != nil {
-			sess.Close()
-			code := sip.StatusNotAcceptableHere
-			if errors.Is(err, media.ErrPortsExhausted) {
-				code = sip.StatusServiceUnavailable // our capacity, not the caller's SDP
-			}
-			log.Warn().Err(err).Int("code", code).Msg("sdp offer not relayed")
-			e.edge.Reply(req, tx, code, "")
-			return
+		bOffer, err = sess.Rewrite(media.SideA, offer)
+	} else {
+		// A late offer: B's 2xx brings the offer, and its ports must not
+		// be looked for only then, when B has picked up. One audio
+		// stream's worth covers the common call (see Session.Reserve).
+		err = sess.Reserve(lateOfferStreams)
+	}
+	if err != nil {
+		sess.Close()
+		code := sip.StatusNotAcceptableHere
+		if errors.Is(err, media.ErrPortsExhausted) {
+			code = sip.StatusServiceUnavailable // our capacity, not the caller's SDP
 		}
+		log.Warn().Err(err).Int("code", code).Msg("sdp offer not relayed")
+		e.edge.Reply(req, tx, code, "")
+		return
+	}
+	if len(bOffer) > 0 {
 		bOffer = sipedge.ScrubNumbers(bOffer, dec.Caller, dec.Callee)
 	}
 

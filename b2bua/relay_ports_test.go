@@ -9,7 +9,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/xbridge/xbridge/media"
-	"github.com/xbridge/xbridge/sipedge"
 )
 
 // holdRelayPorts opens sessions whose offers take relay ports until the
@@ -46,27 +45,12 @@ func TestRelayPortsTakenBeforeBRings(t *testing.T) {
 	other := newRTPPeer(t).sdp(9)
 
 	held := holdRelayPorts(t, te.relay, other)
-	full := te.relay.PortsInUse()
-	d, err := car.invite(context.Background(), te.addr, "+"+numA, "+"+numX, aRTP.sdp(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, code := answer(t, d, 5*time.Second); code != 503 {
-		t.Fatalf("A got %d on a full relay range, want 503", code)
-	}
-	select {
-	case tc := <-te.trunk.calls:
-		t.Fatalf("B was called (%s) although the call had no relay ports", sipedge.CallID(tc.req))
-	case <-time.After(100 * time.Millisecond):
-	}
-	if got := te.relay.PortsInUse(); got != full {
-		t.Fatalf("PortsInUse = %d after the refused call, want %d", got, full)
-	}
+	refusedOnFullRange(t, te, car, aRTP.sdp(1))
 
 	// One call's worth comes free; the range fills up again while B rings.
 	held[len(held)-1].Close()
 	held = held[:len(held)-1]
-	d, err = car.invite(context.Background(), te.addr, "+"+numA, "+"+numX, aRTP.sdp(1))
+	d, err := car.invite(context.Background(), te.addr, "+"+numA, "+"+numX, aRTP.sdp(1))
 	if err != nil {
 		t.Fatal(err)
 	}

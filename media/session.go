@@ -29,6 +29,14 @@ type Session struct {
 	streams []*stream
 	origin  [2]origin // o= of the SDP sent to each side
 	spoke   [2]bool   // a side has sent SDP
+	lines   [2]int    // m= lines of the latest SDP from each side
+	// spare holds the pairs Reserve took for the streams of an SDP not
+	// seen yet (both sides of each), until the first SDP takes them.
+	spare [][2]*portPair
+	// late: Reserve was called and the offer's answer has not come. The
+	// offer's streams (B's 183, then its 200) that find no ports are
+	// rejected rather than failing the SDP.
+	late bool
 }
 
 // origin is the o= identity the relay shows one side: a session id that never
@@ -78,6 +86,40 @@ func newSession(r *Relay, log zerolog.Logger) *Session {
 	return s
 }
 
+// Reserve takes, before any SDP is known, both port pairs of `streams`
+// streams, all or nothing. It is for a late offer (an INVITE without SDP):
+// the offer comes only in B's 2xx, when running out of ports would lose a
+// call B has already picked up, so the ports are taken before B is called.
+// The first SDP (B's offer) gets the reserved pairs, audio streams first.
+// A stream beyond them gets ports if any are free, else it is rejected
+// (port 0 in the SDP sent on, RFC 3264 6) instead of failing the SDP, so the
+// call keeps its audio; pairs it leaves unused go back at once. The same
+// holds for a later SDP from the offerer before the answer (B's 200 after
+// its 183 bringing a stream more). Reserve
+// returns ErrPortsExhausted (nothing taken) or ErrSessionClosed.
+func (s *Session) Reserve(streams int) error {
+	if streams < 1 || streams > maxMediaLines {
+		return fmt.Errorf("media: reserve %d streams: want 1 to %d", streams, maxMediaLines)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("media: reserve ports: %w", ErrSessionClosed)
+	}
+	taken := make([][2]*portPair, 0, streams)
+	for range streams {
+		p, err := s.takePairs()
+		if err != nil {
+			s.releasePairs(taken)
+			return fmt.Errorf("media: reserve ports for %d streams: %w", streams, err)
+		}
+		taken = append(taken, p)
+	}
+	s.spare = append(s.spare, taken...)
+	s.late = true
+	return nil
+}
+
 // Rewrite takes SDP (offer or answer) received from side from, learns that
 // side's media addresses from it and returns the SDP to send to the other
 // side, pointing at the relay's ports facing that side.
@@ -88,9 +130,27 @@ func newSession(r *Relay, log zerolog.Logger) *Session {
 // cannot fail for lack of them. Called again (183 then 200, re-INVITE) it
 // updates the learned addresses and reuses the ports. The first SDP from a
 // side once the other side's is known is the answer; it may not bring more
-// m= lines than the offer (RFC 3264 6). On error (ErrMalformedSDP,
-// ErrPortsExhausted, ErrSessionClosed) nothing changes.
+// m= lines than the offer (RFC 3264 6), and it takes no ports: a stream the
+// offer had none for is rejected (port 0) towards the offerer. Later answers
+// (to a re-INVITE, or B's 200 after its 183) look like offers here: what
+// is known to be an answer goes through RewriteAnswer. After Reserve the
+// first SDP takes the reserved pairs (see Reserve). On error
+// (ErrMalformedSDP, ErrPortsExhausted, ErrSessionClosed) nothing changes.
 func (s *Session) Rewrite(from Side, sdp []byte) ([]byte, error) {
+	return s.rewrite(from, sdp, false)
+}
+
+// RewriteAnswer is Rewrite for SDP that answers the other side's latest
+// (the offer of a mirrored re-INVITE or UPDATE): it may not bring more m=
+// lines than that offer (RFC 3264 6; ErrMalformedSDP, nothing changes), and
+// it takes no ports: a stream the offer had none for is rejected (port 0)
+// towards the offerer. Through Rewrite, such an answer would take ports for
+// streams the offerer never offered.
+func (s *Session) RewriteAnswer(from Side, sdp []byte) ([]byte, error) {
+	return s.rewrite(from, sdp, true)
+}
+
+func (s *Session) rewrite(from Side, sdp []byte, answer bool) ([]byte, error) {
 	if !from.valid() {
 		return nil, fmt.Errorf("media: rewrite SDP: invalid side %d", from)
 	}
@@ -105,12 +165,13 @@ func (s *Session) Rewrite(from Side, sdp []byte) ([]byte, error) {
 	if s.closed {
 		return nil, fmt.Errorf("media: rewrite SDP from %s: %w", from, ErrSessionClosed)
 	}
-	if !s.spoke[from] && s.spoke[to] && len(d.media) > len(s.streams) {
+	answer = answer || !s.spoke[from] && s.spoke[to]
+	if answer && len(d.media) > s.lines[to] {
 		return nil, fmt.Errorf("media: rewrite SDP from %s: %w: the answer has %d m= lines, the offer %d",
-			from, ErrMalformedSDP, len(d.media), len(s.streams))
+			from, ErrMalformedSDP, len(d.media), s.lines[to])
 	}
 
-	fresh, err := s.reserve(d)
+	fresh, err := s.reserve(d, answer)
 	if err != nil {
 		return nil, fmt.Errorf("media: rewrite SDP from %s: %w", from, err)
 	}
@@ -137,6 +198,10 @@ func (s *Session) Rewrite(from Side, sdp []byte) ([]byte, error) {
 		}
 	}
 	s.spoke[from] = true
+	s.lines[from] = len(d.media)
+	if answer {
+		s.late = false
+	}
 
 	o := &s.origin[to]
 	p := rewriteParams{ip: s.relay.advertise, ports: ports, sessID: o.id, version: o.version}
@@ -150,30 +215,88 @@ func (s *Session) Rewrite(from Side, sdp []byte) ([]byte, error) {
 	return bytes.Clone(out), nil
 }
 
-// reserve takes both port pairs of every m= line of d that has none yet,
-// all or nothing.
-func (s *Session) reserve(d *sessionDesc) ([][2]*portPair, error) {
+// reserve finds both port pairs of every m= line of d that has none yet:
+// an answer takes none (the line is rejected), the SDP after Reserve takes
+// the reserved pairs and then whatever is free (a line left without is
+// rejected), any other SDP takes new pairs, all or nothing. A line rejected
+// here gets port 0 in d.
+func (s *Session) reserve(d *sessionDesc, answer bool) ([][2]*portPair, error) {
 	fresh := make([][2]*portPair, len(d.media))
-	for i, m := range d.media {
-		if m.port == 0 || i < len(s.streams) && s.streams[i].pairs[SideA] != nil {
-			continue
-		}
-		for _, side := range [2]Side{SideA, SideB} {
-			pair, err := s.relay.ports.acquire()
-			if err != nil {
-				for _, f := range fresh {
-					for _, p := range f {
-						if p != nil {
-							s.relay.ports.release(p)
-						}
-					}
-				}
-				return nil, fmt.Errorf("m= line %d: %w", i+1, err)
+	needs := func(i int) bool {
+		return d.media[i].port != 0 && fresh[i][SideA] == nil &&
+			(i >= len(s.streams) || s.streams[i].pairs[SideA] == nil)
+	}
+	reject := func(i int, why string) {
+		d.media[i].port = 0
+		d.media[i].refused = why
+		s.log.Debug().Int("stream", i).Str("media", d.media[i].kind).Str("why", why).Msg("stream rejected")
+	}
+	if answer {
+		for i := range d.media {
+			if needs(i) {
+				reject(i, "the offer it answers had no port for it")
 			}
-			fresh[i][side] = pair
+		}
+		return fresh, nil
+	}
+	late := s.late
+	if len(s.spare) > 0 {
+		// Audio first: a call that keeps its voice without its video is
+		// still a call.
+		for _, audio := range [2]bool{true, false} {
+			for i := range d.media {
+				if len(s.spare) > 0 && needs(i) && (d.media[i].kind == "audio") == audio {
+					fresh[i] = s.spare[len(s.spare)-1]
+					s.spare = s.spare[:len(s.spare)-1]
+				}
+			}
 		}
 	}
+	for i := range d.media {
+		if !needs(i) {
+			continue
+		}
+		p, err := s.takePairs()
+		if err == nil {
+			fresh[i] = p
+			continue
+		}
+		if late {
+			reject(i, "no relay ports left")
+			continue
+		}
+		s.releasePairs(fresh)
+		return nil, fmt.Errorf("m= line %d: %w", i+1, err)
+	}
+	// The reservation was for this SDP; what it did not use is free again.
+	s.releasePairs(s.spare)
+	s.spare = nil
 	return fresh, nil
+}
+
+// takePairs takes the two pairs of one stream, the one facing each side.
+func (s *Session) takePairs() ([2]*portPair, error) {
+	var p [2]*portPair
+	for _, side := range [2]Side{SideA, SideB} {
+		pair, err := s.relay.ports.acquire()
+		if err != nil {
+			s.releasePairs([][2]*portPair{p})
+			return [2]*portPair{}, err
+		}
+		p[side] = pair
+	}
+	return p, nil
+}
+
+// releasePairs gives back pairs no goroutine reads.
+func (s *Session) releasePairs(pairs [][2]*portPair) {
+	for _, f := range pairs {
+		for _, p := range f {
+			if p != nil {
+				s.relay.ports.release(p)
+			}
+		}
+	}
 }
 
 // learn records where side from receives stream i. An unchanged address
@@ -280,6 +403,9 @@ func (s *Session) close() {
 		return
 	}
 	s.closed = true
+	// Reserved pairs no SDP took: no goroutine reads them.
+	s.releasePairs(s.spare)
+	s.spare = nil
 	var pairs []*portPair
 	for _, st := range s.streams {
 		for _, p := range st.pairs {
