@@ -41,18 +41,18 @@ func TestReanswerWithMoreStreamsThanOffered(t *testing.T) {
 	a, b := listen(t), listen(t)
 	s := r.NewSession(zerolog.Nop())
 	defer s.Close()
-	toB := mustRewrite(t, s, media.SideA, sdpFor("a", a.port(), a.port()+1))
-	toA := mustRewrite(t, s, media.SideB, sdpFor("b", b.port(), b.port()+1))
+	toB := mustRewrite(t, s, media.SideA, sdpFor("a", a.Port(), a.Port()+1))
+	toA := mustRewrite(t, s, media.SideB, sdpFor("b", b.Port(), b.Port()+1))
 	relayA, relayB := relayPorts(t, toA)[0], relayPorts(t, toB)[0]
 
-	mustRewrite(t, s, media.SideA, sdpFor("a", a.port(), a.port()+1)) // A's re-offer, one stream
-	if out, err := s.RewriteAnswer(media.SideB, videoOffer("b", b.port())); !errors.Is(err, media.ErrMalformedSDP) || out != nil {
+	mustRewrite(t, s, media.SideA, sdpFor("a", a.Port(), a.Port()+1)) // A's re-offer, one stream
+	if out, err := s.RewriteAnswer(media.SideB, videoOffer("b", b.Port())); !errors.Is(err, media.ErrMalformedSDP) || out != nil {
 		t.Fatalf("re-answer with an extra stream: %q, %v; want ErrMalformedSDP", out, err)
 	}
 	if got := r.PortsInUse(); got != 4 {
 		t.Fatalf("PortsInUse = %d, want 4: the refused answer took ports", got)
 	}
-	if ports := relayPorts(t, mustRewriteAnswer(t, s, media.SideB, sdpFor("b", b.port(), b.port()+1))); len(ports) != 1 || ports[0] != relayA {
+	if ports := relayPorts(t, mustRewriteAnswer(t, s, media.SideB, sdpFor("b", b.Port(), b.Port()+1))); len(ports) != 1 || ports[0] != relayA {
 		t.Fatalf("proper re-answer: ports %v, want [%d]", ports, relayA)
 	}
 	exchange(t, a, relayA, b, 3, "A after the refused re-answer")

@@ -53,11 +53,11 @@ func TestReserveCarriesLateOffer(t *testing.T) {
 	fillRange(t, r, 8)
 	full := r.PortsInUse()
 
-	toA, err := s.Rewrite(media.SideB, sdpFor("b", b.port(), b.port()+1))
+	toA, err := s.Rewrite(media.SideB, sdpFor("b", b.Port(), b.Port()+1))
 	if err != nil {
 		t.Fatalf("B's offer on a full range after Reserve: %v", err)
 	}
-	toB := mustRewrite(t, s, media.SideA, sdpFor("a", a.port(), a.port()+1))
+	toB := mustRewrite(t, s, media.SideA, sdpFor("a", a.Port(), a.Port()+1))
 	if got := r.PortsInUse(); got != full {
 		t.Fatalf("PortsInUse = %d after offer and answer, want %d: they took ports besides the reserved", got, full)
 	}
