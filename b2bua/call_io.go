@@ -164,7 +164,17 @@ func (s *sipIO) bye(toA, toB bool, reason sip.Header) {
 	})
 }
 
-func (s *sipIO) rewrite(from media.Side, sdp []byte) ([]byte, error) { return s.c.rewrite(from, sdp) }
+// rewrite passes setup SDP through the relay. B's SDP in a response to an
+// INVITE that carried an offer is the answer, and so is A's SDP in the ACK
+// of a late offer: an answer takes no ports and may not add streams
+// (RFC 3264 6), so B cannot make the call fail for lack of ports after it
+// answered. Only B's SDP in a late offer's 2xx is an offer.
+func (s *sipIO) rewrite(from media.Side, sdp []byte) ([]byte, error) {
+	if from == media.SideA || !s.c.offerless {
+		return s.c.rewriteAnswer(from, sdp)
+	}
+	return s.c.rewrite(from, sdp)
+}
 
 func (s *sipIO) arm(k eventKind, d time.Duration) {
 	c := s.c
