@@ -264,6 +264,6 @@ func (e *Engine) checkCalls(p watchPolicy, now time.Time) {
 		}
 		ev.Msg("call watch ends call")
 		// Off the tick: a peer slow to answer the BYE holds up only its call.
-		go c.terminate(sip.NewHeader("Reason", reason), 408)
+		go c.terminate(sip.NewHeader("Reason", reason), sip.StatusRequestTimeout)
 	}
 }
