@@ -77,6 +77,10 @@ type call struct {
 	// from other goroutines.
 	watch   callWatch
 	upSince atomic.Int64
+	// bPeer is what B's in-dialog requests must carry and where they must
+	// come from (dialog_match.go): set by the call's goroutine when B's
+	// INVITE goes and again with its 2xx, read by the requests' handlers.
+	bPeer atomic.Pointer[legPeer]
 
 	// ---- owned by the call's goroutine ----
 	state      state
@@ -88,6 +92,17 @@ type call struct {
 	// bAckPending: B's 2xx is not acknowledged yet (a late offer waiting
 	// for A's answer).
 	bAckPending bool
+	// offer is the offer/answer exchange in progress between the legs.
+	offer pendingOffer
+}
+
+// pendingOffer is an offer/answer exchange in progress in the call's
+// dialogs: whose request holds it and its CSeq number, so that only its own
+// end clears it.
+type pendingOffer struct {
+	held bool
+	by   origin
+	cseq uint32
 }
 
 // callEvents is how many events may wait for a call's goroutine; a poster
@@ -117,15 +132,23 @@ func (c *call) terminate(reason sip.Header, code int) {
 	c.post(event{kind: evTerminate, reason: reason, code: code})
 }
 
-// ask posts an in-dialog request of leg by and returns what its handler
-// does with it.
-func (c *call) ask(by origin) verdict {
+// ask posts an in-dialog request of leg by that takes no part in
+// offer/answer (INFO, an UPDATE without a body) and returns what its
+// handler does with it.
+func (c *call) ask(by origin) verdict { return c.request(by, false, 0) }
+
+// askOffer is ask for a request that is an offer/answer exchange (a
+// re-INVITE, an UPDATE with SDP) with CSeq number seq; while it is mirrored
+// no other may be (evOfferDone ends it).
+func (c *call) askOffer(by origin, seq uint32) verdict { return c.request(by, true, seq) }
+
+func (c *call) request(by origin, offer bool, seq uint32) verdict {
 	kind := evARequest
 	if by == byB {
 		kind = evBRequest
 	}
 	reply := make(chan verdict, 1)
-	if !c.post(event{kind: kind, reply: reply}) {
+	if !c.post(event{kind: kind, reply: reply, offer: offer, cseq: seq}) {
 		return verdictGone
 	}
 	select {

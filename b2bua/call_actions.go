@@ -282,9 +282,37 @@ func (c *call) ackB(sdp []byte) {
 	}
 }
 
-// letThrough lets an in-dialog request cross to the other leg.
+// letThrough lets an in-dialog request cross to the other leg. An offer
+// (re-INVITE, UPDATE with SDP) may not overlap another from either side:
+// a UA that gets one while its own, or the one it got before, is still
+// being answered refuses it with 491 (RFC 3261 14.1, RFC 3311 5.2), and
+// the engine, which stands for both parties, does so for them. Let through,
+// ten overlapping re-INVITEs from A would all reach B, and A's and B's
+// crossing re-INVITEs (glare) would each be answered as if the other had not
+// been sent. INFO takes no part in offer/answer and always crosses.
 func (c *call) letThrough(ev event) state {
+	if ev.offer {
+		by := byA
+		if ev.kind == evBRequest {
+			by = byB
+		}
+		if c.offer.held {
+			c.log.Debug().Str("by", by.String()).Str("held_by", c.offer.by.String()).Msg("offer while another is in progress: 491")
+			ev.reply <- verdictPending
+			return c.state
+		}
+		c.offer = pendingOffer{held: true, by: by, cseq: ev.cseq}
+	}
 	ev.reply <- verdictMirror
+	return c.state
+}
+
+// offerDone ends the exchange in progress when it is the one named: the end
+// of an earlier one (a late ACK, its retransmission window) changes nothing.
+func (c *call) offerDone(ev event) state {
+	if c.offer.held && c.offer.by == ev.by && c.offer.cseq == ev.cseq {
+		c.offer = pendingOffer{}
+	}
 	return c.state
 }
 

@@ -42,8 +42,13 @@ const (
 	evBBye
 	// evARequest, evBRequest: a re-INVITE, INFO or UPDATE in the dialog of
 	// A's or B's leg; the call answers reply with what the handler does.
+	// offer says it is an offer/answer exchange (cseq its CSeq number),
+	// which may not overlap another.
 	evARequest
 	evBRequest
+	// evOfferDone: the exchange of by's request cseq is over (its final
+	// response relayed, or an offerless re-INVITE's ACK come or given up).
+	evOfferDone
 	// evAnswerTimeout: B rang longer than Config.AnswerTimeout.
 	evAnswerTimeout
 	// evCancelGuard: B never answered the CANCEL with its 487 (or never sent
@@ -78,6 +83,7 @@ var eventNames = [numEventKinds]string{
 	evBBye:          "b-bye",
 	evARequest:      "a-request",
 	evBRequest:      "b-request",
+	evOfferDone:     "offer-done",
 	evAnswerTimeout: "answer-timeout",
 	evCancelGuard:   "cancel-guard",
 	evAckWait:       "ack-wait",
@@ -107,6 +113,12 @@ type event struct {
 	// reply takes what the handler of an in-dialog request does with it
 	// (evARequest, evBRequest); buffered, so the call never waits on it.
 	reply chan<- verdict
+	// offer and cseq: the request is an offer/answer exchange, and its
+	// CSeq number (evARequest, evBRequest, evOfferDone); by is whose
+	// (evOfferDone).
+	offer bool
+	cseq  uint32
+	by    origin
 }
 
 // verdict is what the handler of an in-dialog request does with it.
@@ -115,7 +127,8 @@ type verdict uint8
 const (
 	// verdictGone: 481, the call is not there (any more).
 	verdictGone verdict = iota
-	// verdictPending: 491, the call is not up yet, or is ending.
+	// verdictPending: 491, the call is not up yet, or is ending, or another
+	// offer is in progress.
 	verdictPending
 	// verdictMirror: the request goes to the other leg.
 	verdictMirror

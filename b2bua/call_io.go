@@ -61,9 +61,12 @@ type sipIO struct {
 	timers   []*time.Timer // only the call's goroutine touches it
 }
 
+// startB sends B's INVITE; from here B's in-dialog requests can be told
+// from a stranger's (dialog_match.go).
 func (s *sipIO) startB() error {
 	ctx, cancel := context.WithTimeout(s.e.ctx, startTimeout)
 	defer cancel()
+	s.c.bPeer.Store(bPeerCalling(s.c.b.Invite()))
 	return s.c.b.Start(ctx)
 }
 
@@ -111,7 +114,16 @@ func (s *sipIO) answerA(body []byte, headers []sip.Header) {
 	})
 }
 
-func (s *sipIO) establishB(res *sip.Response) { s.c.b.Established(res) }
+// establishB records B's dialog, and B's tag and peers for the requests B
+// sends in it.
+func (s *sipIO) establishB(res *sip.Response) {
+	c := s.c
+	c.b.Established(res)
+	_, _, _, routes, _ := c.b.DialogState()
+	if calling := c.bPeer.Load(); calling != nil {
+		c.bPeer.Store(bPeerAnswered(calling, res, routes))
+	}
+}
 
 func (s *sipIO) ackB(sdp []byte) {
 	if err := s.c.b.Ack(sdp); err != nil {

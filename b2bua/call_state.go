@@ -105,6 +105,7 @@ var transitions = [numStates][numEventKinds]transition{
 		evBBye:      {next(stateEnding), (*call).byeFromB},
 		evARequest:  {next(stateAnswered), (*call).letThrough},
 		evBRequest:  {next(stateAnswered), (*call).letThrough},
+		evOfferDone: {next(stateAnswered), (*call).offerDone},
 		evTerminate: {next(stateEnding), (*call).terminateUp},
 	},
 	stateConfirmed: {
@@ -114,6 +115,7 @@ var transitions = [numStates][numEventKinds]transition{
 		evBBye:      {next(stateEnding), (*call).byeFromB},
 		evARequest:  {next(stateConfirmed), (*call).letThrough},
 		evBRequest:  {next(stateConfirmed), (*call).letThrough},
+		evOfferDone: {next(stateConfirmed), (*call).offerDone},
 		evTerminate: {next(stateEnding), (*call).terminateUp},
 	},
 	stateCancelling: {

@@ -88,8 +88,8 @@ type Engine struct {
 	watch watchOptions
 	// admission is nil without limits (admission.go); the log budgets keep
 	// a flood's refusals from flooding the log.
-	admission             *sipedge.Admission
-	refusedLog, rejectLog logBudget
+	admission                       *sipedge.Admission
+	refusedLog, rejectLog, strayLog logBudget
 	// ctx is Serve's: what a call does on the engine's behalf derives its
 	// context from it.
 	ctx context.Context

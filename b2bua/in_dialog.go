@@ -3,6 +3,7 @@ package b2bua
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -12,15 +13,16 @@ import (
 )
 
 func (e *Engine) onAck(req *sip.Request, tx sip.ServerTransaction) {
-	c := e.calls.get(sipedge.CallID(req))
+	c, by := e.dialogOf(req, tx)
 	if c == nil {
-		return // ACK of a call long gone
+		return // ACK of a call long gone, or not the dialog's
 	}
-	if c.legOf(req) == byB {
+	if by == byB {
 		// The ACK of an offerless re-INVITE we answered locally.
 		if len(req.Body()) > 0 && isSDPBody(req) {
 			c.learnAnswer(media.SideB, req.Body())
 		}
+		c.endOffer(byB, req.CSeq().SeqNo)
 		return
 	}
 	if c.a.ReadAck(req, tx) == nil {
@@ -32,6 +34,7 @@ func (e *Engine) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	if len(req.Body()) > 0 && isSDPBody(req) {
 		c.learnAnswer(media.SideA, req.Body())
 	}
+	c.endOffer(byA, req.CSeq().SeqNo)
 }
 
 // learnAnswer takes the SDP answer in the ACK of an offerless re-INVITE the
@@ -46,12 +49,10 @@ func (c *call) learnAnswer(from media.Side, sdp []byte) {
 }
 
 func (e *Engine) onBye(req *sip.Request, tx sip.ServerTransaction) {
-	c := e.calls.get(sipedge.CallID(req))
+	c, by := e.dialogOf(req, tx)
 	if c == nil {
-		e.edge.Reply(req, tx, sip.StatusCallTransactionDoesNotExists, "")
 		return
 	}
-	by := c.legOf(req)
 	if by == byA {
 		// What sipgo's ReadBye refuses, refused before the call hears of it.
 		if req.CSeq().SeqNo < c.a.InviteRequest.CSeq().SeqNo {
@@ -76,51 +77,135 @@ func (e *Engine) onBye(req *sip.Request, tx sip.ServerTransaction) {
 
 // onInDialog mirrors INFO (e.g. DTMF) and UPDATE to the other leg.
 func (e *Engine) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
-	if c := e.establishedCall(req, tx); c != nil {
-		c.mirror(req, tx)
+	c, by := e.establishedCall(req, tx)
+	if c == nil {
+		return
 	}
+	if offers(req) {
+		tx = c.offerTx(tx, by, req.CSeq().SeqNo)
+	}
+	c.mirror(req, tx)
 }
 
-// establishedCall finds the call an in-dialog request belongs to and asks
-// it whether the request may cross, answering 481 for no call and 491 for
-// one not up.
-func (e *Engine) establishedCall(req *sip.Request, tx sip.ServerTransaction) *call {
+// dialogOf finds the call and leg an in-dialog request belongs to. A
+// request that is not the leg's (no call has its Call-ID, or its tags or
+// source are not the dialog's: dialog_match.go) gets 481, an ACK is
+// dropped, and the call never hears of it.
+func (e *Engine) dialogOf(req *sip.Request, tx sip.ServerTransaction) (*call, origin) {
 	c := e.calls.get(sipedge.CallID(req))
 	if c == nil {
-		e.edge.Reply(req, tx, sip.StatusCallTransactionDoesNotExists, "")
-		return nil
+		if !req.IsAck() {
+			e.edge.Reply(req, tx, sip.StatusCallTransactionDoesNotExists, "")
+		}
+		return nil, byEngine
 	}
-	switch c.ask(c.legOf(req)) {
+	by := c.legOf(req)
+	why := c.admits(by, req)
+	if why == "" {
+		return c, by
+	}
+	// Whoever sends these can send many: the log gets a few a second.
+	if ok, suppressed := e.strayLog.allow(strayLinesPerSecond); ok {
+		c.log.Info().Str("method", string(req.Method)).Str("leg", by.String()).Str("source", req.Source()).
+			Str("mismatch", why).Int64("lines_suppressed", suppressed).Msg("in-dialog request not the dialog's")
+	}
+	if !req.IsAck() {
+		e.edge.Reply(req, tx, sip.StatusCallTransactionDoesNotExists, "")
+	}
+	return nil, by
+}
+
+// strayLinesPerSecond bounds the log lines of requests refused by dialogOf.
+const strayLinesPerSecond = 10
+
+// establishedCall finds the call an in-dialog request belongs to and asks
+// it whether the request may cross, answering 481 for no call (or a request
+// not the dialog's) and 491 for one not up, or an offer while another is in
+// progress.
+func (e *Engine) establishedCall(req *sip.Request, tx sip.ServerTransaction) (*call, origin) {
+	c, by := e.dialogOf(req, tx)
+	if c == nil {
+		return nil, by
+	}
+	var v verdict
+	if offers(req) {
+		v = c.askOffer(by, req.CSeq().SeqNo)
+	} else {
+		v = c.ask(by)
+	}
+	switch v {
 	case verdictMirror:
-		return c
+		return c, by
 	case verdictPending:
 		e.edge.Reply(req, tx, sip.StatusRequestPending, "")
 	default:
 		e.edge.Reply(req, tx, sip.StatusCallTransactionDoesNotExists, "")
 	}
-	return nil
+	return nil, by
+}
+
+// offers reports whether an in-dialog request takes part in offer/answer:
+// a re-INVITE, with an offer or asking for one, and an UPDATE with a body.
+// INFO never does, nor an UPDATE that only refreshes the session.
+func offers(req *sip.Request) bool {
+	return req.IsInvite() || req.Method == sip.UPDATE && len(req.Body()) > 0
 }
 
 // onReInvite mirrors a re-INVITE (hold, resume, codec change) to the other
-// leg with its SDP rewritten, and the answer back.
+// leg with its SDP rewritten, and the answer back. The offer it makes is in
+// progress until its final response is relayed; an offerless re-INVITE's,
+// which the engine answers itself, until its ACK.
 func (e *Engine) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
-	c := e.establishedCall(req, tx)
+	c, by := e.establishedCall(req, tx)
 	if c == nil {
 		return
 	}
+	seq := req.CSeq().SeqNo
 	if len(req.Body()) == 0 {
-		c.answerOfferless(req, tx)
+		if !c.answerOfferless(req, tx) {
+			c.endOffer(by, seq)
+			return
+		}
+		// The ACK ends it (onAck); one that never comes, its retransmission
+		// window.
+		time.AfterFunc(64*sip.T1, func() { c.endOffer(by, seq) })
 		return
 	}
-	c.mirror(req, tx)
+	c.mirror(req, c.offerTx(tx, by, seq))
+}
+
+// endOffer tells the call that the offer/answer exchange of by's request
+// seq is over (one that holds no offer changes nothing).
+func (c *call) endOffer(by origin, seq uint32) {
+	c.post(event{kind: evOfferDone, by: by, cseq: seq})
+}
+
+// offerTx is the transaction of a mirrored offer: the exchange ends just
+// before its final response goes, so that the call has heard of it before
+// the offerer, who may send its next offer the moment the response is in.
+type offerTx struct {
+	sip.ServerTransaction
+	end func()
+}
+
+func (c *call) offerTx(tx sip.ServerTransaction, by origin, seq uint32) *offerTx {
+	return &offerTx{ServerTransaction: tx, end: sync.OnceFunc(func() { c.endOffer(by, seq) })}
+}
+
+func (t *offerTx) Respond(res *sip.Response) error {
+	if res.StatusCode >= 200 {
+		t.end()
+	}
+	return t.ServerTransaction.Respond(res)
 }
 
 // answerOfferless answers a re-INVITE without SDP (a session refresh, or a
 // party asking for the session again) locally, offering the SDP that side
-// last got from us; its answer comes in the ACK (see onAck). Mirroring it
+// last got from us; its answer comes in the ACK (see onAck); false when no
+// 200 went (nothing to offer, or the response failed). Mirroring it
 // would need the other party's offer and an ACK carrying our answer on both
 // legs at once, for a session that has not changed.
-func (c *call) answerOfferless(req *sip.Request, tx sip.ServerTransaction) {
+func (c *call) answerOfferless(req *sip.Request, tx sip.ServerTransaction) bool {
 	side := media.SideA
 	if c.legOf(req) == byB {
 		side = media.SideB
@@ -128,7 +213,7 @@ func (c *call) answerOfferless(req *sip.Request, tx sip.ServerTransaction) {
 	offer := c.lastSent(side)
 	if len(offer) == 0 {
 		c.e.edge.Reply(req, tx, sip.StatusNotAcceptableHere, "")
-		return
+		return false
 	}
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", offer)
 	res.AppendHeader(c.e.edge.Contact(req.Transport()))
@@ -136,7 +221,9 @@ func (c *call) answerOfferless(req *sip.Request, tx sip.ServerTransaction) {
 	res.AppendHeader(sip.NewHeader("Allow", sipedge.AllowedMethods))
 	if err := tx.Respond(res); err != nil {
 		c.log.Debug().Err(err).Msg("answer offerless re-invite")
+		return false
 	}
+	return true
 }
 
 // mirrorTimeout bounds the wait for the other leg's answer to a mirrored

@@ -15,13 +15,16 @@ import (
 // (B's BYE right behind its 200) must not reach A before it.
 type inboundLeg struct {
 	*sipgo.DialogServerSession
+	// peer is what A's in-dialog requests must carry and where they must
+	// come from (dialog_match.go); fixed by A's INVITE.
+	peer *legPeer
 
 	final    chan struct{} // closed by settle
 	answered bool          // written before final is closed
 }
 
 func newInboundLeg(d *sipgo.DialogServerSession) *inboundLeg {
-	return &inboundLeg{DialogServerSession: d, final: make(chan struct{})}
+	return &inboundLeg{DialogServerSession: d, peer: aPeer(d.InviteRequest), final: make(chan struct{})}
 }
 
 // settle records that the INVITE's final response has been sent, and

@@ -40,6 +40,7 @@ func TestByeRightBehind200(t *testing.T) {
 			t.Fatalf("A got %d, want the 200 B sent", final.StatusCode)
 		}
 		c.engineContact = final.Contact().Address.String()
+		c.aToTag, _ = final.To().Params.Get("tag") // in-dialog requests carry it
 		c.car.send(c.te.addr, c.carrierRequest(sip.ACK, c.engineContact, 1, "").bytes())
 		bye := c.car.request(sip.BYE, true)
 		c.carrierAnswer(bye, 200, "OK", "")
@@ -61,6 +62,7 @@ func TestAckAndByeBackToBack(t *testing.T) {
 			t.Fatalf("A got %d", final.StatusCode)
 		}
 		c.engineContact = final.Contact().Address.String()
+		c.aToTag, _ = final.To().Params.Get("tag") // in-dialog requests carry it
 		c.car.send(c.te.addr, c.carrierRequest(sip.ACK, c.engineContact, 1, "").bytes())
 		c.car.send(c.te.addr, c.carrierRequest(sip.BYE, c.engineContact, 2, "").bytes())
 		if res := c.car.response(sip.BYE, 2, 200); res.StatusCode != 200 {
