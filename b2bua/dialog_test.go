@@ -277,12 +277,11 @@ func (c *privacyCall) mediaFlows(toA, toB []byte) {
 		pkt = append(pkt, bytes.Repeat([]byte{0x55}, 160)...)
 		var got []byte
 		for try := 0; try < 50 && got == nil; try++ {
-			if _, err := dir.from.rtp.conn.WriteToUDP(pkt, dir.relay); err != nil {
+			if _, err := dir.from.rtp.Conn().WriteToUDP(pkt, dir.relay); err != nil {
 				t.Fatal(err)
 			}
-			select {
-			case got = <-dir.to.rtp.in:
-			case <-time.After(50 * time.Millisecond):
+			if d, ok := dir.to.rtp.Next(50 * time.Millisecond); ok {
+				got = d.Data
 			}
 		}
 		if got == nil {
