@@ -24,7 +24,7 @@ func (c *call) crossSDP(from media.Side, sdp []byte, relay func(media.Side, []by
 	if err != nil {
 		return nil, err
 	}
-	c.noteSDP(from, sdp)
+	c.noteSDP(from)
 	out = sipedge.ScrubNumbers(out, c.numbers[:]...)
 	c.sdpMu.Lock()
 	c.sent[1-from] = out

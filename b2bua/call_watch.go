@@ -144,13 +144,11 @@ type callWatch struct {
 	forgotten bool
 }
 
-// noteSDP takes an SDP body a side sent (offer or answer): its direction
-// attributes say whether the call is on hold.
-func (c *call) noteSDP(from media.Side, sdp []byte) {
-	dirs, err := c.media.Directions(sdp)
-	if err != nil {
-		return // the relay refuses it too; nothing changed
-	}
+// noteSDP follows an SDP a side sent (offer or answer) once the relay has
+// taken it: its direction attributes, as the relay read them, say whether
+// the call is on hold.
+func (c *call) noteSDP(from media.Side) {
+	dirs := c.media.Directions(from)
 	now := c.e.now()
 	w := &c.watch
 	w.mu.Lock()

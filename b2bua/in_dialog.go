@@ -45,7 +45,7 @@ func (c *call) learnAnswer(from media.Side, sdp []byte) {
 		c.log.Warn().Err(err).Msg("unusable sdp answer in ack")
 		return
 	}
-	c.noteSDP(from, sdp)
+	c.noteSDP(from)
 }
 
 func (e *Engine) onBye(req *sip.Request, tx sip.ServerTransaction) {

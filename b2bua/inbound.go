@@ -130,7 +130,7 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	c.sent[media.SideB] = bOffer
 	c.log = log.With().Str("b_call_id", c.bCallID).Logger()
 	if len(offer) > 0 {
-		c.noteSDP(media.SideA, offer)
+		c.noteSDP(media.SideA)
 	}
 	if !e.calls.add(c) {
 		// A copy of an INVITE already being served (a retransmission that

@@ -25,21 +25,33 @@ func (d Direction) String() string {
 	return "inactive"
 }
 
-// Directions returns what the sender of sdp does on each of its m= lines,
-// in order: the section's direction attribute, else the session's, else
-// sendrecv. A rejected stream (port 0) is inactive, and so is one the relay
-// cannot carry; one on the null address (c=0.0.0.0, the RFC 2543 way of
-// holding) receives nothing. It reads the body with the relay's own parser
-// and address family, so it accepts what Rewrite accepts.
-func (s *Session) Directions(sdp []byte) ([]Direction, error) {
-	return directions(sdp, s.relay.cfg.IP)
+// Directions is what side does on each m= line of the latest SDP it sent
+// that Rewrite accepted, in order: the section's direction attribute, else
+// the session's, else sendrecv. A rejected stream (port 0) is inactive, and
+// so is one the relay could not carry; one on the null address
+// (c=0.0.0.0, the RFC 2543 way of holding) receives nothing. nil before
+// that side's first SDP. Rewrite keeps it as it parses the body, so asking
+// costs no second parse.
+func (s *Session) Directions(side Side) []Direction {
+	if !side.valid() {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dirs[side]
 }
 
+// directions parses sdp as Rewrite does and returns its directions.
 func directions(sdp []byte, relay netip.Addr) ([]Direction, error) {
 	d, err := parseSDP(sdp, relay)
 	if err != nil {
 		return nil, err
 	}
+	return d.directions(), nil
+}
+
+// directions of the streams as parsed (and, after Rewrite, as accepted).
+func (d *sessionDesc) directions() []Direction {
 	session := DirSendRecv
 	own := make([]Direction, len(d.media))
 	set := make([]bool, len(d.media))
@@ -66,7 +78,7 @@ func directions(sdp []byte, relay netip.Addr) ([]Direction, error) {
 			out[i] &^= DirRecv
 		}
 	}
-	return out, nil
+	return out
 }
 
 func directionAttr(l sdpLine) (Direction, bool) {

@@ -30,6 +30,9 @@ type Session struct {
 	origin  [2]origin // o= of the SDP sent to each side
 	spoke   [2]bool   // a side has sent SDP
 	lines   [2]int    // m= lines of the latest SDP from each side
+	// dirs is what each side does on each stream of its latest SDP
+	// (Directions); a fresh slice per SDP, so callers may keep it.
+	dirs [2][]Direction
 	// spare holds the pairs Reserve took for the streams of an SDP not
 	// seen yet (both sides of each), until the first SDP takes them.
 	spare [][2]*portPair
@@ -199,6 +202,7 @@ func (s *Session) rewrite(from Side, sdp []byte, answer bool) ([]byte, error) {
 	}
 	s.spoke[from] = true
 	s.lines[from] = len(d.media)
+	s.dirs[from] = d.directions()
 	if answer {
 		s.late = false
 	}

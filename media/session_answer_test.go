@@ -2,6 +2,7 @@ package media_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -94,4 +95,32 @@ func mustRewriteAnswer(t testing.TB, s *media.Session, from media.Side, sdp []by
 		t.Fatalf("RewriteAnswer from %v: %v", from, err)
 	}
 	return out
+}
+
+// TestSessionDirections: the session keeps what each side does on each
+// stream as Rewrite accepted its latest SDP, so the call watch reads hold
+// without parsing the body again; a stream the relay rejected is inactive.
+func TestSessionDirections(t *testing.T) {
+	r := newRelay(t, 28960, 28979)
+	a, b := listen(t), listen(t)
+	s := r.NewSession(zerolog.Nop())
+	defer s.Close()
+	if got := s.Directions(media.SideA); got != nil {
+		t.Fatalf("Directions before any SDP = %v, want nil", got)
+	}
+	offer := string(sdpFor("a", a.Port(), a.Port()+1)) + "a=sendonly\r\n"
+	mustRewrite(t, s, media.SideA, []byte(offer))
+	mustRewrite(t, s, media.SideB, []byte(string(sdpFor("b", b.Port(), b.Port()+1))+"a=recvonly\r\n"))
+	if got := s.Directions(media.SideA); !slices.Equal(got, []media.Direction{media.DirSend}) {
+		t.Fatalf("A's directions = %v, want [sendonly]", got)
+	}
+	if got := s.Directions(media.SideB); !slices.Equal(got, []media.Direction{media.DirRecv}) {
+		t.Fatalf("B's directions = %v, want [recvonly]", got)
+	}
+	// A resumes and adds a stream the relay cannot carry: it is rejected,
+	// and so reads inactive.
+	mustRewrite(t, s, media.SideA, []byte(string(sdpFor("a", a.Port(), a.Port()+1))+"m=image 4004 udptl t38\r\n"))
+	if got := s.Directions(media.SideA); !slices.Equal(got, []media.Direction{media.DirSendRecv, media.DirInactive}) {
+		t.Fatalf("A's directions after the re-offer = %v, want [sendrecv inactive]", got)
+	}
 }

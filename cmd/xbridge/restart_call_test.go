@@ -182,9 +182,9 @@ func TestCallsEndAfterKill9(t *testing.T) {
 	bInvite := trunk.requests[0]
 	trunk.mu.Unlock()
 
-	// The record is committed within the store's flush interval (5 ms);
-	// wait many of them, then kill without warning.
-	time.Sleep(300 * time.Millisecond)
+	// The record is committed within the store's flush interval (100 ms);
+	// wait several of them, then kill without warning.
+	time.Sleep(500 * time.Millisecond)
 	kill := func() {
 		t.Helper()
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
