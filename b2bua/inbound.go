@@ -75,11 +75,16 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if err != nil {
 		sess.Close()
 		code := sip.StatusNotAcceptableHere
+		var headers []sip.Header
 		if errors.Is(err, media.ErrPortsExhausted) {
-			code = sip.StatusServiceUnavailable // our capacity, not the caller's SDP
+			// Our capacity, not the caller's SDP: an overload refusal like
+			// admission's, so the carrier is told when to try again (pairs
+			// freed now are reusable about a second later, once quiet).
+			code = sip.StatusServiceUnavailable
+			headers = append(headers, sip.NewHeader("Retry-After", "1"))
 		}
 		log.Warn().Err(err).Int("code", code).Msg("sdp offer not relayed")
-		e.edge.Reply(req, tx, code, "")
+		e.edge.Reply(req, tx, code, "", headers...)
 		return
 	}
 	if len(bOffer) > 0 {

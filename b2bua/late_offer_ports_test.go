@@ -157,8 +157,8 @@ func TestLateOfferVideoOnFullRange(t *testing.T) {
 }
 
 // refusedOnFullRange sends A's INVITE with offer (nil: a late offer) on a
-// full relay range: A gets 503 at once, B is never called and the call
-// leaves nothing allocated.
+// full relay range: A gets 503 with Retry-After at once, B is never called
+// and the call leaves nothing allocated.
 func refusedOnFullRange(t *testing.T, te *testEngine, car *carrier, offer []byte) {
 	t.Helper()
 	full := te.relay.PortsInUse()
@@ -166,8 +166,14 @@ func refusedOnFullRange(t *testing.T, te *testEngine, car *carrier, offer []byte
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, code := answer(t, d, 5*time.Second); code != 503 {
+	res, code := answer(t, d, 5*time.Second)
+	if code != 503 {
 		t.Fatalf("A got %d on a full relay range (offer in the INVITE: %t), want 503", code, offer != nil)
+	}
+	// An overload refusal, like admission's: the carrier is told when to
+	// try again.
+	if ra := res.GetHeader("Retry-After"); ra == nil || ra.Value() != "1" {
+		t.Fatalf("503 on a full relay range has Retry-After %v, want 1", ra)
 	}
 	select {
 	case tc := <-te.trunk.calls:

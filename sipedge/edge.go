@@ -257,11 +257,14 @@ func (e *Edge) FromListener(req *sip.Request) {
 
 // Reply answers a request outside any dialog; an empty reason is the
 // table's phrase for code.
-func (e *Edge) Reply(req *sip.Request, tx sip.ServerTransaction, code int, reason string) {
+func (e *Edge) Reply(req *sip.Request, tx sip.ServerTransaction, code int, reason string, headers ...sip.Header) {
 	if reason == "" {
 		reason = ReasonPhrase(code)
 	}
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	for _, h := range headers {
+		res.AppendHeader(h)
+	}
 	if code == sip.StatusMethodNotAllowed || code == sip.StatusOK && req.Method == sip.OPTIONS {
 		res.AppendHeader(sip.NewHeader("Allow", AllowedMethods))
 	}
