@@ -256,3 +256,20 @@ func TestPoolRestsPairsStillReceiving(t *testing.T) {
 		t.Fatalf("bound = %d, want 2", got)
 	}
 }
+
+func TestRelayCalls(t *testing.T) {
+	for _, tc := range []struct{ min, max, calls int }{
+		{20000, 20003, 1}, // two pairs: one call, a pair facing each side
+		{20001, 20008, 1}, // RTP on even ports: 20002, 20004, 20006
+		{20000, 23999, 1000},
+	} {
+		r, err := NewRelay(Config{IP: netip.MustParseAddr("127.0.0.1"), PortMin: tc.min, PortMax: tc.max})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Calls(); got != tc.calls {
+			t.Errorf("range %d-%d carries %d calls, want %d", tc.min, tc.max, got, tc.calls)
+		}
+		r.Close()
+	}
+}

@@ -87,6 +87,10 @@ func (r *Relay) NewSession(log zerolog.Logger) *Session {
 	return s
 }
 
+// Calls is how many one-stream calls the relay's port range carries at
+// once: each takes a pair (RTP and RTCP) facing each side.
+func (r *Relay) Calls() int { return r.ports.pairs() / 2 }
+
 // PortsInUse counts the ports held by live sessions (RTP and RTCP, two per
 // pair). Ports kept bound between calls are not counted.
 func (r *Relay) PortsInUse() int { return r.ports.inUse() }

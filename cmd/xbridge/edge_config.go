@@ -132,7 +132,7 @@ func warnExposure(log zerolog.Logger, c Config) {
 // trusted sources (trusted) are not held by the per-source rate.
 func newAdmission(c Config, trusted func(netip.Addr) bool) *sipedge.Admission {
 	return sipedge.NewAdmission(sipedge.Limits{
-		MaxCalls:     c.MaxCalls,
+		MaxCalls:     c.MaxCalls, // see admittedCalls
 		CPS:          float64(c.MaxCPS),
 		CPSPerSource: float64(c.MaxCPSPerSource),
 	}, sipedge.WithSourceExempt(trusted))
@@ -144,4 +144,18 @@ func prefixStrings(ps []netip.Prefix) []string {
 		out[i] = p.String()
 	}
 	return out
+}
+
+// admittedCalls is --max-calls held to what the relay can carry: a call
+// admitted past the relay's capacity would only be refused a moment later
+// for lack of ports, after routing and a store lookup, and under a flood,
+// when setup slows and more calls are in progress at once, admission would
+// let in calls the relay then turns away (sipp-flood.sh saw it, with the
+// default 2,000 calls over a range of 2,000 pairs). 0 (no limit) stays 0:
+// the relay's own refusal (503 with Retry-After) is then the limit.
+func admittedCalls(maxCalls, relayCalls int) int {
+	if maxCalls > relayCalls {
+		return relayCalls
+	}
+	return maxCalls
 }

@@ -146,3 +146,16 @@ func TestWarnExposure(t *testing.T) {
 		t.Fatalf("a secure configuration warned:\n%s", buf.String())
 	}
 }
+
+func TestAdmittedCallsHeldToTheRelay(t *testing.T) {
+	for _, tc := range []struct{ max, relay, want int }{
+		{2000, 1000, 1000}, // the flood's range: 2,000 pairs, 1,000 calls
+		{500, 1000, 500},
+		{0, 1000, 0}, // no limit stays no limit: the relay's 503 is the limit
+		{1000, 1000, 1000},
+	} {
+		if got := admittedCalls(tc.max, tc.relay); got != tc.want {
+			t.Errorf("admittedCalls(%d, %d) = %d, want %d", tc.max, tc.relay, got, tc.want)
+		}
+	}
+}

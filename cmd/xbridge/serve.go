@@ -78,6 +78,13 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 		log.Info().Msg("media relay closed")
 	}()
 
+	if n := admittedCalls(cfg.MaxCalls, relay.Calls()); n != cfg.MaxCalls {
+		log.Warn().Int("max_calls", cfg.MaxCalls).Int("relay_calls", relay.Calls()).
+			Str("rtp_ports", fmt.Sprintf("%d-%d", cfg.PortMin, cfg.PortMax)).
+			Msg("--max-calls is more than the relay's port range carries; admitting that many")
+		cfg.MaxCalls = n
+	}
+
 	router := routing.NewRouter(st,
 		routing.WithCountry(cfg.Country),
 		routing.WithTrusted(cfg.Trusted...),
