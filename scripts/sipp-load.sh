@@ -324,9 +324,11 @@ if [[ "$target" == engine ]]; then
 	grep '"level":"\(warn\|error\)"' "$tmp/xbridge.log" | cut -c1-300 | head -5 || true
 	# After every step, however it went, the engine must hold no call and no
 	# relay port: the end-to-end form of "no port leak". Calls whose ACK was
-	# lost are released after 64*T1 (32 s), so wait that long at most.
+	# lost are released after 64*T1 (32 s); after an overloaded step a B leg
+	# the UAS dropped rings out --answer-timeout (60 s) and waits the cancel
+	# guard (32 s) for its 487, so wait that long at most.
 	status=''
-	for _ in $(seq 40); do
+	for _ in $(seq 100); do
 		status=$(curl -fsS "$api/v1/status" 2>/dev/null | jq -c '{active_calls, relay_ports_in_use}') || true
 		[[ "$status" == '{"active_calls":0,"relay_ports_in_use":0}' ]] && break
 		sleep 1
