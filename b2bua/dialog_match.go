@@ -61,10 +61,7 @@ func (p *legPeer) admits(req *sip.Request) string {
 	if toTag != p.local || fromTag == "" || (p.remote != "" && fromTag != p.remote) {
 		return mismatchTags
 	}
-	if len(p.peers) == 0 {
-		return ""
-	}
-	if slices.Contains(p.peers, sourceAddr(req)) {
+	if p.from(sourceAddr(req)) {
 		return ""
 	}
 	return mismatchSource

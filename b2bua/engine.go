@@ -125,7 +125,7 @@ func New(cfg Config, router *routing.Router, relay *media.Relay, st Store, opts 
 	if err := cfg.checkWatch(); err != nil {
 		return nil, err
 	}
-	edgeOpts := append([]sipedge.Option{sipedge.WithLogger(e.log)}, e.edgeOpts...)
+	edgeOpts := append([]sipedge.Option{sipedge.WithLogger(e.log), sipedge.WithCancelScreen(e.cancelAllowed)}, e.edgeOpts...)
 	if e.admission != nil {
 		edgeOpts = append(edgeOpts, e.refuseEarly())
 	}

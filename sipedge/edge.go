@@ -46,11 +46,11 @@ type Option func(*Edge)
 // WithLogger sets the edge's logger.
 func WithLogger(l zerolog.Logger) Option { return func(e *Edge) { e.log = l } }
 
-// WithUDPFilter puts f in front of the UDP listener: what f's connection
-// reads is what sipgo parses (e.g. RefuseOverUDP, which answers a flood's
+// WithUDPFilter puts f in front of the UDP listener (each one given in
+// front of the ones before it): what f's connection reads is what sipgo parses (e.g. RefuseOverUDP, which answers a flood's
 // INVITEs before sipgo makes a transaction for them).
 func WithUDPFilter(f func(net.PacketConn) net.PacketConn) Option {
-	return func(e *Edge) { e.udpFilter = f }
+	return func(e *Edge) { e.udpFilters = append(e.udpFilters, f) }
 }
 
 // WithPartialMessageTimeout bounds how long a TCP peer may leave a started
@@ -82,9 +82,9 @@ type Edge struct {
 	malformed      *malformedGuard // answers what sipgo cannot parse
 	partialTimeout time.Duration
 
-	udp       net.PacketConn
-	tcp       net.Listener
-	udpFilter func(net.PacketConn) net.PacketConn // WithUDPFilter
+	udp        net.PacketConn
+	tcp        net.Listener
+	udpFilters []func(net.PacketConn) net.PacketConn // WithUDPFilter, outermost last
 }
 
 // MaxUDPMessage is how large a SIP message the engine sends over UDP.
@@ -206,8 +206,8 @@ func (e *Edge) Start() (<-chan error, error) {
 
 	errc := make(chan error, 2)
 	var in net.PacketConn = udp
-	if e.udpFilter != nil {
-		in = e.udpFilter(udp)
+	for _, f := range e.udpFilters {
+		in = f(in)
 	}
 	go func() { errc <- e.server.ServeUDP(e.malformed.packetConn(in)) }()
 	go func() { errc <- e.server.ServeTCP(e.malformed.listener(tcp)) }()
