@@ -65,16 +65,7 @@ command -v sipp >/dev/null || die "sipp not found (Debian package sip-tester)"
 command -v jq >/dev/null || die "jq not found"
 command -v curl >/dev/null || die "curl not found"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/xbridge-flood.XXXXXX")
-cleanup() {
-	stop_started
-	if [[ -n "${KEEP:-}" ]]; then
-		echo "files kept in $tmp" >&2
-	else
-		rm -rf "$tmp"
-	fi
-}
-trap cleanup EXIT
+scratch flood
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 build_xbridge

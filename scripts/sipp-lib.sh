@@ -1,18 +1,37 @@
 # shellcheck shell=bash disable=SC2154
-# (SC2154: tmp and root are set by the script that sources this file.)
-# Shared by sipp-smoke.sh and sipp-load.sh (sourced, not run): start xbridge
+# (SC2154: root is set by the script that sources this file.)
+# Shared by sipp-smoke.sh, sipp-load.sh and sipp-flood.sh (sourced, not run): start xbridge
 # on free loopback ports, provision bindings through the API, start SIPp peers
 # and read SIPp's statistics. Everything runs on 127.0.0.1 only.
 #
-# The caller sets: tmp (a scratch directory it removes), root (the repo).
-# Every process started here is recorded in started_pids; call stop_started
-# from the caller's EXIT trap.
+# The caller sets root (the repo) and calls scratch once. Every process
+# started here is recorded in started_pids; scratch's EXIT trap stops them.
 
 started_pids=()
 
 die() {
 	echo "FAIL: $*" >&2
 	exit 1
+}
+
+# scratch NAME [keep-on-failure]: makes the run's scratch directory, tmp,
+# and the EXIT trap that stops everything started and removes tmp, unless
+# KEEP is set or, with keep-on-failure, the script exits non-zero (its
+# files are then where to look).
+scratch() {
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/xbridge-$1.XXXXXX")
+	scratch_keep_failed=${2:-}
+	trap scratch_cleanup EXIT
+}
+
+scratch_cleanup() {
+	local rc=$?
+	stop_started
+	if [[ -n "${KEEP:-}" || -n "$scratch_keep_failed" && $rc -ne 0 ]]; then
+		echo "files kept in $tmp" >&2
+	else
+		rm -rf "$tmp"
+	fi
 }
 
 # stop_started ends, by process id, everything this script started.

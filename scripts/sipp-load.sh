@@ -64,16 +64,7 @@ if [[ -n "${LOAD_PCAP:-}" ]]; then
 fi
 [[ "$target" == engine || "$target" == direct ]] || die "LOAD_TARGET must be engine or direct"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/xbridge-load.XXXXXX")
-cleanup() {
-	stop_started
-	if [[ -n "${KEEP:-}" ]]; then
-		echo "files kept in $tmp" >&2
-	else
-		rm -rf "$tmp"
-	fi
-}
-trap cleanup EXIT
+scratch load
 
 # relay_busy: UDP ports of the relay range bound by anyone right now.
 relay_busy() {

@@ -23,17 +23,7 @@ command -v sipp >/dev/null || die "sipp not found (Debian package sip-tester)"
 command -v jq >/dev/null || die "jq not found"
 command -v curl >/dev/null || die "curl not found"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/xbridge-smoke.XXXXXX")
-cleanup() {
-	local rc=$?
-	stop_started
-	if [[ $rc -ne 0 || -n "${KEEP:-}" ]]; then
-		echo "logs kept in $tmp" >&2
-	else
-		rm -rf "$tmp"
-	fi
-}
-trap cleanup EXIT
+scratch smoke keep-on-failure
 
 # The privacy checks must be able to fail: one call straight from the
 # carrier UAC to the trunk UAS (no engine in between) dialling B's number
