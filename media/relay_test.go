@@ -240,6 +240,10 @@ func TestRelayDropsNonRTP(t *testing.T) {
 	if got := b.Recv().Data; !bytes.Equal(got, good) {
 		t.Fatalf("B got %x, want the real packet %x (garbage forwarded?)", got, good)
 	}
+	// The relay counts a packet just after sending it: wait for the count,
+	// then check it is exactly that one.
+	waitFor(t, "the real packet counted", func() bool { return s.Stats().AToB.RTPPackets >= 1 })
+	b.ExpectNothing()
 	if st := s.Stats().AToB; st.RTPPackets != 1 || st.RTCPPackets != 0 {
 		t.Fatalf("AToB = %+v, want 1 RTP packet forwarded", st)
 	}

@@ -446,7 +446,7 @@ func TestRelayScrubsRTCP(t *testing.T) {
 
 	// Malformed RTCP and a lone APP are dropped and counted; the good packet
 	// sent after them is the next thing B receives.
-	before := s.Stats().AToB
+	before := settledStats(t, s).AToB
 	aRTCP.SendPort(relayA+1, compound(rrWithBlock, sdesAlice[:len(sdesAlice)-4]))
 	aRTCP.SendPort(relayA+1, appPhone)
 	aRTCP.SendPort(relayA+1, rrWithBlock)
@@ -458,6 +458,24 @@ func TestRelayScrubsRTCP(t *testing.T) {
 	if after.Dropped != before.Dropped+2 || after.RTCPPackets != before.RTCPPackets+1 {
 		t.Fatalf("stats before %+v after %+v: want 2 dropped and 1 RTCP packet more", before, after)
 	}
+}
+
+// settledStats is the session's counters once the packets already
+// received have been counted: the relay counts a packet just after sending
+// it, so a receiver can see it a moment before its count moves. Bounded: 2 s.
+func settledStats(t *testing.T, s *Session) Stats {
+	t.Helper()
+	prev := s.Stats()
+	for range 100 {
+		time.Sleep(20 * time.Millisecond)
+		cur := s.Stats()
+		if cur == prev {
+			return cur
+		}
+		prev = cur
+	}
+	t.Fatalf("relay counters still moving: %+v", prev)
+	return prev
 }
 
 // BenchmarkScrubRTCP is the per-packet cost of the scrub alone, on the
