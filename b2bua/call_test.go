@@ -170,40 +170,48 @@ func TestCallRedirectDoesNotLeak(t *testing.T) {
 	te.waitIdle()
 }
 
+// TestCallCancelBeforeAnswer: A's own CANCEL ends the ringing call, over
+// UDP and over TCP (where the stream guard holds every CANCEL whole until
+// the screen has judged it).
 func TestCallCancelBeforeAnswer(t *testing.T) {
-	te := newTestEngine(t)
-	te.bind(numX, numA, numB, time.Hour)
-	te.trunk.setScript(func(*sip.Request) trunkAction { return trunkAction{provisional: []int{180}, final: 0} })
-	car := newCarrier(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	d, err := car.invite(context.Background(), te.addr, numA, numX, newRTPPeer(t).sdp(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc := te.trunk.nextCall(t)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- d.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
-			if res.StatusCode == 180 {
-				cancel() // CANCEL once it rings
+	for _, transport := range []string{"udp", "tcp"} {
+		t.Run(transport, func(t *testing.T) {
+			te := newTestEngine(t)
+			te.bind(numX, numA, numB, time.Hour)
+			te.trunk.setScript(func(*sip.Request) trunkAction { return trunkAction{provisional: []int{180}, final: 0} })
+			car := newCarrier(t)
+			car.useTCP = transport == "tcp"
+			ctx, cancel := context.WithCancel(context.Background())
+			d, err := car.invite(context.Background(), te.addr, numA, numX, newRTPPeer(t).sdp(1))
+			if err != nil {
+				t.Fatal(err)
 			}
-			return nil
-		}})
-	}()
-	select {
-	case <-tc.cancel:
-	case <-time.After(5 * time.Second):
-		t.Fatal("B leg was not cancelled")
+			tc := te.trunk.nextCall(t)
+			errc := make(chan error, 1)
+			go func() {
+				errc <- d.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
+					if res.StatusCode == 180 {
+						cancel() // CANCEL once it rings
+					}
+					return nil
+				}})
+			}()
+			select {
+			case <-tc.cancel:
+			case <-time.After(5 * time.Second):
+				t.Fatal("B leg was not cancelled")
+			}
+			select {
+			case <-errc:
+			case <-time.After(5 * time.Second):
+				t.Fatal("A's CANCEL did not complete")
+			}
+			if d.InviteResponse == nil || d.InviteResponse.StatusCode != 487 {
+				t.Fatalf("A's INVITE ended with %v, want 487", d.InviteResponse)
+			}
+			te.waitIdle()
+		})
 	}
-	select {
-	case <-errc:
-	case <-time.After(5 * time.Second):
-		t.Fatal("A's CANCEL did not complete")
-	}
-	if d.InviteResponse == nil || d.InviteResponse.StatusCode != 487 {
-		t.Fatalf("A's INVITE ended with %v, want 487", d.InviteResponse)
-	}
-	te.waitIdle()
 }
 
 func TestCallRingsTooLongGets408(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"slices"
 )
 
-// cancelAllowed is the engine's word on a CANCEL over UDP before sipgo
+// cancelAllowed is the engine's word on a CANCEL (UDP or TCP) before sipgo
 // matches it to A's pending INVITE (sipedge.WithCancelScreen): a CANCEL
 // naming a call's A leg must come from that leg's peer, like every other
 // request of the leg (dialogOf). Anything else, a CANCEL for no call of

@@ -631,3 +631,39 @@ func TestTCPIncompleteMessageTimesOut(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 }
+
+// TestTCPKeepalivePong: RFC 5626 CRLF pings over TCP get their pong at
+// once, before, between and after messages, although the stream guard
+// holds every message until it is whole. A carrier's SBC that misses its
+// pong drops the flow, and every call on it.
+func TestTCPKeepalivePong(t *testing.T) {
+	te := newTestEngine(t)
+	p := newTCPPeer(t, te.addr)
+	pingPong := func(when string) {
+		t.Helper()
+		if _, err := p.conn.Write([]byte("\r\n\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		_ = p.conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+		pong := make([]byte, 2)
+		if _, err := io.ReadFull(p.r, pong); err != nil || string(pong) != "\r\n" {
+			t.Fatalf("ping %s: pong %q, %v", when, pong, err)
+		}
+	}
+	pingPong("on a new connection")
+	// A message whose header lines arrive one segment at a time, a lone
+	// CRLF among them.
+	opts := tcpOptions(p.conn.LocalAddr().String(), "ka-1")
+	cut := strings.Index(opts, "\r\nCall-ID:")
+	for _, chunk := range []string{opts[:cut], "\r\n", opts[cut+2:]} {
+		if _, err := p.conn.Write([]byte(chunk)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	if res, err := p.next(5 * time.Second); err != nil || statusCode(res) != 200 {
+		t.Fatalf("options in pieces: %v %q", err, res)
+	}
+	pingPong("after a message")
+	pingPong("twice in a row")
+}

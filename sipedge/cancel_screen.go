@@ -12,17 +12,20 @@ import (
 // layer matches it to the INVITE by the branch and sent-by of its Via (both
 // written by the sender, RFC 3261 9.2), answers it 200 and the INVITE 487 by
 // itself. The only place to hold it to the party whose INVITE it cancels is
-// in front of sipgo, on the raw datagram. Over TCP the same CANCEL is still
-// matched by branch alone (see README "What a call does").
+// in front of sipgo: on the raw datagram over UDP, and over TCP in the
+// stream guard, which hands sipgo only whole messages (guardedStreamConn).
 
-// WithCancelScreen drops every CANCEL datagram over UDP for which allowed
-// (callID, source IP) is false, before sipgo reads it: no 200, no 487, the
-// INVITE goes on. allowed runs on the reading goroutine, once per CANCEL:
-// keep it to a lookup.
+// WithCancelScreen drops every CANCEL for which allowed(callID, source IP)
+// is false before sipgo reads it, over UDP and TCP alike: no 200, no 487,
+// the INVITE goes on. allowed runs on the reading goroutine, once per
+// CANCEL: keep it to a lookup.
 func WithCancelScreen(allowed func(callID string, src netip.Addr) bool) Option {
-	return WithUDPFilter(func(c net.PacketConn) net.PacketConn {
-		return &cancelScreen{PacketConn: c, allowed: allowed}
-	})
+	return func(e *Edge) {
+		e.cancelAllowed = allowed
+		WithUDPFilter(func(c net.PacketConn) net.PacketConn {
+			return &cancelScreen{PacketConn: c, allowed: allowed}
+		})(e)
+	}
 }
 
 type cancelScreen struct {

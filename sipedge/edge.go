@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -81,6 +82,7 @@ type Edge struct {
 
 	malformed      *malformedGuard // answers what sipgo cannot parse
 	partialTimeout time.Duration
+	cancelAllowed  func(callID string, src netip.Addr) bool // WithCancelScreen
 
 	udp        net.PacketConn
 	tcp        net.Listener
@@ -138,6 +140,7 @@ func New(cfg Config, opts ...Option) (*Edge, error) {
 	}
 	e.malformed = newMalformedGuard(e.ua, e.log)
 	e.malformed.partialTimeout.Store(int64(e.partialTimeout))
+	e.malformed.cancelAllowed = e.cancelAllowed
 	e.server, err = sipgo.NewServer(e.ua)
 	if err != nil {
 		return nil, fmt.Errorf("sipedge: server: %w", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -65,6 +66,10 @@ type malformedGuard struct {
 	refused  atomic.Uint64
 
 	partialTimeout atomic.Int64 // a time.Duration; 0 waits forever
+
+	// cancelAllowed, when set, judges every CANCEL read off a stream
+	// (WithCancelScreen); it is set before the listeners start.
+	cancelAllowed func(callID string, src netip.Addr) bool
 }
 
 func newMalformedGuard(ua *sipgo.UserAgent, log zerolog.Logger) *malformedGuard {
@@ -163,49 +168,99 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &guardedStreamConn{Conn: c, g: l.g, par: l.g.parser.NewSIPStream()}, nil
+	var src netip.Addr
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		src = ta.AddrPort().Addr().Unmap()
+	}
+	return &guardedStreamConn{Conn: c, g: l.g, par: l.g.parser.NewSIPStream(), src: src}, nil
 }
 
-// guardedStreamConn frames the stream itself, ahead of sipgo: a stream has
-// no datagram boundary to notice a failure by, and after a framing error
-// there is no boundary to resync on. When a message cannot be framed or
-// parsed, it answers it, hands sipgo only the complete messages before it,
-// and then ends the stream, so sipgo closes the connection. This parses every
-// TCP message twice.
+// guardedStreamConn frames the stream itself, ahead of sipgo, and hands
+// sipgo only complete messages. A stream has no datagram boundary to notice
+// a failure by, and after a framing error there is no boundary to resync
+// on: when a message cannot be framed or parsed, it answers it, hands sipgo
+// the complete messages before it, and then ends the stream, so sipgo
+// closes the connection. Holding each message until its last byte is also
+// what lets a CANCEL be judged whole before sipgo's transaction layer
+// matches it (cancelAllowed), as over UDP. This parses every TCP message
+// twice (BenchmarkMalformedGuardTCP).
 type guardedStreamConn struct {
 	net.Conn
 	g   *malformedGuard
 	par *sip.ParserStream
+	src netip.Addr // the peer's IP, for the CANCEL screen
 
-	pending  []byte    // bytes of the message being assembled
-	started  time.Time // when its first byte came
+	// pending is what was read and not yet handed to sipgo: first ready
+	// bytes of complete messages, then the message being assembled.
+	pending  []byte
+	ready    int
+	started  time.Time // when the assembled message's first byte came
 	deadline bool      // a partial-message read deadline is set
+	err      error     // the read error to return once ready is handed on
 
 	failed      bool
 	lingerUntil time.Time
 }
 
 func (c *guardedStreamConn) Read(b []byte) (int, error) {
-	if c.failed {
-		return 0, c.linger(b)
-	}
-	c.armDeadline()
-	n, err := c.Conn.Read(b)
-	if n > 0 {
-		if keep, bad := c.inspect(b[:n]); bad {
-			c.failed = true
-			if keep == 0 {
-				return 0, io.EOF
+	for {
+		switch {
+		case c.ready > 0:
+			return c.handOn(b), nil
+		case c.failed:
+			return 0, c.linger(b)
+		case c.err != nil:
+			return 0, c.err
+		}
+		c.armDeadline()
+		n, err := c.Conn.Read(b)
+		if n > 0 {
+			if c.keepalive(b[:n]) {
+				return n, err // b holds it already, as it came
 			}
-			return keep, nil
+			c.inspect(b[:n])
+		}
+		if err != nil {
+			var ne net.Error
+			if !errors.As(err, &ne) || !ne.Timeout() {
+				c.err = err // the stream is over; hand on what is ready first
+				continue
+			}
+			if c.deadline {
+				c.g.dropped.Add(1)
+				c.g.log.Info().Str("from", c.RemoteAddr().String()).Int("bytes", len(c.pending)-c.ready).Msg("incomplete sip message on tcp; closing")
+			}
+			return 0, err
 		}
 	}
-	var ne net.Error
-	if err != nil && errors.As(err, &ne) && ne.Timeout() && c.deadline {
-		c.g.dropped.Add(1)
-		c.g.log.Info().Str("from", c.RemoteAddr().String()).Int("bytes", len(c.pending)).Msg("incomplete sip message on tcp; closing")
+}
+
+// keepalive passes on at once what sipgo answers as an RFC 5626 ping: up to
+// two CRLFs read alone between messages (a carrier's SBC drops the flow when
+// its pong is late), and NUL padding, which sipgo skips. Held back, a ping
+// would become leading CRLFs of the next message, and sipgo would not
+// answer it. CRLFs already held between messages are discarded with it:
+// RFC 3261 7.5 has them ignored.
+func (c *guardedStreamConn) keepalive(data []byte) bool {
+	if len(bytes.TrimLeft(c.pending[c.ready:], "\r\n")) > 0 {
+		return false // inside a message: a CRLF here ends one of its lines
 	}
-	return n, err
+	if len(bytes.Trim(data, "\x00")) != 0 && (len(data) > 4 || len(bytes.Trim(data, "\r\n")) != 0) {
+		return false
+	}
+	if len(c.pending) > c.ready {
+		c.pending = c.pending[:c.ready]
+		c.par.Reset()
+	}
+	return true
+}
+
+// handOn copies complete messages into sipgo's buffer.
+func (c *guardedStreamConn) handOn(b []byte) int {
+	n := copy(b, c.pending[:c.ready])
+	c.pending = c.pending[:copy(c.pending, c.pending[n:])]
+	c.ready -= n
+	return n
 }
 
 // failLinger is how long a stream that cannot be framed stays open after
@@ -228,7 +283,7 @@ func (c *guardedStreamConn) linger(b []byte) error {
 // its first byte so that trickling does not extend it; between messages the
 // connection may idle.
 func (c *guardedStreamConn) armDeadline() {
-	mid := len(bytes.TrimLeft(c.pending, "\r\n")) > 0
+	mid := len(bytes.TrimLeft(c.pending[c.ready:], "\r\n")) > 0
 	if !mid {
 		c.started = time.Time{}
 	} else if c.started.IsZero() {
@@ -244,39 +299,53 @@ func (c *guardedStreamConn) armDeadline() {
 	}
 }
 
-// inspect feeds a chunk to the stream parser. It returns bad when a message
-// in it cannot be used, and keep, how many bytes of the chunk belong to the
-// complete messages before that one.
-func (c *guardedStreamConn) inspect(chunk []byte) (keep int, bad bool) {
-	start := len(c.pending) // chunk's offset in pending
+// inspect feeds a chunk to the stream parser. Each complete message in it
+// joins the ready bytes, unless it is a CANCEL the screen refuses, which is
+// dropped there. It returns bad when a message cannot be used: that one is
+// answered, and only the ready bytes before it are handed on.
+func (c *guardedStreamConn) inspect(chunk []byte) (bad bool) {
 	c.pending = append(c.pending, chunk...)
 	if _, err := c.par.Write(chunk); err != nil {
-		return c.fail(start, err)
+		return c.fail(err)
 	}
 	for c.par.Buffer().Len() > 0 {
 		msg, n, err := c.par.ParseNext()
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return 0, false
+			return false
 		}
 		if err != nil {
-			return c.fail(start, err)
+			return c.fail(err)
 		}
 		// Two Content-Lengths leave the framing to a guess (RFC 4475 mcl01).
 		if len(msg.GetHeaders("Content-Length")) > 1 {
-			return c.fail(start, errors.New("multiple Content-Length values"))
+			return c.fail(errors.New("multiple Content-Length values"))
 		}
-		c.pending = append(c.pending[:0], c.pending[n:]...)
-		start -= n
+		if c.screened(msg) {
+			c.pending = append(c.pending[:c.ready], c.pending[c.ready+n:]...)
+			continue
+		}
+		c.ready += n
 	}
-	return 0, false
+	return false
 }
 
-// fail answers the message at the head of pending and ends the stream.
-// start is where the current chunk began in pending (negative when the
-// chunk began inside earlier, complete messages).
-func (c *guardedStreamConn) fail(start int, perr error) (int, bool) {
-	keep := max(0, -start)
-	res, _, err := answerUnparsed(c.pending, nil, c.LocalAddr(), perr)
+// screened reports whether msg is a CANCEL the engine refuses from this
+// connection's peer (WithCancelScreen).
+func (c *guardedStreamConn) screened(msg sip.Message) bool {
+	allowed := c.g.cancelAllowed
+	if allowed == nil || !c.src.IsValid() {
+		return false
+	}
+	req, ok := msg.(*sip.Request)
+	if !ok || !req.IsCancel() || req.CallID() == nil {
+		return false
+	}
+	return !allowed(req.CallID().Value(), c.src)
+}
+
+// fail answers the message after the ready bytes and ends the stream.
+func (c *guardedStreamConn) fail(perr error) bool {
+	res, _, err := answerUnparsed(c.pending[c.ready:], nil, c.LocalAddr(), perr)
 	if err != nil {
 		c.g.dropped.Add(1)
 		c.g.log.Info().Str("from", c.RemoteAddr().String()).Err(err).Str("parse_error", perr.Error()).Msg("unparseable sip stream; closing")
@@ -284,10 +353,11 @@ func (c *guardedStreamConn) fail(start int, perr error) (int, bool) {
 		c.g.answered.Add(1)
 		c.g.log.Info().Str("from", c.RemoteAddr().String()).Str("status", statusOf(res)).Str("parse_error", perr.Error()).Msg("unparseable sip request on tcp answered; closing")
 	}
-	c.pending = nil
+	c.pending = c.pending[:c.ready]
 	c.par.Close()
+	c.failed = true
 	c.lingerUntil = time.Now().Add(failLinger)
-	return keep, true
+	return true
 }
 
 // Errors of answerUnparsed: why no response can be addressed.
