@@ -12,12 +12,13 @@ import (
 	"time"
 )
 
-// Model is the binding model. Only AXB exists today; AXN and AXE come later.
+// Model is the binding model: AXB, AXN or AXE (policy.go).
 type Model string
 
+// ModelAXB binds parties A and B on X: each reaches the other.
 const ModelAXB Model = "AXB"
 
-// Binding binds parties A and B to the middle number X until ExpiresAt.
+// Binding binds parties to the middle number X until ExpiresAt. For AXB,
 // (X, A) and (X, B) each resolve to exactly this binding while it is live.
 type Binding struct {
 	ID        string    `json:"id"`
@@ -26,7 +27,10 @@ type Binding struct {
 	X         string    `json:"x"`
 	A         string    `json:"a"`
 	B         string    `json:"b"`
+	Extension string    `json:"extension,omitempty"` // AXE
+	Area      string    `json:"area,omitempty"`      // X's area
 	OrderID   string    `json:"order_id,omitempty"`
+	Policy    Policy    `json:"policy,omitzero"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
@@ -49,11 +53,16 @@ func (b Binding) Expired(now time.Time) bool { return !now.Before(b.ExpiresAt) }
 // NewBinding is a request to bind A and B. When X is empty the store picks X
 // from Pool under the reuse rule; when X is set it must be in Pool.
 type NewBinding struct {
+	Model     Model // "" is AXB
 	Pool      string
 	X         string
 	A         string
-	B         string
+	B         string // AXB; optional for AXN; none for AXE
+	Extension string // AXE: "" allocates one
+	Area      string // preferred area of X ("" any)
+	AreaMatch AreaMatch
 	OrderID   string
+	Policy    Policy
 	ExpiresAt time.Time
 }
 

@@ -1,0 +1,100 @@
+package store
+
+import "time"
+
+// The binding models besides AXB (see Binding).
+const (
+	// ModelAXN binds A to X's "any caller" slot: A dialling X reaches B (if
+	// set), anyone else dialling X reaches A. One AXN per X.
+	ModelAXN Model = "AXN"
+	// ModelAXE binds A to an extension on X: anyone dialling X and keying
+	// the extension reaches A; A dialling X calls back the last caller.
+	ModelAXE Model = "AXE"
+)
+
+// Direction says which party of an AXB binding may call the other.
+type Direction string
+
+const (
+	DirectionBoth Direction = "both" // the default
+	DirectionAToB Direction = "a_to_b"
+	DirectionBToA Direction = "b_to_a"
+)
+
+// CallerDisplay is the number the callee is shown.
+type CallerDisplay string
+
+const (
+	DisplayX    CallerDisplay = "x"    // the default: the middle number
+	DisplayReal CallerDisplay = "real" // the caller's own number, where the pool allows it
+)
+
+// Policy is what a binding's calls may do. The zero value is the default:
+// both directions, no per-binding call limit, X shown, no recording.
+type Policy struct {
+	Direction      Direction     `json:"direction,omitempty"`
+	MaxCallSeconds int           `json:"max_call_seconds,omitempty"`
+	WarnSeconds    int           `json:"warn_seconds,omitempty"`
+	CallerDisplay  CallerDisplay `json:"caller_display,omitempty"`
+	Record         bool          `json:"record,omitempty"`
+	UserData       string        `json:"user_data,omitempty"`
+}
+
+// AreaMatch says what allocation does when no number of the requested area
+// fits.
+type AreaMatch string
+
+const (
+	AreaStrict AreaMatch = "strict" // fail with ErrNoNumber
+	AreaLoose  AreaMatch = "loose"  // fall back to any area of the pool
+)
+
+// UnknownCallerAction is what a pool does with a call to X that no binding
+// answers.
+type UnknownCallerAction string
+
+const (
+	UnknownReject   UnknownCallerAction = "reject"   // a SIP status (UnknownCaller.Code)
+	UnknownAnnounce UnknownCallerAction = "announce" // answer, play a prompt, hang up
+)
+
+// ExpiryMode is what happens to calls up when their binding expires.
+type ExpiryMode string
+
+const (
+	ExpiryTeardown ExpiryMode = "teardown" // BYE at expiry (after a warning tone)
+	ExpiryFinish   ExpiryMode = "finish"   // calls up run on; new calls are refused
+)
+
+// PoolSettings are a pool's operator settings. A zero field means the
+// default (DefaultPoolSettings).
+type PoolSettings struct {
+	// ExtensionLength is the digits of an AXE extension, 1-6 (default 4).
+	ExtensionLength int `json:"extension_length,omitempty"`
+	// Quarantine is the cool-down of a released (X, party) or (X,
+	// extension) pair; nil is the store's (--quarantine).
+	Quarantine *time.Duration `json:"quarantine,omitempty"`
+	// UnknownCaller is the policy for calls no binding answers.
+	UnknownCaller UnknownCaller `json:"unknown_caller,omitzero"`
+	// Expiry is the policy for calls up at a binding's expiry.
+	Expiry ExpiryPolicy `json:"expiry,omitzero"`
+	// CallbackWindow is how long A can call back an AXE caller (default 24 h).
+	CallbackWindow time.Duration `json:"callback_window,omitempty"`
+	// AllowRealDisplay lets bindings of the pool set caller_display "real".
+	AllowRealDisplay bool `json:"allow_real_display,omitempty"`
+	// Prompts overrides the default prompts by name (file paths).
+	Prompts map[string]string `json:"prompts,omitempty"`
+}
+
+// UnknownCaller is a pool's policy for calls to X that no binding answers.
+type UnknownCaller struct {
+	Action UnknownCallerAction `json:"action,omitempty"` // default reject
+	Code   int                 `json:"code,omitempty"`   // for reject; default 404
+	Prompt string              `json:"prompt,omitempty"` // for announce: a prompt name
+}
+
+// ExpiryPolicy is a pool's policy for calls up when their binding expires.
+type ExpiryPolicy struct {
+	Mode        ExpiryMode `json:"mode,omitempty"`         // default teardown
+	WarnSeconds int        `json:"warn_seconds,omitempty"` // teardown: a tone this long before
+}
