@@ -61,6 +61,7 @@ func WithMaxTTL(d time.Duration) Option {
 type server struct {
 	st      store.Store
 	status  func() any
+	calls   func() []Call
 	log     zerolog.Logger
 	country *number.Country
 	token   string
@@ -80,6 +81,7 @@ type route struct {
 var routes = []route{
 	{"GET /healthz", (*server).health},
 	{"GET /v1/status", (*server).engineStatus},
+	{"GET /v1/calls", (*server).listCalls},
 	{"GET /v1/openapi.yaml", (*server).openAPI},
 	{"POST /v1/pools/{pool}/numbers", (*server).addNumbers},
 	{"GET /v1/pools/{pool}", (*server).getPool},

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -43,15 +42,7 @@ func newTestAPI(t *testing.T, opts ...Option) *testAPI {
 	t.Cleanup(func() { _ = db.Close() })
 	buf := &lockedBuffer{}
 	opts = append([]Option{WithClock(clock), WithLogger(zerolog.New(buf))}, opts...)
-	srv := httptest.NewUnstartedServer(New(db, opts...))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Listener.Close()
-	srv.Listener = ln
-	srv.Start()
-	t.Cleanup(srv.Close)
+	srv := testkit.HTTPServer(t, New(db, opts...))
 	return &testAPI{t: t, srv: srv, db: db, log: buf}
 }
 

@@ -54,6 +54,7 @@ type call struct {
 
 	answerTimeout time.Duration
 	started       time.Time
+	x             string // the middle number dialled
 	// numbers are the canonical numbers of the two parties (caller,
 	// callee): what no SDP crossing the call may name.
 	numbers [2]string

@@ -501,3 +501,46 @@ func TestCallOverTCP(t *testing.T) {
 	}
 	te.waitIdle()
 }
+
+// TestCallsListsTheCallTable: what an operator's GET /v1/calls reads, while
+// B rings and once the call is up.
+func TestCallsListsTheCallTable(t *testing.T) {
+	te := newTestEngine(t)
+	te.bind(numX, numA, numB, time.Hour)
+	te.trunk.setScript(func(*sip.Request) trunkAction {
+		return trunkAction{provisional: []int{180}, final: 200, ringFor: 300 * time.Millisecond}
+	})
+	car := newCarrier(t)
+	d, err := car.invite(context.Background(), te.addr, numA, numX, newRTPPeer(t).sdp(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := te.trunk.nextCall(t)
+	calls := te.engine.Calls()
+	if len(calls) != 1 {
+		t.Fatalf("%d calls listed while B rings, want 1", len(calls))
+	}
+	c := calls[0]
+	if c.X != numX || c.Caller != numA || c.Callee != numB || c.ACallID != sipedge.CallID(d.InviteRequest) ||
+		c.BCallID != sipedge.CallID(tc.req) || c.BindingID == "" || c.Started.IsZero() || !c.Answered.IsZero() {
+		t.Fatalf("ringing call listed as %+v", c)
+	}
+	if _, code := answer(t, d, 5*time.Second); code != 200 {
+		t.Fatalf("A got %d", code)
+	}
+	if err := d.Ack(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if calls := te.engine.Calls(); len(calls) != 1 || calls[0].Answered.Before(calls[0].Started) {
+		t.Fatalf("answered call listed as %+v", calls)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := d.Bye(ctx); err != nil {
+		t.Fatal(err)
+	}
+	te.waitIdle()
+	if calls := te.engine.Calls(); len(calls) != 0 {
+		t.Fatalf("%d calls listed after the BYE", len(calls))
+	}
+}

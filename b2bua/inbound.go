@@ -126,6 +126,7 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		media:         sess,
 		answerTimeout: e.cfg.AnswerTimeout,
 		started:       time.Now(),
+		x:             dec.Dialled,
 		numbers:       [2]string{dec.Caller, dec.Callee},
 		offerless:     len(bOffer) == 0,
 		events:        make(chan event, callEvents),

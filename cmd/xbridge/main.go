@@ -3,6 +3,8 @@
 //
 //	xbridge serve    run the engine (SIP, RTP relay, HTTP API)
 //	xbridge demo     run a masked call between two simulated phones
+//	xbridge pool, bind, binding, calls
+//	                 manage a running engine through its HTTP API (admin.go)
 //	xbridge version  print the version
 //	xbridge help     print this help
 package main
@@ -67,6 +69,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env envir
 			routeSIPLogs(log)
 			err = demo(ctx, cfg, log, stdout)
 		}
+	case "pool", "bind", "binding", "calls":
+		err = runAdmin(ctx, cmd, rest, stdout, env)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return 0
@@ -103,7 +107,8 @@ Usage:
   xbridge help            print this help
 
 Run "xbridge serve --help" for the flags and their XBRIDGE_* environment variables.
-`)
+
+`+adminHelp)
 }
 
 // versionString reports the link-time version and, when the binary carries

@@ -112,7 +112,8 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 			api.WithLogger(apiLog),
 			api.WithCountry(cfg.Country),
 			api.WithToken(cfg.APIToken),
-			api.WithStatus(func() any { return liveStatus(engine, relay) })),
+			api.WithStatus(func() any { return liveStatus(engine, relay) }),
+			api.WithCalls(func() []api.Call { return liveCalls(engine) })),
 		ReadHeaderTimeout: apiReadHeaderTimeout,
 		ReadTimeout:       apiReadTimeout,
 		WriteTimeout:      apiWriteTimeout,
@@ -256,6 +257,17 @@ type engineStatus struct {
 	RelayPortsInUse int                     `json:"relay_ports_in_use"`
 	Malformed       sipedge.MalformedStats  `json:"malformed"`
 	Admission       *sipedge.AdmissionStats `json:"admission,omitempty"`
+}
+
+// liveCalls is the engine's call table as the API lists it.
+func liveCalls(e *b2bua.Engine) []api.Call {
+	calls := e.Calls()
+	out := make([]api.Call, len(calls))
+	for i, c := range calls {
+		out[i] = api.Call{ACallID: c.ACallID, BCallID: c.BCallID, BindingID: c.BindingID, X: c.X,
+			Caller: c.Caller, Callee: c.Callee, Started: c.Started, Answered: c.Answered}
+	}
+	return out
 }
 
 func liveStatus(e *b2bua.Engine, r *media.Relay) engineStatus {

@@ -1,0 +1,44 @@
+package b2bua
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// CallInfo is what the engine tells an operator about one call in its
+// table: the fields a call fixes when it is made, and whether and since
+// when it is answered. It is read without stopping the call.
+type CallInfo struct {
+	ACallID   string
+	BCallID   string
+	BindingID string
+	X         string
+	Caller    string
+	Callee    string
+	Started   time.Time
+	Answered  time.Time // zero while the call is being set up
+}
+
+// Calls lists the calls in the table, oldest first.
+func (e *Engine) Calls() []CallInfo {
+	calls := e.calls.all()
+	out := make([]CallInfo, 0, len(calls))
+	for _, c := range calls {
+		info := CallInfo{
+			ACallID: c.aCallID, BCallID: c.bCallID, BindingID: c.bindingID, X: c.x,
+			Caller: c.numbers[0], Callee: c.numbers[1], Started: c.started,
+		}
+		if up := c.upSince.Load(); up != 0 {
+			info.Answered = time.Unix(0, up)
+		}
+		out = append(out, info)
+	}
+	slices.SortFunc(out, func(a, b CallInfo) int {
+		if c := a.Started.Compare(b.Started); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ACallID, b.ACallID)
+	})
+	return out
+}
