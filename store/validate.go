@@ -39,11 +39,11 @@ func isDigits(s string) bool {
 func checkNumber(field, s string, minLen, maxLen int) error {
 	switch {
 	case s == "":
-		return invalidf("%s is required", field)
+		return fieldf(field, "required")
 	case !isDigits(s):
-		return invalidf("%s %q is not a digit string", field, s)
+		return fieldf(field, "%q is not a digit string", s)
 	case len(s) < minLen || len(s) > maxLen:
-		return invalidf("%s %q must have %d to %d digits", field, s, minLen, maxLen)
+		return fieldf(field, "%q must have %d to %d digits", s, minLen, maxLen)
 	}
 	return nil
 }

@@ -1,8 +1,26 @@
 package store
 
 import (
+	"fmt"
 	"unicode/utf8"
 )
+
+// FieldError is an ErrInvalid that names the request field at fault, so
+// the API can answer 400 naming it.
+type FieldError struct {
+	Field  string // as the API names it: "extension", "warn_seconds"...
+	Reason string
+}
+
+func (e *FieldError) Error() string {
+	return "store: " + e.Field + ": " + e.Reason + ": " + ErrInvalid.Error()
+}
+
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+func fieldf(field, format string, args ...any) error {
+	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
 
 // Limits of the binding models and policies.
 const (
@@ -29,17 +47,17 @@ func checkModel(nb NewBinding) error {
 		}
 	case ModelAXE:
 		if nb.B != "" {
-			return invalidf("b is not part of an AXE binding")
+			return fieldf("b", "not part of an AXE binding")
 		}
 	default:
-		return invalidf("model %q is not one of AXB, AXN, AXE", nb.Model)
+		return fieldf("model", "%q is not one of AXB, AXN, AXE", nb.Model)
 	}
 	if nb.B != "" && nb.A == nb.B {
-		return invalidf("a and b are the same number %q", nb.A)
+		return fieldf("b", "a and b are the same number %q", nb.A)
 	}
 	if nb.Extension != "" {
 		if m != ModelAXE {
-			return invalidf("extension is only for AXE bindings")
+			return fieldf("extension", "only AXE bindings have one")
 		}
 		if err := checkExtension(nb.Extension); err != nil {
 			return err
@@ -48,14 +66,14 @@ func checkModel(nb NewBinding) error {
 	switch nb.AreaMatch {
 	case "", AreaStrict, AreaLoose:
 	default:
-		return invalidf("area_match %q is not one of strict, loose", nb.AreaMatch)
+		return fieldf("area_match", "%q is not one of strict, loose", nb.AreaMatch)
 	}
 	return checkPolicy(m, nb.Policy)
 }
 
 func checkExtension(ext string) error {
 	if ext == "" || len(ext) > maxExtension || !isDigits(ext) {
-		return invalidf("extension %q must be 1 to %d digits", ext, maxExtension)
+		return fieldf("extension", "%q must be 1 to %d digits", ext, maxExtension)
 	}
 	return nil
 }
@@ -66,31 +84,31 @@ func checkPolicy(m Model, p Policy) error {
 	case "", DirectionBoth:
 	case DirectionAToB, DirectionBToA:
 		if m != ModelAXB {
-			return invalidf("direction %q applies to AXB bindings only", p.Direction)
+			return fieldf("direction", "%q applies to AXB bindings only", p.Direction)
 		}
 	default:
-		return invalidf("direction %q is not one of both, a_to_b, b_to_a", p.Direction)
+		return fieldf("direction", "%q is not one of both, a_to_b, b_to_a", p.Direction)
 	}
 	switch {
 	case p.MaxCallSeconds < 0 || p.MaxCallSeconds > maxCallSeconds:
-		return invalidf("max_call_seconds %d is not within 0 to %d", p.MaxCallSeconds, maxCallSeconds)
+		return fieldf("max_call_seconds", "%d is not within 0 to %d", p.MaxCallSeconds, maxCallSeconds)
 	case p.WarnSeconds < 0:
-		return invalidf("warn_seconds %d is negative", p.WarnSeconds)
+		return fieldf("warn_seconds", "%d is negative", p.WarnSeconds)
 	case p.WarnSeconds > 0 && p.MaxCallSeconds == 0:
-		return invalidf("warn_seconds needs max_call_seconds")
+		return fieldf("warn_seconds", "needs max_call_seconds")
 	case p.WarnSeconds > 0 && p.WarnSeconds >= p.MaxCallSeconds:
-		return invalidf("warn_seconds %d must be less than max_call_seconds %d", p.WarnSeconds, p.MaxCallSeconds)
+		return fieldf("warn_seconds", "%d must be less than max_call_seconds %d", p.WarnSeconds, p.MaxCallSeconds)
 	}
 	switch p.CallerDisplay {
 	case "", DisplayX, DisplayReal:
 	default:
-		return invalidf("caller_display %q is not one of x, real", p.CallerDisplay)
+		return fieldf("caller_display", "%q is not one of x, real", p.CallerDisplay)
 	}
 	if len(p.UserData) > maxUserData {
-		return invalidf("user_data is longer than %d bytes", maxUserData)
+		return fieldf("user_data", "longer than %d bytes", maxUserData)
 	}
 	if !utf8.ValidString(p.UserData) {
-		return invalidf("user_data is not valid UTF-8")
+		return fieldf("user_data", "not valid UTF-8")
 	}
 	return nil
 }
@@ -99,10 +117,10 @@ func checkPolicy(m Model, p Policy) error {
 // and whether a callee may be shown the caller's own number.
 func checkInPool(m Model, ext string, p Policy, s PoolSettings) error {
 	if n := extensionLength(s); m == ModelAXE && ext != "" && len(ext) != n {
-		return invalidf("extension %q must have %d digits in this pool", ext, n)
+		return fieldf("extension", "%q must have %d digits in this pool", ext, n)
 	}
 	if p.CallerDisplay == DisplayReal && !s.AllowRealDisplay {
-		return invalidf("caller_display real is not allowed in this pool")
+		return fieldf("caller_display", "real is not allowed in this pool")
 	}
 	return nil
 }
