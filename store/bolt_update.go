@@ -161,6 +161,13 @@ func (db *DB) moveKeys(bk buckets, old, b Binding, now time.Time) ([]Ended, erro
 			}
 		}
 	}
+	if b.Model == ModelAXE && b.A != old.A {
+		// The last caller reached the old A; the new A has nobody to call
+		// back yet.
+		if err := bk.callers.Delete([]byte(b.ID)); err != nil {
+			return nil, err
+		}
+	}
 	if b.ExpiresAt != old.ExpiresAt {
 		if err := bk.expiry.Delete(expiryKey(old)); err != nil {
 			return nil, err

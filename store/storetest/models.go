@@ -189,6 +189,15 @@ func testNoteCaller(t *testing.T, e *env) {
 	if err := e.s.NoteCaller(e.ctx, b.ID, "13x", at); !errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("NoteCaller with bad caller: %v, want ErrInvalid", err)
 	}
+	// A new A on the binding has nobody to call back either.
+	moved, err := e.s.UpdateBinding(e.ctx, b.ID, store.Patch{A: ptr("13800000009")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := e.resolve(b.X, moved.A, store.MatchPair, b.ID, nil); res.LastCaller != "" {
+		t.Fatalf("new A inherited the old A's caller %q", res.LastCaller)
+	}
+	b = moved
 	// A new binding on the same extension starts with nobody to call back.
 	if _, err := e.s.DeleteBinding(e.ctx, b.ID); err != nil {
 		t.Fatal(err)
