@@ -47,10 +47,11 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 
 	ctx, cancel := e.storeContext()
 	dec := e.router.Route(ctx, routing.Call{
-		Caller:   sipedge.CallerFrom(req),
-		Asserted: sipedge.AssertedCaller(req),
-		Dialled:  sipedge.DialledNumber(req),
-		Source:   sourceAddr(req),
+		Caller:        sipedge.CallerFrom(req),
+		Asserted:      sipedge.AssertedCaller(req),
+		Dialled:       sipedge.DialledNumber(req),
+		DialledParams: extensionParams(&req.Recipient),
+		Source:        sourceAddr(req),
 	})
 	cancel()
 	log = log.With().Str("binding_id", dec.Binding.ID).Logger()
@@ -195,4 +196,20 @@ func unanswered(dec routing.Decision) routing.Decision {
 	}
 	dec.Action = routing.Reject
 	return dec
+}
+
+// extensionParams are the Request-URI parameters that may carry an
+// extension dialled with X (routing.ExtensionParam); nil, and no
+// allocation, on the usual call that has none.
+func extensionParams(u *sip.Uri) map[string]string {
+	var m map[string]string
+	for _, name := range [...]string{"ext", "postd", "isub"} {
+		if v, ok := u.UriParams.Get(name); ok {
+			if m == nil {
+				m = make(map[string]string, 1)
+			}
+			m[name] = v
+		}
+	}
+	return m
 }
