@@ -65,3 +65,55 @@ func FuzzCreateBinding(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPatchBinding patches one binding with arbitrary bodies: never a 5xx,
+// a JSON error for every refusal, and a refused patch leaves the binding
+// as it was.
+func FuzzPatchBinding(f *testing.F) {
+	for _, s := range []string{
+		`{"b":"13700000003"}`, `{"b":null}`, `{"a":null}`, `{"order_id":null,"direction":"a_to_b"}`,
+		`{"max_call_seconds":60,"warn_seconds":59}`, `{"ttl_seconds":1,"expires_at":"x"}`, `{"record":true,"user_data":null}`,
+		`{"x":"1"}`, `[]`, `null`, ``, `{"b":1e400}`,
+	} {
+		f.Add(s)
+	}
+	clock := func() time.Time { return testNow }
+	db, err := store.Open(filepath.Join(f.TempDir(), "xbridge.db"), store.WithClock(clock))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = db.Close() })
+	ctx := context.Background()
+	if _, err := db.AddNumbers(ctx, "default", []string{x1}); err != nil {
+		f.Fatal(err)
+	}
+	b, _, err := db.CreateBinding(ctx, store.NewBinding{Pool: "default", A: pa, B: pb, ExpiresAt: testNow.Add(time.Hour)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	h := New(db, WithClock(clock))
+	f.Fuzz(func(t *testing.T, body string) {
+		before, err := db.GetBinding(ctx, b.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest("PATCH", "/v1/bindings/"+b.ID, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/merge-patch+json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		switch w.Code {
+		case http.StatusOK:
+			return
+		case http.StatusBadRequest, http.StatusConflict, http.StatusRequestEntityTooLarge:
+		default:
+			t.Fatalf("body %q: status %d: %s", body, w.Code, w.Body)
+		}
+		r := response{status: w.Code, body: w.Body.Bytes()}
+		if e := r.errorOf(t); e.Code == "" || e.Message == "" {
+			t.Fatalf("body %q: error %+v", body, e)
+		}
+		if after, err := db.GetBinding(ctx, b.ID); err != nil || after != before {
+			t.Fatalf("body %q refused with %d but the binding went %+v -> %+v (%v)", body, w.Code, before, after, err)
+		}
+	})
+}

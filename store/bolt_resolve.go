@@ -21,8 +21,10 @@ func (db *DB) Resolve(ctx context.Context, x, caller string) (Resolution, error)
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		var scratch [64]byte
 		key := pairKey(scratch[:0], x, caller)
-		bk := buckets{xParty: tx.Bucket(bucketXParty), bindings: tx.Bucket(bucketBindings)}
+		// Only the buckets each answer needs: opening one costs allocations.
+		bk := buckets{xParty: tx.Bucket(bucketXParty)}
 		if id := bk.xParty.Get(key); id != nil {
+			bk.bindings = tx.Bucket(bucketBindings)
 			b, err := bk.getBinding(id)
 			if err != nil {
 				return err
@@ -35,9 +37,10 @@ func (db *DB) Resolve(ctx context.Context, x, caller string) (Resolution, error)
 			}
 			return nil
 		}
+		xKey := key[:len(x)] // x, without a copy that escapes
 		bk.quarantine = tx.Bucket(bucketQuarantine)
 		bk.numbers = tx.Bucket(bucketNumbers)
-		_, pool, _ := parseNumberValue(bk.numbers.Get([]byte(x)))
+		_, pool, _ := parseNumberValue(bk.numbers.Get(xKey))
 		res.Pool = pool
 		if bk.quarantined(key, db.now()) {
 			return ErrEnded
@@ -46,7 +49,8 @@ func (db *DB) Resolve(ctx context.Context, x, caller string) (Resolution, error)
 			return ErrNotFound
 		}
 		bk.xAny = tx.Bucket(bucketXAny)
-		if id := bk.xAny.Get([]byte(x)); id != nil {
+		if id := bk.xAny.Get(xKey); id != nil {
+			bk.bindings = tx.Bucket(bucketBindings)
 			b, err := bk.getBinding(id)
 			if err != nil {
 				return err
