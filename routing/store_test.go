@@ -13,19 +13,10 @@ import (
 // TestRouteWithStore routes over the real bbolt store: live, unknown,
 // deleted (quarantined) and expired-but-not-swept bindings.
 func TestRouteWithStore(t *testing.T) {
-	clock := storetest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	// The sweeper never runs within the test, so an expired binding is
 	// still in the store and Route must notice the expiry itself.
-	db, err := store.Open(filepath.Join(t.TempDir(), "xbridge.db"),
-		store.WithClock(clock.Now), store.WithQuarantine(time.Hour), store.WithSweepInterval(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db, clock := openStore(t, "8617000000001")
 	ctx := t.Context()
-	if _, err := db.AddNumbers(ctx, "default", []string{"8617000000001"}); err != nil {
-		t.Fatal(err)
-	}
 	live, _, err := db.CreateBinding(ctx, store.NewBinding{Pool: "default", A: "8613800000001", B: "8613900000002", ExpiresAt: clock.Now().Add(10 * time.Minute)})
 	if err != nil {
 		t.Fatal(err)
@@ -73,18 +64,9 @@ func TestRouteWithStore(t *testing.T) {
 // TestRouteModelsWithStore: AXN beside AXB and an AXE with its callback,
 // over the real store.
 func TestRouteModelsWithStore(t *testing.T) {
-	clock := storetest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	db, err := store.Open(filepath.Join(t.TempDir(), "xbridge.db"),
-		store.WithClock(clock.Now), store.WithQuarantine(time.Hour), store.WithSweepInterval(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	ctx := t.Context()
 	const xn, xe = "8617000000001", "8617000000002"
-	if _, err := db.AddNumbers(ctx, "default", []string{xn, xe}); err != nil {
-		t.Fatal(err)
-	}
+	db, clock := openStore(t, xn, xe)
+	ctx := t.Context()
 	exp := clock.Now().Add(time.Hour)
 	mk := func(nb store.NewBinding) store.Binding {
 		t.Helper()
@@ -136,4 +118,21 @@ func TestRouteModelsWithStore(t *testing.T) {
 	if d := r.Route(ctx, Call{Caller: axe.A, Dialled: xe, Source: src}); d.Code != 480 {
 		t.Fatalf("after expiry: %v %d (%s)", d.Action, d.Code, d.Reason)
 	}
+}
+
+// openStore opens a real store whose sweeper never runs within a test, with
+// numbers in pool "default".
+func openStore(t *testing.T, numbers ...string) (*store.DB, *storetest.Clock) {
+	t.Helper()
+	clock := storetest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	db, err := store.Open(filepath.Join(t.TempDir(), "xbridge.db"),
+		store.WithClock(clock.Now), store.WithQuarantine(time.Hour), store.WithSweepInterval(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if _, err := db.AddNumbers(t.Context(), "default", numbers); err != nil {
+		t.Fatal(err)
+	}
+	return db, clock
 }
