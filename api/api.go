@@ -88,6 +88,7 @@ var routes = []route{
 	{"POST /v1/bindings", (*server).createBinding},
 	{"GET /v1/bindings", (*server).listBindings},
 	{"GET /v1/bindings/{id}", (*server).getBinding},
+	{"PATCH /v1/bindings/{id}", (*server).patchBinding},
 	{"DELETE /v1/bindings/{id}", (*server).deleteBinding},
 }
 

@@ -64,13 +64,34 @@ func (r response) errorOf(t *testing.T) apiError {
 
 func (r response) binding(t *testing.T) store.Binding {
 	t.Helper()
-	var b store.Binding
+	return r.view(t).binding()
+}
+
+// view decodes a binding as the API shows it.
+func (r response) view(t *testing.T) bindingView {
+	t.Helper()
+	var v bindingView
 	dec := json.NewDecoder(bytes.NewReader(r.body))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil {
+	if err := dec.Decode(&v); err != nil {
 		t.Fatalf("status %d: body %q is not a binding: %v", r.status, r.body, err)
 	}
-	return b
+	return v
+}
+
+// binding is the stored binding v shows (defaults back to the zero value,
+// as the API stores them).
+func (v bindingView) binding() store.Binding {
+	p := store.Policy{Direction: v.Direction, MaxCallSeconds: v.MaxCallSeconds, WarnSeconds: v.WarnSeconds,
+		CallerDisplay: v.CallerDisplay, Record: v.Record, UserData: v.UserData}
+	if p.Direction == store.DirectionBoth {
+		p.Direction = ""
+	}
+	if p.CallerDisplay == store.DisplayX {
+		p.CallerDisplay = ""
+	}
+	return store.Binding{ID: v.ID, Model: v.Model, Pool: v.Pool, X: v.X, A: v.A, B: v.B, Extension: v.Extension,
+		Area: v.Area, OrderID: v.OrderID, Policy: p, CreatedAt: v.CreatedAt, ExpiresAt: v.ExpiresAt}
 }
 
 func (a *testAPI) do(method, path, body string, header ...string) response {
@@ -202,7 +223,7 @@ func TestUnknownRoutes(t *testing.T) {
 		code, allow  string
 	}{
 		{"PUT", "/v1/bindings", 405, "method_not_allowed", "GET, HEAD, POST"},
-		{"PATCH", "/v1/bindings/b1", 405, "method_not_allowed", "DELETE, GET, HEAD"},
+		{"PUT", "/v1/bindings/b1", 405, "method_not_allowed", "DELETE, GET, HEAD, PATCH"},
 		{"DELETE", "/v1/pools/default", 405, "method_not_allowed", "GET, HEAD"},
 		{"GET", "/v1/pools/default/numbers", 405, "method_not_allowed", "POST"},
 		{"POST", "/healthz", 405, "method_not_allowed", "GET, HEAD"},

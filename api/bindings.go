@@ -13,31 +13,43 @@ import (
 )
 
 const (
-	defaultPool   = "default"
-	maxOrderID    = 128
-	maxListLimit  = 1000
-	maxBindingID  = 128
-	bindingsPath  = "/v1/bindings/"
-	fieldTTL      = "ttl_seconds"
-	fieldExpires  = "expires_at"
-	fieldOrderID  = "order_id"
-	fieldPoolName = "pool"
+	defaultPool    = "default"
+	maxOrderID     = 128
+	maxListLimit   = 1000
+	maxBindingID   = 128
+	bindingsPath   = "/v1/bindings/"
+	fieldTTL       = "ttl_seconds"
+	fieldExpires   = "expires_at"
+	fieldOrderID   = "order_id"
+	fieldPoolName  = "pool"
+	fieldExtension = "extension"
 )
 
 // bindingRequest is the body of POST /v1/bindings. TTL and expiry are
 // pointers so that "absent" and "zero" differ.
 type bindingRequest struct {
+	Model      string  `json:"model"`
 	A          string  `json:"a"`
 	B          string  `json:"b"`
 	X          string  `json:"x"`
 	Pool       string  `json:"pool"`
+	Extension  string  `json:"extension"`
+	Area       string  `json:"area"`
+	AreaMatch  string  `json:"area_match"`
 	TTLSeconds *int64  `json:"ttl_seconds"`
 	ExpiresAt  *string `json:"expires_at"`
 	OrderID    string  `json:"order_id"`
+
+	Direction      string `json:"direction"`
+	MaxCallSeconds int    `json:"max_call_seconds"`
+	WarnSeconds    int    `json:"warn_seconds"`
+	CallerDisplay  string `json:"caller_display"`
+	Record         bool   `json:"record"`
+	UserData       string `json:"user_data"`
 }
 
 type bindingList struct {
-	Bindings []store.Binding `json:"bindings"`
+	Bindings []bindingView `json:"bindings"`
 }
 
 func (s *server) createBinding(w http.ResponseWriter, r *http.Request) error {
@@ -49,10 +61,31 @@ func (s *server) createBinding(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// A middle number given as a party is a platform's mix-up; bound, it
-	// would route a call back into xbridge and fail there, unexplained.
-	for _, p := range []struct{ field, number string }{{"a", nb.A}, {"b", nb.B}} {
-		pool, ok, err := s.st.InPool(r.Context(), p.number)
+	if err := s.notMiddleNumbers(r.Context(), nb.A, nb.B); err != nil {
+		return err
+	}
+	b, created, err := s.st.CreateBinding(r.Context(), nb)
+	if err != nil {
+		return storeError(err, nb.Pool)
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+		w.Header().Set("Location", bindingsPath+url.PathEscape(b.ID))
+	}
+	writeJSON(w, status, s.view(b))
+	return nil
+}
+
+// notMiddleNumbers refuses parties that are numbers of a pool. A middle
+// number given as a party is a platform's mix-up; bound, it would route a
+// call back into xbridge and fail there, unexplained.
+func (s *server) notMiddleNumbers(ctx context.Context, a, b string) error {
+	for _, p := range []struct{ field, number string }{{"a", a}, {"b", b}} {
+		if p.number == "" {
+			continue
+		}
+		pool, ok, err := s.st.InPool(ctx, p.number)
 		if err != nil {
 			return err
 		}
@@ -60,40 +93,51 @@ func (s *server) createBinding(w http.ResponseWriter, r *http.Request) error {
 			return invalidField(p.field, "is a middle number of pool %q, not a party", pool)
 		}
 	}
-	b, created, err := s.st.CreateBinding(r.Context(), nb)
+	return nil
+}
+
+// storeError turns what CreateBinding and UpdateBinding refuse into the
+// API's answer.
+func storeError(err error, pool string) error {
+	var fe *store.FieldError
 	switch {
 	case errors.Is(err, store.ErrOrderConflict):
 		return conflict("conflict", fieldOrderID, "order_id is already bound to other parties")
 	case errors.Is(err, store.ErrNoNumber):
-		return conflict("no_number", fieldPoolName, "no number of pool "+strconv.Quote(nb.Pool)+" is free for these parties")
+		return conflict("no_number", fieldPoolName, "no number of pool "+strconv.Quote(pool)+" is free for these parties")
 	case errors.Is(err, store.ErrPartyBusy):
 		return conflict("conflict", "x", "a or b already has a binding (or a recently ended one) on this x")
+	case errors.Is(err, store.ErrSlotTaken):
+		return conflict("slot_taken", "x", "this x already has an AXN, or AXE extensions: the two cannot share a number")
+	case errors.Is(err, store.ErrExtensionTaken):
+		return conflict("conflict", fieldExtension, "the extension is in use on this x, or was recently")
 	case errors.Is(err, store.ErrNotInPool):
-		return invalidField("x", "not a number of pool %q", nb.Pool)
+		return invalidField("x", "not a number of pool %q", pool)
+	case errors.As(err, &fe):
+		return invalidField(fe.Field, "%s", fe.Reason)
 	case errors.Is(err, store.ErrInvalid):
 		// Only where the store is stricter than the checks above, e.g. an
 		// expires_at that passed by the time the store looked at it.
 		return invalidField("", "%s", strings.TrimPrefix(err.Error(), "store: "))
-	case err != nil:
-		return err
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-		w.Header().Set("Location", bindingsPath+url.PathEscape(b.ID))
-	}
-	writeJSON(w, status, b)
-	return nil
+	return err
 }
 
 // newBinding validates and normalises a request; nothing reaches the store
 // unless all of it is good.
 func (s *server) newBinding(req bindingRequest) (store.NewBinding, error) {
+	model, err := parseModel(req.Model)
+	if err != nil {
+		return store.NewBinding{}, err
+	}
 	a, err := s.number("a", req.A, true)
 	if err != nil {
 		return store.NewBinding{}, err
 	}
-	b, err := s.number("b", req.B, true)
+	if model == store.ModelAXE && req.B != "" {
+		return store.NewBinding{}, invalidField("b", "an AXE binding has no b: its callers key the extension")
+	}
+	b, err := s.number("b", req.B, model == store.ModelAXB)
 	if err != nil {
 		return store.NewBinding{}, err
 	}
@@ -121,7 +165,20 @@ func (s *server) newBinding(req bindingRequest) (store.NewBinding, error) {
 	if err := checkOrderID(req.OrderID); err != nil {
 		return store.NewBinding{}, err
 	}
-	return store.NewBinding{Pool: pool, X: x, A: a, B: b, OrderID: req.OrderID, ExpiresAt: expires}, nil
+	if err := checkArea(req.Area); err != nil {
+		return store.NewBinding{}, err
+	}
+	policy, err := parsePolicy(req.Direction, req.CallerDisplay)
+	if err != nil {
+		return store.NewBinding{}, err
+	}
+	policy.MaxCallSeconds, policy.WarnSeconds = req.MaxCallSeconds, req.WarnSeconds
+	policy.Record, policy.UserData = req.Record, req.UserData
+	return store.NewBinding{
+		Model: model, Pool: pool, X: x, A: a, B: b, Extension: req.Extension,
+		Area: req.Area, AreaMatch: store.AreaMatch(req.AreaMatch),
+		OrderID: req.OrderID, Policy: policy, ExpiresAt: expires,
+	}, nil
 }
 
 // expiry turns exactly one of ttl_seconds and expires_at into an instant
@@ -178,7 +235,7 @@ func (s *server) withBinding(w http.ResponseWriter, r *http.Request, op func(con
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, b)
+	writeJSON(w, http.StatusOK, s.view(b))
 	return nil
 }
 
@@ -217,10 +274,7 @@ func (s *server) listBindings(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if bs == nil {
-		bs = []store.Binding{}
-	}
-	writeJSON(w, http.StatusOK, bindingList{Bindings: bs})
+	writeJSON(w, http.StatusOK, bindingList{Bindings: s.views(bs)})
 	return nil
 }
 

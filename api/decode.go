@@ -114,6 +114,8 @@ func jsonType(kind string) string {
 		return "an integer"
 	case kind == "slice", kind == "array":
 		return "an array"
+	case kind == "bool":
+		return "true or false"
 	}
 	return "a value of another type"
 }

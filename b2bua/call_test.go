@@ -12,6 +12,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/xbridge/xbridge/sipedge"
+	"github.com/xbridge/xbridge/store"
 )
 
 const (
@@ -296,6 +297,21 @@ func TestCallRejections(t *testing.T) {
 	expiredX := "8617000000009"
 	te.bind(expiredX, numA, numB, 150*time.Millisecond)
 	time.Sleep(500 * time.Millisecond) // swept into quarantine
+	// B against the binding's direction: 403; an X with AXE extensions:
+	// 480 until the IVR answers such calls.
+	const xDir, xExt = "8617000000011", "8617000000012"
+	if _, err := te.store.AddNumbers(ctx, "default", []string{xDir, xExt}); err != nil {
+		t.Fatal(err)
+	}
+	for _, nb := range []store.NewBinding{
+		{X: xDir, A: numA, B: numB, Policy: store.Policy{Direction: store.DirectionAToB}},
+		{X: xExt, Model: store.ModelAXE, A: numA},
+	} {
+		nb.Pool, nb.ExpiresAt = "default", time.Now().Add(time.Hour)
+		if _, _, err := te.store.CreateBinding(ctx, nb); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	car := newCarrier(t)
 	cases := []struct {
@@ -307,6 +323,8 @@ func TestCallRejections(t *testing.T) {
 		{"unknown X", numA, "8617000000099", 404},
 		{"expired binding", numA, expiredX, 480},
 		{"anonymous", "anonymous", numX, 403},
+		{"b against the direction", numB, xDir, 403},
+		{"extension call without ivr", "8613700000000", xExt, 480},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
