@@ -54,6 +54,12 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	})
 	cancel()
 	log = log.With().Str("binding_id", dec.Binding.ID).Logger()
+	if dec.Action == routing.Collect || dec.Action == routing.Announce {
+		// Answering, prompting and collecting digits is the IVR's; until
+		// it is wired an extension call is refused as temporarily
+		// unavailable, and an announcement becomes its reject code.
+		dec = unanswered(dec)
+	}
 	if dec.Action != routing.Bridge {
 		if ok, suppressed := e.rejectLog.allow(rejectedLinesPerSecond); ok {
 			log.Info().Int("code", dec.Code).Str("reason", dec.Reason).Int64("lines_suppressed", suppressed).Msg("call rejected")
@@ -177,4 +183,17 @@ func sourceAddr(req *sip.Request) netip.Addr {
 		return netip.Addr{}
 	}
 	return ap.Addr().Unmap()
+}
+
+// unanswered turns a decision that needs the call answered (Collect,
+// Announce) into a Reject this engine can send without an IVR.
+func unanswered(dec routing.Decision) routing.Decision {
+	if dec.Action == routing.Collect {
+		dec.Code, dec.Reason = sip.StatusTemporarilyUnavailable, "extension calls need the ivr"
+	}
+	if dec.Code == 0 {
+		dec.Code = sip.StatusTemporarilyUnavailable
+	}
+	dec.Action = routing.Reject
+	return dec
 }

@@ -16,12 +16,12 @@ type stalledStore struct {
 	lookup, getBinding bool
 }
 
-func (s stalledStore) Lookup(ctx context.Context, x, party string) (store.Binding, error) {
+func (s stalledStore) Resolve(ctx context.Context, x, caller string) (store.Resolution, error) {
 	if s.lookup {
 		<-ctx.Done()
-		return store.Binding{}, ctx.Err()
+		return store.Resolution{}, ctx.Err()
 	}
-	return s.DB.Lookup(ctx, x, party)
+	return s.DB.Resolve(ctx, x, caller)
 }
 
 func (s stalledStore) GetBinding(ctx context.Context, id string) (store.Binding, error) {

@@ -19,6 +19,19 @@ const (
 	Reject Action = iota
 	// Bridge the call to Decision.Callee showing Decision.Display as caller.
 	Bridge
+	// Collect: answer, ask for an extension of Decision.ExtensionLength
+	// digits on Decision.Dialled (an X of Decision.Pool), then ask
+	// Router.RouteExtension where the call goes.
+	Collect
+	// Announce: answer, play Decision.Prompt, hang up. Code is the status
+	// for an engine that rejects instead.
+	Announce
+)
+
+// Prompts an Announce decision names.
+const (
+	// PromptNoCallback: an AXE's A called X with nobody to call back.
+	PromptNoCallback = "no_callback"
 )
 
 // Call is what routing is told about a new call.
@@ -28,14 +41,19 @@ type Call struct {
 	// (P-Asserted-Identity, Remote-Party-ID), or empty. It replaces Caller
 	// only when Source is trusted: anyone else can write anything there.
 	Asserted string
-	Dialled  string     // user part of the Request-URI (X), or a tel: URI
-	Source   netip.Addr // where the INVITE came from
+	Dialled  string // user part of the Request-URI (X), or a tel: URI
+	// DialledParams are the Request-URI's parameters (names in lower
+	// case), where a carrier may put the extension a caller dialled after
+	// X (ext, postd, isub; see ExtensionParam). Nil when there are none.
+	DialledParams map[string]string
+	Source        netip.Addr // where the INVITE came from
 }
 
 // Decision is routing's answer.
 type Decision struct {
 	Action Action
-	// Code is the SIP-style status for Reject (403, 404, 480, 484, 500).
+	// Code is the SIP-style status for Reject (403, 404, 480, 484, 500)
+	// and Announce.
 	Code   int
 	Reason string // human text for logs and the response reason phrase
 
@@ -43,9 +61,18 @@ type Decision struct {
 	Caller  string        // normalised caller
 	Dialled string        // normalised X
 	Callee  string        // normalised number to call (Bridge)
-	Display string        // number shown to the callee: X (Bridge)
+	Display string        // number shown to the callee: X, or the caller where the policy says real (Bridge)
+
+	// Pool and ExtensionLength say what to collect (Collect); Prompt is
+	// what to play (Announce). The binding's policy (max_call_seconds,
+	// warn_seconds, record, user_data) is in Binding.Policy.
+	Pool            string
+	ExtensionLength int
+	Prompt          string
 
 	// Err is the error behind a Reject, for logs; never sent to a party.
+	// On a Bridge it is a failure that did not stop the call (recording
+	// an AXE caller for the callback).
 	Err error
 }
 
@@ -56,6 +83,10 @@ func (a Action) String() string {
 		return "reject"
 	case Bridge:
 		return "bridge"
+	case Collect:
+		return "collect"
+	case Announce:
+		return "announce"
 	}
 	return "action(" + strconv.Itoa(int(a)) + ")"
 }

@@ -11,10 +11,13 @@ import (
 	"github.com/xbridge/xbridge/store"
 )
 
-// BindingLookup is what the router needs of the binding store: resolving
-// (X, party) to its binding. store.Store has it.
+// BindingLookup is what the router needs of the binding store: resolving a
+// call (X, caller) and an extension on X, recording an AXE's caller for the
+// callback, and telling pool numbers from others (to split X from digits
+// dialled after it). store.Store has it.
 type BindingLookup interface {
-	Lookup(ctx context.Context, x, party string) (store.Binding, error)
+	store.Resolver
+	InPool(ctx context.Context, x string) (pool string, ok bool, err error)
 }
 
 // Router decides what to do with a new call from the bindings in a store.
@@ -64,55 +67,128 @@ func NewRouter(st BindingLookup, opts ...Option) *Router {
 // (number.Country.Normalize: cheap, run on every INVITE).
 func (r *Router) Normalize(s string) (string, error) { return r.country.Normalize(s) }
 
-// Route decides a new call: Bridge to the counterpart of the caller in the
-// binding on the dialled number, showing that number, or Reject with a
-// SIP-style code. Reason never holds the counterpart's number, so it may be
-// sent back to the caller.
+// Route decides a new call: Bridge to whom the binding on the dialled
+// number names for this caller (route_models.go), Collect an extension,
+// Announce, or Reject with a SIP-style code. Reason never holds the
+// counterpart's number, so it may be sent back to the caller.
 func (r *Router) Route(ctx context.Context, c Call) Decision {
-	trusted, accepted := r.sourceTrust(c.Source)
-	if !accepted {
-		return Decision{Action: Reject, Code: 403, Reason: "source not trusted"}
+	d, user, ok := r.start(c)
+	if !ok {
+		return d
 	}
-	x, err := r.Normalize(c.Dialled)
-	if err != nil {
-		return Decision{Action: Reject, Code: 484, Reason: "dialled number invalid: " + why(err), Err: err}
+	if num, ext := ExtensionParam(user, c.DialledParams); ext != "" {
+		if d, ok = r.dialled(d, num); !ok {
+			return d
+		}
+		return r.extension(ctx, d, ext)
 	}
-	caller, err := r.Normalize(c.callerFor(trusted))
-	if err != nil {
-		return Decision{Action: Reject, Code: 403, Reason: "caller unidentified: " + why(err), Err: err, Dialled: x}
+	d, ok = r.dialled(d, user)
+	if !ok {
+		// Digits keyed after X can make the number too long to read.
+		if x, ext, split := r.splitTrailing(ctx, user); split {
+			d.Action, d.Code, d.Reason, d.Err, d.Dialled = Reject, 0, "", nil, x
+			return r.extension(ctx, d, ext)
+		}
+		return d
 	}
-	d := Decision{Action: Reject, Caller: caller, Dialled: x}
-
-	b, err := r.st.Lookup(ctx, x, caller)
+	res, err := r.st.Resolve(ctx, d.Dialled, d.Caller)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		if res.Pool == "" {
+			if x, ext, split := r.splitTrailing(ctx, user); split {
+				d.Dialled = x
+				return r.extension(ctx, d, ext)
+			}
+		}
 		d.Code, d.Reason = 404, "no binding for this caller on the dialled number"
 		return d
 	case errors.Is(err, store.ErrEnded):
-		d.Code, d.Reason, d.Binding = 480, "binding ended", b
-		return d
-	case err != nil && ctx.Err() != nil:
-		// The store did not answer within the caller's deadline: our
-		// trouble, and passing (RFC 3261 21.5.4).
-		d.Code, d.Reason, d.Err = 503, "binding lookup timed out", err
+		d.Code, d.Reason, d.Binding = 480, "binding ended", res.Binding
 		return d
 	case err != nil:
-		d.Code, d.Reason, d.Err = 500, "binding lookup failed", err
+		return r.storeFailed(ctx, d, err)
+	}
+	return r.resolved(d, res)
+}
+
+// RouteExtension is the second step of a Collect: the caller keyed digits.
+// It gives Bridge to the extension's A showing X, or Reject (404 for an
+// extension that is not found: the IVR asks again).
+func (r *Router) RouteExtension(ctx context.Context, c Call, digits string) Decision {
+	d, user, ok := r.start(c)
+	if !ok {
 		return d
 	}
-	d.Binding = b
-	if b.Expired(r.now()) {
-		d.Code, d.Reason = 480, "binding expired"
+	num, _ := ExtensionParam(user, c.DialledParams)
+	if d, ok = r.dialled(d, num); !ok {
 		return d
 	}
-	callee := b.Counterpart(caller)
-	if callee == "" || b.X != x {
-		d.Code, d.Reason = 500, "binding does not match the call"
-		d.Err = errors.New("store returned a binding without this caller or number")
+	return r.extension(ctx, d, digits)
+}
+
+// start checks the source and reads the caller: the steps every decision
+// shares. It returns the dialled user part for the caller to read.
+func (r *Router) start(c Call) (Decision, string, bool) {
+	trusted, accepted := r.sourceTrust(c.Source)
+	if !accepted {
+		return Decision{Action: Reject, Code: 403, Reason: "source not trusted"}, "", false
+	}
+	caller, err := r.Normalize(c.callerFor(trusted))
+	if err != nil {
+		d := Decision{Action: Reject, Code: 403, Reason: "caller unidentified: " + why(err), Err: err}
+		// A dialled number that cannot be read says so first.
+		if x, xerr := r.Normalize(c.Dialled); xerr != nil {
+			d.Code, d.Reason, d.Err = 484, "dialled number invalid: "+why(xerr), xerr
+		} else {
+			d.Dialled = x
+		}
+		return d, "", false
+	}
+	return Decision{Action: Reject, Caller: caller}, c.Dialled, true
+}
+
+// dialled reads X into d.
+func (r *Router) dialled(d Decision, user string) (Decision, bool) {
+	x, err := r.Normalize(user)
+	if err != nil {
+		d.Code, d.Reason, d.Err = 484, "dialled number invalid: "+why(err), err
+		return d, false
+	}
+	d.Dialled = x
+	return d, true
+}
+
+// splitTrailing reads user as X directly followed by an extension, asking
+// the store which prefix is a pool number. A miss costs a read per
+// candidate, on calls that found nothing else.
+func (r *Router) splitTrailing(ctx context.Context, user string) (x, ext string, ok bool) {
+	var storeErr error
+	num, ext, ok := SplitTrailing(user, func(cand string) bool {
+		n, err := r.Normalize(cand)
+		if err != nil || storeErr != nil {
+			return false
+		}
+		_, in, err := r.st.InPool(ctx, n)
+		storeErr = err
+		return in
+	})
+	if !ok {
+		return "", "", false
+	}
+	x, err := r.Normalize(num)
+	return x, ext, err == nil
+}
+
+// storeFailed is the decision when the store did not answer.
+func (r *Router) storeFailed(ctx context.Context, d Decision, err error) Decision {
+	d.Action, d.Err = Reject, err
+	if ctx.Err() != nil {
+		// The store did not answer within the caller's deadline: our
+		// trouble, and passing (RFC 3261 21.5.4).
+		d.Code, d.Reason = 503, "binding lookup timed out"
 		return d
 	}
-	d.Action, d.Code, d.Reason = Bridge, 0, "bridge"
-	d.Callee, d.Display = callee, x
+	d.Code, d.Reason = 500, "binding lookup failed"
 	return d
 }
 

@@ -12,24 +12,68 @@ import (
 	"github.com/xbridge/xbridge/store"
 )
 
-// lookupStore is a BindingLookup that answers from a map. The bbolt store is
+// lookupStore is a BindingLookup that answers from maps. The bbolt store is
 // tested against the same contract in package store.
 type lookupStore struct {
 	bindings map[[2]string]store.Binding
 	errs     map[[2]string]error
+	any      map[string]store.Binding    // x -> AXN
+	exts     map[[2]string]store.Binding // (x, extension) -> AXE
+	pools    map[string]string           // x -> pool
+	settings store.PoolSettings
+	last     map[string][2]string // AXE id -> caller, RFC 3339 time
 	calls    int
+	noted    []string
 }
 
-func (s *lookupStore) Lookup(_ context.Context, x, party string) (store.Binding, error) {
+func (s *lookupStore) Resolve(_ context.Context, x, caller string) (store.Resolution, error) {
 	s.calls++
-	k := [2]string{x, party}
+	k := [2]string{x, caller}
+	res := store.Resolution{Pool: s.pools[x]}
 	if err, ok := s.errs[k]; ok {
-		return s.bindings[k], err
+		res.Binding = s.bindings[k]
+		return res, err
 	}
 	if b, ok := s.bindings[k]; ok {
+		res.Match, res.Binding = store.MatchPair, b
+		if b.Model == store.ModelAXE {
+			res.Settings = s.settings
+			if l, ok := s.last[b.ID]; ok {
+				at, _ := time.Parse(time.RFC3339, l[1])
+				res.LastCaller, res.LastCallerAt = l[0], at
+			}
+		}
+		return res, nil
+	}
+	if b, ok := s.any[x]; ok {
+		res.Match, res.Binding = store.MatchAnyCaller, b
+		return res, nil
+	}
+	for ek := range s.exts {
+		if ek[0] == x {
+			res.Match, res.Settings = store.MatchExtensions, s.settings
+			return res, nil
+		}
+	}
+	return res, store.ErrNotFound
+}
+
+func (s *lookupStore) LookupExtension(_ context.Context, x, ext string) (store.Binding, error) {
+	s.calls++
+	if b, ok := s.exts[[2]string{x, ext}]; ok {
 		return b, nil
 	}
 	return store.Binding{}, store.ErrNotFound
+}
+
+func (s *lookupStore) NoteCaller(_ context.Context, id, caller string, _ time.Time) error {
+	s.noted = append(s.noted, id+" "+caller)
+	return nil
+}
+
+func (s *lookupStore) InPool(_ context.Context, x string) (string, bool, error) {
+	p, ok := s.pools[x]
+	return p, ok, nil
 }
 
 func TestRoute(t *testing.T) {
@@ -68,6 +112,7 @@ func TestRoute(t *testing.T) {
 				{x, "8613600000004"}: store.ErrEnded,
 				{x, "8613400000006"}: errors.New("disk on fire"),
 			},
+			pools: map[string]string{x: "default", shanghai.X: "default", "8617000000009": "default"},
 		}
 	}
 	trunk := netip.MustParsePrefix("127.0.0.0/24")
@@ -162,11 +207,11 @@ func TestRoute(t *testing.T) {
 }
 
 // slowLookup answers no lookup before the caller's context ends.
-type slowLookup struct{}
+type slowLookup struct{ lookupStore }
 
-func (slowLookup) Lookup(ctx context.Context, _, _ string) (store.Binding, error) {
+func (slowLookup) Resolve(ctx context.Context, _, _ string) (store.Resolution, error) {
 	<-ctx.Done()
-	return store.Binding{}, ctx.Err()
+	return store.Resolution{}, ctx.Err()
 }
 
 // TestRouteLookupDeadline: a store that does not answer within the caller's
@@ -174,7 +219,7 @@ func (slowLookup) Lookup(ctx context.Context, _, _ string) (store.Binding, error
 func TestRouteLookupDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	d := NewRouter(slowLookup{}).Route(ctx, Call{Caller: "8613800000001", Dialled: "8617000000001", Source: netip.MustParseAddr("127.0.0.1")})
+	d := NewRouter(&slowLookup{}).Route(ctx, Call{Caller: "8613800000001", Dialled: "8617000000001", Source: netip.MustParseAddr("127.0.0.1")})
 	if d.Action != Reject || d.Code != 503 || !errors.Is(d.Err, context.DeadlineExceeded) {
 		t.Fatalf("Route = action %v code %d (%q, %v), want reject 503 with the deadline", d.Action, d.Code, d.Reason, d.Err)
 	}
@@ -214,7 +259,7 @@ func BenchmarkRoute(b *testing.B) {
 }
 
 func TestActionString(t *testing.T) {
-	for a, want := range map[Action]string{Reject: "reject", Bridge: "bridge", Action(7): "action(7)"} {
+	for a, want := range map[Action]string{Reject: "reject", Bridge: "bridge", Collect: "collect", Announce: "announce", Action(7): "action(7)"} {
 		if got := a.String(); got != want {
 			t.Errorf("Action(%d).String() = %q, want %q", int(a), got, want)
 		}

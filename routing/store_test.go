@@ -69,3 +69,71 @@ func TestRouteWithStore(t *testing.T) {
 		}
 	}
 }
+
+// TestRouteModelsWithStore: AXN beside AXB and an AXE with its callback,
+// over the real store.
+func TestRouteModelsWithStore(t *testing.T) {
+	clock := storetest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	db, err := store.Open(filepath.Join(t.TempDir(), "xbridge.db"),
+		store.WithClock(clock.Now), store.WithQuarantine(time.Hour), store.WithSweepInterval(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	ctx := t.Context()
+	const xn, xe = "8617000000001", "8617000000002"
+	if _, err := db.AddNumbers(ctx, "default", []string{xn, xe}); err != nil {
+		t.Fatal(err)
+	}
+	exp := clock.Now().Add(time.Hour)
+	mk := func(nb store.NewBinding) store.Binding {
+		t.Helper()
+		nb.Pool, nb.ExpiresAt = "default", exp
+		b, _, err := db.CreateBinding(ctx, nb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	axn := mk(store.NewBinding{Model: store.ModelAXN, X: xn, A: "8613800000001", B: "8613900000002"})
+	pair := mk(store.NewBinding{X: xn, A: "8613800000003", B: "8613900000004", Policy: store.Policy{Direction: store.DirectionAToB}})
+	axe := mk(store.NewBinding{Model: store.ModelAXE, X: xe, A: "8613800000005"})
+
+	r := NewRouter(db, WithClock(clock.Now))
+	src := netip.MustParseAddr("127.0.0.1")
+	const courier = "8613100000009"
+	for _, tt := range []struct {
+		name   string
+		call   Call
+		action Action
+		code   int
+		callee string
+	}{
+		{"axn a", Call{Caller: axn.A, Dialled: xn}, Bridge, 0, axn.B},
+		{"axn stranger", Call{Caller: courier, Dialled: xn}, Bridge, 0, axn.A},
+		{"axb beside axn", Call{Caller: pair.A, Dialled: xn}, Bridge, 0, pair.B},
+		{"axb refused direction", Call{Caller: pair.B, Dialled: xn}, Reject, 403, ""},
+		{"axe a before any caller", Call{Caller: axe.A, Dialled: xe}, Announce, 404, ""},
+		{"axe stranger", Call{Caller: courier, Dialled: xe}, Collect, 0, ""},
+		{"axe digits after x", Call{Caller: courier, Dialled: xe + axe.Extension}, Bridge, 0, axe.A},
+		{"axe a calls back", Call{Caller: axe.A, Dialled: xe}, Bridge, 0, courier},
+	} {
+		tt.call.Source = src
+		d := r.Route(ctx, tt.call)
+		if d.Action != tt.action || d.Code != tt.code || d.Callee != tt.callee {
+			t.Errorf("%s: %v %d to %q (%s, %v), want %v %d to %q", tt.name, d.Action, d.Code, d.Callee, d.Reason, d.Err, tt.action, tt.code, tt.callee)
+		}
+		if d.Action == Collect && d.ExtensionLength != len(axe.Extension) {
+			t.Errorf("%s: collect %d digits, extension has %d", tt.name, d.ExtensionLength, len(axe.Extension))
+		}
+	}
+	d := r.RouteExtension(ctx, Call{Caller: courier, Dialled: xe, Source: src}, axe.Extension)
+	if d.Action != Bridge || d.Callee != axe.A || d.Display != xe || d.Err != nil {
+		t.Fatalf("RouteExtension = %+v", d)
+	}
+	// The callback window closes (default 24 h).
+	clock.Advance(25 * time.Hour)
+	if d := r.Route(ctx, Call{Caller: axe.A, Dialled: xe, Source: src}); d.Code != 480 {
+		t.Fatalf("after expiry: %v %d (%s)", d.Action, d.Code, d.Reason)
+	}
+}

@@ -174,3 +174,30 @@ func BenchmarkActiveCalls(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkResolve is routing's read: a keyed caller (every AXB call) must
+// cost what Lookup costs; a stranger on an X with extensions reads more.
+func BenchmarkResolve(b *testing.B) {
+	db, all := benchStore(b)
+	ctx := context.Background()
+	b.Run("pair", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			w := all[i%len(all)]
+			res, err := db.Resolve(ctx, w.X, w.B)
+			if err != nil || res.Binding.ID != w.ID {
+				b.Fatalf("Resolve = %+v, %v", res, err)
+			}
+			i++
+		}
+	})
+	b.Run("miss", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := db.Resolve(ctx, "1700000001", "19999999999"); err == nil {
+				b.Fatal("stranger resolved")
+			}
+		}
+	})
+}

@@ -90,6 +90,9 @@ func initBuckets(bdb *bolt.DB) error {
 		if v == nil {
 			return meta.Put(metaVersion, binary.BigEndian.AppendUint32(nil, schemaVersion))
 		}
+		if len(v) == 4 && binary.BigEndian.Uint32(v) == schemaVersionV1 {
+			return meta.Put(metaVersion, binary.BigEndian.AppendUint32(nil, schemaVersion))
+		}
 		if len(v) != 4 || binary.BigEndian.Uint32(v) != schemaVersion {
 			return fmt.Errorf("schema version %x, this build reads %d", v, schemaVersion)
 		}
@@ -142,6 +145,7 @@ type buckets struct {
 	numbers, poolLoad, pools                *bolt.Bucket
 	quarantine, quarExpiry                  *bolt.Bucket
 	active                                  *bolt.Bucket
+	xAny, xExt, callers                     *bolt.Bucket
 }
 
 func bucketsOf(tx *bolt.Tx) buckets {
@@ -157,6 +161,9 @@ func bucketsOf(tx *bolt.Tx) buckets {
 		quarantine: tx.Bucket(bucketQuarantine),
 		quarExpiry: tx.Bucket(bucketQuarExpiry),
 		active:     tx.Bucket(bucketActiveCalls),
+		xAny:       tx.Bucket(bucketXAny),
+		xExt:       tx.Bucket(bucketXExt),
+		callers:    tx.Bucket(bucketCallers),
 	}
 }
 

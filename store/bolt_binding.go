@@ -52,6 +52,10 @@ func (db *DB) CreateBinding(ctx context.Context, nb NewBinding) (Binding, bool, 
 				ended = append(ended, e)
 			}
 		}
+		settings := bk.poolSettings(nb.Pool)
+		if err := checkInPool(modelOf(nb), nb.Extension, nb.Policy, settings); err != nil {
+			return err
+		}
 		x, err := db.pickNumber(bk, nb, now)
 		if err != nil {
 			return err
@@ -62,14 +66,21 @@ func (db *DB) CreateBinding(ctx context.Context, nb NewBinding) (Binding, bool, 
 		}
 		b := Binding{
 			ID:        id,
-			Model:     ModelAXB,
+			Model:     modelOf(nb),
 			Pool:      nb.Pool,
 			X:         x,
 			A:         nb.A,
 			B:         nb.B,
+			Extension: nb.Extension,
 			OrderID:   nb.OrderID,
+			Policy:    nb.Policy,
 			CreatedAt: unixNano(now.UnixNano()),
 			ExpiresAt: unixNano(nb.ExpiresAt.UnixNano()),
+		}
+		if b.Model == ModelAXE && b.Extension == "" {
+			if b.Extension, err = bk.allocExtension(x, extensionLength(settings), now); err != nil {
+				return err
+			}
 		}
 		if err := bk.insertBinding(b); err != nil {
 			return fmt.Errorf("store: create binding %s: %w", b.ID, err)
@@ -89,7 +100,8 @@ func (db *DB) CreateBinding(ctx context.Context, nb NewBinding) (Binding, bool, 
 
 // sameRequest reports whether nb is a retry of the request that made b.
 func sameRequest(b Binding, nb NewBinding) bool {
-	return b.A == nb.A && b.B == nb.B && b.Pool == nb.Pool && (nb.X == "" || nb.X == b.X)
+	return b.A == nb.A && b.B == nb.B && b.Pool == nb.Pool && (nb.X == "" || nb.X == b.X) &&
+		b.Model == modelOf(nb) && (nb.Extension == "" || nb.Extension == b.Extension)
 }
 
 func (bk buckets) bindingOfOrder(orderID string) (Binding, bool, error) {
@@ -118,28 +130,22 @@ func (bk buckets) newBindingID(now time.Time) (string, error) {
 	return "", errors.New("store: binding id collided three times")
 }
 
-// pickNumber applies the reuse rule: (X, A) and (X, B) must be neither live
-// nor quarantined. An explicit X is checked; otherwise the least loaded
-// number of the pool that fits wins, ties going to the lowest number (byte
-// order, which is numeric order for numbers of equal length).
+// pickNumber applies the reuse rule (bk.fits): (X, A) and (X, B) must be
+// neither live nor quarantined, and an AXN or AXE needs X's any-caller slot.
+// An explicit X is checked; otherwise the least loaded number of the pool
+// that fits wins, ties going to the lowest number (byte order, which is
+// numeric order for numbers of equal length).
 func (db *DB) pickNumber(bk buckets, nb NewBinding, now time.Time) (string, error) {
 	if bk.pools.Get([]byte(nb.Pool)) == nil {
 		return "", fmt.Errorf("store: pool %q does not exist: %w", nb.Pool, ErrNoNumber)
-	}
-	var scratch [2 * (maxPoolNumber + maxParty + 1)]byte
-	taken := func(x []byte, party string) bool {
-		k := append(append(append(scratch[:0], x...), sep), party...)
-		return bk.xParty.Get(k) != nil || bk.quarantined(k, now)
 	}
 	if nb.X != "" {
 		_, pool, ok := parseNumberValue(bk.numbers.Get([]byte(nb.X)))
 		if !ok || pool != nb.Pool {
 			return "", fmt.Errorf("store: x %s in pool %q: %w", nb.X, nb.Pool, ErrNotInPool)
 		}
-		for _, p := range [2]string{nb.A, nb.B} {
-			if taken([]byte(nb.X), p) {
-				return "", fmt.Errorf("store: %s on x %s: %w", p, nb.X, ErrPartyBusy)
-			}
+		if err := misfitError(bk.misfit([]byte(nb.X), nb, now), nb); err != nil {
+			return "", err
 		}
 		return nb.X, nil
 	}
@@ -149,11 +155,7 @@ func (db *DB) pickNumber(bk buckets, nb NewBinding, now time.Time) (string, erro
 		if len(k) < len(prefix)+4 {
 			return "", fmt.Errorf("store: malformed pool index key %q", k)
 		}
-		x := k[len(prefix)+4:]
-		if string(x) == nb.A || string(x) == nb.B {
-			continue
-		}
-		if !taken(x, nb.A) && !taken(x, nb.B) {
+		if x := k[len(prefix)+4:]; bk.fits(x, nb, now) {
 			return string(x), nil
 		}
 	}
@@ -170,10 +172,6 @@ func (bk buckets) insertBinding(b Binding) error {
 	}
 	puts := []put{
 		{bk.bindings, id, encodeBinding(b)},
-		{bk.xParty, pairKey(nil, b.X, b.A), id},
-		{bk.xParty, pairKey(nil, b.X, b.B), id},
-		{bk.partyX, pairKey(nil, b.A, b.X), id},
-		{bk.partyX, pairKey(nil, b.B, b.X), id},
 		{bk.expiry, expiryKey(b), []byte{}},
 	}
 	if b.OrderID != "" {
@@ -184,14 +182,49 @@ func (bk buckets) insertBinding(b Binding) error {
 			return err
 		}
 	}
-	// A pair whose cool-down passed may still have its entry (the sweeper
-	// purges lazily); the live binding replaces it.
-	for _, p := range [2]string{b.A, b.B} {
-		if err := bk.clearQuarantine(pairKey(nil, b.X, p)); err != nil {
+	for _, p := range keyedParties(b) {
+		if err := bk.putParty(b, p); err != nil {
 			return err
 		}
 	}
+	if err := bk.insertModelKeys(b); err != nil {
+		return err
+	}
 	return bk.addLoad(b.X, +1)
+}
+
+// putParty keys party on b's X. A pair whose cool-down passed may still
+// have its entry (the sweeper purges lazily); the live binding replaces it.
+func (bk buckets) putParty(b Binding, party string) error {
+	if party == "" {
+		return nil
+	}
+	id := []byte(b.ID)
+	if err := bk.xParty.Put(pairKey(nil, b.X, party), id); err != nil {
+		return err
+	}
+	if err := bk.partyX.Put(pairKey(nil, party, b.X), id); err != nil {
+		return err
+	}
+	return bk.clearQuarantine(pairKey(nil, b.X, party))
+}
+
+// dropParty removes party's keys on b's X and quarantines the pair until
+// until (zero: no quarantine).
+func (bk buckets) dropParty(b Binding, party string, until time.Time) error {
+	if party == "" {
+		return nil
+	}
+	if err := bk.xParty.Delete(pairKey(nil, b.X, party)); err != nil {
+		return err
+	}
+	if err := bk.partyX.Delete(pairKey(nil, party, b.X)); err != nil {
+		return err
+	}
+	if until.IsZero() {
+		return nil
+	}
+	return bk.putQuarantine(pairKey(nil, b.X, party), until, b.ID)
 }
 
 // removeBinding deletes b and all its index keys, quarantines its pairs and
@@ -204,10 +237,6 @@ func (db *DB) removeBinding(bk buckets, b Binding, reason EndReason, now time.Ti
 	}
 	dels := []del{
 		{bk.bindings, id},
-		{bk.xParty, pairKey(nil, b.X, b.A)},
-		{bk.xParty, pairKey(nil, b.X, b.B)},
-		{bk.partyX, pairKey(nil, b.A, b.X)},
-		{bk.partyX, pairKey(nil, b.B, b.X)},
 		{bk.expiry, expiryKey(b)},
 	}
 	for _, d := range dels {
@@ -220,18 +249,28 @@ func (db *DB) removeBinding(bk buckets, b Binding, reason EndReason, now time.Ti
 			return Ended{}, fmt.Errorf("store: remove binding %s: order: %w", b.ID, err)
 		}
 	}
-	if q := db.opts.quarantine; q > 0 {
-		until := now.Add(q)
-		for _, p := range [2]string{b.A, b.B} {
-			if err := bk.putQuarantine(pairKey(nil, b.X, p), until, b.ID); err != nil {
-				return Ended{}, fmt.Errorf("store: remove binding %s: quarantine: %w", b.ID, err)
-			}
+	until := db.quarantineUntil(now)
+	for _, p := range keyedParties(b) {
+		if err := bk.dropParty(b, p, until); err != nil {
+			return Ended{}, fmt.Errorf("store: remove binding %s: %w", b.ID, err)
 		}
+	}
+	if err := bk.removeModelKeys(b, until); err != nil {
+		return Ended{}, fmt.Errorf("store: remove binding %s: %w", b.ID, err)
 	}
 	if err := bk.addLoad(b.X, -1); err != nil {
 		return Ended{}, fmt.Errorf("store: remove binding %s: %w", b.ID, err)
 	}
 	return Ended{Binding: b, Reason: reason, At: now}, nil
+}
+
+// quarantineUntil is the end of the cool-down of a pair released at now,
+// zero when the quarantine is off.
+func (db *DB) quarantineUntil(now time.Time) time.Time {
+	if q := db.opts.quarantine; q > 0 {
+		return now.Add(q)
+	}
+	return time.Time{}
 }
 
 func (bk buckets) putQuarantine(key []byte, until time.Time, id string) error {

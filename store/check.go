@@ -33,7 +33,10 @@ func (db *DB) check() error {
 			if b.ID != string(k) {
 				bad("binding under key %s has id %s", k, b.ID)
 			}
-			for _, p := range [2]string{b.A, b.B} {
+			for _, p := range keyedParties(b) {
+				if p == "" {
+					continue
+				}
 				if got := bk.xParty.Get(pairKey(nil, b.X, p)); !bytes.Equal(got, k) {
 					bad("binding %s: x_party %s/%s -> %q", k, b.X, p, got)
 				}
@@ -49,6 +52,23 @@ func (db *DB) check() error {
 			}
 			if bk.expiry.Get(expiryKey(b)) == nil {
 				bad("binding %s: no expiry key", k)
+			}
+			switch b.Model {
+			case ModelAXN:
+				if got := bk.xAny.Get([]byte(b.X)); !bytes.Equal(got, k) {
+					bad("binding %s: x_any %s -> %q", k, b.X, got)
+				}
+				if b.Extension != "" {
+					bad("binding %s: AXN with extension %q", k, b.Extension)
+				}
+			case ModelAXE:
+				if got := bk.xExt.Get(extKey(nil, b.X, b.Extension)); !bytes.Equal(got, k) {
+					bad("binding %s: x_ext %s/%s -> %q", k, b.X, b.Extension, got)
+				}
+				if b.B != "" {
+					bad("binding %s: AXE with b", k)
+				}
+				pairs[string(extQuarantineKey(nil, b.X, b.Extension))] = true
 			}
 			if _, pool, ok := parseNumberValue(bk.numbers.Get([]byte(b.X))); !ok || pool != b.Pool {
 				bad("binding %s: x %s is not in pool %q", k, b.X, b.Pool)
@@ -69,10 +89,27 @@ func (db *DB) check() error {
 			})
 		}
 		backRef("x_party", bk.xParty, func(b Binding, k []byte) bool {
-			return string(k) == string(pairKey(nil, b.X, b.A)) || string(k) == string(pairKey(nil, b.X, b.B))
+			return string(k) == string(pairKey(nil, b.X, b.A)) || b.B != "" && string(k) == string(pairKey(nil, b.X, b.B))
 		})
 		backRef("party_x", bk.partyX, func(b Binding, k []byte) bool {
-			return string(k) == string(pairKey(nil, b.A, b.X)) || string(k) == string(pairKey(nil, b.B, b.X))
+			return string(k) == string(pairKey(nil, b.A, b.X)) || b.B != "" && string(k) == string(pairKey(nil, b.B, b.X))
+		})
+		backRef("x_any", bk.xAny, func(b Binding, k []byte) bool { return b.Model == ModelAXN && b.X == string(k) })
+		backRef("x_ext", bk.xExt, func(b Binding, k []byte) bool {
+			return b.Model == ModelAXE && string(k) == string(extKey(nil, b.X, b.Extension))
+		})
+		_ = bk.callers.ForEach(func(k, v []byte) error {
+			if b, err := bk.getBinding(k); err != nil || b.Model != ModelAXE || len(v) <= 8 {
+				bad("callers %q: not a well-formed entry of an AXE binding (%v)", k, err)
+			}
+			return nil
+		})
+		_ = bk.xExt.ForEach(func(k, _ []byte) error {
+			x, _, _ := bytes.Cut(k, []byte{sep})
+			if bk.xAny.Get(x) != nil {
+				bad("x %s has both an AXN and extensions", x)
+			}
+			return nil
 		})
 		backRef("order", bk.order, func(b Binding, k []byte) bool { return b.OrderID == string(k) })
 		expiries := 0

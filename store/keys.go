@@ -20,19 +20,29 @@ var (
 	bucketPools      = []byte("pools")       // pool -> poolStats
 	bucketQuarantine = []byte("quarantine")  // x sep party -> be64(until nanos) id
 	bucketQuarExpiry = []byte("quar_expiry") // be64(until nanos) x sep party -> ""
+	// AXN and AXE (bolt_models.go). A quarantined extension is keyed
+	// x sep sep extension in quarantine: parties are never empty, so it
+	// cannot meet an (x, party) key.
+	bucketXAny    = []byte("x_any")   // x -> id of the AXN holding x's any-caller slot
+	bucketXExt    = []byte("x_ext")   // x sep extension -> id (AXE)
+	bucketCallers = []byte("callers") // AXE id -> be64(at nanos) last caller
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketBindings, bucketXParty, bucketPartyX, bucketOrder, bucketExpiry,
 		bucketNumbers, bucketPoolLoad, bucketPools, bucketQuarantine, bucketQuarExpiry,
-		bucketActiveCalls,
+		bucketActiveCalls, bucketXAny, bucketXExt, bucketCallers,
 	}
 
 	metaVersion = []byte("version")
 )
 
 const (
-	sep           = 0x00
-	schemaVersion = 1
+	sep = 0x00
+	// schemaVersion 2 added x_any, x_ext, callers and record version 2. A
+	// version 1 file opens as it is (the new buckets start empty, its
+	// records decode) and is marked 2, which older builds refuse.
+	schemaVersion   = 2
+	schemaVersionV1 = 1
 )
 
 // pairKey is x sep party (x_party, quarantine) or party sep x (party_x).

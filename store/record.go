@@ -4,19 +4,37 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
 // A binding record is a version byte, two big-endian int64 unix-nano times
-// (created, expires) and seven length-prefixed strings. It is compact and
-// decodes with a single allocation, which matters on the call path (Lookup).
-const recordVersion = 1
+// (created, expires) and then, in version 1, seven length-prefixed strings;
+// version 2 puts a flags byte and two uvarints (max_call_seconds,
+// warn_seconds) before twelve strings. It is compact and decodes with a
+// single allocation, which matters on the call path (Lookup). Version 1
+// records (written before AXN, AXE and policies) still decode, as AXB
+// bindings with the default policy.
+const (
+	recordV1      = 1
+	recordVersion = 2
+
+	recordFieldsV1 = 7
+	recordFields   = 12
+
+	flagRecord = 1 << 0 // Policy.Record
+)
 
 var errBadRecord = errors.New("store: malformed binding record")
 
+func recordStrings(b Binding) [recordFields]string {
+	return [...]string{b.ID, string(b.Model), b.Pool, b.X, b.A, b.B, b.OrderID,
+		b.Extension, b.Area, string(b.Policy.Direction), string(b.Policy.CallerDisplay), b.Policy.UserData}
+}
+
 func encodeBinding(b Binding) []byte {
-	fields := [...]string{b.ID, string(b.Model), b.Pool, b.X, b.A, b.B, b.OrderID}
-	n := 1 + 16
+	fields := recordStrings(b)
+	n := 1 + 16 + 1 + 2*binary.MaxVarintLen64
 	for _, f := range fields {
 		n += binary.MaxVarintLen32 + len(f)
 	}
@@ -24,6 +42,14 @@ func encodeBinding(b Binding) []byte {
 	buf = append(buf, recordVersion)
 	buf = binary.BigEndian.AppendUint64(buf, uint64(b.CreatedAt.UnixNano()))
 	buf = binary.BigEndian.AppendUint64(buf, uint64(b.ExpiresAt.UnixNano()))
+	var flags byte
+	if b.Policy.Record {
+		flags |= flagRecord
+	}
+	buf = append(buf, flags)
+	// Validation keeps both non-negative.
+	buf = binary.AppendUvarint(buf, uint64(b.Policy.MaxCallSeconds))
+	buf = binary.AppendUvarint(buf, uint64(b.Policy.WarnSeconds))
 	for _, f := range fields {
 		buf = binary.AppendUvarint(buf, uint64(len(f)))
 		buf = append(buf, f...)
@@ -34,14 +60,33 @@ func encodeBinding(b Binding) []byte {
 // decodeBinding copies v (which bbolt owns only for the transaction) into one
 // string and slices every field out of it.
 func decodeBinding(v []byte) (Binding, error) {
-	if len(v) < 17 || v[0] != recordVersion {
+	if len(v) < 17 || (v[0] != recordV1 && v[0] != recordVersion) {
 		return Binding{}, errBadRecord
 	}
 	created := int64(binary.BigEndian.Uint64(v[1:]))
 	expires := int64(binary.BigEndian.Uint64(v[9:]))
 	s := string(v[17:])
-	var fields [7]string
-	for i := range fields {
+	var (
+		fields      [recordFields]string
+		nfields     = recordFieldsV1
+		flags       byte
+		maxS, warnS uint64
+	)
+	if v[0] == recordVersion {
+		nfields = recordFields
+		if s == "" || s[0]&^flagRecord != 0 {
+			return Binding{}, fmt.Errorf("%w: flags", errBadRecord)
+		}
+		flags, s = s[0], s[1:]
+		for _, p := range [2]*uint64{&maxS, &warnS} {
+			n, k := uvarint(s)
+			if k <= 0 || n > math.MaxInt32 {
+				return Binding{}, fmt.Errorf("%w: policy seconds", errBadRecord)
+			}
+			*p, s = n, s[k:]
+		}
+	}
+	for i := range nfields {
 		n, k := uvarint(s)
 		if k <= 0 || n > uint64(len(s)-k) {
 			return Binding{}, fmt.Errorf("%w: field %d", errBadRecord, i)
@@ -60,6 +105,16 @@ func decodeBinding(v []byte) (Binding, error) {
 		A:         fields[4],
 		B:         fields[5],
 		OrderID:   fields[6],
+		Extension: fields[7],
+		Area:      fields[8],
+		Policy: Policy{
+			Direction:      Direction(fields[9]),
+			MaxCallSeconds: int(maxS),
+			WarnSeconds:    int(warnS),
+			CallerDisplay:  CallerDisplay(fields[10]),
+			Record:         flags&flagRecord != 0,
+			UserData:       fields[11],
+		},
 		CreatedAt: unixNano(created),
 		ExpiresAt: unixNano(expires),
 	}, nil

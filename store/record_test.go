@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
@@ -13,6 +14,11 @@ func TestRecordRoundTrip(t *testing.T) {
 		{},
 		{ID: "b01", Model: ModelAXB, Pool: "p", X: "1700000001", A: "13800000001", B: "13900000001", CreatedAt: at, ExpiresAt: at.Add(time.Hour)},
 		{ID: "b02", Model: ModelAXB, Pool: "p", X: "1", A: "2", B: "3", OrderID: strings.Repeat("o", 300), CreatedAt: at, ExpiresAt: at},
+		{ID: "b03", Model: ModelAXE, Pool: "p", X: "1700000001", A: "13800000001", Extension: "0042", Area: "010",
+			Policy:    Policy{MaxCallSeconds: 600, WarnSeconds: 60, CallerDisplay: DisplayReal, Record: true, UserData: strings.Repeat("u", 2048)},
+			CreatedAt: at, ExpiresAt: at.Add(time.Hour)},
+		{ID: "b04", Model: ModelAXB, Pool: "p", X: "1700000001", A: "13800000001", B: "13900000001",
+			Policy: Policy{Direction: DirectionAToB, MaxCallSeconds: 1 << 30}, CreatedAt: at, ExpiresAt: at},
 	}
 	for _, b := range tests {
 		got, err := decodeBinding(encodeBinding(b))
@@ -54,16 +60,62 @@ func TestRecordMalformed(t *testing.T) {
 func FuzzDecodeBinding(f *testing.F) {
 	f.Add(encodeBinding(Binding{ID: "b1", Pool: "p", X: "1700000001", A: "138", B: "139", OrderID: "o"}))
 	f.Add([]byte{1})
+	f.Add(encodeBindingV1(Binding{ID: "b1", Model: ModelAXB, Pool: "p", X: "1700000001", A: "138", B: "139"}))
 	f.Fuzz(func(t *testing.T, v []byte) {
 		b, err := decodeBinding(v)
 		if err != nil {
 			return
 		}
-		// Whatever decodes must encode back to the same bytes.
-		if got := encodeBinding(b); string(got) != string(v) {
+		// Whatever decodes must encode back to the same bytes (in the
+		// version it was written in).
+		enc := encodeBinding
+		if v[0] == recordV1 {
+			enc = encodeBindingV1
+		}
+		if got := enc(b); string(got) != string(v) {
 			t.Fatalf("re-encoding %+v gave %x, want %x", b, got, v)
 		}
 	})
+}
+
+// encodeBindingV1 writes a record as the store did before AXN, AXE and
+// policies: files written then must still open.
+func encodeBindingV1(b Binding) []byte {
+	buf := []byte{recordV1}
+	buf = binary.BigEndian.AppendUint64(buf, uint64(b.CreatedAt.UnixNano()))
+	buf = binary.BigEndian.AppendUint64(buf, uint64(b.ExpiresAt.UnixNano()))
+	for _, f := range [...]string{b.ID, string(b.Model), b.Pool, b.X, b.A, b.B, b.OrderID} {
+		buf = binary.AppendUvarint(buf, uint64(len(f)))
+		buf = append(buf, f...)
+	}
+	return buf
+}
+
+// TestRecordV1Decodes: a version 1 record reads as the AXB binding it was,
+// with the default (zero) policy.
+func TestRecordV1Decodes(t *testing.T) {
+	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	want := Binding{ID: "b01", Model: ModelAXB, Pool: "p", X: "1700000001", A: "13800000001", B: "13900000001",
+		OrderID: "o-1", CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
+	got, err := decodeBinding(encodeBindingV1(want))
+	if err != nil || got != want {
+		t.Fatalf("decode v1 = %+v, %v; want %+v", got, err, want)
+	}
+	if got.Policy != (Policy{}) || got.Extension != "" {
+		t.Fatalf("v1 record has policy %+v extension %q", got.Policy, got.Extension)
+	}
+}
+
+// TestRecordDecodeAllocs: decoding stays one allocation, v1 or v2, since
+// Lookup decodes on every call.
+func TestRecordDecodeAllocs(t *testing.T) {
+	b := Binding{ID: "b01", Model: ModelAXB, Pool: "p", X: "1700000001", A: "13800000001", B: "13900000001",
+		Policy: Policy{Direction: DirectionAToB, UserData: "u"}}
+	for name, v := range map[string][]byte{"v1": encodeBindingV1(b), "v2": encodeBinding(b)} {
+		if n := testing.AllocsPerRun(100, func() { _, _ = decodeBinding(v) }); n != 1 {
+			t.Errorf("%s: decode costs %v allocations, want 1", name, n)
+		}
+	}
 }
 
 func TestNewID(t *testing.T) {

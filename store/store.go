@@ -137,6 +137,12 @@ type Store interface {
 	// not yet swept is still returned: the caller compares ExpiresAt. A pair in
 	// quarantine gives ErrEnded; an unknown pair ErrNotFound.
 	Lookup(ctx context.Context, x, party string) (Binding, error)
+	Resolver
+	// UpdateBinding applies p to the live binding id in one transaction:
+	// every change obeys the reuse rule (a party leaving X leaves its pair
+	// in quarantine, a party joining X must be free there), and bad input
+	// changes nothing (ErrInvalid, ErrPartyBusy, ErrOrderConflict).
+	UpdateBinding(ctx context.Context, id string, p Patch) (Binding, error)
 
 	// AddNumbers adds numbers to a pool (creating it), ignoring ones already
 	// there; it returns how many were new. A number belongs to one pool only.
@@ -166,4 +172,83 @@ type Store interface {
 	ActiveCalls(ctx context.Context) ([]ActiveCall, error)
 
 	Close() error
+}
+
+var (
+	// ErrSlotTaken: X's "any caller" slot is taken. An AXN takes it alone,
+	// AXE extensions share it: an X holds one AXN, or AXE bindings, never
+	// both (or two AXN).
+	ErrSlotTaken = errors.New("x's any-caller slot is taken")
+	// ErrExtensionTaken: an explicitly requested extension is live or
+	// quarantined on that X.
+	ErrExtensionTaken = errors.New("extension already used on this number")
+)
+
+// Match says how Resolve answered a call to X.
+type Match int
+
+const (
+	// MatchNone: nothing on X answers this caller (with ErrNotFound or
+	// ErrEnded).
+	MatchNone Match = iota
+	// MatchPair: the caller is a party keyed on X (an AXB party, an AXN's A
+	// or B, an AXE's A); Resolution.Binding is that binding.
+	MatchPair
+	// MatchAnyCaller: X has an AXN and the caller is none of its parties;
+	// Resolution.Binding is the AXN.
+	MatchAnyCaller
+	// MatchExtensions: X carries AXE extensions; the caller must key one
+	// (LookupExtension). Resolution.Binding is zero.
+	MatchExtensions
+)
+
+// Resolution is what Resolve knows about a call from caller to X, read in
+// one transaction.
+type Resolution struct {
+	Match   Match
+	Binding Binding
+	// Pool is X's pool when X is a pool number (every match, and a miss on
+	// a pool number); "" means X is in no pool.
+	Pool string
+	// Settings are the pool's settings, read for MatchExtensions and for an
+	// AXE's A (the callback window); zero otherwise.
+	Settings PoolSettings
+	// LastCaller is who last reached an AXE binding's A through its
+	// extension, and when (NoteCaller); set for MatchPair on an AXE.
+	LastCaller   string
+	LastCallerAt time.Time
+}
+
+// Patch changes a binding (UpdateBinding). A nil field is left as it is; a
+// pointer to the zero value clears an optional field (B of an AXN, the order
+// ID, a policy field back to its default).
+type Patch struct {
+	A, B      *string
+	ExpiresAt *time.Time
+	OrderID   *string
+
+	Direction      *Direction
+	MaxCallSeconds *int
+	WarnSeconds    *int
+	CallerDisplay  *CallerDisplay
+	Record         *bool
+	UserData       *string
+}
+
+// Resolver is what routing reads on a call, beyond Lookup, and what it
+// records for callbacks. Store has it.
+type Resolver interface {
+	// Resolve answers a call from caller to x in one read transaction: the
+	// binding of the pair (x, caller) if live, ErrEnded if that pair is in
+	// quarantine, else the AXN on x, else whether x carries AXE
+	// extensions, else ErrNotFound (with Resolution.Pool set when x is a
+	// pool number). A binding past ExpiresAt but not yet swept is returned
+	// as Lookup does.
+	Resolve(ctx context.Context, x, caller string) (Resolution, error)
+	// LookupExtension resolves (x, extension) to its AXE binding; a
+	// quarantined extension gives ErrEnded, an unknown one ErrNotFound.
+	LookupExtension(ctx context.Context, x, extension string) (Binding, error)
+	// NoteCaller records caller as the last one who reached the AXE
+	// binding id's A, at at (for A's callback). Durable like every write.
+	NoteCaller(ctx context.Context, id, caller string, at time.Time) error
 }

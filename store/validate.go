@@ -75,11 +75,8 @@ func checkNewBinding(nb NewBinding, now time.Time) error {
 	if err := checkNumber("a", nb.A, minParty, maxParty); err != nil {
 		return err
 	}
-	if err := checkNumber("b", nb.B, minParty, maxParty); err != nil {
+	if err := checkModel(nb); err != nil {
 		return err
-	}
-	if nb.A == nb.B {
-		return invalidf("a and b are the same number %q", nb.A)
 	}
 	if nb.X != "" {
 		if err := checkNumber("x", nb.X, minPoolNumber, maxPoolNumber); err != nil {
@@ -92,13 +89,17 @@ func checkNewBinding(nb NewBinding, now time.Time) error {
 	if len(nb.OrderID) > maxOrderID {
 		return invalidf("order id longer than %d bytes", maxOrderID)
 	}
+	return checkExpiry(nb.ExpiresAt, now)
+}
+
+func checkExpiry(t, now time.Time) error {
 	switch {
-	case nb.ExpiresAt.IsZero():
+	case t.IsZero():
 		return invalidf("expires_at is required")
-	case !nb.ExpiresAt.After(now):
-		return invalidf("expires_at %s is not in the future", nb.ExpiresAt.UTC().Format(time.RFC3339Nano))
-	case !nb.ExpiresAt.Before(maxExpiry):
-		return invalidf("expires_at %s is too far in the future", nb.ExpiresAt.UTC().Format(time.RFC3339))
+	case !t.After(now):
+		return invalidf("expires_at %s is not in the future", t.UTC().Format(time.RFC3339Nano))
+	case !t.Before(maxExpiry):
+		return invalidf("expires_at %s is too far in the future", t.UTC().Format(time.RFC3339))
 	}
 	return nil
 }

@@ -1,0 +1,153 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/xbridge/xbridge/store"
+)
+
+// defaultCallbackWindow is how long an AXE's A can call back its last
+// caller when the pool does not say (store.PoolSettings.CallbackWindow).
+const defaultCallbackWindow = 24 * time.Hour
+
+// defaultExtensionLength is the digits collected when the pool does not say.
+const defaultExtensionLength = 4
+
+// resolved decides a call the store resolved, by model:
+//   - AXB: the counterpart, if the binding's direction lets the caller call;
+//   - AXN: its A reaches B (404 with none), anyone else reaches A;
+//   - AXE: its A calls back the last caller within the pool's window
+//     (else Announce), anyone else keys an extension (Collect).
+func (r *Router) resolved(d Decision, res store.Resolution) Decision {
+	switch res.Match {
+	case store.MatchExtensions:
+		d.Action, d.Code, d.Reason = Collect, 0, "collect extension"
+		d.Pool, d.ExtensionLength = res.Pool, res.Settings.ExtensionLength
+		if d.ExtensionLength == 0 {
+			d.ExtensionLength = defaultExtensionLength
+		}
+		return d
+	case store.MatchPair, store.MatchAnyCaller:
+	default:
+		d.Code, d.Reason, d.Err = 500, "binding lookup failed", errors.New("store resolved a call without a match")
+		return d
+	}
+	b := res.Binding
+	d.Binding = b
+	if b.Expired(r.now()) {
+		d.Code, d.Reason = 480, "binding expired"
+		return d
+	}
+	if b.X != d.Dialled || res.Match == store.MatchAnyCaller && b.Model != store.ModelAXN {
+		return mismatch(d)
+	}
+	if res.Match == store.MatchAnyCaller {
+		return bridge(d, b.A)
+	}
+	switch b.Model {
+	case store.ModelAXB, "":
+		callee := b.Counterpart(d.Caller)
+		if callee == "" {
+			return mismatch(d)
+		}
+		if refused(b.Policy.Direction, d.Caller == b.A) {
+			d.Code, d.Reason = 403, "call direction not allowed by the binding"
+			return d
+		}
+		return bridge(d, callee)
+	case store.ModelAXN:
+		switch d.Caller {
+		case b.A:
+			if b.B == "" {
+				d.Code, d.Reason = 404, "binding has no one for this caller to reach"
+				return d
+			}
+			return bridge(d, b.B)
+		case b.B:
+			return bridge(d, b.A)
+		}
+	case store.ModelAXE:
+		if d.Caller == b.A {
+			return r.callback(d, res)
+		}
+	}
+	return mismatch(d)
+}
+
+// refused reports whether direction forbids the call (fromA: the caller is
+// the binding's A).
+func refused(direction store.Direction, fromA bool) bool {
+	switch direction {
+	case store.DirectionAToB:
+		return !fromA
+	case store.DirectionBToA:
+		return fromA
+	}
+	return false
+}
+
+// callback routes an AXE's A calling X to the last caller who reached A
+// through the extension, while the pool's callback window lasts.
+func (r *Router) callback(d Decision, res store.Resolution) Decision {
+	window := res.Settings.CallbackWindow
+	if window <= 0 {
+		window = defaultCallbackWindow
+	}
+	if res.LastCaller == "" || r.now().Sub(res.LastCallerAt) > window {
+		d.Action, d.Code, d.Reason, d.Prompt = Announce, 404, "nobody to call back", PromptNoCallback
+		return d
+	}
+	return bridge(d, res.LastCaller)
+}
+
+// extension routes a caller who keyed (or dialled) an extension on X to the
+// AXE binding's A, and records the caller for A's callback.
+func (r *Router) extension(ctx context.Context, d Decision, ext string) Decision {
+	if !isDigitString(ext) || len(ext) > maxExtensionDigits {
+		d.Code, d.Reason = 484, "extension invalid"
+		return d
+	}
+	b, err := r.st.LookupExtension(ctx, d.Dialled, ext)
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrEnded):
+		d.Code, d.Reason = 404, "extension not found"
+		return d
+	case err != nil:
+		return r.storeFailed(ctx, d, err)
+	}
+	d.Binding = b
+	switch {
+	case b.Expired(r.now()):
+		d.Code, d.Reason = 480, "binding expired"
+		return d
+	case b.X != d.Dialled || b.Model != store.ModelAXE || b.Extension != ext:
+		return mismatch(d)
+	case d.Caller == b.A:
+		d.Code, d.Reason = 403, "the extension's own party called it"
+		return d
+	}
+	d = bridge(d, b.A)
+	// The call goes on without it: the callback is a convenience.
+	d.Err = r.st.NoteCaller(ctx, b.ID, d.Caller, r.now())
+	return d
+}
+
+// bridge completes d as a Bridge to callee, shown X unless the binding's
+// policy shows the caller's own number (which the store allows only where
+// the pool's operator does).
+func bridge(d Decision, callee string) Decision {
+	d.Action, d.Code, d.Reason, d.Err = Bridge, 0, "bridge", nil
+	d.Callee, d.Display = callee, d.Dialled
+	if d.Binding.Policy.CallerDisplay == store.DisplayReal {
+		d.Display = d.Caller
+	}
+	return d
+}
+
+func mismatch(d Decision) Decision {
+	d.Action, d.Code, d.Reason = Reject, 500, "binding does not match the call"
+	d.Err = errors.New("store returned a binding without this caller or number")
+	return d
+}
