@@ -160,6 +160,9 @@ const (
 	verdictPending
 	// verdictMirror: the request goes to the other leg.
 	verdictMirror
+	// verdictEngine: the engine is A's other end and answers the request
+	// itself (A's keys in an INFO while it collects them).
+	verdictEngine
 )
 
 // bResponse is the event a response to B's INVITE is.

@@ -243,6 +243,17 @@ func (c *call) engineAnswerDoneCalling(ev event) state {
 	return c.endWhileIVRCalls(byEngine, reasonHeader(reasonMenuNoACK))
 }
 
+// engineTakes answers A's in-dialog requests while the engine is A's
+// other end: an INFO is the engine's to read (A's keys, onInDialog); an
+// offer waits for the bridge (491).
+func (c *call) engineTakes(ev event) state {
+	if ev.offer {
+		return c.holdBack(ev)
+	}
+	ev.reply <- verdictEngine
+	return c.state
+}
+
 // byeToEngine: A hung up on the engine; nothing else is up.
 func (c *call) byeToEngine(event) state {
 	c.ivr.stopPlay()

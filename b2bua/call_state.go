@@ -138,7 +138,7 @@ var transitions = [numStates][numEventKinds]transition{
 		evA2xxDone:   {next(stateCollecting, stateEnding), (*call).engineAnswerDone},
 		evABye:       {next(stateEnded), (*call).byeToEngine},
 		evTerminate:  {next(stateEnding), (*call).terminateUp},
-		evARequest:   {next(stateCollecting), (*call).holdBack},
+		evARequest:   {next(stateCollecting), (*call).engineTakes},
 		evBRequest:   {next(stateCollecting), (*call).holdBack},
 	},
 	stateBCallingFromIVR: {
@@ -150,7 +150,7 @@ var transitions = [numStates][numEventKinds]transition{
 		evA2xxDone:      {next(stateBCallingFromIVR, stateCancelling), (*call).engineAnswerDoneCalling},
 		evABye:          {next(stateCancelling), (*call).byeWhileIVRCalls},
 		evTerminate:     {next(stateCancelling), (*call).terminateWhileIVRCalls},
-		evARequest:      {next(stateBCallingFromIVR), (*call).holdBack},
+		evARequest:      {next(stateBCallingFromIVR), (*call).engineTakes},
 		evBRequest:      {next(stateBCallingFromIVR), (*call).holdBack},
 	},
 	stateEngineAnswered: {
@@ -160,7 +160,7 @@ var transitions = [numStates][numEventKinds]transition{
 		evA2xxDone:   {next(stateEngineAnswered, stateEnding), (*call).engineAnswerDone},
 		evABye:       {next(stateEnded), (*call).byeToEngine},
 		evTerminate:  {next(stateEnding), (*call).terminateUp},
-		evARequest:   {next(stateEngineAnswered), (*call).holdBack},
+		evARequest:   {next(stateEngineAnswered), (*call).engineTakes},
 		evBRequest:   {next(stateEngineAnswered), (*call).holdBack},
 	},
 	stateEnding: {

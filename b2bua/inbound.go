@@ -46,18 +46,24 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 
 	ctx, cancel := e.storeContext()
-	dec := e.router.Route(ctx, routing.Call{
-		Caller:   sipedge.CallerFrom(req),
-		Asserted: sipedge.AssertedCaller(req),
-		Dialled:  sipedge.DialledNumber(req),
-		Source:   sourceAddr(req),
-	})
+	rc := routing.Call{
+		Caller:        sipedge.CallerFrom(req),
+		Asserted:      sipedge.AssertedCaller(req),
+		Dialled:       sipedge.DialledNumber(req),
+		DialledParams: sipedge.DialledParams(req),
+		Source:        sourceAddr(req),
+	}
+	dec := e.router.Route(ctx, rc)
 	cancel()
 	log = log.With().Str("binding_id", dec.Binding.ID).Logger()
 	if dec.Action == routing.Collect || dec.Action == routing.Announce {
-		// Answering, prompting and collecting digits is the IVR's; until
-		// it is wired an extension call is refused as temporarily
-		// unavailable, and an announcement becomes its reject code.
+		if e.prompts != nil {
+			admitted = e.answerByEngine(req, tx, dec, rc, maxfwd, log)
+			return
+		}
+		// Without prompts the engine cannot answer: an extension call is
+		// refused as temporarily unavailable, an announcement with its
+		// reject code.
 		dec = unanswered(dec)
 	}
 	if dec.Action != routing.Bridge {
@@ -121,7 +127,7 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 
-	inv := e.edge.BLegInvite(dec.Dialled, dec.Callee, bOffer, maxfwd)
+	inv := e.edge.BLegInvite(dec.Display, dec.Callee, bOffer, maxfwd)
 	c := &call{
 		e:             e,
 		aCallID:       sipedge.CallID(req),
@@ -186,7 +192,7 @@ func sourceAddr(req *sip.Request) netip.Addr {
 }
 
 // unanswered turns a decision that needs the call answered (Collect,
-// Announce) into a Reject this engine can send without an IVR.
+// Announce) into a Reject an engine without prompts can send.
 func unanswered(dec routing.Decision) routing.Decision {
 	if dec.Action == routing.Collect {
 		dec.Code, dec.Reason = sip.StatusTemporarilyUnavailable, "extension calls need the ivr"

@@ -4,8 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
+	"path/filepath"
 )
 
 // ErrUnsupportedAudio wraps every reason LoadPrompt refuses a file: not a
@@ -34,23 +34,11 @@ const maxPromptBytes = maxSoundFrames*frameSamples*2 + 64<<10
 // `sox in.wav -r 8000 -c 1 -b 16 -e signed-integer out.wav` converts.
 // A prompt may last at most two minutes.
 func LoadPrompt(path string) (*Sound, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("media: prompt: %w", err)
+	dir, file := filepath.Split(path)
+	if dir == "" {
+		dir = "."
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxPromptBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("media: prompt %s: %w", path, err)
-	}
-	if len(data) > maxPromptBytes {
-		return nil, fmt.Errorf("media: prompt %s: %w: longer than two minutes of 8 kHz audio", path, ErrUnsupportedAudio)
-	}
-	s, err := decodeWAV(path, data)
-	if err != nil {
-		return nil, fmt.Errorf("media: prompt %s: %w", path, err)
-	}
-	return s, nil
+	return LoadPromptFS(os.DirFS(dir), file)
 }
 
 // wavFormat is the fmt chunk's content the engine looks at.
