@@ -254,6 +254,12 @@ func (c *call) engineTakes(ev event) state {
 	return c.state
 }
 
+// terminateEngineAnswered: the engine ends a call only A is on.
+func (c *call) terminateEngineAnswered(ev event) state {
+	c.ivr.stopPlay()
+	return c.byeA(byEngine, ev.reason)
+}
+
 // byeToEngine: A hung up on the engine; nothing else is up.
 func (c *call) byeToEngine(event) state {
 	c.ivr.stopPlay()

@@ -87,6 +87,7 @@ type Engine struct {
 	edge    *sipedge.Edge
 	calls   *callTable
 	prompts *ivr.Prompts // nil: calls the engine would answer are refused
+	menu    ivr.Config
 	watch   watchOptions
 	// admission is nil without limits (admission.go); the log budgets keep
 	// a flood's refusals from flooding the log.

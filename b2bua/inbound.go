@@ -31,16 +31,26 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if !e.admit(req, tx) {
 		return
 	}
-	admitted := true // until the call table holds the call; release gives it back then
+	// The slot is the call's once the call table holds it; until then it
+	// is given back before any final answer goes out (refuse), so that
+	// the next INVITE of a caller who got one finds it free.
+	admitted := true
 	defer func() {
 		if admitted {
 			e.releaseAdmission()
 		}
 	}()
+	refuse := func() {
+		if admitted {
+			admitted = false
+			e.releaseAdmission()
+		}
+	}
 	log := e.log.With().Str("call_id", sipedge.CallID(req)).Logger()
 
 	maxfwd, err := sipedge.NewCallForwards(req)
 	if err != nil {
+		refuse()
 		e.edge.Refuse(req, tx, err)
 		return
 	}
@@ -58,7 +68,9 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	log = log.With().Str("binding_id", dec.Binding.ID).Logger()
 	if dec.Action == routing.Collect || dec.Action == routing.Announce {
 		if e.prompts != nil {
-			admitted = e.answerByEngine(req, tx, dec, rc, maxfwd, log)
+			if e.answerByEngine(req, tx, dec, rc, maxfwd, log, refuse) {
+				admitted = false // the call table holds the call
+			}
 			return
 		}
 		// Without prompts the engine cannot answer: an extension call is
@@ -70,6 +82,7 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		if ok, suppressed := e.rejectLog.allow(rejectedLinesPerSecond); ok {
 			log.Info().Int("code", dec.Code).Str("reason", dec.Reason).Int64("lines_suppressed", suppressed).Msg("call rejected")
 		}
+		refuse()
 		e.edge.Reply(req, tx, dec.Code, "")
 		return
 	}
@@ -96,6 +109,7 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			headers = append(headers, sip.NewHeader("Retry-After", "1"))
 		}
 		log.Warn().Err(err).Int("code", code).Msg("sdp offer not relayed")
+		refuse()
 		e.edge.Reply(req, tx, code, "", headers...)
 		return
 	}
@@ -108,6 +122,7 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if err != nil {
 		sess.Close()
 		log.Warn().Err(err).Msg("read invite")
+		refuse()
 		e.edge.Reply(req, tx, sip.StatusBadRequest, "")
 		return
 	}

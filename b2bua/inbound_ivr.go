@@ -19,24 +19,32 @@ import (
 // announcement's code).
 func WithPrompts(p *ivr.Prompts) Option { return func(e *Engine) { e.prompts = p } }
 
+// WithMenu sets the extension menu's timeouts and tries (ivr.DefaultConfig
+// where zero); the extension length is the pool's.
+func WithMenu(cfg ivr.Config) Option { return func(e *Engine) { e.menu = cfg } }
+
 // answerByEngine serves a new INVITE the engine answers itself: routing
 // said Collect (an extension is to be keyed) or Announce. Like onInvite it
-// runs the call on the INVITE handler's goroutine.
-func (e *Engine) answerByEngine(req *sip.Request, tx sip.ServerTransaction, dec routing.Decision, rc routing.Call, maxfwd int, log zerolog.Logger) (admitted bool) {
+// runs the call on the INVITE handler's goroutine, and reports whether the
+// call table took the call (and its admission slot); refuse gives the slot
+// back before a refusal goes out.
+func (e *Engine) answerByEngine(req *sip.Request, tx sip.ServerTransaction, dec routing.Decision, rc routing.Call, maxfwd int, log zerolog.Logger, refuse func()) (taken bool) {
 	if len(req.Body()) == 0 {
 		// The engine answers with an answer, not an offer: a caller that
 		// leaves the offer to the 200 is refused rather than kept in
 		// silence.
 		log.Info().Msg("engine cannot answer a call without an sdp offer")
+		refuse()
 		e.edge.Reply(req, tx, sip.StatusNotAcceptableHere, "")
-		return true
+		return false
 	}
 	dua := sipgo.DialogUA{Client: e.edge.Client(req.Transport()), ContactHDR: *e.edge.Contact(req.Transport()), RewriteContact: true}
 	aSess, err := dua.ReadInvite(req, tx)
 	if err != nil {
 		log.Warn().Err(err).Msg("read invite")
+		refuse()
 		e.edge.Reply(req, tx, sip.StatusBadRequest, "")
-		return true
+		return false
 	}
 	// The To-tag of sipgo's own 487 to a CANCEL (see onInvite).
 	if tag, ok := aSess.InviteRequest.To().Params.Get("tag"); ok {
@@ -44,7 +52,7 @@ func (e *Engine) answerByEngine(req *sip.Request, tx sip.ServerTransaction, dec 
 	}
 	if err := aSess.Respond(sip.StatusTrying, "Trying", nil); err != nil {
 		log.Debug().Err(err).Msg("a leg gone before 100 Trying")
-		return true
+		return false
 	}
 	sess := e.relay.NewSession(log)
 	c := &call{
@@ -64,17 +72,19 @@ func (e *Engine) answerByEngine(req *sip.Request, tx sip.ServerTransaction, dec 
 	sio := &sipIO{c: c, e: e}
 	c.io = sio
 	c.ivr = &ivrSIP{sipIO: sio, prompts: e.prompts, pool: dec.Pool, route: rc, maxfwd: maxfwd}
-	c.menu = ivr.NewMenu(ivr.Config{ExtensionLength: dec.ExtensionLength})
+	menu := e.menu
+	menu.ExtensionLength = dec.ExtensionLength
+	c.menu = ivr.NewMenu(menu)
 	if !e.calls.add(c) {
 		sess.Close()
-		return true
+		return false
 	}
 	first := event{kind: evCollect}
 	if dec.Action == routing.Announce {
 		first = event{kind: evAnnounce, prompt: announcement(dec.Prompt)}
 	}
 	c.run(first)
-	return false
+	return true
 }
 
 // announcement is the prompt routing's Announce names.

@@ -282,3 +282,121 @@ func findFrames(heard [][]byte, s *media.Sound, n int) int {
 	}
 	return -1
 }
+
+func withMenu(cfg ivr.Config) engineOpt {
+	return func(s *engineSetup) { s.opts = append(s.opts, WithMenu(cfg)) }
+}
+
+// waitBye waits for the engine's BYE to the courier.
+func (cc *courierCall) waitBye() *sip.Request {
+	cc.t.Helper()
+	return cc.car.waitBye(cc.t)
+}
+
+func TestCourierWrongThenRightExtension(t *testing.T) {
+	te, _ := newIVREngine(t)
+	te.bindAXE(numX, numA, extension)
+	cc := dialX(t, te, numX)
+	cc.info("9999")
+	// Asked again: the retry prompt plays, nobody is called.
+	cc.rtp.WaitReceived(5)
+	select {
+	case tc := <-te.trunk.calls:
+		t.Fatalf("a wrong extension called %s", tc.req.To().Address.User)
+	case <-time.After(300 * time.Millisecond):
+	}
+	cc.info(extension)
+	tc := te.trunk.nextCall(t)
+	checkBLeg(t, tc, numA)
+	cc.bye()
+	te.waitIdle()
+}
+
+// TestCourierFirstDigitTimeout: a courier who keys nothing is asked again,
+// up to three times, then hears goodbye and gets the engine's BYE.
+func TestCourierFirstDigitTimeout(t *testing.T) {
+	te, _ := newIVREngine(t, withMenu(ivr.Config{FirstDigit: 200 * time.Millisecond, InterDigit: 200 * time.Millisecond, Tries: 2}))
+	te.bindAXE(numX, numA, extension)
+	cc := dialX(t, te, numX)
+	start := time.Now()
+	var bye *sip.Request
+	select { // two prompts of 3.1 s and the goodbye of 1.1 s
+	case bye = <-cc.car.byes:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no BYE after the tries")
+	}
+	// Two prompts and the goodbye play in full before the BYE.
+	if took := time.Since(start); took < 7*time.Second {
+		t.Errorf("BYE %v after the answer: the prompts cannot have played", took)
+	}
+	if bye.GetHeader("Reason") != nil {
+		t.Errorf("goodbye BYE carries Reason %v", bye.GetHeader("Reason"))
+	}
+	te.waitIdle()
+}
+
+// TestCourierReachesBusyA: A's phone is busy; the courier hears that A is
+// unavailable and then gets the BYE, not silence.
+func TestCourierReachesBusyA(t *testing.T) {
+	te, prompts := newIVREngine(t)
+	te.bindAXE(numX, numA, extension)
+	te.trunk.setScript(func(*sip.Request) trunkAction { return trunkAction{final: 486} })
+	cc := dialX(t, te, numX)
+	cc.info(extension)
+	te.trunk.nextCall(t)
+	unavailable, _ := prompts.Sound("default", ivr.PromptUnavailable)
+	heard := receiveFrames(t, cc.rtp, 80)
+	if findFrames(heard, unavailable, 20) < 0 {
+		t.Error("the courier did not hear that A is unavailable")
+	}
+	cc.waitBye()
+	te.waitIdle()
+}
+
+// TestCallbackReachesLastCourier: after a courier reached A through the
+// extension, A dialling X calls that courier back, showing X; with nobody
+// to call back A hears so and the call ends.
+func TestCallbackReachesLastCourier(t *testing.T) {
+	te, _ := newIVREngine(t)
+	te.bindAXE(numX, numA, extension)
+
+	// Nobody called yet: A hears the no-callback prompt, then the BYE.
+	car := newCarrier(t)
+	d, err := car.invite(context.Background(), te.addr, numA, numX, newRTPPeer(t).sdp(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, code := answer(t, d, 5*time.Second); code != 200 {
+		t.Fatalf("A calling X with nobody to call back got %d, want the engine's 200", code)
+	}
+	_ = d.Ack(context.Background())
+	car.waitBye(t)
+	te.waitIdle()
+
+	cc := dialX(t, te, numX)
+	cc.info(extension)
+	tc := te.trunk.nextCall(t)
+	cc.bye()
+	<-tc.byeReq
+	te.waitIdle()
+
+	d, err = car.invite(context.Background(), te.addr, numA, numX, newRTPPeer(t).sdp(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := te.trunk.nextCall(t)
+	if got := back.req.To().Address.User; !strings.Contains(got, numCourier) {
+		t.Errorf("callback goes to %q, want the courier %s", got, numCourier)
+	}
+	if got := back.req.From().Address.User; !strings.Contains(got, numX) {
+		t.Errorf("callback shows %q, want X", got)
+	}
+	if _, code := answer(t, d, 5*time.Second); code != 200 {
+		t.Fatalf("callback got %d", code)
+	}
+	_ = d.Ack(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = d.Bye(ctx)
+	te.waitIdle()
+}
