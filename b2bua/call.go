@@ -9,6 +9,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/rs/zerolog"
 
+	"github.com/xbridge/xbridge/ivr"
 	"github.com/xbridge/xbridge/media"
 	"github.com/xbridge/xbridge/sipedge"
 )
@@ -95,6 +96,13 @@ type call struct {
 	bAckPending bool
 	// offer is the offer/answer exchange in progress between the legs.
 	offer pendingOffer
+
+	// A call the engine answers itself (call_ivr.go): its IO, its menu,
+	// the play whose end is awaited, and whether B has rung.
+	ivr     ivrIO
+	menu    *ivr.Menu
+	playSeq uint32
+	bRang   bool
 }
 
 // pendingOffer is an offer/answer exchange in progress in the call's
@@ -196,8 +204,12 @@ func (c *call) run(first event) {
 		switch c.state {
 		case stateBCalling, stateBRinging:
 			bRes, bDone, aGone = c.b.Responses(), c.b.Done(), aDone
-		case stateCancelling:
+		case stateCancelling, stateBCallingFromIVR:
 			bRes, bDone = c.b.Responses(), c.b.Done()
+		case stateEngineAnswered:
+			if c.cancelSent { // a 2xx may cross the CANCEL: it must be hung up
+				bRes = c.b.Responses()
+			}
 		}
 		var ev event
 		select {

@@ -2,6 +2,8 @@ package b2bua
 
 import (
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/xbridge/xbridge/ivr"
 )
 
 // eventKind is what happened to a call. Every change of a call's state is
@@ -60,6 +62,20 @@ const (
 	evBByeGrace
 	// evLegsClosed: the BYEs the call sent are answered or given up.
 	evLegsClosed
+	// evCollect: routing wants an extension (AXE): the engine answers A
+	// itself and runs the menu (call_ivr.go).
+	evCollect
+	// evAnnounce: the engine answers A, plays prompt and hangs up (a pool's
+	// announce policy, a callback with nobody to call back).
+	evAnnounce
+	// evDigit: A keyed digit (RFC 4733 event or SIP INFO) while the engine
+	// answers it.
+	evDigit
+	// evPromptDone: the sound of play number seq has played to its end.
+	evPromptDone
+	// evMenuTimer: the menu's deadline, or the guard of a last prompt, may
+	// have passed.
+	evMenuTimer
 	// evTerminate: the engine ends the call (binding ended or expired,
 	// shutdown, media timeout, maximum duration). While the call is being
 	// set up A is told code and B is cancelled; once up, both legs get BYE
@@ -89,6 +105,11 @@ var eventNames = [numEventKinds]string{
 	evAckWait:       "ack-wait",
 	evBByeGrace:     "b-bye-grace",
 	evLegsClosed:    "legs-closed",
+	evCollect:       "collect",
+	evAnnounce:      "announce",
+	evDigit:         "digit",
+	evPromptDone:    "prompt-done",
+	evMenuTimer:     "menu-timer",
 	evTerminate:     "terminate",
 }
 
@@ -119,6 +140,13 @@ type event struct {
 	offer bool
 	cseq  uint32
 	by    origin
+	// digit is the key (evDigit); seq the play it ends (evPromptDone);
+	// prompt what evAnnounce plays and dialled the extension digits the
+	// dialled number already carried (evCollect).
+	digit   byte
+	seq     uint32
+	prompt  ivr.Prompt
+	dialled string
 }
 
 // verdict is what the handler of an in-dialog request does with it.
@@ -132,6 +160,9 @@ const (
 	verdictPending
 	// verdictMirror: the request goes to the other leg.
 	verdictMirror
+	// verdictEngine: the engine is A's other end and answers the request
+	// itself (A's keys in an INFO while it collects them).
+	verdictEngine
 )
 
 // bResponse is the event a response to B's INVITE is.

@@ -164,7 +164,7 @@ func (s *sipIO) bye(toA, toB bool, reason sip.Header) {
 				}
 			})
 		}
-		if toB {
+		if toB && c.b != nil {
 			wg.Go(func() {
 				if err := c.b.Bye(ctx, headers...); err != nil {
 					c.log.Debug().Err(err).Msg("bye b leg")

@@ -22,18 +22,7 @@ type CallInfo struct {
 
 // Calls lists the calls in the table, oldest first.
 func (e *Engine) Calls() []CallInfo {
-	calls := e.calls.all()
-	out := make([]CallInfo, 0, len(calls))
-	for _, c := range calls {
-		info := CallInfo{
-			ACallID: c.aCallID, BCallID: c.bCallID, BindingID: c.bindingID, X: c.x,
-			Caller: c.numbers[0], Callee: c.numbers[1], Started: c.started,
-		}
-		if up := c.upSince.Load(); up != 0 {
-			info.Answered = time.Unix(0, up)
-		}
-		out = append(out, info)
-	}
+	out := e.calls.infos()
 	slices.SortFunc(out, func(a, b CallInfo) int {
 		if c := a.Started.Compare(b.Started); c != 0 {
 			return c
@@ -41,4 +30,16 @@ func (e *Engine) Calls() []CallInfo {
 		return strings.Compare(a.ACallID, b.ACallID)
 	})
 	return out
+}
+
+// info is what Calls shows of c; the table's lock is held.
+func (c *call) info() CallInfo {
+	info := CallInfo{
+		ACallID: c.aCallID, BCallID: c.bCallID, BindingID: c.bindingID, X: c.x,
+		Caller: c.numbers[0], Callee: c.numbers[1], Started: c.started,
+	}
+	if up := c.upSince.Load(); up != 0 {
+		info.Answered = time.Unix(0, up)
+	}
+	return info
 }

@@ -32,16 +32,18 @@ const (
 	// stateEnded: the call has left the table and holds nothing.
 	stateEnded
 
-	// Reserved for the ivr package (AXE: the engine answers, plays a prompt,
-	// collects the extension, then places the B leg). Declared so that the
-	// states and the table have room for them; no transition leads there yet.
+	// The states of a call the engine answers itself (AXE, announcements;
+	// call_ivr.go). A has its 200 in all three.
 
-	// stateEngineAnswered: the engine answered A itself.
+	// stateEngineAnswered: the engine answered A and plays it a last
+	// prompt (goodbye, callee unavailable, nobody to call back, unknown
+	// number); the BYE follows when it has played.
 	stateEngineAnswered
-	// stateCollecting: A hears a prompt; its digits are being collected.
+	// stateCollecting: the menu runs: A hears a prompt, keys the
+	// extension, the engine looks it up.
 	stateCollecting
-	// stateBCallingFromIVR: B is being called while A stays on the engine's
-	// media.
+	// stateBCallingFromIVR: B (the extension's party) is being called
+	// while A stays on the engine's media: ringback, or B's early media.
 	stateBCallingFromIVR
 
 	numStates
@@ -68,11 +70,11 @@ func (s state) String() string {
 	return "state?"
 }
 
-// reserved reports whether s is kept for the ivr package.
-func (s state) reserved() bool { return s >= stateEngineAnswered && s < numStates }
+// engineAnswers reports whether the engine itself is A's other end.
+func (s state) engineAnswers() bool { return s >= stateEngineAnswered && s < numStates }
 
 // aUp reports whether A has (or is getting) a 2xx: a BYE ends its dialog.
-func (s state) aUp() bool { return s == stateAnswered || s == stateConfirmed }
+func (s state) aUp() bool { return s == stateAnswered || s == stateConfirmed || s.engineAnswers() }
 
 // transition is what an event does in a state: do acts and returns the
 // state the call moves to, one of to. A pair without a transition changes
@@ -89,6 +91,8 @@ func next(to ...state) []state { return to }
 var transitions = [numStates][numEventKinds]transition{
 	stateRouting: {
 		evRouted:      {next(stateBCalling, stateEnded), (*call).sendB},
+		evCollect:     {next(stateCollecting, stateBCallingFromIVR, stateEngineAnswered, stateEnding, stateEnded), (*call).answerToCollect},
+		evAnnounce:    {next(stateEngineAnswered, stateEnded), (*call).answerToAnnounce},
 		evRouteFailed: {next(stateEnded), (*call).routeFailed},
 		evACancelled:  {next(stateEnded), (*call).cancelledWhileRouted},
 		evABye:        {next(stateEnded), (*call).byeWhileRouted},
@@ -126,6 +130,38 @@ var transitions = [numStates][numEventKinds]transition{
 		evCancelGuard:  {next(stateEnded), (*call).cancelUnanswered},
 		evARequest:     {next(stateCancelling), (*call).holdBack},
 		evBRequest:     {next(stateCancelling), (*call).holdBack},
+	},
+	stateCollecting: {
+		evDigit:      {next(stateCollecting, stateBCallingFromIVR, stateEngineAnswered, stateEnding), (*call).menuDigit},
+		evPromptDone: {next(stateCollecting, stateBCallingFromIVR, stateEngineAnswered, stateEnding), (*call).menuPromptDone},
+		evMenuTimer:  {next(stateCollecting, stateBCallingFromIVR, stateEngineAnswered, stateEnding), (*call).menuTimer},
+		evA2xxDone:   {next(stateCollecting, stateEnding), (*call).engineAnswerDone},
+		evABye:       {next(stateEnded), (*call).byeToEngine},
+		evTerminate:  {next(stateEnding), (*call).terminateEngineAnswered},
+		evARequest:   {next(stateCollecting), (*call).engineTakes},
+		evBRequest:   {next(stateCollecting), (*call).holdBack},
+	},
+	stateBCallingFromIVR: {
+		evBProvisional:  {next(stateBCallingFromIVR), (*call).earlyFromIVR},
+		evBAnswered:     {next(stateConfirmed, stateEnding), (*call).answeredFromIVR},
+		evBRejected:     {next(stateEngineAnswered, stateEnding), (*call).unavailableFromIVR},
+		evBTxEnded:      {next(stateEngineAnswered, stateEnding), (*call).unavailableFromIVR},
+		evAnswerTimeout: {next(stateEngineAnswered, stateEnding), (*call).rangTooLongFromIVR},
+		evA2xxDone:      {next(stateBCallingFromIVR, stateCancelling), (*call).engineAnswerDoneCalling},
+		evABye:          {next(stateCancelling), (*call).byeWhileIVRCalls},
+		evTerminate:     {next(stateCancelling), (*call).terminateWhileIVRCalls},
+		evARequest:      {next(stateBCallingFromIVR), (*call).engineTakes},
+		evBRequest:      {next(stateBCallingFromIVR), (*call).holdBack},
+	},
+	stateEngineAnswered: {
+		evBAnswered:  {next(stateEngineAnswered), (*call).answeredAfterCancel},
+		evPromptDone: {next(stateEngineAnswered, stateEnding), (*call).lastPromptDone},
+		evMenuTimer:  {next(stateEnding), (*call).lastPromptGuard},
+		evA2xxDone:   {next(stateEngineAnswered, stateEnding), (*call).engineAnswerDone},
+		evABye:       {next(stateEnded), (*call).byeToEngine},
+		evTerminate:  {next(stateEnding), (*call).terminateEngineAnswered},
+		evARequest:   {next(stateEngineAnswered), (*call).engineTakes},
+		evBRequest:   {next(stateEngineAnswered), (*call).holdBack},
 	},
 	stateEnding: {
 		evLegsClosed: {next(stateEnded), (*call).legsClosed},

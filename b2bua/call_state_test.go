@@ -357,15 +357,14 @@ func TestCallStateTable(t *testing.T) {
 }
 
 // TestCallStateTableShape checks the table itself: every action lists where
-// it may lead, nothing leads into the states reserved for ivr, every live
-// state answers in-dialog requests (their handlers wait for a verdict), and
-// every live state can reach ended.
+// it may lead, every live state answers in-dialog requests (their handlers
+// wait for a verdict), and every live state can reach ended.
 func TestCallStateTableShape(t *testing.T) {
 	for s := state(0); s < numStates; s++ {
 		if s.String() == "state?" {
 			t.Errorf("state %d has no name", s)
 		}
-		live := s != stateEnded && !s.reserved()
+		live := s != stateEnded
 		for k := eventKind(0); k < numEventKinds; k++ {
 			tr := transitions[s][k]
 			if k.String() == "event?" {
@@ -382,11 +381,6 @@ func TestCallStateTableShape(t *testing.T) {
 			}
 			if len(tr.to) == 0 {
 				t.Errorf("%s on %s leads nowhere", s, k)
-			}
-			for _, to := range tr.to {
-				if to.reserved() {
-					t.Errorf("%s on %s leads to %s, reserved for ivr", s, k, to)
-				}
 			}
 		}
 		if live && !reachesEnd(s) {

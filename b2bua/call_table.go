@@ -28,15 +28,37 @@ func (t *callTable) add(c *call) bool {
 		return false
 	}
 	t.byCallID[c.aCallID] = c
-	t.byCallID[c.bCallID] = c
+	t.index(c)
+	t.count++
+	return true
+}
+
+// index files c under its B leg's Call-ID and its binding, where it has
+// them: a call the engine answers has neither until the extension is
+// known (attachB).
+func (t *callTable) index(c *call) {
+	if c.bCallID != "" {
+		t.byCallID[c.bCallID] = c
+	}
+	if c.bindingID == "" {
+		return
+	}
 	set := t.bindCalls[c.bindingID]
 	if set == nil {
 		set = make(map[*call]struct{})
 		t.bindCalls[c.bindingID] = set
 	}
 	set[c] = struct{}{}
-	t.count++
-	return true
+}
+
+// attachB gives a call in the table the B leg and binding found for it
+// (set) before that leg's first request goes: whoever finds the call
+// through the table from then on sees them.
+func (t *callTable) attachB(c *call, set func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	set()
+	t.index(c)
 }
 
 func (t *callTable) remove(c *call) {
@@ -78,9 +100,23 @@ func (t *callTable) all() []*call {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	out := make([]*call, 0, t.count)
-	for _, set := range t.bindCalls {
-		for c := range set {
+	for id, c := range t.byCallID {
+		if id == c.aCallID {
 			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// infos lists the calls as an operator sees them, read under the table's
+// lock (attachB writes what they show).
+func (t *callTable) infos() []CallInfo {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	out := make([]CallInfo, 0, t.count)
+	for id, c := range t.byCallID {
+		if id == c.aCallID {
+			out = append(out, c.info())
 		}
 	}
 	return out

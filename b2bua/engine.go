@@ -16,6 +16,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/rs/zerolog"
 
+	"github.com/xbridge/xbridge/ivr"
 	"github.com/xbridge/xbridge/media"
 	"github.com/xbridge/xbridge/number"
 	"github.com/xbridge/xbridge/routing"
@@ -83,9 +84,11 @@ type Engine struct {
 	log      zerolog.Logger
 	edgeOpts []sipedge.Option
 
-	edge  *sipedge.Edge
-	calls *callTable
-	watch watchOptions
+	edge    *sipedge.Edge
+	calls   *callTable
+	prompts *ivr.Prompts // nil: calls the engine would answer are refused
+	menu    ivr.Config
+	watch   watchOptions
 	// admission is nil without limits (admission.go); the log budgets keep
 	// a flood's refusals from flooding the log.
 	admission                       *sipedge.Admission

@@ -136,6 +136,8 @@ func (e *Engine) establishedCall(req *sip.Request, tx sip.ServerTransaction) (*c
 	switch v {
 	case verdictMirror:
 		return c, by
+	case verdictEngine:
+		e.engineAnswers(c, req, tx)
 	case verdictPending:
 		e.edge.Reply(req, tx, sip.StatusRequestPending, "")
 	default:

@@ -31,40 +31,58 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if !e.admit(req, tx) {
 		return
 	}
-	admitted := true // until the call table holds the call; release gives it back then
+	// The slot is the call's once the call table holds it; until then it
+	// is given back before any final answer goes out (refuse), so that
+	// the next INVITE of a caller who got one finds it free.
+	admitted := true
 	defer func() {
 		if admitted {
 			e.releaseAdmission()
 		}
 	}()
+	refuse := func() {
+		if admitted {
+			admitted = false
+			e.releaseAdmission()
+		}
+	}
 	log := e.log.With().Str("call_id", sipedge.CallID(req)).Logger()
 
 	maxfwd, err := sipedge.NewCallForwards(req)
 	if err != nil {
+		refuse()
 		e.edge.Refuse(req, tx, err)
 		return
 	}
 
 	ctx, cancel := e.storeContext()
-	dec := e.router.Route(ctx, routing.Call{
+	rc := routing.Call{
 		Caller:        sipedge.CallerFrom(req),
 		Asserted:      sipedge.AssertedCaller(req),
 		Dialled:       sipedge.DialledNumber(req),
-		DialledParams: extensionParams(&req.Recipient),
+		DialledParams: sipedge.DialledParams(req),
 		Source:        sourceAddr(req),
-	})
+	}
+	dec := e.router.Route(ctx, rc)
 	cancel()
 	log = log.With().Str("binding_id", dec.Binding.ID).Logger()
 	if dec.Action == routing.Collect || dec.Action == routing.Announce {
-		// Answering, prompting and collecting digits is the IVR's; until
-		// it is wired an extension call is refused as temporarily
-		// unavailable, and an announcement becomes its reject code.
+		if e.prompts != nil {
+			if e.answerByEngine(req, tx, dec, rc, maxfwd, log, refuse) {
+				admitted = false // the call table holds the call
+			}
+			return
+		}
+		// Without prompts the engine cannot answer: an extension call is
+		// refused as temporarily unavailable, an announcement with its
+		// reject code.
 		dec = unanswered(dec)
 	}
 	if dec.Action != routing.Bridge {
 		if ok, suppressed := e.rejectLog.allow(rejectedLinesPerSecond); ok {
 			log.Info().Int("code", dec.Code).Str("reason", dec.Reason).Int64("lines_suppressed", suppressed).Msg("call rejected")
 		}
+		refuse()
 		e.edge.Reply(req, tx, dec.Code, "")
 		return
 	}
@@ -91,6 +109,7 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			headers = append(headers, sip.NewHeader("Retry-After", "1"))
 		}
 		log.Warn().Err(err).Int("code", code).Msg("sdp offer not relayed")
+		refuse()
 		e.edge.Reply(req, tx, code, "", headers...)
 		return
 	}
@@ -103,6 +122,7 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if err != nil {
 		sess.Close()
 		log.Warn().Err(err).Msg("read invite")
+		refuse()
 		e.edge.Reply(req, tx, sip.StatusBadRequest, "")
 		return
 	}
@@ -122,7 +142,7 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 
-	inv := e.edge.BLegInvite(dec.Dialled, dec.Callee, bOffer, maxfwd)
+	inv := e.edge.BLegInvite(dec.Display, dec.Callee, bOffer, maxfwd)
 	c := &call{
 		e:             e,
 		aCallID:       sipedge.CallID(req),
@@ -187,7 +207,7 @@ func sourceAddr(req *sip.Request) netip.Addr {
 }
 
 // unanswered turns a decision that needs the call answered (Collect,
-// Announce) into a Reject this engine can send without an IVR.
+// Announce) into a Reject an engine without prompts can send.
 func unanswered(dec routing.Decision) routing.Decision {
 	if dec.Action == routing.Collect {
 		dec.Code, dec.Reason = sip.StatusTemporarilyUnavailable, "extension calls need the ivr"
@@ -197,20 +217,4 @@ func unanswered(dec routing.Decision) routing.Decision {
 	}
 	dec.Action = routing.Reject
 	return dec
-}
-
-// extensionParams are the Request-URI parameters that may carry an
-// extension dialled with X (routing.ExtensionParam); nil, and no
-// allocation, on the usual call that has none.
-func extensionParams(u *sip.Uri) map[string]string {
-	var m map[string]string
-	for _, name := range [...]string{"ext", "postd", "isub"} {
-		if v, ok := u.UriParams.Get(name); ok {
-			if m == nil {
-				m = make(map[string]string, 1)
-			}
-			m[name] = v
-		}
-	}
-	return m
 }

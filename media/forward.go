@@ -69,15 +69,37 @@ func (s *Session) forward(st *stream, idx int, from Side, k kind, pair *portPair
 				continue
 			}
 		}
+		rtcp := k == kindRTCP || isMuxedRTCP(buf[:n])
+		// While the engine answers A (engine.go), A's RTP is the engine's:
+		// keys for the decoder, audio for nobody.
+		if !rtcp && from == SideA {
+			if e := s.engine.Load(); e != nil && e.st == st && !e.bridged.Load() {
+				last.Store(now)
+				e.take(buf[:n])
+				count.engine.Add(1)
+				continue
+			}
+		}
 		// RTCP carries the sender's identity (SDES CNAME, PHONE...): it
 		// goes out scrubbed or not at all, muxed on the RTP port too.
-		if k == kindRTCP || isMuxedRTCP(buf[:n]) {
+		if rtcp {
 			if n, err = scrubRTCP(buf[:n], &tok); err != nil || n == 0 {
 				count.dropped.Add(1)
 				continue
 			}
 		}
 		last.Store(now)
+		// The engine playing to the other side (player.go): its sound
+		// yields to this party's media, or replaces it.
+		if !rtcp {
+			if pb := s.playing[to].Load(); pb != nil {
+				if pb.replace {
+					count.engine.Add(1)
+					continue
+				}
+				pb.Stop()
+			}
+		}
 		dst := st.dest[to][k].Load()
 		// dst == src would send a packet back where it came from (both
 		// sides behind one address, or a looped SDP): never echo.

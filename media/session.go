@@ -23,6 +23,13 @@ type Session struct {
 	// closing makes a concurrent second Close wait for the first, so every
 	// caller gets the guarantee that nothing is sent once Close returns.
 	closing sync.Once
+	// engine is set when the engine answers A (engine.go); nil on a
+	// plain relay session, which then costs one atomic load per packet.
+	engine atomic.Pointer[engine]
+	// playing is the playback sending to each side (player.go), nil when
+	// none: the forwarding loop towards that side yields to it or stops it.
+	playing [2]atomic.Pointer[Playback]
+	played  [2]atomic.Uint64 // RTP packets the engine sent to each side
 
 	mu      sync.Mutex
 	closed  bool
@@ -36,6 +43,9 @@ type Session struct {
 	// spare holds the pairs Reserve took for the streams of an SDP not
 	// seen yet (both sides of each), until the first SDP takes them.
 	spare [][2]*portPair
+	// out is the engine's RTP stream towards each side, made by the first
+	// Play to that side; its sequence and timestamps run on across plays.
+	out [2]*rtpSender
 	// late: Reserve was called and the offer's answer has not come. The
 	// offer's streams (B's 183, then its 200) that find no ports are
 	// rejected rather than failing the SDP.
@@ -57,6 +67,9 @@ type stream struct {
 	learned  [2]learned       // guarded by Session.mu
 	revealed [2]bool          // guarded by Session.mu: that side was sent SDP naming its relay port
 	count    [2]flowCounters  // by sending side
+	// recv is the G.711 format each side receives on the stream, from its
+	// latest SDP (guarded by Session.mu): what the engine plays to it.
+	recv [2]audioFormat
 }
 
 // dest is what the relay knows of one side's address for one socket kind. A
@@ -168,6 +181,9 @@ func (s *Session) rewrite(from Side, sdp []byte, answer bool) ([]byte, error) {
 	if s.closed {
 		return nil, fmt.Errorf("media: rewrite SDP from %s: %w", from, ErrSessionClosed)
 	}
+	if e := s.engine.Load(); e != nil && !e.bridged.Load() {
+		return nil, fmt.Errorf("media: rewrite SDP from %s: %w: use Answer for A and AcceptB for B", from, ErrEngineAnswers)
+	}
 	answer = answer || !s.spoke[from] && s.spoke[to]
 	if answer && len(d.media) > s.lines[to] {
 		return nil, fmt.Errorf("media: rewrite SDP from %s: %w: the answer has %d m= lines, the offer %d",
@@ -186,15 +202,10 @@ func (s *Session) rewrite(from Side, sdp []byte, answer bool) ([]byte, error) {
 		}
 		st := s.streams[i]
 		if p := fresh[i]; p[SideA] != nil {
-			st.pairs = p
-			for _, side := range [2]Side{SideA, SideB} {
-				s.wg.Add(2)
-				go s.forward(st, i, side, kindRTP, p[side])
-				go s.forward(st, i, side, kindRTCP, p[side])
-			}
-			s.log.Debug().Int("stream", i).Int("port_a", p[SideA].port).Int("port_b", p[SideB].port).Msg("relay ports taken")
+			s.start(st, i, p)
 		}
 		s.learn(st, i, from, m, now)
+		st.recv[from] = d.g711Format(i)
 		if m.port != 0 {
 			ports[i] = st.pairs[to].port
 			s.reveal(st, i, to, now)
@@ -207,6 +218,12 @@ func (s *Session) rewrite(from Side, sdp []byte, answer bool) ([]byte, error) {
 		s.late = false
 	}
 
+	return s.renderTo(to, d, ports), nil
+}
+
+// renderTo renders d for side to with the relay's ports, bumping the o=
+// version that side sees whenever what it is sent changes.
+func (s *Session) renderTo(to Side, d *sessionDesc, ports []int) []byte {
 	o := &s.origin[to]
 	p := rewriteParams{ip: s.relay.advertise, ports: ports, sessID: o.id, version: o.version}
 	out := d.render(p)
@@ -216,7 +233,18 @@ func (s *Session) rewrite(from Side, sdp []byte, answer bool) ([]byte, error) {
 		out = d.render(p)
 	}
 	o.last = out
-	return bytes.Clone(out), nil
+	return bytes.Clone(out)
+}
+
+// start gives stream i its pairs and starts forwarding on them.
+func (s *Session) start(st *stream, i int, p [2]*portPair) {
+	st.pairs = p
+	for _, side := range [2]Side{SideA, SideB} {
+		s.wg.Add(2)
+		go s.forward(st, i, side, kindRTP, p[side])
+		go s.forward(st, i, side, kindRTCP, p[side])
+	}
+	s.log.Debug().Int("stream", i).Int("port_a", p[SideA].port).Int("port_b", p[SideB].port).Msg("relay ports taken")
 }
 
 // reserve finds both port pairs of every m= line of d that has none yet:
@@ -369,6 +397,10 @@ func (s *Session) Stats() Stats {
 		str.count[SideA].addTo(&st.AToB)
 		str.count[SideB].addTo(&st.BToA)
 	}
+	st.PlayedToA, st.PlayedToB = s.played[SideA].Load(), s.played[SideB].Load()
+	if e := s.engine.Load(); e != nil {
+		st.Digits, st.DigitsLost = e.decoded.Load(), e.lost.Load()
+	}
 	return st
 }
 
@@ -407,6 +439,11 @@ func (s *Session) close() {
 		return
 	}
 	s.closed = true
+	for side := range s.playing {
+		if pb := s.playing[side].Load(); pb != nil {
+			pb.Stop()
+		}
+	}
 	// Reserved pairs no SDP took: no goroutine reads them.
 	s.releasePairs(s.spare)
 	s.spare = nil

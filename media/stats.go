@@ -6,6 +6,14 @@ import "sync/atomic"
 type Stats struct {
 	AToB Flow `json:"a_to_b"` // sent by A, forwarded to B
 	BToA Flow `json:"b_to_a"` // sent by B, forwarded to A
+	// PlayedToA and PlayedToB count the RTP packets the engine sent to
+	// each side (prompts, tones).
+	PlayedToA uint64 `json:"played_to_a"`
+	PlayedToB uint64 `json:"played_to_b"`
+	// Digits counts the keys the engine decoded from A's telephone-events;
+	// DigitsLost those that found the Digits queue full.
+	Digits     uint64 `json:"digits"`
+	DigitsLost uint64 `json:"digits_lost"`
 }
 
 // Flow counts one direction. Bytes are UDP payload bytes.
@@ -29,6 +37,11 @@ type Flow struct {
 	// matches the SDP better.
 	Latched   uint64 `json:"latched"`
 	Relatched uint64 `json:"relatched"`
+	// Engine counts RTP packets from the sender that the engine took
+	// instead of forwarding: while it answered the sender itself (A before
+	// B is bridged in) its telephone-events and audio, and the audio a
+	// Replace playback (the warning beep) stood in for at the receiver.
+	Engine uint64 `json:"engine"`
 }
 
 // flowCounters is the lock-free form of Flow, written only by the two
@@ -40,6 +53,7 @@ type flowCounters struct {
 	strangers atomic.Uint64
 	latched   atomic.Uint64
 	relatched atomic.Uint64
+	engine    atomic.Uint64
 }
 
 func (c *flowCounters) addTo(f *Flow) {
@@ -51,4 +65,5 @@ func (c *flowCounters) addTo(f *Flow) {
 	f.Strangers += c.strangers.Load()
 	f.Latched += c.latched.Load()
 	f.Relatched += c.relatched.Load()
+	f.Engine += c.engine.Load()
 }

@@ -61,6 +61,8 @@ var serveSettings = []setting{
 	{"rtp-timeout", "60s", "end a call whose media from either party has been silent this long (0: never)"},
 	{"rtp-hold-timeout", "1h", "the same while the call is on hold (sendonly, recvonly, inactive); at least --rtp-timeout (0: never)"},
 	{"max-call-duration", "4h", "end any call this long after its answer (0: no limit)"},
+	// Calls the engine answers itself (AXE extension calls, announcements).
+	{"prompt-lang", "zh", "language of the default prompts: zh (Mandarin) or en; pools override them with their own recordings"},
 	// Edge: trust and overload (edge_config.go says how the limits are sized).
 	{"allow", "", "comma-separated CIDRs INVITEs are also taken from, untrusted: the caller is their From user, whatever they assert"},
 	{"insecure", "false", "start even with SIP off loopback and neither --trusted nor --allow, or the API off loopback without --api-token"},
@@ -259,6 +261,7 @@ type Config struct {
 	RTPTimeout      time.Duration
 	RTPHoldTimeout  time.Duration
 	MaxCallDuration time.Duration
+	PromptLang      string // the default prompts' language (testdata/prompts/<lang>)
 	ConfigFile      string
 
 	// Edge: trust and overload (edge_config.go).
@@ -284,8 +287,12 @@ func parseServeConfig(v map[string]string) (Config, error) {
 		DataDir:    v["data"],
 		APIToken:   v["api-token"],
 		ConfigFile: v[configKey],
+		PromptLang: v["prompt-lang"],
 	}
 	var err error
+	if c.PromptLang != "zh" && c.PromptLang != "en" {
+		return Config{}, usageError("--prompt-lang: %q is not zh or en", c.PromptLang)
+	}
 	if c.DataDir == "" {
 		return Config{}, usageError("--data: must not be empty")
 	}

@@ -57,6 +57,7 @@ func TestConfigDefaults(t *testing.T) {
 		RTPTimeout:      60 * time.Second,
 		RTPHoldTimeout:  time.Hour,
 		MaxCallDuration: 4 * time.Hour,
+		PromptLang:      "zh",
 
 		MaxCalls:        2000,
 		MaxCPS:          1200,

@@ -8,14 +8,17 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/xbridge/xbridge"
 	"github.com/xbridge/xbridge/api"
 	"github.com/xbridge/xbridge/b2bua"
+	"github.com/xbridge/xbridge/ivr"
 	"github.com/xbridge/xbridge/media"
 	"github.com/xbridge/xbridge/routing"
 	"github.com/xbridge/xbridge/sipedge"
@@ -90,6 +93,14 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 		routing.WithTrusted(cfg.Trusted...),
 		routing.WithAllowed(cfg.Allowed...))
 
+	lang := cfg.PromptLang
+	if lang == "" {
+		lang = "zh"
+	}
+	prompts, err := ivr.LoadPrompts(xbridge.DefaultPrompts, path.Join("testdata/prompts", lang))
+	if err != nil {
+		return fmt.Errorf("prompts: %w", err)
+	}
 	engine, err := b2bua.New(b2bua.Config{
 		Listen:         cfg.SIP.String(),
 		Trunk:          cfg.Trunk,
@@ -101,7 +112,8 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 		MaxCallDuration: cfg.MaxCallDuration,
 		TrunkNumbers:    &cfg.TrunkNumbers,
 	}, router, relay, st, b2bua.WithLogger(log.With().Str("component", "b2bua").Logger()),
-		b2bua.WithAdmission(newAdmission(cfg, router.Trusted)))
+		b2bua.WithAdmission(newAdmission(cfg, router.Trusted)),
+		b2bua.WithPrompts(prompts))
 	if err != nil {
 		return fmt.Errorf("create SIP engine: %w", err)
 	}

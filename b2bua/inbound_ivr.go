@@ -1,0 +1,126 @@
+package b2bua
+
+import (
+	"errors"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/rs/zerolog"
+
+	"github.com/xbridge/xbridge/ivr"
+	"github.com/xbridge/xbridge/routing"
+	"github.com/xbridge/xbridge/sipedge"
+)
+
+// WithPrompts lets the engine answer calls itself: the courier's call to
+// an AXE number (prompt, extension, then the extension's party) and
+// announcements. Without prompts such calls are refused (480, or the
+// announcement's code).
+func WithPrompts(p *ivr.Prompts) Option { return func(e *Engine) { e.prompts = p } }
+
+// WithMenu sets the extension menu's timeouts and tries (ivr.DefaultConfig
+// where zero); the extension length is the pool's.
+func WithMenu(cfg ivr.Config) Option { return func(e *Engine) { e.menu = cfg } }
+
+// answerByEngine serves a new INVITE the engine answers itself: routing
+// said Collect (an extension is to be keyed) or Announce. Like onInvite it
+// runs the call on the INVITE handler's goroutine, and reports whether the
+// call table took the call (and its admission slot); refuse gives the slot
+// back before a refusal goes out.
+func (e *Engine) answerByEngine(req *sip.Request, tx sip.ServerTransaction, dec routing.Decision, rc routing.Call, maxfwd int, log zerolog.Logger, refuse func()) (taken bool) {
+	if len(req.Body()) == 0 {
+		// The engine answers with an answer, not an offer: a caller that
+		// leaves the offer to the 200 is refused rather than kept in
+		// silence.
+		log.Info().Msg("engine cannot answer a call without an sdp offer")
+		refuse()
+		e.edge.Reply(req, tx, sip.StatusNotAcceptableHere, "")
+		return false
+	}
+	dua := sipgo.DialogUA{Client: e.edge.Client(req.Transport()), ContactHDR: *e.edge.Contact(req.Transport()), RewriteContact: true}
+	aSess, err := dua.ReadInvite(req, tx)
+	if err != nil {
+		log.Warn().Err(err).Msg("read invite")
+		refuse()
+		e.edge.Reply(req, tx, sip.StatusBadRequest, "")
+		return false
+	}
+	// The To-tag of sipgo's own 487 to a CANCEL (see onInvite).
+	if tag, ok := aSess.InviteRequest.To().Params.Get("tag"); ok {
+		req.To().Params.Add("tag", tag)
+	}
+	if err := aSess.Respond(sip.StatusTrying, "Trying", nil); err != nil {
+		log.Debug().Err(err).Msg("a leg gone before 100 Trying")
+		return false
+	}
+	sess := e.relay.NewSession(log)
+	c := &call{
+		e:             e,
+		aCallID:       sipedge.CallID(req),
+		bindingID:     dec.Binding.ID,
+		a:             newInboundLeg(aSess),
+		media:         sess,
+		answerTimeout: e.cfg.AnswerTimeout,
+		started:       time.Now(),
+		x:             dec.Dialled,
+		numbers:       [2]string{dec.Caller, ""},
+		events:        make(chan event, callEvents),
+		stopped:       make(chan struct{}),
+		log:           log,
+	}
+	sio := &sipIO{c: c, e: e}
+	c.io = sio
+	c.ivr = &ivrSIP{sipIO: sio, prompts: e.prompts, pool: dec.Pool, route: rc, maxfwd: maxfwd}
+	menu := e.menu
+	menu.ExtensionLength = dec.ExtensionLength
+	c.menu = ivr.NewMenu(menu)
+	if !e.calls.add(c) {
+		sess.Close()
+		return false
+	}
+	first := event{kind: evCollect}
+	if dec.Action == routing.Announce {
+		first = event{kind: evAnnounce, prompt: announcement(dec.Prompt)}
+	}
+	c.run(first)
+	return true
+}
+
+// announcement is the prompt routing's Announce names.
+func announcement(name string) ivr.Prompt {
+	switch name {
+	case routing.PromptNoCallback:
+		return ivr.PromptNoCallback
+	case "unknown_number":
+		return ivr.PromptUnknownNumber
+	}
+	return ivr.Prompt(name)
+}
+
+// engineAnswers serves an in-dialog request of A's while the engine is its
+// other end: an INFO carrying a key goes to the call's menu; an INFO with
+// another body is refused, saying which bodies the engine reads; a session
+// refresh (UPDATE without SDP) is answered.
+func (e *Engine) engineAnswers(c *call, req *sip.Request, tx sip.ServerTransaction) {
+	if req.Method != sip.INFO {
+		e.edge.Reply(req, tx, sip.StatusOK, "")
+		return
+	}
+	ct := ""
+	if h := req.ContentType(); h != nil {
+		ct = h.Value()
+	}
+	digit, err := ivr.DigitFromInfo(ct, req.Body())
+	switch {
+	case errors.Is(err, ivr.ErrNotDigits):
+		e.edge.Reply(req, tx, sip.StatusUnsupportedMediaType, "", sip.NewHeader("Accept", "application/dtmf-relay, application/dtmf"))
+		return
+	case err != nil:
+		c.log.Info().Err(err).Msg("info key press unreadable")
+		e.edge.Reply(req, tx, sip.StatusBadRequest, "")
+		return
+	}
+	e.edge.Reply(req, tx, sip.StatusOK, "")
+	c.post(event{kind: evDigit, digit: digit})
+}
