@@ -95,9 +95,11 @@ func createScale(ctx context.Context, db *DB, nb NewBinding) (Binding, error) {
 
 // fillScale creates the plan's n bindings from writers goroutines, each
 // create durable when it returns (concurrent ones share fsyncs through the
-// store's batched commits). It returns the sample and each create's latency.
-func fillScale(ctx context.Context, db *DB, p scalePlan, writers int) (scaleSample, latency, error) {
+// store's batched commits). It returns the sample and each create's
+// latency, and logs each tenth done.
+func fillScale(ctx context.Context, db *DB, p scalePlan, writers int, logf func(string, ...any)) (scaleSample, latency, error) {
 	stride := max(1, p.n/maxTargets)
+	tenth := max(1, p.n/10)
 	var (
 		next     atomic.Int64
 		failed   atomic.Bool
@@ -129,6 +131,9 @@ func fillScale(ctx context.Context, db *DB, p scalePlan, writers int) (scaleSamp
 				}
 				if i%stride == 0 && !p.expires(i) {
 					me.sample.add(b)
+				}
+				if (i+1)%tenth == 0 {
+					logf("fill: %d of %d", i+1, p.n)
 				}
 			}
 		})

@@ -110,7 +110,7 @@ func runScale(tb testing.TB, c scaleConfig, logf func(string, ...any)) scaleRepo
 
 	logf("fill: %s, %d writers", plan.describe(), c.writers)
 	start := time.Now()
-	sample, create, err := fillScale(ctx, db, plan, c.writers)
+	sample, create, err := fillScale(ctx, db, plan, c.writers, logf)
 	r.fill, r.create = time.Since(start), create
 	if err != nil {
 		tb.Fatalf("fill: %v", err)
