@@ -197,13 +197,8 @@ func measureLookups(ctx context.Context, db *DB, k lookupKind, n int) (serial, p
 func measureAlloc(ctx context.Context, db *DB, p scalePlan, n int) (pick, create latency, err error) {
 	for j := range n {
 		nb := p.allocJob(j)
-		var x string
 		start := time.Now()
-		err := db.bolt.View(func(tx *bolt.Tx) error {
-			var err error
-			x, err = db.pickNumber(bucketsOf(tx), nb, db.now())
-			return err
-		})
+		x, err := pickAlone(db, nb)
 		pick.record(time.Since(start))
 		if err != nil || x == "" {
 			return pick, create, fmt.Errorf("allocate for %s and %s: %q, %w", nb.A, nb.B, x, err)
@@ -219,6 +214,17 @@ func measureAlloc(ctx context.Context, db *DB, p scalePlan, n int) (pick, create
 		}
 	}
 	return pick, create, nil
+}
+
+// pickAlone is the allocator's choice of X for nb at the store's present
+// state, in a read-only transaction: nothing is written, so its time is
+// the allocation's alone.
+func pickAlone(db *DB, nb NewBinding) (x string, err error) {
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		x, err = db.pickNumber(bucketsOf(tx), nb, db.now())
+		return err
+	})
+	return x, err
 }
 
 // measureSweep moves the store's clock past the instant the plan's sweep

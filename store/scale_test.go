@@ -116,6 +116,7 @@ func runScale(tb testing.TB, c scaleConfig, logf func(string, ...any)) scaleRepo
 		tb.Fatalf("fill: %v", err)
 	}
 	r.pairs, r.exts = len(sample.pairs), len(sample.exts)
+	wantLive(tb, db, plan.n)
 	fi, err := os.Stat(db.bolt.Path())
 	if err != nil {
 		tb.Fatal(err)
@@ -146,8 +147,23 @@ func runScale(tb testing.TB, c scaleConfig, logf func(string, ...any)) scaleRepo
 		if r.sweep, r.stall, err = measureSweep(ctx, db, clock, plan, kinds[0]); err != nil {
 			tb.Fatal(err)
 		}
+		wantLive(tb, db, plan.n+c.allocs-plan.sweep)
 	}
 	return r
+}
+
+// wantLive checks the pool's count of live bindings: the fill created
+// every binding it meant to, and the sweep's are gone from the store, not
+// only announced.
+func wantLive(tb testing.TB, db *DB, n int) {
+	tb.Helper()
+	info, err := db.Pool(context.Background(), "scale")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if info.Bindings != n {
+		tb.Fatalf("pool holds %d live bindings, want %d", info.Bindings, n)
+	}
 }
 
 // summary is the human account of a run, one line per figure.
