@@ -33,10 +33,9 @@ type scaleConfig struct {
 var scaleIssue6 = scaleConfig{bindings: 1_000_000, pool: 10_000, mix: [3]int{80, 15, 5},
 	writers: 64, sweep: 100_000, lookups: 100_000, allocs: 10_000}
 
-// scaleSmoke keeps the harness honest in every go test. The store on this
-// branch creates AXB bindings only, so the smoke mix is AXB alone; with
-// AXN and AXE in the store it is 80/15/5 like the issue's.
-var scaleSmoke = scaleConfig{bindings: 2_000, pool: 100, mix: [3]int{100, 0, 0},
+// scaleSmoke keeps the harness honest in every go test, with the issue's
+// 80/15/5 mix of AXB, AXE and AXN.
+var scaleSmoke = scaleConfig{bindings: 2_000, pool: 100, mix: [3]int{80, 15, 5},
 	writers: 16, sweep: 200, lookups: 5_000, allocs: 200}
 
 // scaleEnv overrides c from XBRIDGE_SCALE_* variables.
