@@ -56,6 +56,9 @@ type call struct {
 	answerTimeout time.Duration
 	started       time.Time
 	x             string // the middle number dialled
+	// limit and warnBefore are the binding's max_call_seconds and
+	// warn_seconds (0: none), fixed before the call is answered.
+	limit, warnBefore time.Duration
 	// numbers are the canonical numbers of the two parties (caller,
 	// callee): what no SDP crossing the call may name.
 	numbers [2]string

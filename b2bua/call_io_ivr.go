@@ -139,6 +139,7 @@ func (s *ivrSIP) placeB() error {
 		c.numbers[1] = dec.Callee
 	})
 	c.log = c.log.With().Str("binding_id", dec.Binding.ID).Str("b_call_id", c.bCallID).Logger()
+	c.limit, c.warnBefore = callLimits(dec.Binding.Policy)
 	c.sdpMu.Lock()
 	c.sent[media.SideB] = offer
 	c.sdpMu.Unlock()

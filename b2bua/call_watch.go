@@ -10,6 +10,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/xbridge/xbridge/media"
+	"github.com/xbridge/xbridge/store"
 )
 
 // The call watch makes every answered call end: one engine ticker looks at
@@ -22,6 +23,10 @@ import (
 const (
 	reasonMediaTimeout = `SIP;cause=408;text="media timeout"`
 	reasonMaxDuration  = `SIP;cause=408;text="max call duration"`
+	// reasonCallLimit ends a call at its binding's max_call_seconds: the
+	// platform's limit, reached as agreed, so a normal clearing (Q.850 16)
+	// rather than a failure.
+	reasonCallLimit = `Q.850;cause=16;text="binding call limit"`
 )
 
 // DefaultWatchTick is how often the call watch looks at the call table when
@@ -90,6 +95,9 @@ func (p watchPolicy) tick() time.Duration {
 // watchedCall is what one tick knows of an answered call.
 type watchedCall struct {
 	answered time.Time
+	// limit is the binding's max_call_seconds (0: none); warn how long
+	// before it both parties hear the warning tone (0: no tone).
+	limit, warn time.Duration
 	held     bool         // no stream carries media both ways
 	changed  time.Time    // when held last changed
 	heard    [2]time.Time // last media from each side (zero: none yet)
@@ -100,7 +108,11 @@ type watchedCall struct {
 // answer or the last hold or resume: a party that was rightly silent starts
 // afresh.
 func (p watchPolicy) verdict(now time.Time, w watchedCall) (reason string, silent media.Side, end bool) {
-	if p.max > 0 && now.Sub(w.answered) >= p.max {
+	talk := now.Sub(w.answered)
+	if w.limit > 0 && talk >= w.limit && (p.max <= 0 || w.limit <= p.max) {
+		return reasonCallLimit, 0, true
+	}
+	if p.max > 0 && talk >= p.max {
 		return reasonMaxDuration, 0, true
 	}
 	limit := p.rtp
@@ -136,7 +148,8 @@ type callWatch struct {
 	held    bool
 	changed time.Time
 
-	fired atomic.Bool // the watch has ended the call; later ticks skip it
+	fired  atomic.Bool // the watch has ended the call; later ticks skip it
+	warned atomic.Bool // the warning tone before the binding's limit has played
 
 	// The call's record in the store (call_persist.go), under recMu.
 	recMu     sync.Mutex
@@ -207,7 +220,9 @@ func (c *call) watched(now time.Time) (watchedCall, bool) {
 		return watchedCall{}, false
 	}
 	answered := time.Unix(0, up)
-	w := watchedCall{answered: answered}
+	// limit and warn are written before upSince (the answer), and read
+	// after it.
+	w := watchedCall{answered: answered, limit: c.limit, warn: c.warnBefore}
 	c.watch.mu.Lock()
 	w.held, w.changed = c.watch.held, c.watch.changed
 	c.watch.mu.Unlock()
@@ -218,12 +233,10 @@ func (c *call) watched(now time.Time) (watchedCall, bool) {
 }
 
 // startWatch runs the call watch until ctx ends; the returned function
-// waits for it to stop.
+// waits for it to stop. It runs with every engine limit off too: a
+// binding's own max_call_seconds still needs it.
 func (e *Engine) startWatch(ctx context.Context) (wait func()) {
 	p := e.watchPolicy()
-	if !p.enabled() {
-		return func() {}
-	}
 	tick := e.watch.tick
 	if tick <= 0 {
 		tick = p.tick()
@@ -245,12 +258,44 @@ func (e *Engine) startWatch(ctx context.Context) (wait func()) {
 	return func() { <-done }
 }
 
+// callLimits are a binding's max_call_seconds and warn_seconds as the
+// watch reads them; a warning as long as the limit or longer plays at
+// the answer.
+func callLimits(p store.Policy) (limit, warn time.Duration) {
+	limit = time.Duration(p.MaxCallSeconds) * time.Second
+	if limit > 0 {
+		warn = min(time.Duration(p.WarnSeconds)*time.Second, limit)
+	}
+	return limit, warn
+}
+
+// warns reports whether the warning tone before the binding's limit is
+// due at now.
+func (w watchedCall) warns(now time.Time) bool {
+	return w.limit > 0 && w.warn > 0 && now.Sub(w.answered) >= w.limit-w.warn
+}
+
+// warnParties plays the warning tone to both parties in place of each
+// other's audio, for the tone's second: the call is about to reach its
+// limit.
+func (e *Engine) warnParties(c *call, w watchedCall) {
+	c.log.Info().Dur("left", w.limit-w.warn).Msg("call limit near: warning both parties")
+	for _, side := range [...]media.Side{media.SideA, media.SideB} {
+		if _, err := c.media.Play(side, e.warnTone, media.Replace()); err != nil {
+			c.log.Debug().Err(err).Stringer("side", side).Msg("warning tone not played")
+		}
+	}
+}
+
 // checkCalls is one tick over the call table.
 func (e *Engine) checkCalls(p watchPolicy, now time.Time) {
 	for _, c := range e.calls.all() {
 		w, ok := c.watched(now)
 		if !ok {
 			continue
+		}
+		if w.warns(now) && c.watch.warned.CompareAndSwap(false, true) {
+			e.warnParties(c, w)
 		}
 		reason, silent, end := p.verdict(now, w)
 		if !end || !c.watch.fired.CompareAndSwap(false, true) {

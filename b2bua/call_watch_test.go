@@ -12,6 +12,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/xbridge/xbridge/media"
+	"github.com/xbridge/xbridge/store"
 )
 
 func TestWatchVerdict(t *testing.T) {
@@ -43,6 +44,10 @@ func TestWatchVerdict(t *testing.T) {
 		{"rtp timeout off", watchPolicy{hold: time.Hour}, 50 * time.Minute, watchedCall{answered: t0}, "", 0},
 		{"hold timeout off", watchPolicy{rtp: time.Minute}, 50 * time.Hour, watchedCall{answered: t0, held: true}, "", 0},
 		{"all off", watchPolicy{}, 500 * time.Hour, watchedCall{answered: t0}, "", 0},
+		{"binding limit", p, 90 * time.Second, watchedCall{answered: t0, limit: 90 * time.Second, heard: heard(90*time.Second, 90*time.Second)}, reasonCallLimit, 0},
+		{"binding limit not yet", p, 89 * time.Second, watchedCall{answered: t0, limit: 90 * time.Second, heard: heard(89*time.Second, 89*time.Second)}, "", 0},
+		{"binding limit past the engine's", p, 4 * time.Hour, watchedCall{answered: t0, limit: 5 * time.Hour, heard: heard(4*time.Hour, 4*time.Hour)}, reasonMaxDuration, 0},
+		{"binding limit with the engine's off", watchPolicy{}, 3 * time.Hour, watchedCall{answered: t0, limit: 3 * time.Hour}, reasonCallLimit, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -176,6 +181,7 @@ type upCall struct {
 	te       *testEngine
 	car      *carrier
 	tc       *trunkCall
+	aRTP     *rtpPeer
 	aStream  *streamer
 	bStream  *streamer
 	answered time.Time
@@ -183,7 +189,20 @@ type upCall struct {
 
 func answeredCall(t *testing.T, te *testEngine) *upCall {
 	t.Helper()
-	te.bind(numX, numA, numB, time.Hour)
+	return answeredCallWith(t, te, store.Policy{})
+}
+
+// answeredCallWith is answeredCall on a binding with policy.
+func answeredCallWith(t *testing.T, te *testEngine, policy store.Policy) *upCall {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := te.store.AddNumbers(ctx, "default", []string{numX}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := te.store.CreateBinding(ctx, store.NewBinding{Pool: "default", X: numX, A: numA, B: numB,
+		Policy: policy, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
 	car := newCarrier(t)
 	aRTP := newRTPPeer(t)
 	d, err := car.invite(context.Background(), te.addr, "+"+numA, "+"+numX, aRTP.sdp(1))
@@ -199,7 +218,7 @@ func answeredCall(t *testing.T, te *testEngine) *upCall {
 	if err := d.Ack(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	u := &upCall{te: te, car: car, tc: tc, answered: answered,
+	u := &upCall{te: te, car: car, tc: tc, answered: answered, aRTP: aRTP,
 		aStream: stream(aRTP, sdpAudioAddr(t, res.Body())),
 		bStream: stream(tc.rtp, sdpAudioAddr(t, tc.req.Body())),
 	}
@@ -268,6 +287,68 @@ func TestMaxCallDuration(t *testing.T) {
 	u.byeBoth(t, reasonMaxDuration)
 	if talk := time.Since(u.answered); talk < 1200*time.Millisecond {
 		t.Errorf("call ended %v after the answer, before the max duration", talk)
+	}
+}
+
+func TestCallLimits(t *testing.T) {
+	t0 := time.Date(2031, 3, 14, 9, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		p           store.Policy
+		limit, warn time.Duration
+		warnsAt     time.Duration // -1: never
+	}{
+		{store.Policy{}, 0, 0, -1},
+		{store.Policy{WarnSeconds: 30}, 0, 0, -1},
+		{store.Policy{MaxCallSeconds: 300}, 300 * time.Second, 0, -1},
+		{store.Policy{MaxCallSeconds: 300, WarnSeconds: 60}, 300 * time.Second, 60 * time.Second, 240 * time.Second},
+		{store.Policy{MaxCallSeconds: 30, WarnSeconds: 60}, 30 * time.Second, 30 * time.Second, 0},
+	} {
+		limit, warn := callLimits(tc.p)
+		if limit != tc.limit || warn != tc.warn {
+			t.Errorf("%+v: limit %v warn %v, want %v %v", tc.p, limit, warn, tc.limit, tc.warn)
+		}
+		w := watchedCall{answered: t0, limit: limit, warn: warn}
+		for _, at := range []time.Duration{0, 239 * time.Second, 240 * time.Second, 400 * time.Second} {
+			want := tc.warnsAt >= 0 && at >= tc.warnsAt
+			if got := w.warns(t0.Add(at)); got != want {
+				t.Errorf("%+v at %v: warns %v, want %v", tc.p, at, got, want)
+			}
+		}
+	}
+}
+
+// TestBindingCallLimit: a binding's max_call_seconds ends its call, talking
+// or not, with a Reason saying so, after both parties heard the warning
+// tone warn_seconds before, in place of each other's audio.
+func TestBindingCallLimit(t *testing.T) {
+	te := newTestEngine(t, withLimits(time.Minute, time.Hour, 0), func(s *engineSetup) {
+		s.opts = append(s.opts, WithWatchTick(50*time.Millisecond))
+	})
+	u := answeredCallWith(t, te, store.Policy{MaxCallSeconds: 2, WarnSeconds: 1})
+	u.noBye(t, 900*time.Millisecond, "before the warning")
+	u.byeBoth(t, reasonCallLimit)
+	if talk := time.Since(u.answered); talk < 2*time.Second {
+		t.Errorf("call ended %v after the answer, before its limit", talk)
+	}
+	for name, peer := range map[string]*rtpPeer{"A": u.aRTP, "B": u.tc.rtp} {
+		if findFrames(drainFrames(peer), te.engine.warnTone, 10) < 0 {
+			t.Errorf("%s did not hear the warning tone", name)
+		}
+	}
+}
+
+// drainFrames is the payload of every PCMU packet the peer has unread.
+func drainFrames(p *rtpPeer) [][]byte {
+	var out [][]byte
+	for {
+		d, ok := p.Next(0)
+		if !ok {
+			return out
+		}
+		var pkt rtp.Packet
+		if pkt.Unmarshal(d.Data) == nil && pkt.PayloadType == 0 {
+			out = append(out, pkt.Payload)
+		}
 	}
 }
 

@@ -87,6 +87,8 @@ type Engine struct {
 	edge    *sipedge.Edge
 	calls   *callTable
 	prompts *ivr.Prompts // nil: calls the engine would answer are refused
+	// warnTone is played to both parties before a binding's call limit.
+	warnTone *media.Sound
 	menu    ivr.Config
 	watch   watchOptions
 	// admission is nil without limits (admission.go); the log budgets keep
@@ -127,6 +129,10 @@ func New(cfg Config, router *routing.Router, relay *media.Relay, st Store, opts 
 	}
 	if err := cfg.checkWatch(); err != nil {
 		return nil, err
+	}
+	var err error
+	if e.warnTone, err = media.NewTone(media.WarningBeep); err != nil {
+		return nil, fmt.Errorf("b2bua: warning tone: %w", err)
 	}
 	edgeOpts := append([]sipedge.Option{sipedge.WithLogger(e.log), sipedge.WithCancelScreen(e.cancelAllowed)}, e.edgeOpts...)
 	if e.admission != nil {

@@ -160,6 +160,7 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		stopped:       make(chan struct{}),
 	}
 	c.io = &sipIO{c: c, e: e}
+	c.limit, c.warnBefore = callLimits(dec.Binding.Policy)
 	c.sent[media.SideB] = bOffer
 	c.log = log.With().Str("b_call_id", c.bCallID).Logger()
 	if len(offer) > 0 {
