@@ -91,9 +91,9 @@ func (s *Session) Answer(offer []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("media: engine answer to A: %w", err)
 	}
-	i, f := d.engineStream()
-	if i < 0 {
-		return nil, fmt.Errorf("media: engine answer to A: %w: no audio stream of plain RTP offers PCMU or PCMA", ErrUnsupportedMedia)
+	i, f, err := d.engineStream()
+	if err != nil {
+		return nil, fmt.Errorf("media: engine answer to A: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

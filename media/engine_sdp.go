@@ -1,6 +1,7 @@
 package media
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -74,14 +75,14 @@ func (d *sessionDesc) g711Format(i int) audioFormat {
 }
 
 // engineStream is the first stream of d the engine can answer: audio over
-// plain RTP with PCMU or PCMA. -1 when there is none.
-func (d *sessionDesc) engineStream() (int, audioFormat) {
+// plain RTP with PCMU or PCMA; ErrUnsupportedMedia when there is none.
+func (d *sessionDesc) engineStream() (int, audioFormat, error) {
 	for i := range d.media {
 		if f := d.g711Format(i); f.ok {
-			return i, f
+			return i, f, nil
 		}
 	}
-	return -1, audioFormat{}
+	return -1, audioFormat{}, fmt.Errorf("%w: no audio stream of plain RTP offers PCMU or PCMA", ErrUnsupportedMedia)
 }
 
 // streamShape is what the engine's SDP repeats of an m= line of the offer
