@@ -20,7 +20,6 @@ func sinkSender(t testing.TB) *rtpSender {
 	return newRTPSender(conn, d, new(atomic.Uint64))
 }
 
-
 // TestPlayerSendAllocatesNothing: a packet the engine plays costs no
 // allocation (header written into the stream's buffer, frame encoded
 // beforehand, WriteToUDPAddrPort); encoding per packet into a fresh
