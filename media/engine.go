@@ -137,7 +137,7 @@ func (s *Session) Answer(offer []byte) ([]byte, error) {
 	for j, m := range d.media {
 		s.learn(s.streams[j], j, SideA, m, now)
 	}
-	st.recv[SideA] = f
+	st.recv[SideA], st.pts[SideA] = f, d.media[i].pts
 	s.reveal(st, i, SideA, now)
 	s.spoke[SideA] = true
 	s.lines[SideA] = len(d.media)
@@ -209,7 +209,7 @@ func (s *Session) AcceptB(sdp []byte, answered bool) error {
 	for j, m := range d.media {
 		s.learn(s.streams[j], j, SideB, m, now)
 	}
-	e.st.recv[SideB] = audioFormat{ok: true, codec: want.codec, pt: want.pt, events: want.events}
+	e.st.recv[SideB], e.st.pts[SideB] = want, m.pts
 	s.spoke[SideB] = true
 	s.lines[SideB] = len(d.media)
 	s.dirs[SideB] = d.directions()

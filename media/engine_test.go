@@ -623,3 +623,42 @@ func TestEngineCloseStopsPlayback(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestBeepOnRelayedCallUsesAnsweredCodec: on a call the relay bridged
+// from the start (AXB), the warning beep reaches each side in the codec
+// the answer chose: A offered PCMU and PCMA, B answered PCMA, so A is sent
+// PCMA although PCMU came first in its own offer; G.729 calls cannot be
+// beeped (ErrUnsupportedMedia). Before, A was sent PCMU, which B's answer
+// had ruled out.
+func TestBeepOnRelayedCallUsesAnsweredCodec(t *testing.T) {
+	r := newRelay(t, 29180, 29199)
+	a, b := listen(t), listen(t)
+	s := r.NewSession(zerolog.Nop())
+	defer s.Close()
+	mustRewrite(t, s, media.SideA, testkit.Offer{Port: a.Port(), Formats: []int{0, 8, 101}}.SDP())
+	mustRewrite(t, s, media.SideB, testkit.Offer{Port: b.Port(), Formats: []int{8, 101}}.SDP())
+	beep := media.MustTone(media.WarningBeep)
+	for _, c := range []struct {
+		side media.Side
+		e    *endpoint
+	}{{media.SideA, a}, {media.SideB, b}} {
+		pb, err := s.Play(c.side, beep, media.Replace())
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := rtpOf(t, c.e.Recv())
+		if p.PayloadType != 8 || !bytes.Equal(p.Payload, beep.Frame(media.PCMA, 0)) {
+			t.Fatalf("side %v got payload type %d, want PCMA (8)", c.side, p.PayloadType)
+		}
+		pb.Stop()
+		waitDone(t, pb, "the beep")
+	}
+
+	g729 := r.NewSession(zerolog.Nop())
+	defer g729.Close()
+	mustRewrite(t, g729, media.SideA, testkit.Offer{Port: a.Port(), Formats: []int{18, 0}}.SDP())
+	mustRewrite(t, g729, media.SideB, testkit.Offer{Port: b.Port(), Formats: []int{18}}.SDP())
+	if _, err := g729.Play(media.SideA, beep, media.Replace()); !errors.Is(err, media.ErrUnsupportedMedia) {
+		t.Fatalf("beep on a G.729 call: %v", err)
+	}
+}

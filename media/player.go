@@ -101,10 +101,14 @@ func (s *Session) Play(side Side, sound *Sound, opts ...PlayOption) (*Playback, 
 		return nil, fmt.Errorf("media: play to %s: %w", side, ErrSessionClosed)
 	}
 	st := s.playStream()
-	if st == nil || !st.recv[side].ok {
-		return nil, fmt.Errorf("media: play to %s: %w: the side receives no PCMU or PCMA audio", side, ErrUnsupportedMedia)
+	if st == nil {
+		return nil, fmt.Errorf("media: play to %s: %w: no audio stream", side, ErrUnsupportedMedia)
 	}
-	pb.format = st.recv[side]
+	f, ok := st.playFormat(side)
+	if !ok {
+		return nil, fmt.Errorf("media: play to %s: %w: the call's audio is neither PCMU nor PCMA", side, ErrUnsupportedMedia)
+	}
+	pb.format = f
 	out := s.out[side]
 	if out == nil {
 		out = newRTPSender(st.pairs[side].conn(kindRTP), &st.dest[side][kindRTP], &s.played[side])
@@ -131,6 +135,20 @@ func (s *Session) playStream() *stream {
 		}
 	}
 	return nil
+}
+
+// playFormat is the G.711 format side can receive on st: one its own SDP
+// lists and, once the other side has spoken, the other side's lists too
+// (after an offer of PCMU and PCMA answered with PCMA, the offerer is sent
+// PCMA): the first G.711 format of the side's own list, else of the other's.
+func (st *stream) playFormat(side Side) (audioFormat, bool) {
+	other := side.other()
+	for _, f := range [2]audioFormat{st.recv[side], st.recv[other]} {
+		if f.ok && st.pts[side].has(int(f.pt)) && (st.pts[other] == ptSet{} || st.pts[other].has(int(f.pt))) {
+			return f, true
+		}
+	}
+	return audioFormat{}, false
 }
 
 // play sends pb's frames, one per tick, after prev (if any) has stopped.

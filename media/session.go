@@ -70,6 +70,7 @@ type stream struct {
 	// recv is the G.711 format each side receives on the stream, from its
 	// latest SDP (guarded by Session.mu): what the engine plays to it.
 	recv [2]audioFormat
+	pts  [2]ptSet // the payload types of each side's latest m= line (guarded by Session.mu)
 }
 
 // dest is what the relay knows of one side's address for one socket kind. A
@@ -205,7 +206,7 @@ func (s *Session) rewrite(from Side, sdp []byte, answer bool) ([]byte, error) {
 			s.start(st, i, p)
 		}
 		s.learn(st, i, from, m, now)
-		st.recv[from] = d.g711Format(i)
+		st.recv[from], st.pts[from] = d.g711Format(i), m.pts
 		if m.port != 0 {
 			ports[i] = st.pairs[to].port
 			s.reveal(st, i, to, now)
