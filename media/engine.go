@@ -17,6 +17,7 @@ import (
 //	pb, _ = sess.Play(media.SideA, ringback, media.Loop())
 //	err = sess.AcceptB(sdpOf183, false)      // B's early media replaces the ringback
 //	err = sess.AcceptB(sdpOf200, true)       // B answered: the ringback stops
+//	err = sess.DetachB()                     // or B failed: back to the engine alone
 //
 // Answer picks PCMU or PCMA (the first of them in A's offer), keeps
 // telephone-event with A's payload type, and answers A from A's relay
@@ -217,6 +218,35 @@ func (s *Session) AcceptB(sdp []byte, answered bool) error {
 	if pb := s.playing[SideA].Load(); answered && pb != nil && !pb.replace {
 		pb.Stop()
 	}
+	return nil
+}
+
+// DetachB undoes AcceptB when B's leg fails after its SDP came (a 183 with
+// early media, then 486 or 480): B's address is forgotten, so whatever B's
+// network still sends is dropped as a stranger's and cannot cut short the
+// prompt the engine then plays to A, and A's packets go to the engine
+// again (keys included). A later OfferB and AcceptB may bridge another B.
+// Without an AcceptB before, it changes nothing; ErrEngineAnswers on a
+// session the engine did not answer.
+func (s *Session) DetachB() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.engine.Load()
+	if e == nil {
+		return fmt.Errorf("media: engine: detach B: %w: not answered by the engine", ErrEngineAnswers)
+	}
+	if s.closed || !s.spoke[SideB] {
+		return nil
+	}
+	now := time.Now().UnixNano()
+	for j, st := range s.streams {
+		s.learn(st, j, SideB, mediaDesc{}, now)
+		st.recv[SideB], st.pts[SideB] = audioFormat{}, ptSet{}
+	}
+	s.spoke[SideB] = false
+	s.lines[SideB] = 0
+	s.dirs[SideB] = nil
+	e.bridged.Store(false)
 	return nil
 }
 

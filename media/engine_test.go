@@ -662,3 +662,52 @@ func TestBeepOnRelayedCallUsesAnsweredCodec(t *testing.T) {
 		t.Fatalf("beep on a G.729 call: %v", err)
 	}
 }
+
+// TestEngineDetachB: B's leg fails after its early media began: DetachB
+// makes B's still-arriving packets strangers, so the prompt the engine then
+// plays to A is not cut short by them, and A's keys are the engine's
+// again. Without it, B's first late packet would stop the prompt.
+func TestEngineDetachB(t *testing.T) {
+	r := newRelay(t, 29200, 29219)
+	a, b := listen(t), listen(t)
+	s, relayA := answered(t, r, a)
+	offer, err := s.OfferB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	relayB := testkit.MustAudioAddr(t, offer)
+	if err := s.AcceptB(testkit.Offer{Port: b.Port(), Formats: []int{0, 101}}.SDP(), false); err != nil {
+		t.Fatal(err)
+	}
+	rtpFrom(t, b, relayB, 0xb0b, 0xB1, 3)
+	for range 3 {
+		if p := rtpOf(t, a.Recv()); p.SSRC != 0xb0b {
+			t.Fatalf("early media: got ssrc %x", p.SSRC)
+		}
+	}
+	if err := s.DetachB(); err != nil {
+		t.Fatal(err)
+	}
+	sorry := media.MustTone(media.WarningBeep)
+	pb, err := s.Play(media.SideA, sorry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rtpFrom(t, b, relayB, 0xb0b, 0xB2, 5)
+	waitDone(t, pb, "the prompt after B failed")
+	if !pb.Completed() {
+		t.Fatal("B's late packets cut the prompt short")
+	}
+	for i := 0; i < sorry.Frames(); i++ {
+		if p := rtpOf(t, a.Recv()); p.SSRC == 0xb0b {
+			t.Fatalf("B's late packet reached A")
+		}
+	}
+	w := &media.EventWriter{PT: 101, SSRC: 4}
+	var ts uint32
+	keys(t, a, relayA, w, &ts, "0")
+	if got := digitsOf(t, s, 1); got != "0" {
+		t.Fatalf("keys after DetachB: %q", got)
+	}
+	b.ExpectNothing()
+}
