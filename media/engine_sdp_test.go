@@ -3,6 +3,7 @@ package media
 import (
 	"bytes"
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,26 +33,13 @@ func TestEngineSDPGolden(t *testing.T) {
 			}
 			relay := goldenRelay(in)
 			var got []byte
-			d, err := parseSDP(raw, relay)
-			i, f := -1, audioFormat{}
-			if err == nil {
-				i, f, err = d.engineStream()
-			}
-			var answer, offer []byte
-			var ports []int
+			answer, offer, ports, err := engineSDP(raw, relay)
 			switch {
 			case errors.Is(err, ErrUnsupportedMedia):
 				got = []byte("error: " + err.Error() + "\n")
 			case err != nil:
 				t.Fatalf("parse: %v", err)
 			default:
-				ports = make([]int, len(d.media))
-				ports[i] = 40000
-				shapes := d.shapesOf(i)
-				answer = engineDesc(shapes, i, f, answerDirection(d.directions()[i])).render(
-					rewriteParams{ip: relay, ports: ports, sessID: goldenSessID, version: goldenVersion})
-				offer = engineDesc(shapes, i, f, DirSendRecv).render(
-					rewriteParams{ip: relay, ports: ports, sessID: goldenSessID, version: goldenVersion})
 				got = append(append(append([]byte("--- answer to A\r\n"), answer...), "--- offer to B\r\n"...), offer...)
 			}
 			golden := filepath.Join("testdata", "engine", name+".golden")
@@ -67,18 +55,70 @@ func TestEngineSDPGolden(t *testing.T) {
 			if !bytes.Equal(got, want) {
 				t.Errorf("output differs from %s\n--- got\n%s\n--- want\n%s", golden, got, want)
 			}
-			for _, out := range [][]byte{answer, offer} {
-				if out == nil {
-					continue
-				}
-				checkRewritten(t, raw, out, relay, ports)
-				for _, l := range strings.Split(strings.TrimSpace(string(out)), "\r\n") {
-					if v, ok := strings.CutPrefix(l, "a=rtpmap:"); ok && !strings.Contains(v, " PCMU/8000") &&
-						!strings.Contains(v, " PCMA/8000") && !strings.Contains(v, " telephone-event/8000") {
-						t.Errorf("the engine's SDP carries another codec: %s", l)
-					}
-				}
-			}
+			checkEngineSDP(t, raw, answer, offer, relay, ports)
 		})
 	}
+}
+
+// engineSDP is what Answer and OfferB make of raw as A's offer, with the
+// engine's stream on port 40000.
+func engineSDP(raw []byte, relay netip.Addr) (answer, offer []byte, ports []int, err error) {
+	d, err := parseSDP(raw, relay)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	i, f, err := d.engineStream()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ports = make([]int, len(d.media))
+	ports[i] = 40000
+	shapes := d.shapesOf(i)
+	p := rewriteParams{ip: relay, ports: ports, sessID: goldenSessID, version: goldenVersion}
+	answer = engineDesc(shapes, i, f, answerDirection(d.directions()[i])).render(p)
+	offer = engineDesc(shapes, i, f, DirSendRecv).render(p)
+	return answer, offer, ports, nil
+}
+
+// checkEngineSDP: the engine's SDP holds what every rewrite holds
+// (checkRewritten) and no codec but G.711 and telephone-event.
+func checkEngineSDP(t *testing.T, raw, answer, offer []byte, relay netip.Addr, ports []int) {
+	t.Helper()
+	for _, out := range [][]byte{answer, offer} {
+		if out == nil {
+			continue
+		}
+		checkRewritten(t, raw, out, relay, ports)
+		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\r\n") {
+			if v, ok := strings.CutPrefix(l, "a=rtpmap:"); ok && !strings.Contains(v, " PCMU/8000") &&
+				!strings.Contains(v, " PCMA/8000") && !strings.Contains(v, " telephone-event/8000") {
+				t.Errorf("the engine's SDP carries another codec: %s", l)
+			}
+		}
+	}
+}
+
+// FuzzEngineSDP: whatever A offers, the engine's answer and its offer to B
+// parse, hold only allowlisted lines and none of A's addresses or tokens,
+// or the offer is refused with ErrMalformedSDP or ErrUnsupportedMedia.
+func FuzzEngineSDP(f *testing.F) {
+	inputs, _ := filepath.Glob("testdata/sdp/*.sdp")
+	more, _ := filepath.Glob("testdata/engine/*.sdp")
+	for _, in := range append(inputs, more...) {
+		if b, err := os.ReadFile(in); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		for _, relay := range []netip.Addr{goldenRelayIP, goldenRelayIP6} {
+			answer, offer, ports, err := engineSDP(in, relay)
+			if err != nil {
+				if !errors.Is(err, ErrMalformedSDP) && !errors.Is(err, ErrUnsupportedMedia) {
+					t.Fatalf("error %v wraps neither ErrMalformedSDP nor ErrUnsupportedMedia", err)
+				}
+				continue
+			}
+			checkEngineSDP(t, in, answer, offer, relay, ports)
+		}
+	})
 }
