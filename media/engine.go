@@ -11,6 +11,7 @@ import (
 // call (AXE): there is no B yet. The call's signalling layer drives it:
 //
 //	answer, err := sess.Answer(offerFromA) // 200 to A; ErrUnsupportedMedia: 488
+//	                                         // (INVITE without SDP: OfferA, then AcceptA)
 //	pb, _ := sess.Play(media.SideA, prompt)  // and Stop it on the first digit
 //	for d := range sess.Digits() { ... }     // RFC 4733 keys from A
 //	offer, _ := sess.OfferB()                // the INVITE to B, from B's relay port
@@ -55,6 +56,7 @@ type engine struct {
 	// (a re-offer may change it), read by the A-facing RTP loop.
 	format  atomic.Pointer[audioFormat]
 	bridged atomic.Bool // AcceptB took B's SDP: A's packets go to B
+	late    bool        // the engine offered to A (OfferA); guarded by Session.mu
 	dec     EventDecoder
 	digits  chan Digit
 	decoded atomic.Uint64
@@ -107,6 +109,8 @@ func (s *Session) Answer(offer []byte) ([]byte, error) {
 		return nil, fmt.Errorf("media: engine answer to A: %w: the call already carries SDP", ErrEngineAnswers)
 	case e != nil && e.bridged.Load():
 		return nil, fmt.Errorf("media: engine answer to A: %w: B is bridged in, re-offers go through Rewrite", ErrEngineAnswers)
+	case e != nil && e.late && !s.spoke[SideA]:
+		return nil, fmt.Errorf("media: engine answer to A: %w: the engine's offer to A waits for its answer", ErrEngineAnswers)
 	case e != nil && i != e.stream:
 		return nil, fmt.Errorf("media: engine answer to A: %w: the re-offer moves audio to m= line %d from %d", ErrUnsupportedMedia, i+1, e.stream+1)
 	}
@@ -147,6 +151,77 @@ func (s *Session) Answer(offer []byte) ([]byte, error) {
 	ports[i] = st.pairs[SideA].port
 	answer := engineDesc(e.shapes, i, f, answerDirection(s.dirs[SideA][i]))
 	return s.renderTo(SideA, answer, ports), nil
+}
+
+// OfferA is the engine's offer to A when A's INVITE came without SDP (a
+// late offer, to go in the 200): one audio stream from A's relay port
+// offering PCMU, PCMA and telephone-event. A's answer (in its ACK) goes to
+// AcceptA; until then nothing is played or decoded. ErrEngineAnswers when
+// the call already carries SDP, ErrPortsExhausted when no ports are left;
+// nothing changes on error. Called again before AcceptA, it repeats the
+// offer.
+func (s *Session) OfferA() ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, fmt.Errorf("media: engine offer to A: %w", ErrSessionClosed)
+	}
+	e := s.engine.Load()
+	switch {
+	case e == nil && (s.spoke[SideA] || s.spoke[SideB] || len(s.spare) > 0 || len(s.streams) > 0):
+		return nil, fmt.Errorf("media: engine offer to A: %w: the call already carries SDP", ErrEngineAnswers)
+	case e != nil && (s.spoke[SideA] || !e.late):
+		return nil, fmt.Errorf("media: engine offer to A: %w: A has SDP", ErrEngineAnswers)
+	}
+	if e == nil {
+		p, err := s.takePairs()
+		if err != nil {
+			return nil, fmt.Errorf("media: engine offer to A: %w", err)
+		}
+		st := &stream{}
+		s.streams = append(s.streams, st)
+		s.start(st, 0, p)
+		e = &engine{stream: 0, st: st, shapes: lateOfferShapes, late: true, digits: make(chan Digit, digitQueue)}
+		e.format.Store(&audioFormat{events: -1})
+		s.engine.Store(e)
+	}
+	s.reveal(e.st, 0, SideA, time.Now().UnixNano())
+	ports := []int{e.st.pairs[SideA].port}
+	return s.renderTo(SideA, engineDesc(lateOfferShapes, 0, lateOfferPCMU, DirSendRecv, lateOfferPCMA), ports), nil
+}
+
+// AcceptA takes A's answer to OfferA: it must accept PCMU or PCMA on the
+// stream (else ErrUnsupportedMedia: end the call), and from then on the
+// engine plays and decodes as after Answer. ErrEngineAnswers without an
+// OfferA before, or a second time; nothing changes on error.
+func (s *Session) AcceptA(answer []byte) error {
+	d, err := parseSDP(answer, s.relay.cfg.IP)
+	if err != nil {
+		return fmt.Errorf("media: engine: A's answer: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("media: engine: A's answer: %w", ErrSessionClosed)
+	}
+	e := s.engine.Load()
+	if e == nil || !e.late || s.spoke[SideA] {
+		return fmt.Errorf("media: engine: A's answer: %w: no engine offer waits for it", ErrEngineAnswers)
+	}
+	if len(d.media) != 1 {
+		return fmt.Errorf("media: engine: A's answer: %w: %d m= lines answer an offer of 1", ErrMalformedSDP, len(d.media))
+	}
+	f := d.g711Format(0)
+	if !f.ok || f.pt != lateOfferPCMU.pt && f.pt != lateOfferPCMA.pt {
+		return fmt.Errorf("media: engine: A's answer: %w: A accepts neither PCMU (0) nor PCMA (8)", ErrUnsupportedMedia)
+	}
+	s.learn(e.st, 0, SideA, d.media[0], time.Now().UnixNano())
+	e.st.recv[SideA], e.st.pts[SideA] = f, d.media[0].pts
+	e.format.Store(&f)
+	s.spoke[SideA] = true
+	s.lines[SideA] = 1
+	s.dirs[SideA] = d.directions()
+	return nil
 }
 
 // OfferB is the SDP offer for B's leg once the engine knows where the call

@@ -60,6 +60,23 @@ func TestEngineSDPGolden(t *testing.T) {
 	}
 }
 
+// TestEngineLateOfferGolden: the engine's offer to an A whose INVITE had
+// no SDP (OfferA).
+func TestEngineLateOfferGolden(t *testing.T) {
+	got := engineDesc(lateOfferShapes, 0, lateOfferPCMU, DirSendRecv, lateOfferPCMA).render(
+		rewriteParams{ip: goldenRelayIP, ports: []int{40000}, sessID: goldenSessID, version: goldenVersion})
+	golden := filepath.Join("testdata", "engine", "late-offer.golden")
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("%v; got\n%s\nwant\n%s", err, got, want)
+	}
+}
+
 // engineSDP is what Answer and OfferB make of raw as A's offer, with the
 // engine's stream on port 40000.
 func engineSDP(raw []byte, relay netip.Addr) (answer, offer []byte, ports []int, err error) {

@@ -172,6 +172,18 @@ func digitsOf(t *testing.T, s *media.Session, n int) string {
 	return string(got)
 }
 
+// keyed has e key ks (a fresh sender with SSRC ssrc) and checks that the
+// session reports exactly those keys.
+func keyed(t *testing.T, s *media.Session, e *endpoint, to netip.AddrPort, ssrc uint32, ks string) {
+	t.Helper()
+	w := &media.EventWriter{PT: 101, SSRC: ssrc}
+	var ts uint32
+	keys(t, e, to, w, &ts, ks)
+	if got := digitsOf(t, s, len(ks)); got != ks {
+		t.Fatalf("keys %q, want %q", got, ks)
+	}
+}
+
 func noMoreDigits(t *testing.T, s *media.Session) {
 	t.Helper()
 	select {
@@ -249,12 +261,7 @@ func TestEngineBargeIn(t *testing.T) {
 	for range 5 {
 		a.Recv()
 	}
-	w := &media.EventWriter{PT: 101, SSRC: 1}
-	var ts uint32
-	keys(t, a, relayA, w, &ts, "7")
-	if got := digitsOf(t, s, 1); got != "7" {
-		t.Fatalf("key %q", got)
-	}
+	keyed(t, s, a, relayA, 1, "7")
 	pb.Stop()
 	waitDone(t, pb, "the stopped prompt")
 	if pb.Completed() {
@@ -573,12 +580,7 @@ func TestEngineStateErrors(t *testing.T) {
 	if err := s.AcceptB(pcma, true); !errors.Is(err, media.ErrUnsupportedMedia) {
 		t.Fatalf("B answering PCMA to a PCMU offer: %v", err)
 	}
-	w := &media.EventWriter{PT: 101, SSRC: 3}
-	var ts uint32
-	keys(t, a, relayA, w, &ts, "5")
-	if got := digitsOf(t, s, 1); got != "5" {
-		t.Fatalf("after the refused answer: %q", got)
-	}
+	keyed(t, s, a, relayA, 3, "5")
 	b.ExpectNothing()
 	// A re-INVITE of A's while the engine answers: answered again on the
 	// same port.
@@ -713,11 +715,65 @@ func TestEngineDetachB(t *testing.T) {
 			t.Fatalf("B's late packet reached A")
 		}
 	}
-	w := &media.EventWriter{PT: 101, SSRC: 4}
-	var ts uint32
-	keys(t, a, relayA, w, &ts, "0")
-	if got := digitsOf(t, s, 1); got != "0" {
-		t.Fatalf("keys after DetachB: %q", got)
-	}
+	keyed(t, s, a, relayA, 4, "0")
 	b.ExpectNothing()
+}
+
+// TestEngineLateOffer: A's INVITE came without SDP: the engine offers PCMU,
+// PCMA and telephone-event from A's relay port, A answers PCMA in its ACK,
+// and the engine then plays in PCMA, decodes A's keys and offers B PCMA.
+func TestEngineLateOffer(t *testing.T) {
+	r := newRelay(t, 29220, 29239)
+	a := listen(t)
+	s := r.NewSession(zerolog.Nop())
+	defer s.Close()
+	offer, err := s.OfferA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	relayA := testkit.MustAudioAddr(t, offer)
+	for _, want := range []string{" RTP/AVP 0 8 101\r\n", "a=rtpmap:0 PCMU/8000\r\n", "a=rtpmap:8 PCMA/8000\r\n", "a=rtpmap:101 telephone-event/8000\r\n"} {
+		if !strings.Contains(string(offer), want) {
+			t.Fatalf("late offer lacks %q:\n%s", want, offer)
+		}
+	}
+	if again, err := s.OfferA(); err != nil || testkit.MustAudioAddr(t, again) != relayA {
+		t.Fatalf("repeated late offer: %v", err)
+	}
+	if _, err := s.Play(media.SideA, media.MustTone(media.WarningBeep)); !errors.Is(err, media.ErrUnsupportedMedia) {
+		t.Fatalf("Play before A's answer: %v", err)
+	}
+	if err := s.AcceptA(testkit.Offer{Port: a.Port(), Formats: []int{18}}.SDP()); !errors.Is(err, media.ErrUnsupportedMedia) {
+		t.Fatalf("A answering G.729: %v", err)
+	}
+	if err := s.AcceptA(testkit.Offer{Port: a.Port(), Formats: []int{8, 101}}.SDP()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AcceptA(testkit.Offer{Port: a.Port(), Formats: []int{8, 101}}.SDP()); !errors.Is(err, media.ErrEngineAnswers) {
+		t.Fatalf("second AcceptA: %v", err)
+	}
+	beep := media.MustTone(media.WarningBeep)
+	pb, err := s.Play(media.SideA, beep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := rtpOf(t, a.Recv()); p.PayloadType != 8 || !bytes.Equal(p.Payload, beep.Frame(media.PCMA, 0)) {
+		t.Fatalf("played payload type %d, want PCMA", p.PayloadType)
+	}
+	pb.Stop()
+	keyed(t, s, a, relayA, 5, "42")
+	toB, err := s.OfferB()
+	if err != nil || !strings.Contains(string(toB), " RTP/AVP 8 101\r\n") {
+		t.Fatalf("offer to B (%v):\n%s", err, toB)
+	}
+	// A plain session with SDP already refuses a late offer.
+	plain := r.NewSession(zerolog.Nop())
+	defer plain.Close()
+	mustRewrite(t, plain, media.SideA, sdpFor("a", a.Port(), a.Port()+1))
+	if _, err := plain.OfferA(); !errors.Is(err, media.ErrEngineAnswers) {
+		t.Fatalf("OfferA after Rewrite: %v", err)
+	}
+	if err := plain.AcceptA(sdpFor("a", a.Port(), a.Port()+1)); !errors.Is(err, media.ErrEngineAnswers) {
+		t.Fatalf("AcceptA without OfferA: %v", err)
+	}
 }
