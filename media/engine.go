@@ -34,8 +34,8 @@ import (
 // reports name B's SSRC) on every bridged packet for the life of the call,
 // to spare phones an SSRC change RFC 3550 8.2 requires them to handle (and
 // that they see anyway when a carrier's early-media source hands over to
-// the callee's phone); the engine's last packet and B's first are both
-// marked as a new talkspurt.
+// the callee's phone). A phone's jitter buffer resynchronises on the new
+// SSRC as on the start of any stream.
 
 // ErrEngineAnswers is returned by Rewrite for SDP of a side the engine
 // answers (A until AcceptB), and by AcceptB and OfferB on a session the

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"math"
 	"net/netip"
 	"os"
 	"strconv"
@@ -82,21 +81,6 @@ func wavSamples(t *testing.T, path string) []int16 {
 	return out
 }
 
-// correlation is the normalised correlation of x and y over their common
-// length: 1 for the same signal, ~0 for unrelated ones.
-func correlation(x, y []int16) float64 {
-	n := min(len(x), len(y))
-	var xy, xx, yy float64
-	for i := 0; i < n; i++ {
-		a, b := float64(x[i]), float64(y[i])
-		xy, xx, yy = xy+a*b, xx+a*a, yy+b*b
-	}
-	if xx == 0 || yy == 0 {
-		return 0
-	}
-	return xy / math.Sqrt(xx*yy)
-}
-
 // TestEnginePlaysPromptToA: the engine answers A's PCMU offer from A's
 // relay port, plays a prompt there as one paced RTP stream of its own, and
 // A, decoding what it received, hears the prompt's file.
@@ -148,7 +132,7 @@ func TestEnginePlaysPromptToA(t *testing.T) {
 	if el := time.Since(start); el < prompt.Duration()*8/10 {
 		t.Errorf("%d frames arrived in %v: not paced", prompt.Frames(), el)
 	}
-	if c := correlation(heard, wavSamples(t, path)); c < 0.99 {
+	if c := testkit.Correlation(heard, wavSamples(t, path)); c < 0.99 {
 		t.Errorf("what A heard correlates %.3f with the prompt's file", c)
 	}
 	a.ExpectNothing()
@@ -337,6 +321,8 @@ func TestEngineRingbackThenBridge(t *testing.T) {
 		t.Fatal(err)
 	}
 	var engineSSRC uint32
+	var heard []int16
+	pcm := make([]int16, 160)
 	for i := range 10 {
 		p := rtpOf(t, a.Recv())
 		if i == 0 {
@@ -345,6 +331,11 @@ func TestEngineRingbackThenBridge(t *testing.T) {
 		if p.SSRC != engineSSRC || !bytes.Equal(p.Payload, ring.Frame(media.PCMU, i)) {
 			t.Fatalf("ringback frame %d differs", i)
 		}
+		media.PCMU.Decode(pcm, p.Payload)
+		heard = append(heard, pcm...)
+	}
+	if p := testkit.TonePower(heard, 450, 8000); p < 0.9 {
+		t.Fatalf("A hears 450 Hz at %.2f of its power, not the ringback", p)
 	}
 	// B's early media: it reaches A and the ringback yields to it.
 	rtpFrom(t, b, relayB, 0xb0b, 0xB1, 5)
