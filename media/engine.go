@@ -10,8 +10,8 @@ import (
 // The engine is the relay answering side A itself, for the IVR of a courier
 // call (AXE): there is no B yet. The call's signalling layer drives it:
 //
-//	answer, err := sess.Answer(offerFromA) // 200 to A; ErrUnsupportedMedia: 488
-//	                                         // (INVITE without SDP: OfferA, then AcceptA)
+//	answer, err := sess.Answer(offerFromA)   // 200 to A; ErrUnsupportedMedia: 488
+//	                                         // (no SDP in A's INVITE: OfferA, AcceptA)
 //	pb, _ := sess.Play(media.SideA, prompt)  // and Stop it on the first digit
 //	for d := range sess.Digits() { ... }     // RFC 4733 keys from A
 //	offer, _ := sess.OfferB()                // the INVITE to B, from B's relay port
@@ -38,8 +38,9 @@ import (
 // SSRC as on the start of any stream.
 
 // ErrEngineAnswers is returned by Rewrite for SDP of a side the engine
-// answers (A until AcceptB), and by AcceptB and OfferB on a session the
-// engine did not answer.
+// answers (A until AcceptB), by OfferB, AcceptB and DetachB on a session
+// the engine did not answer, and by Answer, OfferA and AcceptA on one that
+// is past them (other SDP already, or B bridged in).
 var ErrEngineAnswers = errors.New("media engine answers this call")
 
 // digitQueue is how many keys wait on Digits before more are lost: a
@@ -47,7 +48,7 @@ var ErrEngineAnswers = errors.New("media engine answers this call")
 const digitQueue = 32
 
 // engine is the state of a session the engine answered; set once by the
-// first Answer and never replaced.
+// first Answer or OfferA and never replaced.
 type engine struct {
 	stream int
 	st     *stream
