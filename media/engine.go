@@ -143,11 +143,11 @@ func (s *Session) Answer(offer []byte) ([]byte, error) {
 	for j, m := range d.media {
 		s.learn(s.streams[j], j, SideA, m, now)
 	}
-	st.recv[SideA], st.pts[SideA] = f, d.media[i].pts
+	s.dirs[SideA] = d.directions()
+	st.described(SideA, f, d.media[i].pts, s.dirs[SideA][i])
 	s.reveal(st, i, SideA, now)
 	s.spoke[SideA] = true
 	s.lines[SideA] = len(d.media)
-	s.dirs[SideA] = d.directions()
 	ports := make([]int, len(d.media))
 	ports[i] = st.pairs[SideA].port
 	answer := engineDesc(e.shapes, i, f, answerDirection(s.dirs[SideA][i]))
@@ -217,11 +217,11 @@ func (s *Session) AcceptA(answer []byte) error {
 		return fmt.Errorf("media: engine: A's answer: %w: A accepts neither PCMU (0) nor PCMA (8)", ErrUnsupportedMedia)
 	}
 	s.learn(e.st, 0, SideA, d.media[0], time.Now().UnixNano())
-	e.st.recv[SideA], e.st.pts[SideA] = f, d.media[0].pts
+	s.dirs[SideA] = d.directions()
+	e.st.described(SideA, f, d.media[0].pts, s.dirs[SideA][0])
 	e.format.Store(&f)
 	s.spoke[SideA] = true
 	s.lines[SideA] = 1
-	s.dirs[SideA] = d.directions()
 	return nil
 }
 
@@ -286,10 +286,10 @@ func (s *Session) AcceptB(sdp []byte, answered bool) error {
 	for j, m := range d.media {
 		s.learn(s.streams[j], j, SideB, m, now)
 	}
-	e.st.recv[SideB], e.st.pts[SideB] = want, m.pts
+	s.dirs[SideB] = d.directions()
+	e.st.described(SideB, want, m.pts, s.dirs[SideB][e.stream])
 	s.spoke[SideB] = true
 	s.lines[SideB] = len(d.media)
-	s.dirs[SideB] = d.directions()
 	e.bridged.Store(true)
 	if pb := s.playing[SideA].Load(); answered && pb != nil && !pb.replace {
 		pb.Stop()
@@ -317,7 +317,7 @@ func (s *Session) DetachB() error {
 	now := time.Now().UnixNano()
 	for j, st := range s.streams {
 		s.learn(st, j, SideB, mediaDesc{}, now)
-		st.recv[SideB], st.pts[SideB] = audioFormat{}, ptSet{}
+		st.described(SideB, audioFormat{}, ptSet{}, DirInactive)
 	}
 	s.spoke[SideB] = false
 	s.lines[SideB] = 0

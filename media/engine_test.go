@@ -768,3 +768,42 @@ func TestEngineLateOffer(t *testing.T) {
 		t.Fatalf("AcceptA without OfferA: %v", err)
 	}
 }
+
+// TestEnginePlaysNothingToAHolding: A's SDP says it does not receive
+// (sendonly: A holds): the engine's frames are skipped while the prompt's
+// time runs; after A's re-INVITE back to sendrecv, A hears the next one.
+// Before, the engine sent to a party that had asked for no media.
+func TestEnginePlaysNothingToAHolding(t *testing.T) {
+	r := newRelay(t, 29240, 29259)
+	a := listen(t)
+	s := r.NewSession(zerolog.Nop())
+	defer s.Close()
+	holding := testkit.Offer{Port: a.Port(), Formats: []int{0, 101}, Attrs: []string{"sendonly"}}.SDP()
+	ans, err := s.Answer(holding)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(ans), "a=recvonly\r\n") {
+		t.Fatalf("answer to a sendonly offer:\n%s", ans)
+	}
+	beep := media.MustTone(media.WarningBeep)
+	pb, err := s.Play(media.SideA, beep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, pb, "the beep to a holding A")
+	if !pb.Completed() || s.Stats().PlayedToA != 0 {
+		t.Fatalf("completed %v, %d frames sent to a holding A", pb.Completed(), s.Stats().PlayedToA)
+	}
+	a.ExpectNothing()
+	if _, err := s.Answer(offerA(a)); err != nil {
+		t.Fatal(err)
+	}
+	if pb, err = s.Play(media.SideA, beep); err != nil {
+		t.Fatal(err)
+	}
+	if p := rtpOf(t, a.Recv()); !bytes.Equal(p.Payload, beep.Frame(media.PCMU, 0)) {
+		t.Fatal("A back from hold does not hear the beep")
+	}
+	pb.Stop()
+}

@@ -17,7 +17,9 @@ func sinkSender(t testing.TB) *rtpSender {
 	to := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(sink.LocalAddr().(*net.UDPAddr).Port))
 	d := new(atomicDest)
 	d.Store(&dest{addr: to, sdp: to})
-	return newRTPSender(conn, d, new(atomic.Uint64))
+	hears := new(atomic.Bool)
+	hears.Store(true)
+	return newRTPSender(conn, d, hears, new(atomic.Uint64))
 }
 
 // TestPlayerSendAllocatesNothing: a packet the engine plays costs no
