@@ -77,8 +77,6 @@ func (e *Engine) watchPolicy() watchPolicy {
 	return watchPolicy{rtp: e.cfg.RTPTimeout, hold: e.cfg.RTPHoldTimeout, max: e.cfg.MaxCallDuration}
 }
 
-func (p watchPolicy) enabled() bool { return p.rtp > 0 || p.hold > 0 || p.max > 0 }
-
 // tick is the default tick: a tenth of the shortest limit, so that a
 // limit is overrun by at most a tenth, within [minWatchTick,
 // DefaultWatchTick].
@@ -98,9 +96,9 @@ type watchedCall struct {
 	// limit is the binding's max_call_seconds (0: none); warn how long
 	// before it both parties hear the warning tone (0: no tone).
 	limit, warn time.Duration
-	held     bool         // no stream carries media both ways
-	changed  time.Time    // when held last changed
-	heard    [2]time.Time // last media from each side (zero: none yet)
+	held        bool         // no stream carries media both ways
+	changed     time.Time    // when held last changed
+	heard       [2]time.Time // last media from each side (zero: none yet)
 }
 
 // verdict says whether the call must end at now, and with what Reason. A

@@ -89,8 +89,8 @@ type Engine struct {
 	prompts *ivr.Prompts // nil: calls the engine would answer are refused
 	// warnTone is played to both parties before a binding's call limit.
 	warnTone *media.Sound
-	menu    ivr.Config
-	watch   watchOptions
+	menu     ivr.Config
+	watch    watchOptions
 	// admission is nil without limits (admission.go); the log budgets keep
 	// a flood's refusals from flooding the log.
 	admission                       *sipedge.Admission

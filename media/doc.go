@@ -60,4 +60,26 @@
 // instead of the sender's text, APP and unknown packets are removed, and a
 // compound packet that does not frame correctly is dropped (so SRTCP, which
 // cannot be read, is dropped too). Nothing is allocated per packet.
+//
+// # The engine: answering A itself
+//
+// For a courier call (AXE) there is no B until the caller has keyed an
+// extension, so the relay answers A itself (engine.go has the sequence):
+// Session.Answer answers A's offer with PCMU or PCMA, whichever A lists
+// first, and telephone-event at A's payload type, from A's relay port, in
+// SDP built by the same allowlist renderer (an offer with neither codec is
+// ErrUnsupportedMedia: 488). Until B is bridged in, A's RTP (still latched
+// as above: only A's packets count) goes to an RFC 4733 decoder
+// (EventDecoder, dtmf.go) whose keys come out of Session.Digits, and A's
+// audio is dropped. Session.Play sends a Sound — a prompt (LoadPrompt: 8 kHz
+// mono WAV, 16-bit PCM or G.711) or a Tone (ChinaRingback, WarningBeep) —
+// to a side from its relay port, paced at 20 ms, frames encoded once when
+// the sound is made, no allocation per packet; it stops on demand
+// (barge-in), tells when it ends, loops for ringback (player.go).
+// Session.OfferB offers B the codec negotiated with A from B's relay port,
+// and Session.AcceptB bridges B in when its 183 or 200 arrives without
+// anything sent to A: B's first packet (or its answer) stops the ringback
+// and the relay forwards both ways as for any call. After the bridge a
+// Replace playback (the warning beep before a time limit) stands in for
+// the audio forwarded to a side for its length.
 package media

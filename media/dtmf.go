@@ -79,10 +79,16 @@ func rtpPayload(p []byte) (payload []byte, ok bool) {
 // repeats and the three end packets) is ignored. A packet of an event
 // older than the latest (reordered by the network) is ignored too. The
 // zero value is ready; it allocates nothing.
+//
+// A key held longer than a duration field can say (65535 samples, 8 s)
+// goes on in segments with new timestamps, each starting where the last
+// ended and without the marker bit (RFC 4733 2.5.1.3): those are the same
+// press, and report nothing.
 type EventDecoder struct {
 	started bool
 	ssrc    uint32
-	ts      uint32 // RTP timestamp of the latest event
+	ts      uint32 // RTP timestamp of the latest event (segment)
+	dur     uint16 // the longest duration seen in it
 	code    byte
 }
 
@@ -97,13 +103,17 @@ func (e *EventDecoder) Decode(pkt []byte) (Digit, bool) {
 	}
 	ssrc := binary.BigEndian.Uint32(pkt[8:])
 	ts := binary.BigEndian.Uint32(pkt[4:])
-	code := payload[0]
+	code, dur, marker := payload[0], binary.BigEndian.Uint16(payload[2:]), pkt[1]&0x80 != 0
 	if e.started && ssrc == e.ssrc {
-		if ts == e.ts && code == e.code {
+		switch {
+		case ts == e.ts && code == e.code:
+			e.dur = max(e.dur, dur)
 			return 0, false // a repeat or an end packet of the event reported
-		}
-		if int32(ts-e.ts) < 0 {
+		case int32(ts-e.ts) < 0:
 			return 0, false // a late packet of an earlier event
+		case code == e.code && !marker && ts == e.ts+uint32(e.dur):
+			e.ts, e.dur = ts, dur // the next segment of a long press
+			return 0, false
 		}
 	}
 	// A new sender (SSRC) starts over: a phone's new stream after a
@@ -112,7 +122,7 @@ func (e *EventDecoder) Decode(pkt []byte) (Digit, bool) {
 	if !isKey {
 		return 0, false
 	}
-	e.started, e.ssrc, e.ts, e.code = true, ssrc, ts, code
+	e.started, e.ssrc, e.ts, e.dur, e.code = true, ssrc, ts, dur, code
 	return d, true
 }
 

@@ -82,6 +82,8 @@ func TestEventDecoder(t *testing.T) {
 		{"whole event duplicated", cat(one, one, two), "12"},
 		{"a late packet of the previous event", cat(one[:3], two[:2], one[3:4], two[2:]), "12"},
 		{"a new SSRC starts over", cat(one, restart), "19"},
+		{"a long press in two segments", cat(one, nextSegment(one, 1000+800, 160)), "1"},
+		{"the same key again right after, with the marker", cat(one, markFirst(nextSegment(one, 1000+800, 160))), "11"},
 		{"not a key (flash, event 16)", [][]byte{withCode(one[0], 16), two[0]}, "2"},
 		{"too short", [][]byte{one[0][:15], two[0]}, "2"},
 		{"nothing", nil, ""},
@@ -103,6 +105,21 @@ func TestEventDecoder(t *testing.T) {
 	if got := decodeAll(&d, all); got != "1234#" {
 		t.Errorf("1234# with duplicates: %q", got)
 	}
+}
+
+// nextSegment is the next segment of the press pkts: a packet of the same key
+// at timestamp ts lasting dur, without the marker bit.
+func nextSegment(pkts [][]byte, ts uint32, dur uint16) [][]byte {
+	p := append([]byte(nil), pkts[0]...)
+	p[1] &^= 0x80
+	binary.BigEndian.PutUint32(p[4:], ts)
+	binary.BigEndian.PutUint16(p[14:], dur)
+	return [][]byte{p}
+}
+
+func markFirst(pkts [][]byte) [][]byte {
+	pkts[0][1] |= 0x80
+	return pkts
 }
 
 func withCode(p []byte, code byte) []byte {

@@ -10,13 +10,15 @@ import (
 // The engine is the relay answering side A itself, for the IVR of a courier
 // call (AXE): there is no B yet. The call's signalling layer drives it:
 //
-//	answer, err := sess.Answer(offerFromA) // 200 to A; ErrUnsupportedMedia: 488
+//	answer, err := sess.Answer(offerFromA)   // 200 to A; ErrUnsupportedMedia: 488
+//	                                         // (no SDP in A's INVITE: OfferA, AcceptA)
 //	pb, _ := sess.Play(media.SideA, prompt)  // and Stop it on the first digit
 //	for d := range sess.Digits() { ... }     // RFC 4733 keys from A
 //	offer, _ := sess.OfferB()                // the INVITE to B, from B's relay port
 //	pb, _ = sess.Play(media.SideA, ringback, media.Loop())
 //	err = sess.AcceptB(sdpOf183, false)      // B's early media replaces the ringback
 //	err = sess.AcceptB(sdpOf200, true)       // B answered: the ringback stops
+//	err = sess.DetachB()                     // or B failed: back to the engine alone
 //
 // Answer picks PCMU or PCMA (the first of them in A's offer), keeps
 // telephone-event with A's payload type, and answers A from A's relay
@@ -32,12 +34,13 @@ import (
 // reports name B's SSRC) on every bridged packet for the life of the call,
 // to spare phones an SSRC change RFC 3550 8.2 requires them to handle (and
 // that they see anyway when a carrier's early-media source hands over to
-// the callee's phone); the engine's last packet and B's first are both
-// marked as a new talkspurt.
+// the callee's phone). A phone's jitter buffer resynchronises on the new
+// SSRC as on the start of any stream.
 
 // ErrEngineAnswers is returned by Rewrite for SDP of a side the engine
-// answers (A until AcceptB), and by AcceptB and OfferB on a session the
-// engine did not answer.
+// answers (A until AcceptB), by OfferB, AcceptB and DetachB on a session
+// the engine did not answer, and by Answer, OfferA and AcceptA on one that
+// is past them (other SDP already, or B bridged in).
 var ErrEngineAnswers = errors.New("media engine answers this call")
 
 // digitQueue is how many keys wait on Digits before more are lost: a
@@ -45,7 +48,7 @@ var ErrEngineAnswers = errors.New("media engine answers this call")
 const digitQueue = 32
 
 // engine is the state of a session the engine answered; set once by the
-// first Answer and never replaced.
+// first Answer or OfferA and never replaced.
 type engine struct {
 	stream int
 	st     *stream
@@ -54,6 +57,7 @@ type engine struct {
 	// (a re-offer may change it), read by the A-facing RTP loop.
 	format  atomic.Pointer[audioFormat]
 	bridged atomic.Bool // AcceptB took B's SDP: A's packets go to B
+	late    bool        // the engine offered to A (OfferA); guarded by Session.mu
 	dec     EventDecoder
 	digits  chan Digit
 	decoded atomic.Uint64
@@ -91,9 +95,9 @@ func (s *Session) Answer(offer []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("media: engine answer to A: %w", err)
 	}
-	i, f := d.engineStream()
-	if i < 0 {
-		return nil, fmt.Errorf("media: engine answer to A: %w: no audio stream of plain RTP offers PCMU or PCMA", ErrUnsupportedMedia)
+	i, f, err := d.engineStream()
+	if err != nil {
+		return nil, fmt.Errorf("media: engine answer to A: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -106,6 +110,8 @@ func (s *Session) Answer(offer []byte) ([]byte, error) {
 		return nil, fmt.Errorf("media: engine answer to A: %w: the call already carries SDP", ErrEngineAnswers)
 	case e != nil && e.bridged.Load():
 		return nil, fmt.Errorf("media: engine answer to A: %w: B is bridged in, re-offers go through Rewrite", ErrEngineAnswers)
+	case e != nil && e.late && !s.spoke[SideA]:
+		return nil, fmt.Errorf("media: engine answer to A: %w: the engine's offer to A waits for its answer", ErrEngineAnswers)
 	case e != nil && i != e.stream:
 		return nil, fmt.Errorf("media: engine answer to A: %w: the re-offer moves audio to m= line %d from %d", ErrUnsupportedMedia, i+1, e.stream+1)
 	}
@@ -137,15 +143,86 @@ func (s *Session) Answer(offer []byte) ([]byte, error) {
 	for j, m := range d.media {
 		s.learn(s.streams[j], j, SideA, m, now)
 	}
-	st.recv[SideA] = f
+	s.dirs[SideA] = d.directions()
+	st.described(SideA, f, d.media[i].pts, s.dirs[SideA][i])
 	s.reveal(st, i, SideA, now)
 	s.spoke[SideA] = true
 	s.lines[SideA] = len(d.media)
-	s.dirs[SideA] = d.directions()
 	ports := make([]int, len(d.media))
 	ports[i] = st.pairs[SideA].port
 	answer := engineDesc(e.shapes, i, f, answerDirection(s.dirs[SideA][i]))
 	return s.renderTo(SideA, answer, ports), nil
+}
+
+// OfferA is the engine's offer to A when A's INVITE came without SDP (a
+// late offer, to go in the 200): one audio stream from A's relay port
+// offering PCMU, PCMA and telephone-event. A's answer (in its ACK) goes to
+// AcceptA; until then nothing is played or decoded. ErrEngineAnswers when
+// the call already carries SDP, ErrPortsExhausted when no ports are left;
+// nothing changes on error. Called again before AcceptA, it repeats the
+// offer.
+func (s *Session) OfferA() ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, fmt.Errorf("media: engine offer to A: %w", ErrSessionClosed)
+	}
+	e := s.engine.Load()
+	switch {
+	case e == nil && (s.spoke[SideA] || s.spoke[SideB] || len(s.spare) > 0 || len(s.streams) > 0):
+		return nil, fmt.Errorf("media: engine offer to A: %w: the call already carries SDP", ErrEngineAnswers)
+	case e != nil && (s.spoke[SideA] || !e.late):
+		return nil, fmt.Errorf("media: engine offer to A: %w: A has SDP", ErrEngineAnswers)
+	}
+	if e == nil {
+		p, err := s.takePairs()
+		if err != nil {
+			return nil, fmt.Errorf("media: engine offer to A: %w", err)
+		}
+		st := &stream{}
+		s.streams = append(s.streams, st)
+		s.start(st, 0, p)
+		e = &engine{stream: 0, st: st, shapes: lateOfferShapes, late: true, digits: make(chan Digit, digitQueue)}
+		e.format.Store(&audioFormat{events: -1})
+		s.engine.Store(e)
+	}
+	s.reveal(e.st, 0, SideA, time.Now().UnixNano())
+	ports := []int{e.st.pairs[SideA].port}
+	return s.renderTo(SideA, engineDesc(lateOfferShapes, 0, lateOfferPCMU, DirSendRecv, lateOfferPCMA), ports), nil
+}
+
+// AcceptA takes A's answer to OfferA: it must accept PCMU or PCMA on the
+// stream (else ErrUnsupportedMedia: end the call), and from then on the
+// engine plays and decodes as after Answer. ErrEngineAnswers without an
+// OfferA before, or a second time; nothing changes on error.
+func (s *Session) AcceptA(answer []byte) error {
+	d, err := parseSDP(answer, s.relay.cfg.IP)
+	if err != nil {
+		return fmt.Errorf("media: engine: A's answer: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("media: engine: A's answer: %w", ErrSessionClosed)
+	}
+	e := s.engine.Load()
+	if e == nil || !e.late || s.spoke[SideA] {
+		return fmt.Errorf("media: engine: A's answer: %w: no engine offer waits for it", ErrEngineAnswers)
+	}
+	if len(d.media) != 1 {
+		return fmt.Errorf("media: engine: A's answer: %w: %d m= lines answer an offer of 1", ErrMalformedSDP, len(d.media))
+	}
+	f := d.g711Format(0)
+	if !f.ok || f.pt != lateOfferPCMU.pt && f.pt != lateOfferPCMA.pt {
+		return fmt.Errorf("media: engine: A's answer: %w: A accepts neither PCMU (0) nor PCMA (8)", ErrUnsupportedMedia)
+	}
+	s.learn(e.st, 0, SideA, d.media[0], time.Now().UnixNano())
+	s.dirs[SideA] = d.directions()
+	e.st.described(SideA, f, d.media[0].pts, s.dirs[SideA][0])
+	e.format.Store(&f)
+	s.spoke[SideA] = true
+	s.lines[SideA] = 1
+	return nil
 }
 
 // OfferB is the SDP offer for B's leg once the engine knows where the call
@@ -209,14 +286,43 @@ func (s *Session) AcceptB(sdp []byte, answered bool) error {
 	for j, m := range d.media {
 		s.learn(s.streams[j], j, SideB, m, now)
 	}
-	e.st.recv[SideB] = audioFormat{ok: true, codec: want.codec, pt: want.pt, events: want.events}
+	s.dirs[SideB] = d.directions()
+	e.st.described(SideB, want, m.pts, s.dirs[SideB][e.stream])
 	s.spoke[SideB] = true
 	s.lines[SideB] = len(d.media)
-	s.dirs[SideB] = d.directions()
 	e.bridged.Store(true)
 	if pb := s.playing[SideA].Load(); answered && pb != nil && !pb.replace {
 		pb.Stop()
 	}
+	return nil
+}
+
+// DetachB undoes AcceptB when B's leg fails after its SDP came (a 183 with
+// early media, then 486 or 480): B's address is forgotten, so whatever B's
+// network still sends is dropped as a stranger's and cannot cut short the
+// prompt the engine then plays to A, and A's packets go to the engine
+// again (keys included). A later OfferB and AcceptB may bridge another B.
+// Without an AcceptB before, it changes nothing; ErrEngineAnswers on a
+// session the engine did not answer.
+func (s *Session) DetachB() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.engine.Load()
+	if e == nil {
+		return fmt.Errorf("media: engine: detach B: %w: not answered by the engine", ErrEngineAnswers)
+	}
+	if s.closed || !s.spoke[SideB] {
+		return nil
+	}
+	now := time.Now().UnixNano()
+	for j, st := range s.streams {
+		s.learn(st, j, SideB, mediaDesc{}, now)
+		st.described(SideB, audioFormat{}, ptSet{}, DirInactive)
+	}
+	s.spoke[SideB] = false
+	s.lines[SideB] = 0
+	s.dirs[SideB] = nil
+	e.bridged.Store(false)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package media
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -74,14 +75,14 @@ func (d *sessionDesc) g711Format(i int) audioFormat {
 }
 
 // engineStream is the first stream of d the engine can answer: audio over
-// plain RTP with PCMU or PCMA. -1 when there is none.
-func (d *sessionDesc) engineStream() (int, audioFormat) {
+// plain RTP with PCMU or PCMA; ErrUnsupportedMedia when there is none.
+func (d *sessionDesc) engineStream() (int, audioFormat, error) {
 	for i := range d.media {
 		if f := d.g711Format(i); f.ok {
-			return i, f
+			return i, f, nil
 		}
 	}
-	return -1, audioFormat{}
+	return -1, audioFormat{}, fmt.Errorf("%w: no audio stream of plain RTP offers PCMU or PCMA", ErrUnsupportedMedia)
 }
 
 // streamShape is what the engine's SDP repeats of an m= line of the offer
@@ -93,10 +94,10 @@ type streamShape struct {
 }
 
 // engineDesc builds the engine's SDP: one m= line per shape, all rejected
-// (port 0) but the engine's stream, which carries exactly the format f,
-// telephone-event when f has it (events 0-15, the keys), 20 ms packets and
-// the direction dir.
-func engineDesc(shapes []streamShape, stream int, f audioFormat, dir Direction) *sessionDesc {
+// (port 0) but the engine's stream, which carries exactly the format f (and
+// the codecs of more after it: the late offer's PCMA), telephone-event when
+// f has it (events 0-15, the keys), 20 ms packets and the direction dir.
+func engineDesc(shapes []streamShape, stream int, f audioFormat, dir Direction, more ...audioFormat) *sessionDesc {
 	d := &sessionDesc{
 		lines: []sdpLine{
 			{typ: 'v', media: -1, kind: lineVersion},
@@ -113,25 +114,36 @@ func engineDesc(shapes []streamShape, stream int, f audioFormat, dir Direction) 
 			d.media[i] = mediaDesc{kind: sh.kind, proto: sh.proto, fmts: sh.fmts}
 			continue
 		}
-		pt := strconv.Itoa(int(f.pt))
-		fmts := pt
 		add := func(kind lineKind, value string) {
 			d.lines = append(d.lines, sdpLine{typ: 'a', media: i, kind: kind, value: value})
 		}
-		add(lineKeep, "rtpmap:"+pt+" "+f.codec.String()+"/8000")
+		var fmts []string
+		for _, c := range append([]audioFormat{f}, more...) {
+			pt := strconv.Itoa(int(c.pt))
+			fmts = append(fmts, pt)
+			add(lineKeep, "rtpmap:"+pt+" "+c.codec.String()+"/8000")
+		}
 		if f.events >= 0 {
 			ev := strconv.Itoa(f.events)
-			fmts += " " + ev
+			fmts = append(fmts, ev)
 			add(lineKeep, "rtpmap:"+ev+" telephone-event/8000")
 			add(lineFmtp, "fmtp:"+ev+" 0-15")
 		}
 		add(lineKeep, "ptime:20")
 		add(lineKeep, dir.String())
 		add(lineRTCP, "")
-		d.media[i] = mediaDesc{port: 1, kind: "audio", proto: sh.proto, fmts: fmts}
+		d.media[i] = mediaDesc{port: 1, kind: "audio", proto: sh.proto, fmts: strings.Join(fmts, " ")}
 	}
 	return d
 }
+
+// The engine's late offer (to an INVITE without SDP): PCMU, PCMA and
+// telephone-event at their usual payload types, one audio stream.
+var (
+	lateOfferShapes = []streamShape{{kind: "audio", proto: "RTP/AVP"}}
+	lateOfferPCMU   = audioFormat{ok: true, codec: PCMU, pt: 0, events: 101}
+	lateOfferPCMA   = audioFormat{ok: true, codec: PCMA, pt: 8, events: -1}
+)
 
 // shapesOf are the m= lines of d as the engine repeats them. The proto is
 // written in the relay's spelling (RTP/AVP or RTP/AVPF for the engine's

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"math"
 	"net/netip"
 	"os"
 	"strconv"
@@ -82,21 +81,6 @@ func wavSamples(t *testing.T, path string) []int16 {
 	return out
 }
 
-// correlation is the normalised correlation of x and y over their common
-// length: 1 for the same signal, ~0 for unrelated ones.
-func correlation(x, y []int16) float64 {
-	n := min(len(x), len(y))
-	var xy, xx, yy float64
-	for i := 0; i < n; i++ {
-		a, b := float64(x[i]), float64(y[i])
-		xy, xx, yy = xy+a*b, xx+a*a, yy+b*b
-	}
-	if xx == 0 || yy == 0 {
-		return 0
-	}
-	return xy / math.Sqrt(xx*yy)
-}
-
 // TestEnginePlaysPromptToA: the engine answers A's PCMU offer from A's
 // relay port, plays a prompt there as one paced RTP stream of its own, and
 // A, decoding what it received, hears the prompt's file.
@@ -148,7 +132,7 @@ func TestEnginePlaysPromptToA(t *testing.T) {
 	if el := time.Since(start); el < prompt.Duration()*8/10 {
 		t.Errorf("%d frames arrived in %v: not paced", prompt.Frames(), el)
 	}
-	if c := correlation(heard, wavSamples(t, path)); c < 0.99 {
+	if c := testkit.Correlation(heard, wavSamples(t, path)); c < 0.99 {
 		t.Errorf("what A heard correlates %.3f with the prompt's file", c)
 	}
 	a.ExpectNothing()
@@ -170,6 +154,18 @@ func digitsOf(t *testing.T, s *media.Session, n int) string {
 		}
 	}
 	return string(got)
+}
+
+// keyed has e key ks (a fresh sender with SSRC ssrc) and checks that the
+// session reports exactly those keys.
+func keyed(t *testing.T, s *media.Session, e *endpoint, to netip.AddrPort, ssrc uint32, ks string) {
+	t.Helper()
+	w := &media.EventWriter{PT: 101, SSRC: ssrc}
+	var ts uint32
+	keys(t, e, to, w, &ts, ks)
+	if got := digitsOf(t, s, len(ks)); got != ks {
+		t.Fatalf("keys %q, want %q", got, ks)
+	}
 }
 
 func noMoreDigits(t *testing.T, s *media.Session) {
@@ -249,26 +245,26 @@ func TestEngineBargeIn(t *testing.T) {
 	for range 5 {
 		a.Recv()
 	}
-	w := &media.EventWriter{PT: 101, SSRC: 1}
-	var ts uint32
-	keys(t, a, relayA, w, &ts, "7")
-	if got := digitsOf(t, s, 1); got != "7" {
-		t.Fatalf("key %q", got)
-	}
+	keyed(t, s, a, relayA, 1, "7")
 	pb.Stop()
 	waitDone(t, pb, "the stopped prompt")
 	if pb.Completed() {
 		t.Error("a stopped prompt is Completed")
 	}
-	n := 5
-	for {
-		if _, ok := a.Next(testkit.QuietPeriod); !ok {
-			break
-		}
-		n++
+	// Once Done, nothing more is sent: A gets exactly what was played, and
+	// that is not the whole prompt.
+	played := s.Stats().PlayedToA
+	if played >= uint64(prompt.Frames()) {
+		t.Fatalf("%d of %d frames played: the prompt was not stopped", played, prompt.Frames())
 	}
-	if n >= prompt.Frames()/2 {
-		t.Fatalf("A received %d of %d frames: the prompt was not stopped", n, prompt.Frames())
+	got := uint64(5)
+	for got < played {
+		a.Recv()
+		got++
+	}
+	a.ExpectNothing()
+	if after := s.Stats().PlayedToA; after != played {
+		t.Fatalf("%d frames played after Done", after-played)
 	}
 }
 
@@ -305,9 +301,14 @@ func TestEngineRingbackThenBridge(t *testing.T) {
 	if relayB == relayA {
 		t.Fatal("B is offered A's relay port")
 	}
-	if !strings.Contains(string(offer), "m=audio "+itoa(int(relayB.Port()))+" RTP/AVP 0 101\r\n") ||
-		strings.Contains(string(offer), "127.0.0.1 "+itoa(a.Port())) || strings.Contains(string(offer), itoa(a.Port())) {
+	if !strings.Contains(string(offer), "m=audio "+itoa(int(relayB.Port()))+" RTP/AVP 0 101\r\n") {
 		t.Fatalf("offer to B:\n%s", offer)
+	}
+	// A's port is no number of the offer (A's address is the relay's own).
+	for _, n := range strings.FieldsFunc(string(offer), func(r rune) bool { return r < '0' || r > '9' }) {
+		if n == itoa(a.Port()) || n == itoa(a.Port()+1) {
+			t.Fatalf("the offer to B names A's port %s:\n%s", n, offer)
+		}
 	}
 	ring := media.MustTone(media.ChinaRingback)
 	pb, err := s.Play(media.SideA, ring, media.Loop())
@@ -320,6 +321,8 @@ func TestEngineRingbackThenBridge(t *testing.T) {
 		t.Fatal(err)
 	}
 	var engineSSRC uint32
+	var heard []int16
+	pcm := make([]int16, 160)
 	for i := range 10 {
 		p := rtpOf(t, a.Recv())
 		if i == 0 {
@@ -328,6 +331,11 @@ func TestEngineRingbackThenBridge(t *testing.T) {
 		if p.SSRC != engineSSRC || !bytes.Equal(p.Payload, ring.Frame(media.PCMU, i)) {
 			t.Fatalf("ringback frame %d differs", i)
 		}
+		media.PCMU.Decode(pcm, p.Payload)
+		heard = append(heard, pcm...)
+	}
+	if p := testkit.TonePower(heard, 450, 8000); p < 0.9 {
+		t.Fatalf("A hears 450 Hz at %.2f of its power, not the ringback", p)
 	}
 	// B's early media: it reaches A and the ringback yields to it.
 	rtpFrom(t, b, relayB, 0xb0b, 0xB1, 5)
@@ -563,12 +571,7 @@ func TestEngineStateErrors(t *testing.T) {
 	if err := s.AcceptB(pcma, true); !errors.Is(err, media.ErrUnsupportedMedia) {
 		t.Fatalf("B answering PCMA to a PCMU offer: %v", err)
 	}
-	w := &media.EventWriter{PT: 101, SSRC: 3}
-	var ts uint32
-	keys(t, a, relayA, w, &ts, "5")
-	if got := digitsOf(t, s, 1); got != "5" {
-		t.Fatalf("after the refused answer: %q", got)
-	}
+	keyed(t, s, a, relayA, 3, "5")
 	b.ExpectNothing()
 	// A re-INVITE of A's while the engine answers: answered again on the
 	// same port.
@@ -623,3 +626,184 @@ func TestEngineCloseStopsPlayback(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestBeepOnRelayedCallUsesAnsweredCodec: on a call the relay bridged
+// from the start (AXB), the warning beep reaches each side in the codec
+// the answer chose: A offered PCMU and PCMA, B answered PCMA, so A is sent
+// PCMA although PCMU came first in its own offer; G.729 calls cannot be
+// beeped (ErrUnsupportedMedia). Before, A was sent PCMU, which B's answer
+// had ruled out.
+func TestBeepOnRelayedCallUsesAnsweredCodec(t *testing.T) {
+	r := newRelay(t, 29180, 29199)
+	a, b := listen(t), listen(t)
+	s := r.NewSession(zerolog.Nop())
+	defer s.Close()
+	mustRewrite(t, s, media.SideA, testkit.Offer{Port: a.Port(), Formats: []int{0, 8, 101}}.SDP())
+	mustRewrite(t, s, media.SideB, testkit.Offer{Port: b.Port(), Formats: []int{8, 101}}.SDP())
+	beep := media.MustTone(media.WarningBeep)
+	for _, c := range []struct {
+		side media.Side
+		e    *endpoint
+	}{{media.SideA, a}, {media.SideB, b}} {
+		pb, err := s.Play(c.side, beep, media.Replace())
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := rtpOf(t, c.e.Recv())
+		if p.PayloadType != 8 || !bytes.Equal(p.Payload, beep.Frame(media.PCMA, 0)) {
+			t.Fatalf("side %v got payload type %d, want PCMA (8)", c.side, p.PayloadType)
+		}
+		pb.Stop()
+		waitDone(t, pb, "the beep")
+	}
+
+	g729 := r.NewSession(zerolog.Nop())
+	defer g729.Close()
+	mustRewrite(t, g729, media.SideA, testkit.Offer{Port: a.Port(), Formats: []int{18, 0}}.SDP())
+	mustRewrite(t, g729, media.SideB, testkit.Offer{Port: b.Port(), Formats: []int{18}}.SDP())
+	if _, err := g729.Play(media.SideA, beep, media.Replace()); !errors.Is(err, media.ErrUnsupportedMedia) {
+		t.Fatalf("beep on a G.729 call: %v", err)
+	}
+}
+
+// TestEngineDetachB: B's leg fails after its early media began: DetachB
+// makes B's still-arriving packets strangers, so the prompt the engine then
+// plays to A is not cut short by them, and A's keys are the engine's
+// again. Without it, B's first late packet would stop the prompt.
+func TestEngineDetachB(t *testing.T) {
+	r := newRelay(t, 29200, 29219)
+	a, b := listen(t), listen(t)
+	s, relayA := answered(t, r, a)
+	offer, err := s.OfferB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	relayB := testkit.MustAudioAddr(t, offer)
+	if err := s.AcceptB(testkit.Offer{Port: b.Port(), Formats: []int{0, 101}}.SDP(), false); err != nil {
+		t.Fatal(err)
+	}
+	rtpFrom(t, b, relayB, 0xb0b, 0xB1, 3)
+	for range 3 {
+		if p := rtpOf(t, a.Recv()); p.SSRC != 0xb0b {
+			t.Fatalf("early media: got ssrc %x", p.SSRC)
+		}
+	}
+	if err := s.DetachB(); err != nil {
+		t.Fatal(err)
+	}
+	sorry := media.MustTone(media.WarningBeep)
+	pb, err := s.Play(media.SideA, sorry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rtpFrom(t, b, relayB, 0xb0b, 0xB2, 5)
+	waitDone(t, pb, "the prompt after B failed")
+	if !pb.Completed() {
+		t.Fatal("B's late packets cut the prompt short")
+	}
+	for i := 0; i < sorry.Frames(); i++ {
+		if p := rtpOf(t, a.Recv()); p.SSRC == 0xb0b {
+			t.Fatalf("B's late packet reached A")
+		}
+	}
+	keyed(t, s, a, relayA, 4, "0")
+	b.ExpectNothing()
+}
+
+// TestEngineLateOffer: A's INVITE came without SDP: the engine offers PCMU,
+// PCMA and telephone-event from A's relay port, A answers PCMA in its ACK,
+// and the engine then plays in PCMA, decodes A's keys and offers B PCMA.
+func TestEngineLateOffer(t *testing.T) {
+	r := newRelay(t, 29220, 29239)
+	a := listen(t)
+	s := r.NewSession(zerolog.Nop())
+	defer s.Close()
+	offer, err := s.OfferA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	relayA := testkit.MustAudioAddr(t, offer)
+	for _, want := range []string{" RTP/AVP 0 8 101\r\n", "a=rtpmap:0 PCMU/8000\r\n", "a=rtpmap:8 PCMA/8000\r\n", "a=rtpmap:101 telephone-event/8000\r\n"} {
+		if !strings.Contains(string(offer), want) {
+			t.Fatalf("late offer lacks %q:\n%s", want, offer)
+		}
+	}
+	if again, err := s.OfferA(); err != nil || testkit.MustAudioAddr(t, again) != relayA {
+		t.Fatalf("repeated late offer: %v", err)
+	}
+	if _, err := s.Play(media.SideA, media.MustTone(media.WarningBeep)); !errors.Is(err, media.ErrUnsupportedMedia) {
+		t.Fatalf("Play before A's answer: %v", err)
+	}
+	if err := s.AcceptA(testkit.Offer{Port: a.Port(), Formats: []int{18}}.SDP()); !errors.Is(err, media.ErrUnsupportedMedia) {
+		t.Fatalf("A answering G.729: %v", err)
+	}
+	if err := s.AcceptA(testkit.Offer{Port: a.Port(), Formats: []int{8, 101}}.SDP()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AcceptA(testkit.Offer{Port: a.Port(), Formats: []int{8, 101}}.SDP()); !errors.Is(err, media.ErrEngineAnswers) {
+		t.Fatalf("second AcceptA: %v", err)
+	}
+	beep := media.MustTone(media.WarningBeep)
+	pb, err := s.Play(media.SideA, beep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := rtpOf(t, a.Recv()); p.PayloadType != 8 || !bytes.Equal(p.Payload, beep.Frame(media.PCMA, 0)) {
+		t.Fatalf("played payload type %d, want PCMA", p.PayloadType)
+	}
+	pb.Stop()
+	keyed(t, s, a, relayA, 5, "42")
+	toB, err := s.OfferB()
+	if err != nil || !strings.Contains(string(toB), " RTP/AVP 8 101\r\n") {
+		t.Fatalf("offer to B (%v):\n%s", err, toB)
+	}
+	// A plain session with SDP already refuses a late offer.
+	plain := r.NewSession(zerolog.Nop())
+	defer plain.Close()
+	mustRewrite(t, plain, media.SideA, sdpFor("a", a.Port(), a.Port()+1))
+	if _, err := plain.OfferA(); !errors.Is(err, media.ErrEngineAnswers) {
+		t.Fatalf("OfferA after Rewrite: %v", err)
+	}
+	if err := plain.AcceptA(sdpFor("a", a.Port(), a.Port()+1)); !errors.Is(err, media.ErrEngineAnswers) {
+		t.Fatalf("AcceptA without OfferA: %v", err)
+	}
+}
+
+// TestEnginePlaysNothingToAHolding: A's SDP says it does not receive
+// (sendonly: A holds): the engine's frames are skipped while the prompt's
+// time runs; after A's re-INVITE back to sendrecv, A hears the next one.
+// Before, the engine sent to a party that had asked for no media.
+func TestEnginePlaysNothingToAHolding(t *testing.T) {
+	r := newRelay(t, 29240, 29259)
+	a := listen(t)
+	s := r.NewSession(zerolog.Nop())
+	defer s.Close()
+	holding := testkit.Offer{Port: a.Port(), Formats: []int{0, 101}, Attrs: []string{"sendonly"}}.SDP()
+	ans, err := s.Answer(holding)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(ans), "a=recvonly\r\n") {
+		t.Fatalf("answer to a sendonly offer:\n%s", ans)
+	}
+	beep := media.MustTone(media.WarningBeep)
+	pb, err := s.Play(media.SideA, beep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, pb, "the beep to a holding A")
+	if !pb.Completed() || s.Stats().PlayedToA != 0 {
+		t.Fatalf("completed %v, %d frames sent to a holding A", pb.Completed(), s.Stats().PlayedToA)
+	}
+	a.ExpectNothing()
+	if _, err := s.Answer(offerA(a)); err != nil {
+		t.Fatal(err)
+	}
+	if pb, err = s.Play(media.SideA, beep); err != nil {
+		t.Fatal(err)
+	}
+	if p := rtpOf(t, a.Recv()); !bytes.Equal(p.Payload, beep.Frame(media.PCMU, 0)) {
+		t.Fatal("A back from hold does not hear the beep")
+	}
+	pb.Stop()
+}

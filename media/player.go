@@ -13,7 +13,9 @@ import (
 // socket to the address the relay sends it everything else (its latched
 // source, else its SDP address), as an RTP stream of its own (SSRC, sequence
 // and timestamps the engine's, running on across plays; each play begins a
-// talkspurt with the marker bit). One goroutine per playback paces the
+// talkspurt with the marker bit). Frames for a side whose SDP has it not
+// receive (sendonly, inactive, c=0.0.0.0: on hold) are skipped as the
+// sound's time runs on. One goroutine per playback paces the
 // frames at 20 ms; a packet costs no allocation (the frames are encoded
 // when the sound is made, the header is written into a buffer the stream
 // keeps).
@@ -101,13 +103,17 @@ func (s *Session) Play(side Side, sound *Sound, opts ...PlayOption) (*Playback, 
 		return nil, fmt.Errorf("media: play to %s: %w", side, ErrSessionClosed)
 	}
 	st := s.playStream()
-	if st == nil || !st.recv[side].ok {
-		return nil, fmt.Errorf("media: play to %s: %w: the side receives no PCMU or PCMA audio", side, ErrUnsupportedMedia)
+	if st == nil {
+		return nil, fmt.Errorf("media: play to %s: %w: no audio stream", side, ErrUnsupportedMedia)
 	}
-	pb.format = st.recv[side]
+	f, ok := st.playFormat(side)
+	if !ok {
+		return nil, fmt.Errorf("media: play to %s: %w: the call's audio is neither PCMU nor PCMA", side, ErrUnsupportedMedia)
+	}
+	pb.format = f
 	out := s.out[side]
 	if out == nil {
-		out = newRTPSender(st.pairs[side].conn(kindRTP), &st.dest[side][kindRTP], &s.played[side])
+		out = newRTPSender(st.pairs[side].conn(kindRTP), &st.dest[side][kindRTP], &st.hears[side], &s.played[side])
 		s.out[side] = out
 	}
 	prev := s.playing[side].Swap(pb)
@@ -131,6 +137,20 @@ func (s *Session) playStream() *stream {
 		}
 	}
 	return nil
+}
+
+// playFormat is the G.711 format side can receive on st: one its own SDP
+// lists and, once the other side has spoken, the other side's lists too
+// (after an offer of PCMU and PCMA answered with PCMA, the offerer is sent
+// PCMA): the first G.711 format of the side's own list, else of the other's.
+func (st *stream) playFormat(side Side) (audioFormat, bool) {
+	other := side.other()
+	for _, f := range [2]audioFormat{st.recv[side], st.recv[other]} {
+		if f.ok && st.pts[side].has(int(f.pt)) && (st.pts[other] == ptSet{} || st.pts[other].has(int(f.pt))) {
+			return f, true
+		}
+	}
+	return audioFormat{}, false
 }
 
 // play sends pb's frames, one per tick, after prev (if any) has stopped.
@@ -173,6 +193,7 @@ func (s *Session) play(pb *Playback, prev *Playback, out *rtpSender) {
 type rtpSender struct {
 	conn  *net.UDPConn
 	dest  *atomicDest
+	hears *atomic.Bool // the side receives (not on hold)
 	sent  *atomic.Uint64
 	ssrc  uint32
 	seq   uint16
@@ -182,10 +203,10 @@ type rtpSender struct {
 	wrote bool
 }
 
-func newRTPSender(conn *net.UDPConn, dest *atomicDest, sent *atomic.Uint64) *rtpSender {
+func newRTPSender(conn *net.UDPConn, dest *atomicDest, hears *atomic.Bool, sent *atomic.Uint64) *rtpSender {
 	// Random SSRC and starting sequence number and timestamp (RFC 3550
 	// 5.1): nothing in the stream reveals the session or the call's age.
-	return &rtpSender{conn: conn, dest: dest, sent: sent,
+	return &rtpSender{conn: conn, dest: dest, hears: hears, sent: sent,
 		ssrc: rand.Uint32(), seq: uint16(rand.Uint32()), ts: rand.Uint32()}
 }
 
@@ -215,7 +236,7 @@ func (o *rtpSender) send(frame []byte, pt uint8, marker bool, now int64) {
 	binary.BigEndian.PutUint32(b[8:], o.ssrc)
 	copy(b[12:], frame)
 	d := o.dest.Load()
-	if d == nil || !sendable(d.addr) {
+	if d == nil || !sendable(d.addr) || !o.hears.Load() {
 		return // the side is on hold or not known: the frame is skipped, as time runs on
 	}
 	if _, err := o.conn.WriteToUDPAddrPort(b, d.addr); err == nil {

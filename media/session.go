@@ -70,6 +70,18 @@ type stream struct {
 	// recv is the G.711 format each side receives on the stream, from its
 	// latest SDP (guarded by Session.mu): what the engine plays to it.
 	recv [2]audioFormat
+	pts  [2]ptSet // the payload types of each side's latest m= line (guarded by Session.mu)
+	// hears is whether each side's latest SDP has it receive on the
+	// stream (not sendonly or inactive: on hold); the engine's playing
+	// skips the frames of a side that does not, as time runs on.
+	hears [2]atomic.Bool
+}
+
+// described records what side's latest SDP says of the stream: the G.711
+// format it receives, its payload types and its direction. Under Session.mu.
+func (st *stream) described(side Side, f audioFormat, pts ptSet, dir Direction) {
+	st.recv[side], st.pts[side] = f, pts
+	st.hears[side].Store(dir&DirRecv != 0)
 }
 
 // dest is what the relay knows of one side's address for one socket kind. A
@@ -194,6 +206,7 @@ func (s *Session) rewrite(from Side, sdp []byte, answer bool) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("media: rewrite SDP from %s: %w", from, err)
 	}
+	dirs := d.directions()
 	now := time.Now().UnixNano()
 	ports := make([]int, len(d.media))
 	for i, m := range d.media {
@@ -205,7 +218,7 @@ func (s *Session) rewrite(from Side, sdp []byte, answer bool) ([]byte, error) {
 			s.start(st, i, p)
 		}
 		s.learn(st, i, from, m, now)
-		st.recv[from] = d.g711Format(i)
+		st.described(from, d.g711Format(i), m.pts, dirs[i])
 		if m.port != 0 {
 			ports[i] = st.pairs[to].port
 			s.reveal(st, i, to, now)
@@ -213,7 +226,7 @@ func (s *Session) rewrite(from Side, sdp []byte, answer bool) ([]byte, error) {
 	}
 	s.spoke[from] = true
 	s.lines[from] = len(d.media)
-	s.dirs[from] = d.directions()
+	s.dirs[from] = dirs
 	if answer {
 		s.late = false
 	}

@@ -4,23 +4,9 @@ import (
 	"math"
 	"testing"
 	"time"
-)
 
-// goertzel is the relative power of freq in pcm (0 to about 1 for a pure
-// full-scale tone): how the tests find a tone in what a party heard.
-func goertzel(pcm []int16, freq float64) float64 {
-	coeff := 2 * math.Cos(2*math.Pi*freq/sampleRate)
-	var s1, s2, energy float64
-	for _, v := range pcm {
-		x := float64(v) / math.MaxInt16
-		s1, s2 = x+coeff*s1-s2, s1
-		energy += x * x
-	}
-	if energy == 0 {
-		return 0
-	}
-	return (s1*s1 + s2*s2 - coeff*s1*s2) / (energy * float64(len(pcm)) / 2)
-}
+	"github.com/xbridge/xbridge/internal/testkit"
+)
 
 // TestRingbackCadence: the China default is 1 s of 450 Hz then 4 s of
 // silence, in frames of both codecs, and the tone is 450 Hz (not 1000).
@@ -35,10 +21,10 @@ func TestRingbackCadence(t *testing.T) {
 	for _, c := range []Codec{PCMU, PCMA} {
 		pcm := s.PCM(c)
 		on, off := pcm[:50*frameSamples], pcm[50*frameSamples:]
-		if p := goertzel(on, 450); p < 0.9 {
+		if p := testkit.TonePower(on, 450, sampleRate); p < 0.9 {
 			t.Errorf("%s: 450 Hz power %.2f in the burst, want > 0.9", c, p)
 		}
-		if p := goertzel(on, 1000); p > 0.01 {
+		if p := testkit.TonePower(on, 1000, sampleRate); p > 0.01 {
 			t.Errorf("%s: 1000 Hz power %.2f in a 450 Hz burst", c, p)
 		}
 		for i, v := range off {
@@ -62,7 +48,7 @@ func TestWarningBeep(t *testing.T) {
 	pcm := s.PCM(PCMA)
 	for burst := 0; burst < 3; burst++ {
 		on := pcm[burst*20*frameSamples : (burst*20+10)*frameSamples]
-		if p := goertzel(on, 1000); p < 0.9 {
+		if p := testkit.TonePower(on, 1000, sampleRate); p < 0.9 {
 			t.Errorf("burst %d: 1000 Hz power %.2f", burst, p)
 		}
 	}

@@ -67,7 +67,9 @@ type lookupKind struct {
 func lookupKinds(s scaleSample) []lookupKind {
 	return []lookupKind{
 		{"x_caller", s.pairs, func(ctx context.Context, db *DB, t scaleTarget) (Binding, error) { return db.Lookup(ctx, t.x, t.key) }},
-		{"x_ext", s.exts, func(ctx context.Context, db *DB, t scaleTarget) (Binding, error) { return db.LookupExtension(ctx, t.x, t.key) }},
+		{"x_ext", s.exts, func(ctx context.Context, db *DB, t scaleTarget) (Binding, error) {
+			return db.LookupExtension(ctx, t.x, t.key)
+		}},
 	}
 }
 
