@@ -168,6 +168,12 @@ func (s *ivrSIP) acceptB(res *sip.Response) error {
 	return nil
 }
 
+func (s *ivrSIP) detachB() {
+	if err := s.c.media.DetachB(); err != nil {
+		s.c.log.Debug().Err(err).Msg("detach b's media")
+	}
+}
+
 // up is the bridge: from here the call is watched and recorded as any
 // answered call.
 func (s *ivrSIP) up() {

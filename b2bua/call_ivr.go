@@ -41,6 +41,9 @@ type ivrIO interface {
 	earlyB(res *sip.Response)
 	// acceptB takes B's answer: the relay bridges A and B.
 	acceptB(res *sip.Response) error
+	// detachB forgets B's early media once B's leg failed, so that what
+	// B's network still sends cannot cut the prompt A then hears short.
+	detachB()
 	// up marks the call answered: its record, its talk time, the caller
 	// remembered for A's callback.
 	up()
@@ -193,6 +196,7 @@ func (c *call) unavailableFromIVR(ev event) state {
 	} else {
 		c.log.Info().Err(ev.err).Msg("b leg transaction ended without answer")
 	}
+	c.ivr.detachB()
 	return c.lastPrompt(ivr.PromptUnavailable)
 }
 
@@ -201,6 +205,7 @@ func (c *call) unavailableFromIVR(ev event) state {
 func (c *call) rangTooLongFromIVR(event) state {
 	c.log.Info().Dur("after", c.answerTimeout).Msg("no answer from b leg")
 	c.stopB()
+	c.ivr.detachB()
 	return c.lastPrompt(ivr.PromptUnavailable)
 }
 

@@ -56,6 +56,7 @@ func (r *ivrRecorder) acceptB(res *sip.Response) error {
 	r.add("bridge %s", res.Body())
 	return r.acceptErr
 }
+func (r *ivrRecorder) detachB()                        { r.add("detach B") }
 func (r *ivrRecorder) up()                             { r.add("up") }
 func (r *ivrRecorder) armAt(k eventKind, at time.Time) { r.add("timer %s +%v", k, at.Sub(ivrT0)) }
 func (r *ivrRecorder) now() time.Time                  { return r.clock }
@@ -126,20 +127,20 @@ func TestIVRStateTable(t *testing.T) {
 		}},
 		{name: "B busy: A hears why, then the BYE", steps: []ivrStep{
 			{0, collect("1234"), stateBCallingFromIVR, "A 200 engine-sdp; lookup 1234; stop; INVITE B from ivr; play ringback #1 looped; timer answer-timeout"},
-			{1 * s, busy, stateEngineAnswered, "stop; play callee-unavailable #2; timer menu-timer +31s"},
+			{1 * s, busy, stateEngineAnswered, "detach B; stop; play callee-unavailable #2; timer menu-timer +31s"},
 			{3 * s, played(2), stateEnding, "BYE A"},
 			{3 * s, legsClosed, stateEnded, "release (engine)"},
 		}},
 		{name: "B rings too long: cancelled, A told; B's 2xx crossing the CANCEL is hung up", steps: []ivrStep{
 			{0, collect("1234"), stateBCallingFromIVR, "A 200 engine-sdp; lookup 1234; stop; INVITE B from ivr; play ringback #1 looped; timer answer-timeout"},
 			{1 * s, ringing, stateBCallingFromIVR, ""},
-			{60 * s, fired(evAnswerTimeout), stateEngineAnswered, "CANCEL B; stop; play callee-unavailable #2; timer menu-timer +1m30s"},
+			{60 * s, fired(evAnswerTimeout), stateEngineAnswered, "CANCEL B; detach B; stop; play callee-unavailable #2; timer menu-timer +1m30s"},
 			{60 * s, answered, stateEngineAnswered, `ACK B; BYE B (SIP;cause=487;text="answered after cancel")`},
 			{62 * s, played(2), stateEnding, "BYE A"},
 		}},
 		{name: "B never rang: its INVITE is given up, not cancelled", steps: []ivrStep{
 			{0, collect("1234"), stateBCallingFromIVR, "A 200 engine-sdp; lookup 1234; stop; INVITE B from ivr; play ringback #1 looped; timer answer-timeout"},
-			{60 * s, fired(evAnswerTimeout), stateEngineAnswered, "abandon B; stop; play callee-unavailable #2; timer menu-timer +1m30s"},
+			{60 * s, fired(evAnswerTimeout), stateEngineAnswered, "abandon B; detach B; stop; play callee-unavailable #2; timer menu-timer +1m30s"},
 			{90 * s, menuTimer, stateEnding, "stop; BYE A"},
 		}},
 		{name: "A hangs up while B rings", steps: []ivrStep{
