@@ -60,8 +60,8 @@ pcap_ms() { echo $((500 + ${#1} * 460)); }
 # call. A's phone listens on PHONE_PORT (media at MEDIA), the courier C
 # (media at MEDIA+4; SIPp binds -mp and -mp+2) dials X at
 # 127.0.0.1:TARGET_PORT, keys KEYS the KEYING way and hangs up HOLD_MS
-# later. Sets pair_uac_rc and pair_uas_rc; the statistics are in
-# DIR/{uac,uas}_stat.csv.
+# later. Sets pair_uac_rc and pair_uas_rc (SIPp's exit codes; 143 for a
+# phone stopped here); the statistics are in DIR/{uac,uas}_stat.csv.
 run_pair() {
 	local dir=$1 c=$2 keying=$3 keys=$4 x=$5 a=$6 uas_port=$7 target=$8 media=$9 hold=${10}
 	mkdir -p "$dir"
@@ -82,6 +82,18 @@ run_pair() {
 		-m 1 -d "$hold" -timeout 25s -timeout_error -recv_timeout 10s \
 		-stf uac_stat.csv -screen_file uac_screen.log -error_file uac_errors.log >uac.out 2>&1) &&
 		pair_uac_rc=0 || pair_uac_rc=$?
+	# A's phone ends 2 s after the BYE reached it (its timewait); one still
+	# waiting 6 s after the courier is done never got its call or its BYE:
+	# stop it rather than wait for its own timeout.
+	for _ in $(seq 60); do
+		kill -0 "$uas" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill "$uas" 2>/dev/null; then
+		wait "$uas" || true
+		pair_uas_rc=143 # as a shell reports a process ended by SIGTERM
+		return
+	fi
 	wait "$uas" && pair_uas_rc=0 || pair_uas_rc=$?
 }
 
