@@ -1,0 +1,128 @@
+package sippscenario
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xbridge/xbridge/internal/testkit"
+)
+
+// sippTimeout bounds every SIPp run of these tests, on top of SIPp's own
+// -timeout.
+const sippTimeout = 60 * time.Second
+
+// sippPath is the SIPp binary, or the test is skipped.
+func sippPath(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("sipp")
+	if err != nil {
+		t.Skip("sipp not installed (Debian package sip-tester)")
+	}
+	return p
+}
+
+// scenario is the path of a scenario of testdata/sipp.
+func scenario(t *testing.T, name string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("..", "..", "testdata", "sipp", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// sippCmd is a SIPp run in dir on 127.0.0.1 with the options every run
+// here shares: errors to errors.log, statistics to stat.csv.
+func sippCmd(t *testing.T, dir string, args ...string) *exec.Cmd {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), sippTimeout)
+	t.Cleanup(cancel)
+	all := append([]string{"-i", "127.0.0.1", "-mi", "127.0.0.1", "-m", "1", "-nostdin",
+		"-timeout", "30s", "-timeout_error", "-recv_timeout", "10s",
+		"-trace_err", "-error_file", "errors.log", "-trace_stat", "-stf", "stat.csv"}, args...)
+	cmd := exec.CommandContext(ctx, sippPath(t), all...)
+	cmd.Dir = dir
+	return cmd
+}
+
+// sippErrors is what SIPp wrote to errors.log in dir ("" when nothing).
+func sippErrors(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "errors.log"))
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// sippStat is the final value of a column of SIPp's stat.csv in dir, e.g.
+// "FailedRegexpShouldntMatch(C)".
+func sippStat(t *testing.T, dir, column string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "stat.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(rows) < 2 {
+		t.Fatalf("stat.csv has %d rows", len(rows))
+	}
+	head, last := strings.Split(rows[0], ";"), strings.Split(rows[len(rows)-1], ";")
+	for i, h := range head {
+		if h == column && i < len(last) {
+			return last[i]
+		}
+	}
+	t.Fatalf("stat.csv has no column %s", column)
+	return ""
+}
+
+// freePortPair is a port free together with the one two above it: SIPp
+// binds -mp for audio and -mp+2 for video.
+func freePortPair(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		p := testkit.FreePort(t)
+		a, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		b, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p+2))
+		a.Close()
+		if err == nil {
+			b.Close()
+			return p
+		}
+	}
+	t.Fatal("no two free media ports found after 50 tries")
+	return 0
+}
+
+// waitBound waits (bounded) until a process has bound UDP port on
+// 127.0.0.1: a bind of our own fails once it has.
+func waitBound(t *testing.T, port int) {
+	t.Helper()
+	for range 200 {
+		c, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			return
+		}
+		c.Close()
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("nothing bound udp port %d within 5 s", port)
+}
+
+func lastBytes(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
