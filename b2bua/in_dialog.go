@@ -135,6 +135,13 @@ func (e *Engine) establishedCall(req *sip.Request, tx sip.ServerTransaction) (*c
 	}
 	switch v {
 	case verdictMirror:
+		if c.ivr != nil && by == byA && req.Method == sip.INFO {
+			// A caller the engine answered keyed for the engine's menu: its
+			// INFO keys (a trailing # after the extension's last digit, keys
+			// pressed on into A's ringing) are the engine's, never A's.
+			e.engineAnswers(c, req, tx)
+			return nil, by
+		}
 		return c, by
 	case verdictEngine:
 		e.engineAnswers(c, req, tx)
