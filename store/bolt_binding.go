@@ -65,6 +65,7 @@ func (db *DB) CreateBinding(ctx context.Context, nb NewBinding) (Binding, bool, 
 			Model:     ModelAXB,
 			Pool:      nb.Pool,
 			X:         x,
+			Area:      bk.areaOf(x),
 			A:         nb.A,
 			B:         nb.B,
 			OrderID:   nb.OrderID,
@@ -118,48 +119,6 @@ func (bk buckets) newBindingID(now time.Time) (string, error) {
 	return "", errors.New("store: binding id collided three times")
 }
 
-// pickNumber applies the reuse rule: (X, A) and (X, B) must be neither live
-// nor quarantined. An explicit X is checked; otherwise the least loaded
-// number of the pool that fits wins, ties going to the lowest number (byte
-// order, which is numeric order for numbers of equal length).
-func (db *DB) pickNumber(bk buckets, nb NewBinding, now time.Time) (string, error) {
-	if bk.pools.Get([]byte(nb.Pool)) == nil {
-		return "", fmt.Errorf("store: pool %q does not exist: %w", nb.Pool, ErrNoNumber)
-	}
-	var scratch [2 * (maxPoolNumber + maxParty + 1)]byte
-	taken := func(x []byte, party string) bool {
-		k := append(append(append(scratch[:0], x...), sep), party...)
-		return bk.xParty.Get(k) != nil || bk.quarantined(k, now)
-	}
-	if nb.X != "" {
-		_, pool, ok := parseNumberValue(bk.numbers.Get([]byte(nb.X)))
-		if !ok || pool != nb.Pool {
-			return "", fmt.Errorf("store: x %s in pool %q: %w", nb.X, nb.Pool, ErrNotInPool)
-		}
-		for _, p := range [2]string{nb.A, nb.B} {
-			if taken([]byte(nb.X), p) {
-				return "", fmt.Errorf("store: %s on x %s: %w", p, nb.X, ErrPartyBusy)
-			}
-		}
-		return nb.X, nil
-	}
-	prefix := prefixKey(nb.Pool)
-	c := bk.poolLoad.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		if len(k) < len(prefix)+4 {
-			return "", fmt.Errorf("store: malformed pool index key %q", k)
-		}
-		x := k[len(prefix)+4:]
-		if string(x) == nb.A || string(x) == nb.B {
-			continue
-		}
-		if !taken(x, nb.A) && !taken(x, nb.B) {
-			return string(x), nil
-		}
-	}
-	return "", fmt.Errorf("store: pool %q has no number free for %s and %s: %w", nb.Pool, nb.A, nb.B, ErrNoNumber)
-}
-
 // insertBinding writes b and all its index keys. Every key handed to Put is
 // freshly allocated: bbolt keeps referencing it until the commit.
 func (bk buckets) insertBinding(b Binding) error {
@@ -191,7 +150,7 @@ func (bk buckets) insertBinding(b Binding) error {
 			return err
 		}
 	}
-	return bk.addLoad(b.X, +1)
+	return bk.addLoad(b.X, b.Model, +1)
 }
 
 // removeBinding deletes b and all its index keys, quarantines its pairs and
@@ -220,7 +179,7 @@ func (db *DB) removeBinding(bk buckets, b Binding, reason EndReason, now time.Ti
 			return Ended{}, fmt.Errorf("store: remove binding %s: order: %w", b.ID, err)
 		}
 	}
-	if q := db.opts.quarantine; q > 0 {
+	if q := db.quarantineOf(bk.poolSettings(b.Pool)); q > 0 {
 		until := now.Add(q)
 		for _, p := range [2]string{b.A, b.B} {
 			if err := bk.putQuarantine(pairKey(nil, b.X, p), until, b.ID); err != nil {
@@ -228,36 +187,10 @@ func (db *DB) removeBinding(bk buckets, b Binding, reason EndReason, now time.Ti
 			}
 		}
 	}
-	if err := bk.addLoad(b.X, -1); err != nil {
+	if err := bk.addLoad(b.X, b.Model, -1); err != nil {
 		return Ended{}, fmt.Errorf("store: remove binding %s: %w", b.ID, err)
 	}
 	return Ended{Binding: b, Reason: reason, At: now}, nil
-}
-
-func (bk buckets) putQuarantine(key []byte, until time.Time, id string) error {
-	if err := bk.clearQuarantine(key); err != nil {
-		return err
-	}
-	if err := bk.quarantine.Put(key, quarantineValue(until, id)); err != nil {
-		return err
-	}
-	return bk.quarExpiry.Put(timeKey(until, key), []byte{})
-}
-
-// clearQuarantine removes the entry for key and its expiry key, if any.
-func (bk buckets) clearQuarantine(key []byte) error {
-	v := bk.quarantine.Get(key)
-	if v == nil {
-		return nil
-	}
-	until, ok := timeOfKey(v)
-	if !ok {
-		return fmt.Errorf("malformed quarantine entry %q", key)
-	}
-	if err := bk.quarExpiry.Delete(timeKey(until, key)); err != nil {
-		return err
-	}
-	return bk.quarantine.Delete(key)
 }
 
 // GetBinding implements Store.
@@ -309,7 +242,7 @@ func (db *DB) DeleteBinding(ctx context.Context, id string) (Binding, error) {
 }
 
 // Lookup implements Store. It is on the call path: one read transaction,
-// two gets, one allocation for the record.
+// three gets (the third for X's area), one allocation for the record.
 func (db *DB) Lookup(ctx context.Context, x, party string) (Binding, error) {
 	if err := ctx.Err(); err != nil {
 		return Binding{}, fmt.Errorf("store: lookup: %w", err)
@@ -329,6 +262,7 @@ func (db *DB) Lookup(ctx context.Context, x, party string) (Binding, error) {
 			return ErrNotFound
 		}
 		bk.bindings = tx.Bucket(bucketBindings)
+		bk.numbers = tx.Bucket(bucketNumbers) // X's area (getBinding)
 		var err error
 		b, err = bk.getBinding(id)
 		return err
