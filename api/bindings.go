@@ -34,6 +34,8 @@ type bindingRequest struct {
 	TTLSeconds *int64  `json:"ttl_seconds"`
 	ExpiresAt  *string `json:"expires_at"`
 	OrderID    string  `json:"order_id"`
+	Area       string  `json:"area"`       // preferred area of X (pools.go)
+	AreaMatch  string  `json:"area_match"` // strict (default) or loose
 }
 
 type bindingList struct {
@@ -64,6 +66,10 @@ func (s *server) createBinding(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case errors.Is(err, store.ErrOrderConflict):
 		return conflict("conflict", fieldOrderID, "order_id is already bound to other parties")
+	case errors.Is(err, store.ErrNoNumber) && nb.Area != "" && nb.AreaMatch != store.AreaLoose:
+		return conflict("no_number", "area", "no number of area "+nb.Area+" in pool "+strconv.Quote(nb.Pool)+" is free for these parties")
+	case errors.Is(err, store.ErrNumberDisabled):
+		return conflict("number_disabled", "x", "x is disabled: it takes no new bindings")
 	case errors.Is(err, store.ErrNoNumber):
 		return conflict("no_number", fieldPoolName, "no number of pool "+strconv.Quote(nb.Pool)+" is free for these parties")
 	case errors.Is(err, store.ErrPartyBusy):
@@ -121,7 +127,11 @@ func (s *server) newBinding(req bindingRequest) (store.NewBinding, error) {
 	if err := checkOrderID(req.OrderID); err != nil {
 		return store.NewBinding{}, err
 	}
-	return store.NewBinding{Pool: pool, X: x, A: a, B: b, OrderID: req.OrderID, ExpiresAt: expires}, nil
+	area, match, err := areaOfRequest(req.Area, req.AreaMatch)
+	if err != nil {
+		return store.NewBinding{}, err
+	}
+	return store.NewBinding{Pool: pool, X: x, A: a, B: b, OrderID: req.OrderID, ExpiresAt: expires, Area: area, AreaMatch: match}, nil
 }
 
 // expiry turns exactly one of ttl_seconds and expires_at into an instant
