@@ -64,6 +64,9 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 		}
 		log.Info().Msg("store closed")
 	}()
+	if err := applyPools(ctx, st, cfg.Pools, log); err != nil {
+		return err
+	}
 
 	relay, err := media.NewRelay(media.Config{IP: cfg.MediaIP, PortMin: cfg.PortMin, PortMax: cfg.PortMax},
 		media.WithLogger(log.With().Str("component", "media").Logger()),
