@@ -63,7 +63,9 @@ func (d PoolSettingsDoc) settings() (store.PoolSettings, error) {
 	s := store.PoolSettings{
 		ExtensionLength:  d.ExtensionLength,
 		AllowRealDisplay: d.AllowRealDisplay,
-		Prompts:          d.Prompts,
+	}
+	if len(d.Prompts) > 0 {
+		s.Prompts = d.Prompts // an empty object is no overrides, like none
 	}
 	if q := d.QuarantineSeconds; q != nil {
 		if *q < 0 || *q > maxSettingSeconds {
