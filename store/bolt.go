@@ -199,7 +199,7 @@ func (bk buckets) getBinding(id []byte) (Binding, error) {
 	}
 	if b.Area == "" && bk.numbers != nil {
 		// The area is X's: read from X's number record (one get), it can
-		// never disagree with the pool.
+		// never disagree with the pool. Lookup has no numbers bucket.
 		b.Area = bk.areaOf(b.X)
 	}
 	return b, nil

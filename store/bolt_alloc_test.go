@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"sort"
 	"sync"
@@ -235,14 +236,23 @@ func TestConcurrentAllocation(t *testing.T) {
 	}
 }
 
+// allocBindings sizes BenchmarkAllocate; the scale figure is
+// -alloc-bindings=1000000 (about a minute to build).
+var allocBindings = flag.Int("alloc-bindings", 100_000, "live bindings BenchmarkAllocate builds over its 10,000 numbers")
+
 // BenchmarkAllocate measures the allocator alone (pick in a read
-// transaction, no commit) over a pool of 10,000 numbers carrying 100,000
-// live bindings; each request's A already has 20 bindings, so the taken set
-// is not empty. It reports the p50 and p99 of one pick. The store is built
-// in one transaction, so the benchmark is quick to start (-benchtime=2000x).
+// transaction, no commit) over a pool of 10,000 numbers carrying
+// -alloc-bindings live bindings (default 100,000); each request's A already
+// has 20 bindings, so the taken set is not empty. It reports the p50 and
+// p99 of one pick. The store is built directly in chunked transactions, so
+// the benchmark is quick to start (-benchtime=2000x).
 func BenchmarkAllocate(b *testing.B) {
 	db := openTest(b, WithQuarantine(time.Hour))
-	const numbers, bindings, perA = 10_000, 100_000, 20
+	const numbers, perA = 10_000, 20
+	bindings := *allocBindings - *allocBindings%1000
+	if bindings < 1000 {
+		b.Fatalf("-alloc-bindings %d: at least 1000", *allocBindings)
+	}
 	xs := make([]string, numbers)
 	for i := range xs {
 		xs[i] = fmt.Sprintf("1700%06d", i)
