@@ -40,7 +40,7 @@ func TestAreas(t *testing.T) {
 		{"strict by default", `"area":"010"`, 409, "no_number", "area", ""},
 		{"loose falls back", `"area":"010","area_match":"loose"`, 201, "", "", "021"},
 		{"bad area", `"area":"01x"`, 400, "invalid_field", "area", ""},
-		{"area too long", `"area":"0123456"`, 400, "invalid_field", "area", ""},
+		{"area too long", `"area":"012345678"`, 400, "invalid_field", "area", ""},
 		{"bad area_match", `"area":"010","area_match":"nearby"`, 400, "invalid_field", "area_match", ""},
 		{"area_match without area", `"area_match":"loose"`, 400, "invalid_field", "area_match", ""},
 		{"area not a string", `"area":10`, 400, "invalid_field", "area", ""},

@@ -35,7 +35,7 @@ func (s *server) addNumbers(w http.ResponseWriter, r *http.Request) error {
 	if len(req.Numbers) == 0 {
 		return invalidField("numbers", "at least one number is required")
 	}
-	if err := checkArea(req.Area); err != nil {
+	if err := checkAreaCode(req.Area); err != nil {
 		return err
 	}
 	numbers := make([]string, len(req.Numbers))
@@ -215,7 +215,7 @@ func (s *server) poolNumber(r *http.Request) (pool, x string, err error) {
 
 // areaOfRequest checks a binding request's area and area_match.
 func areaOfRequest(area, match string) (string, store.AreaMatch, error) {
-	if err := checkArea(area); err != nil {
+	if err := checkAreaCode(area); err != nil {
 		return "", "", err
 	}
 	switch m := store.AreaMatch(match); m {
@@ -228,10 +228,10 @@ func areaOfRequest(area, match string) (string, store.AreaMatch, error) {
 	return "", "", invalidField("area_match", "must be %q or %q, not %q", store.AreaStrict, store.AreaLoose, match)
 }
 
-// checkArea enforces the store's area rule (2 to 6 digits), naming the field.
-func checkArea(area string) error {
+// checkAreaCode enforces the store's area rule (2 to 8 digits), naming the field.
+func checkAreaCode(area string) error {
 	if err := store.CheckArea(area); err != nil {
-		return invalidField("area", "must be a city or region code of 2 to 6 digits, not %q", area)
+		return invalidField("area", "must be a city or region code of 2 to 8 digits, not %q", area)
 	}
 	return nil
 }

@@ -104,9 +104,9 @@ func initBuckets(bdb *bolt.DB) error {
 				return fmt.Errorf("bucket %s: %w", name, err)
 			}
 		}
-		if version == 1 {
-			if err := migrateV1(tx); err != nil {
-				return fmt.Errorf("upgrade schema 1 to 2: %w", err)
+		if version < 3 {
+			if err := migratePools(tx); err != nil {
+				return fmt.Errorf("upgrade schema %d to %d: %w", version, schemaVersion, err)
 			}
 		}
 		if fresh || version != schemaVersion {

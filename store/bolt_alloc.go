@@ -15,8 +15,9 @@ const maxFitDraws = 16
 // fitFunc is a per-candidate check beyond the reuse rule of the parties
 // (which the taken set below enforces exactly): the models whose fit depends
 // on X itself (an AXN needs X's free "any caller" slot, an AXE a free
-// extension) supply one. nil accepts every candidate.
-type fitFunc func(x []byte) (bool, error)
+// extension) supply one, e.g. bk.fits bound to the request. nil accepts
+// every candidate.
+type fitFunc func(x []byte) bool
 
 // pickNumber applies the reuse rule: (X, A) and (X, B) must be neither live
 // nor quarantined, and X must be enabled. An explicit X is checked;
@@ -35,6 +36,14 @@ func (db *DB) pickNumber(bk buckets, nb NewBinding, now time.Time) (string, erro
 // remaining number: O(pool) in the worst case, which only a pool nearly
 // full for this model reaches.
 func (db *DB) pick(bk buckets, nb NewBinding, now time.Time, fit fitFunc) (string, error) {
+	if err := CheckArea(nb.Area); err != nil {
+		return "", err
+	}
+	switch nb.AreaMatch {
+	case "", AreaStrict, AreaLoose:
+	default:
+		return "", invalidf("area_match %q is neither %q nor %q", nb.AreaMatch, AreaStrict, AreaLoose)
+	}
 	ps, err := bk.poolStatsOf(nb.Pool)
 	if err != nil {
 		return "", fmt.Errorf("store: pool %q does not exist: %w", nb.Pool, ErrNoNumber)
@@ -98,14 +107,8 @@ func (bk buckets) checkExplicit(nb NewBinding, parties []string, now time.Time, 
 			return "", fmt.Errorf("store: %s on x %s: %w", p, nb.X, ErrPartyBusy)
 		}
 	}
-	if fit != nil {
-		ok, err := fit([]byte(nb.X))
-		if err != nil {
-			return "", err
-		}
-		if !ok {
-			return "", fmt.Errorf("store: x %s does not fit: %w", nb.X, ErrPartyBusy)
-		}
+	if fit != nil && !fit([]byte(nb.X)) {
+		return "", fmt.Errorf("store: x %s does not fit: %w", nb.X, ErrPartyBusy)
 	}
 	return nb.X, nil
 }
@@ -178,14 +181,7 @@ func (d draw) pick(taken [][]byte, fit fitFunc) (x string, ok bool, err error) {
 		if err != nil {
 			return "", false, err
 		}
-		if fit == nil {
-			return string(x), true, nil
-		}
-		ok, err := fit(x)
-		if err != nil {
-			return "", false, err
-		}
-		if ok {
+		if fit == nil || fit(x) {
 			return string(x), true, nil
 		}
 		j, _ := slices.BinarySearch(skip, i)
@@ -204,11 +200,7 @@ func (d draw) pick(taken [][]byte, fit fitFunc) (x string, ok bool, err error) {
 		if err != nil {
 			return "", false, err
 		}
-		ok, err := fit(x)
-		if err != nil {
-			return "", false, err
-		}
-		if ok {
+		if fit(x) {
 			return string(x), true, nil
 		}
 	}

@@ -65,11 +65,6 @@ func (db *DB) AddAreaNumbers(ctx context.Context, pool, area string, numbers []s
 				return fmt.Errorf("store: add number %s: %w", n, err)
 			}
 		}
-		if len(fresh) == 0 && bk.pools.Get([]byte(pool)) == nil {
-			// Nothing new, but the pool did not exist: cannot happen, since
-			// a number that exists has a pool; keep the invariant anyway.
-			return fmt.Errorf("store: pool %q has numbers but no stats", pool)
-		}
 		added = len(fresh)
 		return nil
 	})

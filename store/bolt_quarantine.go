@@ -9,8 +9,22 @@ import (
 // A quarantined (x, party) pair has three keys: quarantine (x sep party ->
 // until, id), quar_expiry (until x sep party, for the sweeper) and
 // party_quar (party sep x -> until, so the allocator finds a party's
-// quarantined numbers without scanning the pool). The pool of x counts its
-// quarantined pairs, so Pool() need not scan.
+// quarantined numbers without scanning the pool). A quarantined AXE
+// extension is keyed x sep sep extension in the same buckets and has no
+// party_quar key. The pool of x counts both kinds, so Pool() need not scan.
+
+// partyQuarKey is the party_quar key of a quarantine key, or nil for an
+// extension's.
+func partyQuarKey(key []byte) ([]byte, error) {
+	x, party, ok := splitPair(key)
+	if !ok {
+		return nil, fmt.Errorf("malformed quarantine key %q", key)
+	}
+	if len(party) > 0 && party[0] == sep {
+		return nil, nil
+	}
+	return pairKey(nil, string(party), string(x)), nil
+}
 
 // splitPair cuts an x sep party key.
 func splitPair(key []byte) (x, party []byte, ok bool) {
@@ -25,9 +39,9 @@ func (bk buckets) putQuarantine(key []byte, until time.Time, id string) error {
 	if err := bk.clearQuarantine(key); err != nil {
 		return err
 	}
-	x, party, ok := splitPair(key)
-	if !ok {
-		return fmt.Errorf("malformed quarantine key %q", key)
+	pk, err := partyQuarKey(key)
+	if err != nil {
+		return err
 	}
 	if err := bk.quarantine.Put(key, quarantineValue(until, id)); err != nil {
 		return err
@@ -35,9 +49,12 @@ func (bk buckets) putQuarantine(key []byte, until time.Time, id string) error {
 	if err := bk.quarExpiry.Put(timeKey(until, key), []byte{}); err != nil {
 		return err
 	}
-	if err := bk.partyQuar.Put(pairKey(nil, string(party), string(x)), timeKey(until, nil)); err != nil {
-		return err
+	if pk != nil {
+		if err := bk.partyQuar.Put(pk, timeKey(until, nil)); err != nil {
+			return err
+		}
 	}
+	x, _, _ := splitPair(key)
 	return bk.countQuarantine(x, +1)
 }
 
@@ -60,16 +77,19 @@ func (bk buckets) clearQuarantine(key []byte) error {
 // dropQuarantine removes the quarantine and party_quar keys of key (its
 // quar_expiry key is the caller's) and counts it out of its pool.
 func (bk buckets) dropQuarantine(key []byte) error {
-	x, party, ok := splitPair(key)
-	if !ok {
-		return fmt.Errorf("malformed quarantine key %q", key)
+	pk, err := partyQuarKey(key)
+	if err != nil {
+		return err
 	}
 	if err := bk.quarantine.Delete(key); err != nil {
 		return err
 	}
-	if err := bk.partyQuar.Delete(pairKey(nil, string(party), string(x))); err != nil {
-		return err
+	if pk != nil {
+		if err := bk.partyQuar.Delete(pk); err != nil {
+			return err
+		}
 	}
+	x, _, _ := splitPair(key)
 	return bk.countQuarantine(x, -1)
 }
 

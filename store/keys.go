@@ -33,10 +33,12 @@ var (
 
 const (
 	sep = 0x00
-	// schemaVersion 2 (issue 6) added areas, disabled numbers, the dense
-	// allocation indexes, the party-keyed quarantine and pool settings, and
-	// dropped pool_load; migrate.go upgrades a version 1 file on open.
-	schemaVersion = 2
+	// schemaVersion 3 (issue 6, pools) added areas, disabled numbers, the
+	// dense allocation indexes, the party-keyed quarantine and pool
+	// settings, and dropped pool_load; migrate.go upgrades a version 1 or 2
+	// file on open. Version 2 (issue 6, bindings: the AXN/AXE buckets and
+	// record version 2) kept version 1's pool layout.
+	schemaVersion = 3
 )
 
 // pairKey is x sep party (x_party, quarantine) or party sep x (party_x).

@@ -8,18 +8,18 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// bucketPoolLoadV1 was schema 1's allocation index (pool sep be32(live
-// bindings) x -> ""): least loaded first. Schema 2 draws at random from the
-// dense indexes instead.
+// bucketPoolLoadV1 was the allocation index of schemas 1 and 2 (pool sep
+// be32(live bindings) x -> ""): least loaded first. Schema 3 draws at
+// random from the dense indexes instead.
 var bucketPoolLoadV1 = []byte("pool_load")
 
-// migrateV1 upgrades a schema 1 file in the caller's transaction (the new
-// buckets exist, empty): every number gets a record with no area and its
-// positions in the dense indexes, the pool counters are rebuilt (schema 1
-// had only AXB bindings), the party-keyed quarantine index is built from the
-// quarantine, and pool_load goes. The bindings and their indexes keep their
-// format.
-func migrateV1(tx *bolt.Tx) error {
+// migratePools upgrades the pool buckets of a schema 1 or 2 file (the same
+// pool layout) in the caller's transaction, the new buckets existing and
+// empty: every number gets a record with no area and its positions in the
+// dense indexes, the pool counters are rebuilt from the numbers and the
+// bindings, the party-keyed quarantine index from the quarantine, and
+// pool_load goes. Bindings and their indexes keep their format.
+func migratePools(tx *bolt.Tx) error {
 	bk := bucketsOf(tx)
 	type v1Number struct {
 		x     []byte
@@ -60,9 +60,22 @@ func migrateV1(tx *bolt.Tx) error {
 		} else {
 			as.idle++
 		}
-		ps.bindings[modelSlot(ModelAXB)] += uint64(n.count)
 		as.bindings += uint64(n.count)
 		stats[n.pool], areas[n.pool] = ps, as
+	}
+	// Live bindings per model: schema 2 has AXN and AXE too.
+	err = bk.bindings.ForEach(func(k, v []byte) error {
+		b, err := decodeBinding(v)
+		if err != nil {
+			return fmt.Errorf("binding %s: %w", k, err)
+		}
+		ps := stats[b.Pool]
+		ps.bindings[modelSlot(b.Model)]++
+		stats[b.Pool] = ps
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	type pair struct{ key, until []byte }
 	var quarantined []pair
@@ -77,13 +90,16 @@ func migrateV1(tx *bolt.Tx) error {
 		return err
 	}
 	for _, q := range quarantined {
-		x, party, ok := splitPair(q.key)
-		if !ok {
-			return fmt.Errorf("malformed quarantine key %q", q.key)
-		}
-		if err := bk.partyQuar.Put(pairKey(nil, string(party), string(x)), q.until); err != nil {
+		pk, err := partyQuarKey(q.key)
+		if err != nil {
 			return err
 		}
+		if pk != nil {
+			if err := bk.partyQuar.Put(pk, q.until); err != nil {
+				return err
+			}
+		}
+		x, _, _ := splitPair(q.key)
 		rec, ok, err := bk.number(x)
 		if err != nil {
 			return err

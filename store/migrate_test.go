@@ -30,9 +30,11 @@ func be32(n uint32) []byte { return binary.BigEndian.AppendUint32(nil, n) }
 
 func key(parts ...string) []byte { return []byte(strings.Join(parts, "\x00")) }
 
-// writeV1 writes a schema 1 file by hand: pool "p" of three numbers, one
-// binding on the first, one quarantined pair on the second.
-func writeV1(t *testing.T, path string, now time.Time) {
+// writeV1 writes a schema 1 (or 2: the same pool layout) file by hand: pool
+// "p" of three numbers, one binding on the first, one quarantined pair on
+// the second; version 2 adds a quarantined AXE extension on the third
+// (key x sep sep extension).
+func writeV1(t *testing.T, path string, now time.Time, version uint32) {
 	t.Helper()
 	bdb, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
@@ -46,7 +48,7 @@ func writeV1(t *testing.T, path string, now time.Time) {
 		bucket string
 		k, v   []byte
 	}{
-		{"meta", []byte("version"), be32(1)},
+		{"meta", []byte("version"), be32(version)},
 		{"bindings", []byte(id), v1Record(id, "p", "1700000001", "13800000001", "13900000001", "o1", now, expires)},
 		{"x_party", key("1700000001", "13800000001"), []byte(id)},
 		{"x_party", key("1700000001", "13900000001"), []byte(id)},
@@ -64,6 +66,16 @@ func writeV1(t *testing.T, path string, now time.Time) {
 		{"pools", []byte("p"), append(append(be32(3), be32(1)...), binary.BigEndian.AppendUint64(nil, 1)...)},
 		{"quarantine", key("1700000002", "13800000009"), append(binary.BigEndian.AppendUint64(nil, uint64(until.UnixNano())), "b0000000000000000000"...)},
 		{"quar_expiry", append(binary.BigEndian.AppendUint64(nil, uint64(until.UnixNano())), key("1700000002", "13800000009")...), []byte{}},
+	}
+	if version == 2 {
+		ext := key("1700000003", "", "1234")
+		puts = append(puts, []struct {
+			bucket string
+			k, v   []byte
+		}{
+			{"quarantine", ext, append(binary.BigEndian.AppendUint64(nil, uint64(until.UnixNano())), "b0000000000000000002"...)},
+			{"quar_expiry", append(binary.BigEndian.AppendUint64(nil, uint64(until.UnixNano())), ext...), []byte{}},
+		}...)
 	}
 	err = bdb.Update(func(tx *bolt.Tx) error {
 		for _, name := range []string{"active_calls", "quarantine", "quar_expiry"} {
@@ -87,10 +99,16 @@ func writeV1(t *testing.T, path string, now time.Time) {
 	}
 }
 
-func TestMigrateV1(t *testing.T) {
+func TestMigratePools(t *testing.T) {
+	for _, version := range []uint32{1, 2} {
+		t.Run(fmt.Sprintf("v%d", version), func(t *testing.T) { testMigratePools(t, version) })
+	}
+}
+
+func testMigratePools(t *testing.T, version uint32) {
 	clock := &testClock{now: epoch}
-	path := filepath.Join(t.TempDir(), "v1.db")
-	writeV1(t, path, epoch)
+	path := filepath.Join(t.TempDir(), "old.db")
+	writeV1(t, path, epoch, version)
 	db, err := Open(path, WithClock(clock.Now), WithQuarantine(0))
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +133,8 @@ func TestMigrateV1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p != (PoolInfo{Name: "p", Size: 3, InUse: 1, Bindings: 1, ByModel: ModelCounts{AXB: 1}, Quarantined: 1}) ||
+	quarantined := int(version) // v2 adds an extension
+	if p != (PoolInfo{Name: "p", Size: 3, InUse: 1, Bindings: 1, ByModel: ModelCounts{AXB: 1}, Quarantined: quarantined}) ||
 		len(areas) != 1 || areas[0] != (AreaInfo{Area: "", Size: 3, Enabled: 3, Idle: 2, Bindings: 1}) {
 		t.Fatalf("Pool after upgrade = %+v, areas %+v", p, areas)
 	}
@@ -134,6 +153,11 @@ func TestMigrateV1(t *testing.T) {
 		nb.B = fmt.Sprintf("1360000%04d", i)
 		if got, _, err := db.CreateBinding(ctx, nb); err == nil && got.X == "1700000001" {
 			t.Fatalf("second binding of A on 1700000001")
+		}
+	}
+	if version == 2 {
+		if err := db.DeleteNumber(ctx, "p", "1700000003"); !errors.Is(err, ErrNumberInUse) {
+			t.Fatalf("deleting a number with a quarantined extension: %v", err)
 		}
 	}
 	err = db.bolt.View(func(tx *bolt.Tx) error {

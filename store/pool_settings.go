@@ -9,11 +9,12 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Defaults and limits of PoolSettings.
+// Defaults and limits of PoolSettings; DefaultPoolSettings gives the
+// defaults.
 const (
-	DefaultExtensionLength = 4
-	DefaultUnknownCode     = 404
-	DefaultCallbackWindow  = 24 * time.Hour
+	defaultExtensionLength = 4
+	defaultUnknownCode     = 404
+	defaultCallbackWindow  = 24 * time.Hour
 
 	minExtensionLength = 1
 	maxExtensionLength = 6
@@ -48,10 +49,10 @@ func settingErr(field, format string, args ...any) error {
 // quarantine is nil: the store's (WithQuarantine, --quarantine).
 func DefaultPoolSettings() PoolSettings {
 	return PoolSettings{
-		ExtensionLength: DefaultExtensionLength,
-		UnknownCaller:   UnknownCaller{Action: UnknownReject, Code: DefaultUnknownCode},
+		ExtensionLength: defaultExtensionLength,
+		UnknownCaller:   UnknownCaller{Action: UnknownReject, Code: defaultUnknownCode},
 		Expiry:          ExpiryPolicy{Mode: ExpiryTeardown},
-		CallbackWindow:  DefaultCallbackWindow,
+		CallbackWindow:  defaultCallbackWindow,
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 // pools' operator settings (pool_settings.go).
 type Pools interface {
 	// AddAreaNumbers is AddNumbers with every number in area (a city or
-	// region code, 2 to 6 digits; "" for none). A number already in the pool
+	// region code, 2 to 8 digits; "" for none). A number already in the pool
 	// under another area fails the call (ErrInvalid) and nothing is added.
 	AddAreaNumbers(ctx context.Context, pool, area string, numbers []string) (added int, err error)
 	// SetNumberDisabled disables x (no new bindings; live ones run out) or
@@ -67,10 +67,10 @@ var (
 // Limits of areas.
 const (
 	minArea = 2
-	maxArea = 6
+	maxArea = 8
 )
 
-// CheckArea reports whether area is acceptable: "" or 2 to 6 digits.
+// CheckArea reports whether area is acceptable: "" or 2 to 8 digits (the API's limit, 8).
 func CheckArea(area string) error {
 	if area == "" {
 		return nil

@@ -100,6 +100,8 @@ func testAreas(t *testing.T, e *env) {
 		{"explicit x of another area, strict", "021", store.AreaStrict, "1700000001", store.ErrNoNumber, nil},
 		{"explicit x of another area, loose", "021", store.AreaLoose, "1700000001", nil, []string{""}},
 		{"any area", "", "", "", nil, []string{"021", ""}},
+		{"bad area", "01x", store.AreaLoose, "", store.ErrInvalid, nil},
+		{"bad area_match", "010", "nearby", "", store.ErrInvalid, nil},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -134,7 +136,7 @@ func testAreaFixed(t *testing.T, e *env) {
 	if n, err := e.s.AddAreaNumbers(e.ctx, pool, "010", []string{"1700000101"}); err != nil || n != 0 {
 		t.Fatalf("re-adding in the same area = %d, %v", n, err)
 	}
-	for _, area := range []string{"1", "0755123", "01a", "-10"} {
+	for _, area := range []string{"1", "075512345", "01a", "-10"} {
 		if _, err := e.s.AddAreaNumbers(e.ctx, pool, area, []string{"1700000103"}); !errors.Is(err, store.ErrInvalid) {
 			t.Fatalf("area %q: %v, want ErrInvalid", area, err)
 		}
