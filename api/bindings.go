@@ -66,8 +66,8 @@ func (s *server) createBinding(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case errors.Is(err, store.ErrOrderConflict):
 		return conflict("conflict", fieldOrderID, "order_id is already bound to other parties")
-	case errors.Is(err, store.ErrNoNumber) && nb.Area != "" && nb.AreaMatch != store.AreaLoose:
-		return conflict("no_number", "area", "no number of area "+nb.Area+" in pool "+strconv.Quote(nb.Pool)+" is free for these parties")
+	case errors.Is(err, store.ErrNoAreaNumber):
+		return conflict("no_number", "area", "no number of the area is free for these parties (area_match loose falls back to any area)")
 	case errors.Is(err, store.ErrNumberDisabled):
 		return conflict("number_disabled", "x", "x is disabled: it takes no new bindings")
 	case errors.Is(err, store.ErrNoNumber):

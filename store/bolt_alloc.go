@@ -73,7 +73,7 @@ func (db *DB) pick(bk buckets, nb NewBinding, now time.Time, fit fitFunc) (strin
 			return x, err
 		}
 		if nb.AreaMatch != AreaLoose {
-			return "", fmt.Errorf("store: pool %q has no number of area %s free for %s and %s: %w", nb.Pool, nb.Area, nb.A, nb.B, ErrNoNumber)
+			return "", fmt.Errorf("store: pool %q has no number of area %s free for %s and %s: %w", nb.Pool, nb.Area, nb.A, nb.B, ErrNoAreaNumber)
 		}
 	}
 	d := draw{bk: bk, index: bk.poolIndex, prefix: prefixKey(nb.Pool), n: ps.size - ps.disabled,
@@ -98,7 +98,7 @@ func (bk buckets) checkExplicit(nb NewBinding, parties []string, now time.Time, 
 	case rec.disabled:
 		return "", fmt.Errorf("store: x %s: %w", nb.X, ErrNumberDisabled)
 	case nb.Area != "" && nb.AreaMatch != AreaLoose && rec.area != nb.Area:
-		return "", fmt.Errorf("store: x %s is in area %q, not %s: %w", nb.X, rec.area, nb.Area, ErrNoNumber)
+		return "", fmt.Errorf("store: x %s is in area %q, not %s: %w", nb.X, rec.area, nb.Area, ErrNoAreaNumber)
 	}
 	var scratch [2 * (maxPoolNumber + maxParty + 1)]byte
 	for _, p := range parties {

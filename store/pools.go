@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // Pools is the part of Store that manages number pools beyond adding
@@ -57,6 +58,9 @@ type AreaInfo struct {
 }
 
 var (
+	// ErrNoAreaNumber is ErrNoNumber for a strict area: no number of the
+	// requested area fits (errors.Is(err, ErrNoNumber) holds too).
+	ErrNoAreaNumber = fmt.Errorf("no number of the area available: %w", ErrNoNumber)
 	// ErrNumberDisabled: an explicitly requested X is disabled.
 	ErrNumberDisabled = errors.New("number is disabled")
 	// ErrNumberInUse: a number to delete still has a live binding or a

@@ -91,13 +91,13 @@ func testAreas(t *testing.T, e *env) {
 		err      error
 		wantArea []string // the areas the binding may land in
 	}{
-		{"strict full", "010", store.AreaStrict, "", store.ErrNoNumber, nil},
-		{"default is strict", "010", "", "", store.ErrNoNumber, nil},
-		{"strict unknown area", "0755", store.AreaStrict, "", store.ErrNoNumber, nil},
+		{"strict full", "010", store.AreaStrict, "", store.ErrNoAreaNumber, nil},
+		{"default is strict", "010", "", "", store.ErrNoAreaNumber, nil},
+		{"strict unknown area", "0755", store.AreaStrict, "", store.ErrNoAreaNumber, nil},
 		{"loose falls back", "010", store.AreaLoose, "", nil, []string{"021", ""}},
 		{"loose unknown area", "0755", store.AreaLoose, "", nil, []string{"021", ""}},
 		{"strict other area", "021", store.AreaStrict, "", nil, []string{"021"}},
-		{"explicit x of another area, strict", "021", store.AreaStrict, "1700000001", store.ErrNoNumber, nil},
+		{"explicit x of another area, strict", "021", store.AreaStrict, "1700000001", store.ErrNoAreaNumber, nil},
 		{"explicit x of another area, loose", "021", store.AreaLoose, "1700000001", nil, []string{""}},
 		{"any area", "", "", "", nil, []string{"021", ""}},
 		{"bad area", "01x", store.AreaLoose, "", store.ErrInvalid, nil},
@@ -110,6 +110,9 @@ func testAreas(t *testing.T, e *env) {
 			b, _, err := e.s.CreateBinding(e.ctx, nb)
 			if !errors.Is(err, tc.err) {
 				t.Fatalf("CreateBinding: %v, want %v", err, tc.err)
+			}
+			if errors.Is(tc.err, store.ErrNoAreaNumber) && !errors.Is(err, store.ErrNoNumber) {
+				t.Fatalf("no number of the area is not ErrNoNumber: %v", err)
 			}
 			if err != nil {
 				return
