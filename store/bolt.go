@@ -104,7 +104,10 @@ func initBuckets(bdb *bolt.DB) error {
 				return fmt.Errorf("bucket %s: %w", name, err)
 			}
 		}
-		if version < 3 {
+		// Only a file with schema 1 or 2's pool layout has pool_load; one
+		// without it (an older schema's marker on a newer layout) has
+		// nothing to upgrade.
+		if version < 3 && tx.Bucket(bucketPoolLoadV1) != nil {
 			if err := migratePools(tx); err != nil {
 				return fmt.Errorf("upgrade schema %d to %d: %w", version, schemaVersion, err)
 			}

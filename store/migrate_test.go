@@ -188,6 +188,42 @@ func testMigratePools(t *testing.T, version uint32) {
 	}
 }
 
+// TestOldMarkerOnNewLayout: a file marked schema 1 or 2 whose pool buckets
+// already have schema 3's layout (no pool_load) opens without its numbers
+// being read as schema 1's.
+func TestOldMarkerOnNewLayout(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.db")
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := db.AddAreaNumbers(ctx, "p", "010", []string{"1700000001", "1700000002"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.CreateBinding(ctx, NewBinding{Pool: "p", A: "13800000001", B: "13900000001", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	err = db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(metaVersion, be32(1)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.check(); err != nil {
+		t.Fatalf("check: %v", err)
+	}
+	if areas, err := db.PoolAreas(ctx, "p"); err != nil || len(areas) != 1 || areas[0].Area != "010" {
+		t.Fatalf("areas %+v, %v", areas, err)
+	}
+}
+
 func TestOpenRefusesNewerSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "v9.db")
 	bdb, err := bolt.Open(path, 0o600, nil)
