@@ -224,7 +224,7 @@ func TestUnknownRoutes(t *testing.T) {
 	}{
 		{"PUT", "/v1/bindings", 405, "method_not_allowed", "GET, HEAD, POST"},
 		{"PUT", "/v1/bindings/b1", 405, "method_not_allowed", "DELETE, GET, HEAD, PATCH"},
-		{"DELETE", "/v1/pools/default", 405, "method_not_allowed", "GET, HEAD"},
+		{"DELETE", "/v1/pools/default", 405, "method_not_allowed", "GET, HEAD, PUT"},
 		{"GET", "/v1/pools/default/numbers", 405, "method_not_allowed", "POST"},
 		{"POST", "/healthz", 405, "method_not_allowed", "GET, HEAD"},
 		{"GET", "/v1/nothing", 404, "not_found", ""},

@@ -6,8 +6,6 @@ import (
 	"github.com/xbridge/xbridge/store"
 )
 
-const maxArea = 8
-
 // parseModel reads "axb" (the default), "axn" or "axe", in any case.
 func parseModel(s string) (store.Model, error) {
 	switch strings.ToLower(s) {
@@ -56,17 +54,4 @@ func parseDisplay(s string) (store.CallerDisplay, error) {
 		return store.DisplayReal, nil
 	}
 	return "", invalidField("caller_display", "must be one of x, real, not %q", s)
-}
-
-// checkArea allows a city or region code: up to maxArea digits.
-func checkArea(area string) error {
-	if len(area) > maxArea {
-		return invalidField("area", "longer than %d digits", maxArea)
-	}
-	for i := 0; i < len(area); i++ {
-		if area[i] < '0' || area[i] > '9' {
-			return invalidField("area", "must be digits (a city or region code), not %q", area)
-		}
-	}
-	return nil
 }

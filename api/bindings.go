@@ -103,6 +103,10 @@ func storeError(err error, pool string) error {
 	switch {
 	case errors.Is(err, store.ErrOrderConflict):
 		return conflict("conflict", fieldOrderID, "order_id is already bound to other parties")
+	case errors.Is(err, store.ErrNoAreaNumber):
+		return conflict("no_number", "area", "no number of the area is free for these parties (area_match loose falls back to any area)")
+	case errors.Is(err, store.ErrNumberDisabled):
+		return conflict("number_disabled", "x", "x is disabled: it takes no new bindings")
 	case errors.Is(err, store.ErrNoNumber):
 		return conflict("no_number", fieldPoolName, "no number of pool "+strconv.Quote(pool)+" is free for these parties")
 	case errors.Is(err, store.ErrPartyBusy):
@@ -165,7 +169,8 @@ func (s *server) newBinding(req bindingRequest) (store.NewBinding, error) {
 	if err := checkOrderID(req.OrderID); err != nil {
 		return store.NewBinding{}, err
 	}
-	if err := checkArea(req.Area); err != nil {
+	area, match, err := areaOfRequest(req.Area, req.AreaMatch)
+	if err != nil {
 		return store.NewBinding{}, err
 	}
 	policy, err := parsePolicy(req.Direction, req.CallerDisplay)
@@ -176,7 +181,7 @@ func (s *server) newBinding(req bindingRequest) (store.NewBinding, error) {
 	policy.Record, policy.UserData = req.Record, req.UserData
 	return store.NewBinding{
 		Model: model, Pool: pool, X: x, A: a, B: b, Extension: req.Extension,
-		Area: req.Area, AreaMatch: store.AreaMatch(req.AreaMatch),
+		Area: area, AreaMatch: match,
 		OrderID: req.OrderID, Policy: policy, ExpiresAt: expires,
 	}, nil
 }

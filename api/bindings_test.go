@@ -50,18 +50,23 @@ func TestCreateBinding(t *testing.T) {
 		t.Fatalf("GET Location = %+v, want %+v", got, b)
 	}
 
-	// expires_at, explicit x, a pool given by name.
-	r = a.do("POST", "/v1/bindings", fmt.Sprintf(`{"a":"tel:+86-137-0000-0003","b":"%s","x":"+%s","pool":"default","expires_at":"2026-03-02T20:00:00+08:00"}`, pb, x2))
+	// expires_at, explicit x (the number b did not get: X is drawn at
+	// random), a pool given by name.
+	other := x2
+	if b.X == x2 {
+		other = x1
+	}
+	r = a.do("POST", "/v1/bindings", fmt.Sprintf(`{"a":"tel:+86-137-0000-0003","b":"%s","x":"+%s","pool":"default","expires_at":"2026-03-02T20:00:00+08:00"}`, pb, other))
 	if r.status != http.StatusCreated {
 		t.Fatalf("status %d: %s", r.status, r.body)
 	}
 	b2 := r.binding(t)
-	if b2.X != x2 || b2.A != pc || !b2.ExpiresAt.Equal(time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)) || b2.OrderID != "" {
+	if b2.X != other || b2.A != pc || !b2.ExpiresAt.Equal(time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)) || b2.OrderID != "" {
 		t.Fatalf("binding %+v", b2)
 	}
 
 	// Both are live: the store routes each pair.
-	for _, c := range []struct{ x, party, id string }{{b.X, pa, b.ID}, {b.X, pb, b.ID}, {x2, pc, b2.ID}} {
+	for _, c := range []struct{ x, party, id string }{{b.X, pa, b.ID}, {b.X, pb, b.ID}, {other, pc, b2.ID}} {
 		got, err := a.db.Lookup(t.Context(), c.x, c.party)
 		if err != nil || got.ID != c.id {
 			t.Errorf("Lookup(%s, %s) = %s, %v; want %s", c.x, c.party, got.ID, err, c.id)

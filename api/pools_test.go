@@ -53,7 +53,7 @@ func TestPools(t *testing.T) {
 	if err := json.Unmarshal(r.body, &info); err != nil || r.status != 200 {
 		t.Fatalf("status %d: %s", r.status, r.body)
 	}
-	if info != (store.PoolInfo{Name: "p-1", Size: 4, InUse: 1, Bindings: 1}) {
+	if info != (store.PoolInfo{Name: "p-1", Size: 4, InUse: 1, Bindings: 1, ByModel: store.ModelCounts{AXB: 1}}) {
 		t.Fatalf("pool %+v", info)
 	}
 	if !strings.Contains(string(r.body), `"in_use":1`) {

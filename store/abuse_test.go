@@ -124,8 +124,22 @@ func TestCheckFindsDamage(t *testing.T) {
 			return bk.expiry.Delete(expiryKey(b))
 		}, "expiry"},
 		{"count off", func(bk buckets, b Binding) error {
-			return bk.numbers.Put([]byte(b.X), numberValue(5, b.Pool))
+			rec, _, _ := bk.number([]byte(b.X))
+			rec.count = 5
+			return bk.numbers.Put([]byte(b.X), rec.encode())
 		}, "count"},
+		{"index hole", func(bk buckets, b Binding) error {
+			return bk.poolIndex.Delete(indexKey(prefixKey(b.Pool), 0))
+		}, "pool_index"},
+		{"area stats off", func(bk buckets, b Binding) error {
+			return bk.poolAreas.Put(pairKey(nil, b.Pool, ""), areaStats{size: 3}.encode())
+		}, "pool area"},
+		{"party quarantine gone", func(bk buckets, b Binding) error {
+			if err := bk.putQuarantine(pairKey(nil, b.X, "13700000000"), epoch.Add(time.Hour), b.ID); err != nil {
+				return err
+			}
+			return bk.partyQuar.Delete(pairKey(nil, "13700000000", b.X))
+		}, "party_quar"},
 		{"stats off", func(bk buckets, b Binding) error {
 			return bk.pools.Put([]byte(b.Pool), poolStats{size: 9}.encode())
 		}, "stats"},

@@ -78,23 +78,42 @@ func Open(path string, opts ...Option) (*DB, error) {
 	return db, nil
 }
 
+// initBuckets creates the buckets of a new file, or upgrades an older
+// schema in the same transaction (migrate.go): a failed upgrade leaves the
+// file as it was.
 func initBuckets(bdb *bolt.DB) error {
 	return bdb.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return fmt.Errorf("bucket %s: %w", bucketMeta, err)
+		}
+		v := meta.Get(metaVersion)
+		fresh := v == nil
+		var version uint32 = schemaVersion
+		if !fresh {
+			if len(v) != 4 {
+				return fmt.Errorf("malformed schema version %x", v)
+			}
+			version = binary.BigEndian.Uint32(v)
+		}
+		if version > schemaVersion || version < 1 {
+			return fmt.Errorf("schema version %d, this build reads 1 to %d", version, schemaVersion)
+		}
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("bucket %s: %w", name, err)
 			}
 		}
-		meta := tx.Bucket(bucketMeta)
-		v := meta.Get(metaVersion)
-		if v == nil {
-			return meta.Put(metaVersion, binary.BigEndian.AppendUint32(nil, schemaVersion))
+		// Only a file with schema 1 or 2's pool layout has pool_load; one
+		// without it (an older schema's marker on a newer layout) has
+		// nothing to upgrade.
+		if version < 3 && tx.Bucket(bucketPoolLoadV1) != nil {
+			if err := migratePools(tx); err != nil {
+				return fmt.Errorf("upgrade schema %d to %d: %w", version, schemaVersion, err)
+			}
 		}
-		if len(v) == 4 && binary.BigEndian.Uint32(v) == schemaVersionV1 {
+		if fresh || version != schemaVersion {
 			return meta.Put(metaVersion, binary.BigEndian.AppendUint32(nil, schemaVersion))
-		}
-		if len(v) != 4 || binary.BigEndian.Uint32(v) != schemaVersion {
-			return fmt.Errorf("schema version %x, this build reads %d", v, schemaVersion)
 		}
 		return nil
 	})
@@ -142,10 +161,12 @@ func (db *DB) write(fn func(tx *bolt.Tx) error) error {
 // buckets are the buckets of one transaction, fetched once.
 type buckets struct {
 	bindings, xParty, partyX, order, expiry *bolt.Bucket
-	numbers, poolLoad, pools                *bolt.Bucket
+	numbers, pools                          *bolt.Bucket
 	quarantine, quarExpiry                  *bolt.Bucket
 	active                                  *bolt.Bucket
 	xAny, xExt, callers                     *bolt.Bucket
+	poolNumbers, poolIndex, areaIndex       *bolt.Bucket
+	poolAreas, partyQuar, settings          *bolt.Bucket
 }
 
 func bucketsOf(tx *bolt.Tx) buckets {
@@ -156,7 +177,6 @@ func bucketsOf(tx *bolt.Tx) buckets {
 		order:      tx.Bucket(bucketOrder),
 		expiry:     tx.Bucket(bucketExpiry),
 		numbers:    tx.Bucket(bucketNumbers),
-		poolLoad:   tx.Bucket(bucketPoolLoad),
 		pools:      tx.Bucket(bucketPools),
 		quarantine: tx.Bucket(bucketQuarantine),
 		quarExpiry: tx.Bucket(bucketQuarExpiry),
@@ -164,6 +184,13 @@ func bucketsOf(tx *bolt.Tx) buckets {
 		xAny:       tx.Bucket(bucketXAny),
 		xExt:       tx.Bucket(bucketXExt),
 		callers:    tx.Bucket(bucketCallers),
+
+		poolNumbers: tx.Bucket(bucketPoolNumbers),
+		poolIndex:   tx.Bucket(bucketPoolIndex),
+		areaIndex:   tx.Bucket(bucketAreaIndex),
+		poolAreas:   tx.Bucket(bucketPoolAreas),
+		partyQuar:   tx.Bucket(bucketPartyQuar),
+		settings:    tx.Bucket(bucketPoolSettings),
 	}
 }
 
@@ -176,6 +203,11 @@ func (bk buckets) getBinding(id []byte) (Binding, error) {
 	b, err := decodeBinding(v)
 	if err != nil {
 		return Binding{}, fmt.Errorf("binding %s: %w", id, err)
+	}
+	if b.Area == "" && bk.numbers != nil {
+		// The area is X's: read from X's number record (one get), it can
+		// never disagree with the pool. Lookup has no numbers bucket.
+		b.Area = bk.areaOf(b.X)
 	}
 	return b, nil
 }

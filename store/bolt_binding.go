@@ -69,6 +69,7 @@ func (db *DB) CreateBinding(ctx context.Context, nb NewBinding) (Binding, bool, 
 			Model:     modelOf(nb),
 			Pool:      nb.Pool,
 			X:         x,
+			Area:      bk.areaOf(x),
 			A:         nb.A,
 			B:         nb.B,
 			Extension: nb.Extension,
@@ -130,38 +131,6 @@ func (bk buckets) newBindingID(now time.Time) (string, error) {
 	return "", errors.New("store: binding id collided three times")
 }
 
-// pickNumber applies the reuse rule (bk.fits): (X, A) and (X, B) must be
-// neither live nor quarantined, and an AXN or AXE needs X's any-caller slot.
-// An explicit X is checked; otherwise the least loaded number of the pool
-// that fits wins, ties going to the lowest number (byte order, which is
-// numeric order for numbers of equal length).
-func (db *DB) pickNumber(bk buckets, nb NewBinding, now time.Time) (string, error) {
-	if bk.pools.Get([]byte(nb.Pool)) == nil {
-		return "", fmt.Errorf("store: pool %q does not exist: %w", nb.Pool, ErrNoNumber)
-	}
-	if nb.X != "" {
-		_, pool, ok := parseNumberValue(bk.numbers.Get([]byte(nb.X)))
-		if !ok || pool != nb.Pool {
-			return "", fmt.Errorf("store: x %s in pool %q: %w", nb.X, nb.Pool, ErrNotInPool)
-		}
-		if err := misfitError(bk.misfit([]byte(nb.X), nb, now), nb); err != nil {
-			return "", err
-		}
-		return nb.X, nil
-	}
-	prefix := prefixKey(nb.Pool)
-	c := bk.poolLoad.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		if len(k) < len(prefix)+4 {
-			return "", fmt.Errorf("store: malformed pool index key %q", k)
-		}
-		if x := k[len(prefix)+4:]; bk.fits(x, nb, now) {
-			return string(x), nil
-		}
-	}
-	return "", fmt.Errorf("store: pool %q has no number free for %s and %s: %w", nb.Pool, nb.A, nb.B, ErrNoNumber)
-}
-
 // insertBinding writes b and all its index keys. Every key handed to Put is
 // freshly allocated: bbolt keeps referencing it until the commit.
 func (bk buckets) insertBinding(b Binding) error {
@@ -190,7 +159,7 @@ func (bk buckets) insertBinding(b Binding) error {
 	if err := bk.insertModelKeys(b); err != nil {
 		return err
 	}
-	return bk.addLoad(b.X, +1)
+	return bk.addLoad(b.X, b.Model, +1)
 }
 
 // putParty keys party on b's X. A pair whose cool-down passed may still
@@ -249,7 +218,7 @@ func (db *DB) removeBinding(bk buckets, b Binding, reason EndReason, now time.Ti
 			return Ended{}, fmt.Errorf("store: remove binding %s: order: %w", b.ID, err)
 		}
 	}
-	until := db.quarantineUntil(now)
+	until := db.quarantineUntil(bk, b.Pool, now)
 	for _, p := range keyedParties(b) {
 		if err := bk.dropParty(b, p, until); err != nil {
 			return Ended{}, fmt.Errorf("store: remove binding %s: %w", b.ID, err)
@@ -258,45 +227,19 @@ func (db *DB) removeBinding(bk buckets, b Binding, reason EndReason, now time.Ti
 	if err := bk.removeModelKeys(b, until); err != nil {
 		return Ended{}, fmt.Errorf("store: remove binding %s: %w", b.ID, err)
 	}
-	if err := bk.addLoad(b.X, -1); err != nil {
+	if err := bk.addLoad(b.X, b.Model, -1); err != nil {
 		return Ended{}, fmt.Errorf("store: remove binding %s: %w", b.ID, err)
 	}
 	return Ended{Binding: b, Reason: reason, At: now}, nil
 }
 
-// quarantineUntil is the end of the cool-down of a pair released at now,
-// zero when the quarantine is off.
-func (db *DB) quarantineUntil(now time.Time) time.Time {
-	if q := db.opts.quarantine; q > 0 {
+// quarantineUntil is the end of the cool-down of a pair of pool released
+// at now, zero when the pool's quarantine is off.
+func (db *DB) quarantineUntil(bk buckets, pool string, now time.Time) time.Time {
+	if q := db.quarantineOf(bk.poolSettings(pool)); q > 0 {
 		return now.Add(q)
 	}
 	return time.Time{}
-}
-
-func (bk buckets) putQuarantine(key []byte, until time.Time, id string) error {
-	if err := bk.clearQuarantine(key); err != nil {
-		return err
-	}
-	if err := bk.quarantine.Put(key, quarantineValue(until, id)); err != nil {
-		return err
-	}
-	return bk.quarExpiry.Put(timeKey(until, key), []byte{})
-}
-
-// clearQuarantine removes the entry for key and its expiry key, if any.
-func (bk buckets) clearQuarantine(key []byte) error {
-	v := bk.quarantine.Get(key)
-	if v == nil {
-		return nil
-	}
-	until, ok := timeOfKey(v)
-	if !ok {
-		return fmt.Errorf("malformed quarantine entry %q", key)
-	}
-	if err := bk.quarExpiry.Delete(timeKey(until, key)); err != nil {
-		return err
-	}
-	return bk.quarantine.Delete(key)
 }
 
 // GetBinding implements Store.
@@ -348,7 +291,9 @@ func (db *DB) DeleteBinding(ctx context.Context, id string) (Binding, error) {
 }
 
 // Lookup implements Store. It is on the call path: one read transaction,
-// two gets, one allocation for the record.
+// two gets, one allocation for the record. It leaves Binding.Area empty
+// unless the record carries it: routing needs no area, and reading X's
+// would cost a bucket (six allocations) on every call.
 func (db *DB) Lookup(ctx context.Context, x, party string) (Binding, error) {
 	if err := ctx.Err(); err != nil {
 		return Binding{}, fmt.Errorf("store: lookup: %w", err)

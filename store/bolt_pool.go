@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -8,14 +9,22 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// AddNumbers implements Store. Every number is checked before anything is
-// written: one bad number (malformed, or in another pool) fails the call and
-// names the number.
+// AddNumbers implements Store: AddAreaNumbers without an area.
 func (db *DB) AddNumbers(ctx context.Context, pool string, numbers []string) (int, error) {
+	return db.AddAreaNumbers(ctx, pool, "", numbers)
+}
+
+// AddAreaNumbers implements Pools. Every number is checked before anything
+// is written: one bad number (malformed, in another pool, or in this pool
+// under another area) fails the call and names the number.
+func (db *DB) AddAreaNumbers(ctx context.Context, pool, area string, numbers []string) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("store: add numbers: %w", err)
 	}
 	if err := checkPoolName(pool); err != nil {
+		return 0, err
+	}
+	if err := CheckArea(area); err != nil {
 		return 0, err
 	}
 	if len(numbers) == 0 {
@@ -36,26 +45,25 @@ func (db *DB) AddNumbers(ctx context.Context, pool string, numbers []string) (in
 		bk := bucketsOf(tx)
 		var fresh []string
 		for _, n := range uniq {
-			_, owner, ok := parseNumberValue(bk.numbers.Get([]byte(n)))
+			v := bk.numbers.Get([]byte(n))
+			if v == nil {
+				fresh = append(fresh, n)
+				continue
+			}
+			rec, ok := decodeNumber(v)
 			switch {
 			case !ok:
-				fresh = append(fresh, n)
-			case owner != pool:
-				return fmt.Errorf("store: number %s belongs to pool %q, not %q: %w", n, owner, pool, ErrInvalid)
+				return fmt.Errorf("store: number %s: malformed entry", n)
+			case rec.pool != pool:
+				return fmt.Errorf("store: number %s belongs to pool %q, not %q: %w", n, rec.pool, pool, ErrInvalid)
+			case rec.area != area:
+				return fmt.Errorf("store: number %s is in area %q of pool %q, not %q: %w", n, rec.area, pool, area, ErrInvalid)
 			}
 		}
-		stats, _ := decodePoolStats(bk.pools.Get([]byte(pool)))
 		for _, n := range fresh {
-			if err := bk.numbers.Put([]byte(n), numberValue(0, pool)); err != nil {
+			if err := bk.addNumber(pool, area, n); err != nil {
 				return fmt.Errorf("store: add number %s: %w", n, err)
 			}
-			if err := bk.poolLoad.Put(loadKey(pool, 0, n), []byte{}); err != nil {
-				return fmt.Errorf("store: add number %s: %w", n, err)
-			}
-		}
-		stats.size += uint32(len(fresh))
-		if err := bk.pools.Put([]byte(pool), stats.encode()); err != nil {
-			return fmt.Errorf("store: pool %q: %w", pool, err)
 		}
 		added = len(fresh)
 		return nil
@@ -63,7 +71,7 @@ func (db *DB) AddNumbers(ctx context.Context, pool string, numbers []string) (in
 	if err != nil {
 		return 0, err
 	}
-	db.log.Info().Str("pool", pool).Int("added", added).Int("given", len(numbers)).Msg("numbers added")
+	db.log.Info().Str("pool", pool).Str("area", area).Int("added", added).Int("given", len(numbers)).Msg("numbers added")
 	return added, nil
 }
 
@@ -82,13 +90,47 @@ func (db *DB) Pool(ctx context.Context, pool string) (PoolInfo, error) {
 		if !ok {
 			return fmt.Errorf("malformed pool stats %x", v)
 		}
-		info = PoolInfo{Name: pool, Size: int(s.size), InUse: int(s.inUse), Bindings: int(s.bindings)}
+		info = PoolInfo{
+			Name: pool, Size: int(s.size), InUse: int(s.inUse), Bindings: int(s.total()),
+			Disabled: int(s.disabled), Quarantined: int(s.quarantined),
+			ByModel: ModelCounts{AXB: int(s.bindings[0]), AXN: int(s.bindings[1]), AXE: int(s.bindings[2])},
+		}
 		return nil
 	})
 	if err != nil {
 		return PoolInfo{}, fmt.Errorf("store: pool %q: %w", pool, err)
 	}
 	return info, nil
+}
+
+// PoolAreas implements Pools: one key per area.
+func (db *DB) PoolAreas(ctx context.Context, pool string) ([]AreaInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("store: pool areas: %w", err)
+	}
+	areas := []AreaInfo{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketPools).Get([]byte(pool)) == nil {
+			return ErrNotFound
+		}
+		prefix := prefixKey(pool)
+		c := tx.Bucket(bucketPoolAreas).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			a, ok := decodeAreaStats(v)
+			if !ok {
+				return fmt.Errorf("malformed area stats %q", k)
+			}
+			areas = append(areas, AreaInfo{
+				Area: string(k[len(prefix):]), Size: int(a.size), Enabled: int(a.enabled),
+				Idle: int(a.idle), Bindings: int(a.bindings),
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: pool %q areas: %w", pool, err)
+	}
+	return areas, nil
 }
 
 // InPool implements Store.
@@ -116,38 +158,4 @@ func (db *DB) InPool(ctx context.Context, x string) (string, bool, error) {
 		return "", false, fmt.Errorf("store: in pool %s: %w", x, err)
 	}
 	return pool, found, nil
-}
-
-// addLoad moves x's live-binding count by delta (+1 or -1), keeping the
-// load index and the pool's stats in step.
-func (bk buckets) addLoad(x string, delta int) error {
-	count, pool, ok := parseNumberValue(bk.numbers.Get([]byte(x)))
-	if !ok {
-		return fmt.Errorf("number %s is in no pool", x)
-	}
-	if delta < 0 && count == 0 {
-		return fmt.Errorf("number %s: live count would go below zero", x)
-	}
-	next := uint32(int64(count) + int64(delta))
-	if err := bk.poolLoad.Delete(loadKey(pool, count, x)); err != nil {
-		return err
-	}
-	if err := bk.poolLoad.Put(loadKey(pool, next, x), []byte{}); err != nil {
-		return err
-	}
-	if err := bk.numbers.Put([]byte(x), numberValue(next, pool)); err != nil {
-		return err
-	}
-	stats, ok := decodePoolStats(bk.pools.Get([]byte(pool)))
-	if !ok {
-		return fmt.Errorf("pool %q of number %s has no stats", pool, x)
-	}
-	switch {
-	case count == 0 && next > 0:
-		stats.inUse++
-	case count > 0 && next == 0:
-		stats.inUse--
-	}
-	stats.bindings = uint64(int64(stats.bindings) + int64(delta))
-	return bk.pools.Put([]byte(pool), stats.encode())
 }

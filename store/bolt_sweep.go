@@ -138,7 +138,7 @@ func (db *DB) purgeQuarantine(now time.Time) (int, error) {
 			// The entry may have been replaced by a later quarantine of the
 			// same pair; only an entry with this very deadline goes.
 			if v := bk.quarantine.Get(pair); len(v) >= 8 && bytes.Equal(v[:8], k[:8]) {
-				if err := bk.quarantine.Delete(pair); err != nil {
+				if err := bk.dropQuarantine(pair); err != nil {
 					return err
 				}
 			}

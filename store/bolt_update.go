@@ -146,7 +146,7 @@ func (db *DB) moveKeys(bk buckets, old, b Binding, now time.Time) ([]Ended, erro
 			ended = append(ended, e)
 		}
 	}
-	until := db.quarantineUntil(now)
+	until := db.quarantineUntil(bk, old.Pool, now)
 	for _, p := range was {
 		if p != "" && !kept(is, p) {
 			if err := bk.dropParty(old, p, until); err != nil {

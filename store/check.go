@@ -20,7 +20,9 @@ func (db *DB) check() error {
 		var errs []error
 		bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
-		live := map[string]int{}   // x -> bindings on it
+		live := map[string]int{} // x -> bindings on it
+		liveModel := map[string]*[numModels]uint64{}
+		_ = bk.pools.ForEach(func(k, _ []byte) error { liveModel[string(k)] = new([numModels]uint64); return nil })
 		pairs := map[string]bool{} // x sep party of live bindings
 		bindings := 0
 		_ = bk.bindings.ForEach(func(k, v []byte) error {
@@ -74,6 +76,9 @@ func (db *DB) check() error {
 				bad("binding %s: x %s is not in pool %q", k, b.X, b.Pool)
 			}
 			live[b.X]++
+			if m := liveModel[b.Pool]; m != nil {
+				m[modelSlot(b.Model)]++
+			}
 			return nil
 		})
 
@@ -131,46 +136,7 @@ func (db *DB) check() error {
 			bad("%d expiry keys for %d bindings", expiries, bindings)
 		}
 
-		want := map[string]poolStats{}
-		_ = bk.numbers.ForEach(func(k, v []byte) error {
-			count, pool, ok := parseNumberValue(v)
-			if !ok {
-				bad("number %s: malformed entry", k)
-				return nil
-			}
-			if int(count) != live[string(k)] {
-				bad("number %s: count %d, but %d live bindings", k, count, live[string(k)])
-			}
-			if bk.poolLoad.Get(loadKey(pool, count, string(k))) == nil {
-				bad("number %s: no load key for count %d", k, count)
-			}
-			s := want[pool]
-			s.size++
-			s.bindings += uint64(count)
-			if count > 0 {
-				s.inUse++
-			}
-			want[pool] = s
-			return nil
-		})
-		loadKeys := 0
-		_ = bk.poolLoad.ForEach(func(_, _ []byte) error { loadKeys++; return nil })
-		if n := bk.numbers.Stats().KeyN; loadKeys != n {
-			bad("%d load keys for %d numbers", loadKeys, n)
-		}
-		_ = bk.pools.ForEach(func(k, v []byte) error {
-			got, ok := decodePoolStats(v)
-			if !ok {
-				bad("pool %q: malformed stats", k)
-			} else if got != want[string(k)] {
-				bad("pool %q: stats %+v, full scan says %+v", k, got, want[string(k)])
-			}
-			delete(want, string(k))
-			return nil
-		})
-		for pool := range want {
-			bad("numbers in pool %q, which has no stats", pool)
-		}
+		errs = append(errs, bk.checkPools(live, liveModel)...)
 
 		quarantined := 0
 		_ = bk.quarantine.ForEach(func(k, v []byte) error {
@@ -188,6 +154,7 @@ func (db *DB) check() error {
 			}
 			return nil
 		})
+		errs = append(errs, bk.checkQuarantineIndexes()...)
 		if n := bk.quarExpiry.Stats().KeyN; n != quarantined {
 			bad("%d quarantine expiry keys for %d entries", n, quarantined)
 		}

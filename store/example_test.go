@@ -25,7 +25,7 @@ func Example() {
 	defer db.Close()
 	ctx := context.Background()
 
-	if _, err := db.AddNumbers(ctx, "default", []string{"8617000000001", "8617000000002"}); err != nil {
+	if _, err := db.AddAreaNumbers(ctx, "default", "010", []string{"8617000000001", "8617000000002"}); err != nil {
 		log.Fatal(err)
 	}
 	b, _, err := db.CreateBinding(ctx, store.NewBinding{
@@ -35,7 +35,8 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("x:", b.X)
+	// X is drawn at random among the numbers that fit.
+	fmt.Println("x in pool:", b.X == "8617000000001" || b.X == "8617000000002", "area:", b.Area)
 
 	// A carrier's INVITE from A for X: who is the other side?
 	got, err := db.Lookup(ctx, b.X, "8613800000001")
@@ -51,7 +52,7 @@ func Example() {
 	_, err = db.Lookup(ctx, b.X, "8613800000001")
 	fmt.Println("after delete:", errors.Is(err, store.ErrEnded))
 	// Output:
-	// x: 8617000000001
+	// x in pool: true area: 010
 	// call: 8613900000002
 	// after delete: true
 }

@@ -15,8 +15,7 @@ var (
 	bucketPartyX     = []byte("party_x")     // party sep x -> id
 	bucketOrder      = []byte("order")       // order id -> id
 	bucketExpiry     = []byte("expiry")      // be64(expires nanos) id -> ""
-	bucketNumbers    = []byte("numbers")     // x -> be32(live bindings) pool
-	bucketPoolLoad   = []byte("pool_load")   // pool sep be32(live bindings) x -> ""
+	bucketNumbers    = []byte("numbers")     // x -> numberRecord (pool_keys.go)
 	bucketPools      = []byte("pools")       // pool -> poolStats
 	bucketQuarantine = []byte("quarantine")  // x sep party -> be64(until nanos) id
 	bucketQuarExpiry = []byte("quar_expiry") // be64(until nanos) x sep party -> ""
@@ -29,8 +28,10 @@ var (
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketBindings, bucketXParty, bucketPartyX, bucketOrder, bucketExpiry,
-		bucketNumbers, bucketPoolLoad, bucketPools, bucketQuarantine, bucketQuarExpiry,
+		bucketNumbers, bucketPools, bucketQuarantine, bucketQuarExpiry,
 		bucketActiveCalls, bucketXAny, bucketXExt, bucketCallers,
+		bucketPoolNumbers, bucketPoolIndex, bucketAreaIndex, bucketPoolAreas,
+		bucketPartyQuar, bucketPoolSettings,
 	}
 
 	metaVersion = []byte("version")
@@ -38,11 +39,13 @@ var (
 
 const (
 	sep = 0x00
-	// schemaVersion 2 added x_any, x_ext, callers and record version 2. A
-	// version 1 file opens as it is (the new buckets start empty, its
-	// records decode) and is marked 2, which older builds refuse.
-	schemaVersion   = 2
-	schemaVersionV1 = 1
+	// schemaVersion 3 (issue 6, pools) added areas, disabled numbers, the
+	// dense allocation indexes, the party-keyed quarantine and pool
+	// settings, and dropped pool_load; migrate.go upgrades a version 1 or 2
+	// file on open. Version 2 (issue 6, bindings: the AXN/AXE buckets and
+	// record version 2) kept version 1's pool layout.
+	schemaVersion   = 3
+	schemaVersionV1 = 1 // the schema before issue 6
 )
 
 // pairKey is x sep party (x_party, quarantine) or party sep x (party_x).
@@ -74,56 +77,3 @@ func timeOfKey(k []byte) (time.Time, bool) {
 	}
 	return unixNano(int64(binary.BigEndian.Uint64(k))), true
 }
-
-// loadKey orders a pool's numbers by live bindings, then by number, so the
-// allocator's first fit is the least loaded, lowest number.
-func loadKey(pool string, count uint32, x string) []byte {
-	k := make([]byte, 0, len(pool)+1+4+len(x))
-	k = append(k, pool...)
-	k = append(k, sep)
-	k = binary.BigEndian.AppendUint32(k, count)
-	return append(k, x...)
-}
-
-// numberValue is be32(live bindings on x) followed by the pool name.
-func numberValue(count uint32, pool string) []byte {
-	v := make([]byte, 0, 4+len(pool))
-	v = binary.BigEndian.AppendUint32(v, count)
-	return append(v, pool...)
-}
-
-func parseNumberValue(v []byte) (count uint32, pool string, ok bool) {
-	if len(v) < 4 {
-		return 0, "", false
-	}
-	return binary.BigEndian.Uint32(v), string(v[4:]), true
-}
-
-// poolStats are kept per pool so Pool() reads one key.
-type poolStats struct {
-	size     uint32 // numbers
-	inUse    uint32 // numbers with at least one live binding
-	bindings uint64 // live bindings
-}
-
-func (s poolStats) encode() []byte {
-	v := make([]byte, 0, 16)
-	v = binary.BigEndian.AppendUint32(v, s.size)
-	v = binary.BigEndian.AppendUint32(v, s.inUse)
-	return binary.BigEndian.AppendUint64(v, s.bindings)
-}
-
-func decodePoolStats(v []byte) (poolStats, bool) {
-	if len(v) != 16 {
-		return poolStats{}, false
-	}
-	return poolStats{
-		size:     binary.BigEndian.Uint32(v),
-		inUse:    binary.BigEndian.Uint32(v[4:]),
-		bindings: binary.BigEndian.Uint64(v[8:]),
-	}, true
-}
-
-// quarantineValue is be64(until nanos) followed by the binding ID that held
-// the pair.
-func quarantineValue(until time.Time, id string) []byte { return timeKey(until, []byte(id)) }

@@ -97,6 +97,10 @@ type PoolInfo struct {
 	Size     int    `json:"size"`     // numbers in the pool
 	InUse    int    `json:"in_use"`   // numbers with at least one live binding
 	Bindings int    `json:"bindings"` // live bindings on the pool's numbers
+	// Issue 6 (pools.go): the rest; PoolAreas has the use per area.
+	Disabled    int         `json:"disabled"`          // numbers taking no new bindings
+	ByModel     ModelCounts `json:"bindings_by_model"` // live bindings per model
+	Quarantined int         `json:"quarantined"`       // (X, party) pairs in quarantine
 }
 
 var (
@@ -150,6 +154,7 @@ type Store interface {
 	Pool(ctx context.Context, pool string) (PoolInfo, error)
 	// InPool reports whether x is a number of any pool, and which.
 	InPool(ctx context.Context, x string) (pool string, ok bool, err error)
+	Pools
 
 	// Subscribe returns a channel on which every Ended is delivered, and a
 	// function that stops the subscription and closes the channel (so does

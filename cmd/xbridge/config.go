@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/xbridge/xbridge/number"
+	"github.com/xbridge/xbridge/store"
 )
 
 // setting is one knob of a subcommand. Its name is the flag, the config-file
@@ -57,6 +58,7 @@ var serveSettings = []setting{
 	{"trusted", "", "comma-separated CIDRs of the carriers' trunks: INVITEs are taken from them and their P-Asserted-Identity believed (empty, and no --allow: any source, loopback only)"},
 	{"api-token", "", "bearer token the HTTP API requires (empty: no auth)"},
 	{"quarantine", "24h", "how long a released (X, party) pair stays unusable"},
+	{"pools", "", "JSON file of pool settings, {\"pool\": {settings as PUT /v1/pools/{pool} takes}, ...}, applied at every start"},
 	{"answer-timeout", "60s", "give up on a B leg that has not answered within this"},
 	{"rtp-timeout", "60s", "end a call whose media from either party has been silent this long (0: never)"},
 	{"rtp-hold-timeout", "1h", "the same while the call is on hold (sendonly, recvonly, inactive); at least --rtp-timeout (0: never)"},
@@ -255,7 +257,9 @@ type Config struct {
 	Trusted        []netip.Prefix
 	APIToken       string
 	Quarantine     time.Duration
-	AnswerTimeout  time.Duration
+	// Pools are the --pools file's settings by pool (pools_config.go).
+	Pools         map[string]store.PoolSettings
+	AnswerTimeout time.Duration
 	// RTPTimeout, RTPHoldTimeout and MaxCallDuration end calls that would
 	// otherwise stay up forever; 0 disables each.
 	RTPTimeout      time.Duration
@@ -330,6 +334,9 @@ func parseServeConfig(v map[string]string) (Config, error) {
 		return Config{}, err
 	}
 	if c.Quarantine, err = parseDuration("quarantine", v["quarantine"], 0); err != nil {
+		return Config{}, err
+	}
+	if c.Pools, err = loadPoolsFile(v["pools"]); err != nil {
 		return Config{}, err
 	}
 	if c.AnswerTimeout, err = parseDuration("answer-timeout", v["answer-timeout"], time.Second); err != nil {

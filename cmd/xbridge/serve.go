@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	stdlog "log"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -67,6 +69,9 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 		}
 		log.Info().Msg("store closed")
 	}()
+	if err := applyPools(ctx, st, cfg.Pools, log); err != nil {
+		return err
+	}
 
 	relay, err := media.NewRelay(media.Config{IP: cfg.MediaIP, PortMin: cfg.PortMin, PortMax: cfg.PortMax},
 		media.WithLogger(log.With().Str("component", "media").Logger()),
@@ -100,6 +105,14 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 	prompts, err := ivr.LoadPrompts(xbridge.DefaultPrompts, path.Join("testdata/prompts", lang))
 	if err != nil {
 		return fmt.Errorf("prompts: %w", err)
+	}
+	// A pool's own recordings come from --pools, read once here; prompts
+	// set later through PUT /v1/pools/{pool} are stored and take effect at
+	// the next start.
+	for _, pool := range slices.Sorted(maps.Keys(cfg.Pools)) {
+		if err := prompts.SetPool(pool, cfg.Pools[pool].Prompts); err != nil {
+			return fmt.Errorf("--pools: %w", err)
+		}
 	}
 	engine, err := b2bua.New(b2bua.Config{
 		Listen:         cfg.SIP.String(),

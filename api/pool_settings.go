@@ -1,0 +1,150 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/xbridge/xbridge/store"
+)
+
+// PoolSettingsDoc is a pool's settings as the API (PUT /v1/pools/{pool})
+// and the --pools config file write them: durations in whole seconds, a
+// missing field meaning the default.
+type PoolSettingsDoc struct {
+	ExtensionLength       int               `json:"extension_length,omitempty"`
+	QuarantineSeconds     *int64            `json:"quarantine_seconds,omitempty"`
+	UnknownCaller         *UnknownCallerDoc `json:"unknown_caller,omitempty"`
+	Expiry                *ExpiryDoc        `json:"expiry,omitempty"`
+	CallbackWindowSeconds int64             `json:"callback_window_seconds,omitempty"`
+	AllowRealDisplay      bool              `json:"allow_real_display,omitempty"`
+	Prompts               map[string]string `json:"prompts,omitempty"`
+}
+
+// UnknownCallerDoc is the unknown-caller policy: "reject" with a SIP code,
+// or "announce" with a prompt.
+type UnknownCallerDoc struct {
+	Action string `json:"action,omitempty"`
+	Code   int    `json:"code,omitempty"`
+	Prompt string `json:"prompt,omitempty"`
+}
+
+// ExpiryDoc is the expiry policy: "teardown" (with warn_seconds) or "finish".
+type ExpiryDoc struct {
+	Mode        string `json:"mode,omitempty"`
+	WarnSeconds int    `json:"warn_seconds,omitempty"`
+}
+
+// maxSettingSeconds bounds the durations before they become nanoseconds;
+// the store applies its own, tighter bound.
+const maxSettingSeconds = int64(10 * 365 * 24 * 3600)
+
+// DecodePoolSettings reads one settings object, refusing unknown fields,
+// and checks it as the store would. The error is an *apiError naming the
+// field (its Error() says which), so the config loader can print it.
+func DecodePoolSettings(data []byte) (store.PoolSettings, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var doc PoolSettingsDoc
+	if err := dec.Decode(&doc); err != nil {
+		return store.PoolSettings{}, decodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return store.PoolSettings{}, invalidJSON(http.StatusBadRequest, "unexpected data after the JSON object")
+	}
+	return doc.settings()
+}
+
+// settings converts the document and validates the result.
+func (d PoolSettingsDoc) settings() (store.PoolSettings, error) {
+	s := store.PoolSettings{
+		ExtensionLength:  d.ExtensionLength,
+		AllowRealDisplay: d.AllowRealDisplay,
+	}
+	if len(d.Prompts) > 0 {
+		s.Prompts = d.Prompts // an empty object is no overrides, like none
+	}
+	if q := d.QuarantineSeconds; q != nil {
+		if *q < 0 || *q > maxSettingSeconds {
+			return store.PoolSettings{}, invalidField("quarantine_seconds", "must be 0 to %d, not %d", maxSettingSeconds, *q)
+		}
+		dur := time.Duration(*q) * time.Second
+		s.Quarantine = &dur
+	}
+	if w := d.CallbackWindowSeconds; w < 0 || w > maxSettingSeconds {
+		return store.PoolSettings{}, invalidField("callback_window_seconds", "must be 0 to %d, not %d", maxSettingSeconds, w)
+	}
+	s.CallbackWindow = time.Duration(d.CallbackWindowSeconds) * time.Second
+	if u := d.UnknownCaller; u != nil {
+		s.UnknownCaller = store.UnknownCaller{Action: store.UnknownCallerAction(u.Action), Code: u.Code, Prompt: u.Prompt}
+	}
+	if e := d.Expiry; e != nil {
+		s.Expiry = store.ExpiryPolicy{Mode: store.ExpiryMode(e.Mode), WarnSeconds: e.WarnSeconds}
+	}
+	if err := s.Validate(); err != nil {
+		return store.PoolSettings{}, settingError(err)
+	}
+	return s, nil
+}
+
+// settingError turns the store's *SettingError into a 400 naming the field
+// as the API spells it.
+func settingError(err error) error {
+	var se *store.SettingError
+	if !errors.As(err, &se) {
+		return err
+	}
+	field := se.Field
+	switch field {
+	case "quarantine":
+		field = "quarantine_seconds"
+	case "callback_window":
+		field = "callback_window_seconds"
+	}
+	return invalidField(field, "%s", se.Reason)
+}
+
+// settingsDoc writes effective settings (defaults filled) as the API shows them.
+func settingsDoc(s store.PoolSettings) PoolSettingsDoc {
+	d := PoolSettingsDoc{
+		ExtensionLength:       s.ExtensionLength,
+		UnknownCaller:         &UnknownCallerDoc{Action: string(s.UnknownCaller.Action), Code: s.UnknownCaller.Code, Prompt: s.UnknownCaller.Prompt},
+		Expiry:                &ExpiryDoc{Mode: string(s.Expiry.Mode), WarnSeconds: s.Expiry.WarnSeconds},
+		CallbackWindowSeconds: int64(s.CallbackWindow / time.Second),
+		AllowRealDisplay:      s.AllowRealDisplay,
+		Prompts:               s.Prompts,
+	}
+	if s.Quarantine != nil {
+		q := int64(*s.Quarantine / time.Second)
+		d.QuarantineSeconds = &q
+	}
+	return d
+}
+
+// putPool sets a pool's settings, whole: a field left out is the default.
+func (s *server) putPool(w http.ResponseWriter, r *http.Request) error {
+	pool := r.PathValue("pool")
+	if err := checkPoolName(pool); err != nil {
+		return err
+	}
+	var doc PoolSettingsDoc
+	if err := decodeJSON(w, r, &doc); err != nil {
+		return err
+	}
+	set, err := doc.settings()
+	if err != nil {
+		return err
+	}
+	if err := s.st.SetPoolSettings(r.Context(), pool, set); err != nil {
+		return settingError(err)
+	}
+	got, err := s.st.PoolSettings(r.Context(), pool)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, settingsDoc(got))
+	return nil
+}
