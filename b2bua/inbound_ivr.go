@@ -92,7 +92,7 @@ func announcement(name string) ivr.Prompt {
 	switch name {
 	case routing.PromptNoCallback:
 		return ivr.PromptNoCallback
-	case "unknown_number":
+	case routing.PromptUnknownNumber:
 		return ivr.PromptUnknownNumber
 	}
 	return ivr.Prompt(name)

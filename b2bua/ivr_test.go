@@ -404,3 +404,33 @@ func TestCallbackReachesLastCourier(t *testing.T) {
 	_ = d.Bye(ctx)
 	te.waitIdle()
 }
+
+// TestUnknownCallerHearsAnnouncement: a pool whose policy is to announce
+// answers a caller nobody is bound for, plays the unknown-number prompt,
+// then hangs up; without that policy the caller gets 404.
+func TestUnknownCallerHearsAnnouncement(t *testing.T) {
+	te, prompts := newIVREngine(t)
+	te.bind(numX, numA, numB, time.Hour)
+	car := newCarrier(t)
+	d, err := car.invite(context.Background(), te.addr, numCourier, numX, newRTPPeer(t).sdp(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, code := answer(t, d, 5*time.Second); code != 404 {
+		t.Fatalf("stranger got %d under the default policy, want 404", code)
+	}
+	if err := te.store.SetPoolSettings(context.Background(), "default", store.PoolSettings{UnknownCaller: store.UnknownCaller{Action: store.UnknownAnnounce}}); err != nil {
+		t.Fatal(err)
+	}
+	cc := dialX(t, te, numX)
+	unknown, _ := prompts.Sound("default", ivr.PromptUnknownNumber)
+	if findFrames(receiveFrames(t, cc.rtp, 30), unknown, 20) < 0 {
+		t.Error("the stranger did not hear the unknown-number prompt")
+	}
+	select {
+	case <-cc.car.byes:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no BYE after the announcement")
+	}
+	te.waitIdle()
+}

@@ -32,6 +32,9 @@ const (
 const (
 	// PromptNoCallback: an AXE's A called X with nobody to call back.
 	PromptNoCallback = "no_callback"
+	// PromptUnknownNumber: nobody is bound for this caller on the pool's
+	// number, and the pool announces rather than rejects.
+	PromptUnknownNumber = "unknown_number"
 )
 
 // Call is what routing is told about a new call.

@@ -151,3 +151,20 @@ func mismatch(d Decision) Decision {
 	d.Err = errors.New("store returned a binding without this caller or number")
 	return d
 }
+
+// unknownCaller applies a pool's policy to a call on one of its numbers
+// that no binding answers: a reject with the pool's status (404 by
+// default), or an announcement (answer, prompt, hang up) whose Code an
+// engine that cannot answer sends instead.
+func unknownCaller(d Decision, p store.UnknownCaller) Decision {
+	if p.Code != 0 {
+		d.Code = p.Code
+	}
+	if p.Action == store.UnknownAnnounce {
+		d.Action, d.Prompt = Announce, PromptUnknownNumber
+		if p.Prompt != "" {
+			d.Prompt = p.Prompt
+		}
+	}
+	return d
+}

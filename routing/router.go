@@ -101,6 +101,9 @@ func (r *Router) Route(ctx context.Context, c Call) Decision {
 			}
 		}
 		d.Code, d.Reason = 404, "no binding for this caller on the dialled number"
+		if res.Pool != "" {
+			return unknownCaller(d, res.Settings.UnknownCaller)
+		}
 		return d
 	case errors.Is(err, store.ErrEnded):
 		d.Code, d.Reason, d.Binding = 480, "binding ended", res.Binding

@@ -136,3 +136,56 @@ func openStore(t *testing.T, numbers ...string) (*store.DB, *storetest.Clock) {
 	}
 	return db, clock
 }
+
+// TestUnknownCallerPolicy: a call on a pool number that no binding
+// answers follows the pool's policy: its reject status, or an
+// announcement; a number of no pool is a plain 404.
+func TestUnknownCallerPolicy(t *testing.T) {
+	const x = "8617000000001"
+	db, clock := openStore(t, x)
+	r := NewRouter(db, WithClock(clock.Now))
+	ctx := t.Context()
+	call := Call{Caller: "8613800000009", Dialled: x}
+	set := func(u store.UnknownCaller) {
+		t.Helper()
+		if err := db.SetPoolSettings(ctx, "default", store.PoolSettings{UnknownCaller: u}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := r.Route(ctx, call); d.Action != Reject || d.Code != 404 {
+		t.Errorf("default policy: %v %d, want reject 404", d.Action, d.Code)
+	}
+	set(store.UnknownCaller{Action: store.UnknownReject, Code: 480})
+	if d := r.Route(ctx, call); d.Action != Reject || d.Code != 480 {
+		t.Errorf("reject 480: %v %d", d.Action, d.Code)
+	}
+	set(store.UnknownCaller{Action: store.UnknownAnnounce})
+	if d := r.Route(ctx, call); d.Action != Announce || d.Prompt != PromptUnknownNumber || d.Code != 404 {
+		t.Errorf("announce: %v %q %d, want announce %q (404 without an ivr)", d.Action, d.Prompt, d.Code, PromptUnknownNumber)
+	}
+	set(store.UnknownCaller{Action: store.UnknownAnnounce, Prompt: "goodbye"})
+	if d := r.Route(ctx, call); d.Action != Announce || d.Prompt != "goodbye" {
+		t.Errorf("announce goodbye: %v %q", d.Action, d.Prompt)
+	}
+	if d := r.Route(ctx, Call{Caller: "8613800000009", Dialled: "8617000000099"}); d.Action != Reject || d.Code != 404 {
+		t.Errorf("a number of no pool: %v %d, want reject 404", d.Action, d.Code)
+	}
+}
+
+// TestPoolSettingsReachRouting: the menu collects as many digits as the
+// pool's extension length says.
+func TestPoolSettingsReachRouting(t *testing.T) {
+	const x = "8617000000001"
+	db, clock := openStore(t, x)
+	ctx := t.Context()
+	if err := db.SetPoolSettings(ctx, "default", store.PoolSettings{ExtensionLength: 6}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.CreateBinding(ctx, store.NewBinding{Model: store.ModelAXE, Pool: "default", X: x, A: "8613800000001", ExpiresAt: clock.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	d := NewRouter(db, WithClock(clock.Now)).Route(ctx, Call{Caller: "8613700000007", Dialled: x})
+	if d.Action != Collect || d.ExtensionLength != 6 {
+		t.Errorf("got %v with extension length %d, want collect 6", d.Action, d.ExtensionLength)
+	}
+}

@@ -32,6 +32,7 @@ func (db *DB) Resolve(ctx context.Context, x, caller string) (Resolution, error)
 			res = Resolution{Match: MatchPair, Binding: b, Pool: b.Pool}
 			if b.Model == ModelAXE {
 				bk.callers = tx.Bucket(bucketCallers)
+				bk.settings = tx.Bucket(bucketPoolSettings)
 				res.Settings = bk.poolSettings(b.Pool)
 				res.LastCaller, res.LastCallerAt = bk.lastCaller(id)
 			}
@@ -58,9 +59,13 @@ func (db *DB) Resolve(ctx context.Context, x, caller string) (Resolution, error)
 			res.Match, res.Binding = MatchAnyCaller, b
 			return nil
 		}
+		// Both answers left need the pool's settings: the extension menu's,
+		// or what to do with a caller no binding answers.
+		bk.settings = tx.Bucket(bucketPoolSettings)
+		res.Settings = bk.poolSettings(pool)
 		prefix := prefixKey(x)
 		if k, _ := tx.Bucket(bucketXExt).Cursor().Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) {
-			res.Match, res.Settings = MatchExtensions, bk.poolSettings(pool)
+			res.Match = MatchExtensions
 			return nil
 		}
 		return ErrNotFound

@@ -215,8 +215,9 @@ type Resolution struct {
 	// Pool is X's pool when X is a pool number (every match, and a miss on
 	// a pool number); "" means X is in no pool.
 	Pool string
-	// Settings are the pool's settings, read for MatchExtensions and for an
-	// AXE's A (the callback window); zero otherwise.
+	// Settings are the pool's settings, read for MatchExtensions, for an
+	// AXE's A (the callback window) and for a miss on a pool number (the
+	// unknown-caller policy); zero otherwise.
 	Settings PoolSettings
 	// LastCaller is who last reached an AXE binding's A through its
 	// extension, and when (NoteCaller); set for MatchPair on an AXE.
