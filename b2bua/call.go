@@ -57,8 +57,11 @@ type call struct {
 	started       time.Time
 	x             string // the middle number dialled
 	// limit and warnBefore are the binding's max_call_seconds and
-	// warn_seconds (0: none), fixed before the call is answered.
+	// warn_seconds (0: none), fixed before the call is answered; pool and
+	// expires are its binding's, for the warning before the expiry.
 	limit, warnBefore time.Duration
+	pool              string
+	expires           time.Time
 	// numbers are the canonical numbers of the two parties (caller,
 	// callee): what no SDP crossing the call may name.
 	numbers [2]string

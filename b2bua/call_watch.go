@@ -96,9 +96,13 @@ type watchedCall struct {
 	// limit is the binding's max_call_seconds (0: none); warn how long
 	// before it both parties hear the warning tone (0: no tone).
 	limit, warn time.Duration
-	held        bool         // no stream carries media both ways
-	changed     time.Time    // when held last changed
-	heard       [2]time.Time // last media from each side (zero: none yet)
+	// pool and expires are the binding's: the pool's expiry policy may
+	// warn before the binding expires.
+	pool    string
+	expires time.Time
+	held    bool         // no stream carries media both ways
+	changed time.Time    // when held last changed
+	heard   [2]time.Time // last media from each side (zero: none yet)
 }
 
 // verdict says whether the call must end at now, and with what Reason. A
@@ -146,8 +150,9 @@ type callWatch struct {
 	held    bool
 	changed time.Time
 
-	fired  atomic.Bool // the watch has ended the call; later ticks skip it
-	warned atomic.Bool // the warning tone before the binding's limit has played
+	fired        atomic.Bool // the watch has ended the call; later ticks skip it
+	warned       atomic.Bool // the warning tone before the binding's limit has played
+	expiryWarned atomic.Bool // the warning tone before the binding's expiry has played
 
 	// The call's record in the store (call_persist.go), under recMu.
 	recMu     sync.Mutex
@@ -220,7 +225,7 @@ func (c *call) watched(now time.Time) (watchedCall, bool) {
 	answered := time.Unix(0, up)
 	// limit and warn are written before upSince (the answer), and read
 	// after it.
-	w := watchedCall{answered: answered, limit: c.limit, warn: c.warnBefore}
+	w := watchedCall{answered: answered, limit: c.limit, warn: c.warnBefore, pool: c.pool, expires: c.expires}
 	c.watch.mu.Lock()
 	w.held, w.changed = c.watch.held, c.watch.changed
 	c.watch.mu.Unlock()
@@ -277,7 +282,13 @@ func (w watchedCall) warns(now time.Time) bool {
 // other's audio, for the tone's second: the call is about to reach its
 // limit.
 func (e *Engine) warnParties(c *call, w watchedCall) {
-	c.log.Info().Dur("left", w.limit-w.warn).Msg("call limit near: warning both parties")
+	c.log.Info().Dur("left", w.warn).Msg("call limit near: warning both parties")
+	e.playWarning(c)
+}
+
+// playWarning plays the warning tone to both parties in place of each
+// other's audio.
+func (e *Engine) playWarning(c *call) {
 	for _, side := range [...]media.Side{media.SideA, media.SideB} {
 		if _, err := c.media.Play(side, e.warnTone, media.Replace()); err != nil {
 			c.log.Debug().Err(err).Stringer("side", side).Msg("warning tone not played")
@@ -285,8 +296,25 @@ func (e *Engine) warnParties(c *call, w watchedCall) {
 	}
 }
 
-// checkCalls is one tick over the call table.
+// expiryWarnHorizon is how close to its binding's expiry a call must be
+// for the watch to read its pool's expiry policy: the longest warning a
+// pool may set (store: an hour).
+const expiryWarnHorizon = time.Hour
+
+// expiryWarns reports whether the warning before the binding's expiry is
+// due at now under policy.
+func (w watchedCall) expiryWarns(now time.Time, policy store.ExpiryPolicy) bool {
+	if w.expires.IsZero() || policy.Mode == store.ExpiryFinish || policy.WarnSeconds <= 0 {
+		return false
+	}
+	return !now.Before(w.expires.Add(-time.Duration(policy.WarnSeconds) * time.Second))
+}
+
+// checkCalls is one tick over the call table. The pools' expiry policies
+// are read at most once a tick each, and only for calls within an hour of
+// their binding's expiry.
 func (e *Engine) checkCalls(p watchPolicy, now time.Time) {
+	var policies map[string]store.ExpiryPolicy
 	for _, c := range e.calls.all() {
 		w, ok := c.watched(now)
 		if !ok {
@@ -294,6 +322,20 @@ func (e *Engine) checkCalls(p watchPolicy, now time.Time) {
 		}
 		if w.warns(now) && c.watch.warned.CompareAndSwap(false, true) {
 			e.warnParties(c, w)
+		}
+		if !w.expires.IsZero() && now.After(w.expires.Add(-expiryWarnHorizon)) && !c.watch.expiryWarned.Load() {
+			if policies == nil {
+				policies = map[string]store.ExpiryPolicy{}
+			}
+			policy, ok := policies[w.pool]
+			if !ok {
+				policy = e.expiryPolicy(w.pool)
+				policies[w.pool] = policy
+			}
+			if w.expiryWarns(now, policy) && c.watch.expiryWarned.CompareAndSwap(false, true) {
+				c.log.Info().Time("expires", w.expires).Msg("binding expiry near: warning both parties")
+				e.playWarning(c)
+			}
 		}
 		reason, silent, end := p.verdict(now, w)
 		if !end || !c.watch.fired.CompareAndSwap(false, true) {

@@ -195,12 +195,24 @@ func answeredCall(t *testing.T, te *testEngine) *upCall {
 // answeredCallWith is answeredCall on a binding with policy.
 func answeredCallWith(t *testing.T, te *testEngine, policy store.Policy) *upCall {
 	t.Helper()
+	return answeredCallOn(t, te, policy, time.Hour)
+}
+
+// answeredCallExpiring is answeredCall on a binding that expires ttl from
+// now.
+func answeredCallExpiring(t *testing.T, te *testEngine, ttl time.Duration) *upCall {
+	t.Helper()
+	return answeredCallOn(t, te, store.Policy{}, ttl)
+}
+
+func answeredCallOn(t *testing.T, te *testEngine, policy store.Policy, ttl time.Duration) *upCall {
+	t.Helper()
 	ctx := context.Background()
 	if _, err := te.store.AddNumbers(ctx, "default", []string{numX}); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := te.store.CreateBinding(ctx, store.NewBinding{Pool: "default", X: numX, A: numA, B: numB,
-		Policy: policy, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		Policy: policy, ExpiresAt: time.Now().Add(ttl)}); err != nil {
 		t.Fatal(err)
 	}
 	car := newCarrier(t)
@@ -403,4 +415,58 @@ func TestMediaTimeoutSilentCall(t *testing.T) {
 		}
 	}
 	c.sweep([]string{"BYE "}, []string{"BYE "})
+}
+
+func TestExpiryWarns(t *testing.T) {
+	t0 := time.Date(2031, 3, 14, 9, 0, 0, 0, time.UTC)
+	w := watchedCall{answered: t0, expires: t0.Add(10 * time.Minute)}
+	teardown := store.ExpiryPolicy{Mode: store.ExpiryTeardown, WarnSeconds: 60}
+	for _, tc := range []struct {
+		policy store.ExpiryPolicy
+		at     time.Duration
+		want   bool
+	}{
+		{teardown, 8*time.Minute + 59*time.Second, false},
+		{teardown, 9 * time.Minute, true},
+		{teardown, 11 * time.Minute, true},
+		{store.ExpiryPolicy{Mode: store.ExpiryTeardown}, 9*time.Minute + 59*time.Second, false},
+		{store.ExpiryPolicy{Mode: store.ExpiryFinish, WarnSeconds: 60}, 9*time.Minute + 30*time.Second, false},
+	} {
+		if got := w.expiryWarns(t0.Add(tc.at), tc.policy); got != tc.want {
+			t.Errorf("%+v at %v: %v, want %v", tc.policy, tc.at, got, tc.want)
+		}
+	}
+}
+
+// TestExpiryPolicy: at its binding's expiry a call is torn down after the
+// warning tone (teardown, the default), or runs on (finish) while new
+// calls are refused.
+func TestExpiryPolicy(t *testing.T) {
+	for _, mode := range []store.ExpiryMode{store.ExpiryTeardown, store.ExpiryFinish} {
+		t.Run(string(mode), func(t *testing.T) {
+			te := newTestEngine(t, withLimits(time.Minute, time.Hour, 0), func(s *engineSetup) {
+				s.opts = append(s.opts, WithWatchTick(50*time.Millisecond))
+			})
+			ctx := context.Background()
+			if _, err := te.store.AddNumbers(ctx, "default", []string{numX}); err != nil {
+				t.Fatal(err)
+			}
+			policy := store.ExpiryPolicy{Mode: mode}
+			if mode == store.ExpiryTeardown {
+				policy.WarnSeconds = 1
+			}
+			if err := te.store.SetPoolSettings(ctx, "default", store.PoolSettings{Expiry: policy}); err != nil {
+				t.Fatal(err)
+			}
+			u := answeredCallExpiring(t, te, 2500*time.Millisecond)
+			if mode == store.ExpiryFinish {
+				u.noBye(t, 3500*time.Millisecond, "a finish pool's call past its binding's expiry")
+				return
+			}
+			u.byeBoth(t, `SIP;cause=480;text="binding expired"`)
+			if findFrames(drainFrames(u.aRTP), te.engine.warnTone, 10) < 0 {
+				t.Error("A did not hear the warning before the expiry")
+			}
+		})
+	}
 }

@@ -57,6 +57,10 @@ type Config struct {
 // store.Store has it.
 type Store interface {
 	GetBinding(ctx context.Context, id string) (store.Binding, error)
+	// PoolSettings says what a pool does with calls up when their binding
+	// expires (store.ExpiryPolicy): read when a binding expires and near
+	// an answered call's expiry, never on the call path.
+	PoolSettings(ctx context.Context, pool string) (store.PoolSettings, error)
 	Subscribe() (<-chan store.Ended, func())
 	PutActiveCall(ctx context.Context, c store.ActiveCall) error
 	DeleteActiveCall(ctx context.Context, id string) error
@@ -215,6 +219,14 @@ func (e *Engine) endBinding(end store.Ended) {
 	if len(calls) == 0 {
 		return
 	}
+	if end.Reason == store.EndExpired && e.expiryPolicy(end.Binding.Pool).Mode == store.ExpiryFinish {
+		// The pool lets calls up at expiry run to their end; new ones are
+		// refused (routing: 480).
+		for _, c := range calls {
+			c.log.Info().Msg("binding expired during call: the call runs on (pool expiry policy finish)")
+		}
+		return
+	}
 	reason := sip.NewHeader("Reason", fmt.Sprintf(`SIP;cause=480;text="binding %s"`, end.Reason))
 	for _, c := range calls {
 		c.log.Info().Str("reason", string(end.Reason)).Msg("binding ended during call")
@@ -222,6 +234,20 @@ func (e *Engine) endBinding(end store.Ended) {
 		// busy for a moment must not hold them up.
 		go c.terminate(reason, sip.StatusTemporarilyUnavailable)
 	}
+}
+
+// expiryPolicy is a pool's, read within the store deadline; a store that
+// cannot say gives the default (teardown without warning), the safe side
+// for the privacy of a binding that ended.
+func (e *Engine) expiryPolicy(pool string) store.ExpiryPolicy {
+	ctx, cancel := e.storeContext()
+	defer cancel()
+	ps, err := e.store.PoolSettings(ctx, pool)
+	if err != nil {
+		e.log.Warn().Err(err).Str("pool", pool).Msg("pool settings unreadable: expiry tears calls down")
+		return store.ExpiryPolicy{Mode: store.ExpiryTeardown}
+	}
+	return ps.Expiry
 }
 
 // endAll ends every call and waits (bounded) for them to end.
