@@ -40,3 +40,49 @@ func TestCallExtensionInDialledNumber(t *testing.T) {
 	_ = d.Bye(ctx)
 	te.waitIdle()
 }
+
+// TestAXNCalls: on an AXN, anyone calling X reaches A, A reaches B, and an
+// AXB pair on the same X still reaches each other; each callee is shown X.
+func TestAXNCalls(t *testing.T) {
+	te := newTestEngine(t)
+	ctx := context.Background()
+	if _, err := te.store.AddNumbers(ctx, "default", []string{numX}); err != nil {
+		t.Fatal(err)
+	}
+	mk := func(nb store.NewBinding) {
+		t.Helper()
+		nb.Pool, nb.X, nb.ExpiresAt = "default", numX, time.Now().Add(time.Hour)
+		if _, _, err := te.store.CreateBinding(ctx, nb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk(store.NewBinding{Model: store.ModelAXN, A: numA, B: numB})
+	const pairA, pairB, stranger = "8613100000001", "8613100000002", "8613700000009"
+	mk(store.NewBinding{A: pairA, B: pairB})
+	for _, tc := range []struct{ caller, callee string }{
+		{stranger, numA},
+		{numA, numB},
+		{pairA, pairB},
+		{pairB, pairA},
+	} {
+		d, err := newCarrier(t).invite(ctx, te.addr, tc.caller, numX, newRTPPeer(t).sdp(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bc := te.trunk.nextCall(t)
+		if got := bc.req.Recipient.User; got != "+"+tc.callee {
+			t.Errorf("%s calling X reached %s, want %s", tc.caller, got, tc.callee)
+		}
+		if got := bc.req.From().Address.User; got != "+"+numX {
+			t.Errorf("%s calling X showed %s, want X", tc.caller, got)
+		}
+		if _, code := answer(t, d, 5*time.Second); code != 200 {
+			t.Fatalf("%s got %d", tc.caller, code)
+		}
+		_ = d.Ack(ctx)
+		bctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_ = d.Bye(bctx)
+		cancel()
+		te.waitIdle()
+	}
+}

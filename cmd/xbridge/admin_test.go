@@ -75,9 +75,28 @@ func TestAdminCommands(t *testing.T) {
 		t.Errorf("binding list is not a titled table of one row:\n%s", out)
 	}
 
+	// A patch sends only what was named, and --unset removes a field.
+	code, out, errOut = admin(t, env, "binding", "patch", b.ID, "--user-data", "order 42", "--direction", "a_to_b", "--json")
+	if code != 0 || !strings.Contains(out, `"user_data":"order 42"`) || !strings.Contains(out, `"direction":"a_to_b"`) {
+		t.Fatalf("binding patch: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = admin(t, env, "binding", "patch", b.ID, "--unset", "user_data", "--json")
+	if code != 0 || strings.Contains(out, "order 42") || !strings.Contains(out, `"direction":"a_to_b"`) {
+		t.Fatalf("binding patch --unset: exit %d\n%s%s", code, out, errOut)
+	}
+	code, _, errOut = admin(t, env, "binding", "patch", b.ID, "--direction", "sideways")
+	if code != 1 || !strings.Contains(errOut, "400 invalid_field (direction)") {
+		t.Errorf("bad patch: exit %d, stderr %q", code, errOut)
+	}
+
 	code, _, errOut = admin(t, env, "binding", "delete", b.ID)
 	if code != 0 {
 		t.Fatalf("binding delete: exit %d: %s", code, errOut)
+	}
+	// An AXE binding prints its extension and the forms to dial.
+	code, out, errOut = admin(t, env, "bind", "axe", "--a", "+8613800000005", "--ttl", "3600")
+	if code != 0 || !strings.Contains(out, "extension") || !strings.Contains(out, "dial.print") {
+		t.Errorf("bind axe: exit %d\n%s%s", code, out, errOut)
 	}
 	// The API's refusal reaches the operator with its status, code and field.
 	code, _, errOut = admin(t, env, "binding", "show", b.ID)
