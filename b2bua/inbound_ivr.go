@@ -71,6 +71,9 @@ func (e *Engine) answerByEngine(req *sip.Request, tx sip.ServerTransaction, dec 
 	}
 	sio := &sipIO{c: c, e: e}
 	c.io = sio
+	// The extension is looked up on X as routing read it: the dialled
+	// number may have carried digits (a mistyped extension) after it.
+	rc.Dialled, rc.DialledParams = dec.Dialled, nil
 	c.ivr = &ivrSIP{sipIO: sio, prompts: e.prompts, pool: dec.Pool, route: rc, maxfwd: maxfwd}
 	menu := e.menu
 	menu.ExtensionLength = dec.ExtensionLength
@@ -79,7 +82,7 @@ func (e *Engine) answerByEngine(req *sip.Request, tx sip.ServerTransaction, dec 
 		sess.Close()
 		return false
 	}
-	first := event{kind: evCollect}
+	first := event{kind: evCollect, dialled: dec.Extension}
 	if dec.Action == routing.Announce {
 		first = event{kind: evAnnounce, prompt: announcement(dec.Prompt)}
 	}

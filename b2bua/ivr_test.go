@@ -434,3 +434,20 @@ func TestUnknownCallerHearsAnnouncement(t *testing.T) {
 	}
 	te.waitIdle()
 }
+
+// TestCourierDialsWrongExtension: X with a mistyped extension is answered
+// and the courier asked again; the right extension then reaches A.
+func TestCourierDialsWrongExtension(t *testing.T) {
+	te, prompts := newIVREngine(t)
+	te.bindAXE(numX, numA, extension)
+	cc := dialX(t, te, numX+"9999")
+	notFound, _ := prompts.Sound("default", ivr.PromptNotFound)
+	if findFrames(receiveFrames(t, cc.rtp, 30), notFound, 20) < 0 {
+		t.Error("the courier did not hear that the extension was not found")
+	}
+	cc.info(extension)
+	tc := te.trunk.nextCall(t)
+	checkBLeg(t, tc, numA)
+	cc.bye()
+	te.waitIdle()
+}

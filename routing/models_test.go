@@ -89,7 +89,8 @@ func TestRouteModels(t *testing.T) {
 		{name: "isub", call: Call{Caller: courier, Dialled: xe, DialledParams: map[string]string{"isub": "1234"}}, action: Bridge, callee: ea, binding: "e1", noted: "e1 " + courier},
 		{name: "digits after x national", call: Call{Caller: courier, Dialled: "170000000031234"}, action: Bridge, callee: ea, binding: "e1", noted: "e1 " + courier},
 		{name: "digits after x e164", call: Call{Caller: courier, Dialled: "+86170000000030042"}, action: Bridge, callee: ea2, binding: "e2", noted: "e2 " + courier},
-		{name: "wrong ext in dialled", call: Call{Caller: courier, Dialled: xe + ";ext=9999"}, code: 404},
+		// A mistyped extension is asked for again, not refused.
+		{name: "wrong ext in dialled", call: Call{Caller: courier, Dialled: xe + ";ext=9999"}, action: Collect},
 		{name: "expired ext", call: Call{Caller: courier, Dialled: xe + ";ext=7777"}, code: 480, binding: "e3"},
 		{name: "own ext", call: Call{Caller: ea, Dialled: xe + ";ext=1234"}, code: 403, binding: "e1"},
 	}
@@ -101,6 +102,9 @@ func TestRouteModels(t *testing.T) {
 			checkDecision(t, d, tt.action, tt.code, tt.callee, tt.shown, tt.binding)
 			if got := strings.Join(s.noted, ","); got != tt.noted {
 				t.Errorf("noted callers %q, want %q", got, tt.noted)
+			}
+			if tt.name == "wrong ext in dialled" && d.Extension != "9999" {
+				t.Errorf("collect tries %q first, want the dialled 9999", d.Extension)
 			}
 			if tt.action == Collect && (d.Pool != "p" || d.ExtensionLength != 4 || d.Dialled != xe) {
 				t.Errorf("collect %+v, want pool p, 4 digits on %s", d, xe)

@@ -72,6 +72,9 @@ type Decision struct {
 	Pool            string
 	ExtensionLength int
 	Prompt          string
+	// Extension is, on a Collect, the digits dialled with X that name no
+	// extension: the menu tries them first and then asks again.
+	Extension string
 
 	// Err is the error behind a Reject, for logs; never sent to a party.
 	// On a Bridge it is a failure that did not stop the call (recording

@@ -102,6 +102,24 @@ func (r *Router) callback(d Decision, res store.Resolution) Decision {
 	return bridge(d, res.LastCaller)
 }
 
+// dialledExtension routes an extension dialled with X. One that is not
+// found on an X with extensions (a mistyped digit on the parcel) is not a
+// dead end: the engine answers and asks for it again, as if it had been
+// keyed wrong (Collect with the dialled digits in Extension).
+func (r *Router) dialledExtension(ctx context.Context, d Decision, ext string) Decision {
+	got := r.extension(ctx, d, ext)
+	if got.Action != Reject || got.Code != 404 && got.Code != 484 {
+		return got
+	}
+	res, err := r.st.Resolve(ctx, d.Dialled, d.Caller)
+	if err != nil || res.Match != store.MatchExtensions {
+		return got
+	}
+	d = r.resolved(d, res)
+	d.Extension = ext
+	return d
+}
+
 // extension routes a caller who keyed (or dialled) an extension on X to the
 // AXE binding's A, and records the caller for A's callback.
 func (r *Router) extension(ctx context.Context, d Decision, ext string) Decision {

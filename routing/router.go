@@ -80,14 +80,14 @@ func (r *Router) Route(ctx context.Context, c Call) Decision {
 		if d, ok = r.dialled(d, num); !ok {
 			return d
 		}
-		return r.extension(ctx, d, ext)
+		return r.dialledExtension(ctx, d, ext)
 	}
 	d, ok = r.dialled(d, user)
 	if !ok {
 		// Digits keyed after X can make the number too long to read.
 		if x, ext, split := r.splitTrailing(ctx, user); split {
 			d.Action, d.Code, d.Reason, d.Err, d.Dialled = Reject, 0, "", nil, x
-			return r.extension(ctx, d, ext)
+			return r.dialledExtension(ctx, d, ext)
 		}
 		return d
 	}
@@ -97,7 +97,7 @@ func (r *Router) Route(ctx context.Context, c Call) Decision {
 		if res.Pool == "" {
 			if x, ext, split := r.splitTrailing(ctx, user); split {
 				d.Dialled = x
-				return r.extension(ctx, d, ext)
+				return r.dialledExtension(ctx, d, ext)
 			}
 		}
 		d.Code, d.Reason = 404, "no binding for this caller on the dialled number"
