@@ -98,7 +98,7 @@ func TestRouteModels(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := st(tt.dir, tt.display)
 			tt.call.Source = src
-			d := NewRouter(s, WithClock(func() time.Time { return now })).Route(context.Background(), tt.call)
+			d := NewRouter(s, WithClock(func() time.Time { return now }), WithInlineNotes()).Route(context.Background(), tt.call)
 			checkDecision(t, d, tt.action, tt.code, tt.callee, tt.shown, tt.binding)
 			if got := strings.Join(s.noted, ","); got != tt.noted {
 				t.Errorf("noted callers %q, want %q", got, tt.noted)
@@ -146,7 +146,7 @@ func TestRouteExtension(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := &lookupStore{exts: map[[2]string]store.Binding{{x, "1234"}: axe}, pools: map[string]string{x: "p"}}
-			d := NewRouter(s, WithClock(func() time.Time { return now })).RouteExtension(context.Background(), call, tt.digits)
+			d := NewRouter(s, WithClock(func() time.Time { return now }), WithInlineNotes()).RouteExtension(context.Background(), call, tt.digits)
 			checkDecision(t, d, tt.action, tt.code, tt.callee, "", tt.binding)
 			if tt.action == Bridge && (len(s.noted) != 1 || s.noted[0] != "e1 "+caller) {
 				t.Errorf("callback not recorded: %v", s.noted)

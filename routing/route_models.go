@@ -148,7 +148,7 @@ func (r *Router) extension(ctx context.Context, d Decision, ext string) Decision
 	}
 	d = bridge(d, b.A)
 	// The call goes on without it: the callback is a convenience.
-	d.Err = r.st.NoteCaller(ctx, b.ID, d.Caller, r.now())
+	d.Err = r.noteCaller(ctx, b.ID, d.Caller, r.now())
 	return d
 }
 
@@ -185,4 +185,26 @@ func unknownCaller(d Decision, p store.UnknownCaller) Decision {
 		}
 	}
 	return d
+}
+
+// noteTimeout bounds a caller note written in the background.
+const noteTimeout = 10 * time.Second
+
+// noteCaller records who reached an AXE's A, for the callback. The note
+// is a durable write (an fsync), so by default it is made in the
+// background: the INVITE to A must not wait for the disk. Failures go to
+// WithNoteFailures. WithInlineNotes writes it before returning, its error
+// in the decision.
+func (r *Router) noteCaller(ctx context.Context, id, caller string, at time.Time) error {
+	if r.inlineNotes {
+		return r.st.NoteCaller(ctx, id, caller, at)
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), noteTimeout)
+		defer cancel()
+		if err := r.st.NoteCaller(ctx, id, caller, at); err != nil && r.noteFailed != nil {
+			r.noteFailed(id, err)
+		}
+	}()
+	return nil
 }

@@ -28,6 +28,9 @@ type Router struct {
 	trusted []netip.Prefix
 	allowed []netip.Prefix // accepted, identity not believed (trust.go)
 	now     func() time.Time
+
+	inlineNotes bool                       // WithInlineNotes
+	noteFailed  func(id string, err error) // WithNoteFailures
 }
 
 // Option configures a Router.
@@ -49,6 +52,17 @@ func WithCountry(c *number.Country) Option {
 // is accepted and trusted.
 func WithTrusted(prefixes ...netip.Prefix) Option {
 	return func(r *Router) { r.trusted = masked(prefixes) }
+}
+
+// WithInlineNotes writes the note of an AXE's caller (for the callback)
+// before RouteExtension returns, its failure in Decision.Err, instead of in
+// the background: for tests that read the note at once.
+func WithInlineNotes() Option { return func(r *Router) { r.inlineNotes = true } }
+
+// WithNoteFailures hears of caller notes written in the background that
+// failed (the callback to that caller will not work).
+func WithNoteFailures(f func(bindingID string, err error)) Option {
+	return func(r *Router) { r.noteFailed = f }
 }
 
 // WithClock replaces time.Now when deciding whether a binding has expired.

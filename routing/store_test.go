@@ -81,7 +81,7 @@ func TestRouteModelsWithStore(t *testing.T) {
 	pair := mk(store.NewBinding{X: xn, A: "8613800000003", B: "8613900000004", Policy: store.Policy{Direction: store.DirectionAToB}})
 	axe := mk(store.NewBinding{Model: store.ModelAXE, X: xe, A: "8613800000005"})
 
-	r := NewRouter(db, WithClock(clock.Now))
+	r := NewRouter(db, WithClock(clock.Now), WithInlineNotes())
 	src := netip.MustParseAddr("127.0.0.1")
 	const courier = "8613100000009"
 	for _, tt := range []struct {

@@ -96,7 +96,10 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 	router := routing.NewRouter(st,
 		routing.WithCountry(cfg.Country),
 		routing.WithTrusted(cfg.Trusted...),
-		routing.WithAllowed(cfg.Allowed...))
+		routing.WithAllowed(cfg.Allowed...),
+		routing.WithNoteFailures(func(id string, err error) {
+			log.Warn().Err(err).Str("binding_id", id).Msg("caller not recorded: the callback to this caller will not work")
+		}))
 
 	lang := cfg.PromptLang
 	if lang == "" {
