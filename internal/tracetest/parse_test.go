@@ -182,7 +182,7 @@ api create binding other model=axb x=8617000000002 a=8613800000001 b=86139000000
 
 // The traces shipped in testdata must parse; the b2bua test replays them.
 func TestParseShippedTraces(t *testing.T) {
-	for _, name := range []string{"answer", "busy", "cancel", "no-binding", "b-calls-back", "expiry"} {
+	for _, name := range []string{"answer", "busy", "cancel", "no-binding", "b-calls-back", "expiry", "axe-info-digits", "axe-first-digit-timeout", "axe-callback"} {
 		if _, err := ParseFile("../../testdata/traces/" + name + ".trace"); err != nil {
 			t.Error(err)
 		}
