@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xbridge/xbridge/internal/tracetest"
+	"github.com/xbridge/xbridge/ivr"
 	"github.com/xbridge/xbridge/store"
 )
 
@@ -45,7 +46,7 @@ func TestTraces(t *testing.T) {
 			if d := tr.Engine.AnswerTimeout; d > 0 {
 				opts = append(opts, withAnswerTimeout(d))
 			}
-			te := newTestEngine(t, opts...)
+			te := newTestEngineWith(t, nil, traceEngineOptions(t, tr.Engine), opts...)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			if err := rp.Run(ctx, te.addr, tr, storeSetup{te.store}); err != nil {
@@ -54,6 +55,24 @@ func TestTraces(t *testing.T) {
 			te.waitIdle()
 		})
 	}
+}
+
+// traceEngineOptions are the engine options a trace's header asks for:
+// prompts (so the engine answers AXE calls itself) and the menu's timers.
+func traceEngineOptions(t *testing.T, eo tracetest.EngineOptions) []Option {
+	t.Helper()
+	var opts []Option
+	if eo.Prompts != "" {
+		p, err := ivr.LoadPrompts(os.DirFS(filepath.Join("..", "testdata", "prompts")), eo.Prompts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts = append(opts, WithPrompts(p))
+	}
+	if eo.FirstDigit > 0 || eo.InterDigit > 0 || eo.Tries > 0 {
+		opts = append(opts, WithMenu(ivr.Config{FirstDigit: eo.FirstDigit, InterDigit: eo.InterDigit, Tries: eo.Tries}))
+	}
+	return opts
 }
 
 // withTrunkAddr points the engine's outbound trunk at addr instead of the
@@ -69,7 +88,11 @@ func (s storeSetup) CreateBinding(ctx context.Context, b tracetest.Binding) (str
 	if _, err := s.st.AddNumbers(ctx, "default", []string{b.X}); err != nil {
 		return "", fmt.Errorf("add %s to pool: %w", b.X, err)
 	}
-	bd, _, err := s.st.CreateBinding(ctx, store.NewBinding{Pool: "default", X: b.X, A: b.A, B: b.B, ExpiresAt: time.Now().Add(b.TTL)})
+	nb := store.NewBinding{Pool: "default", X: b.X, A: b.A, B: b.B, Extension: b.Extension, ExpiresAt: time.Now().Add(b.TTL)}
+	if b.Model == "axe" {
+		nb.Model = store.ModelAXE
+	}
+	bd, _, err := s.st.CreateBinding(ctx, nb)
 	if err != nil {
 		return "", err
 	}

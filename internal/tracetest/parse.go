@@ -251,10 +251,12 @@ func (p *parser) duration(lineNo int, s string) (time.Duration, error) {
 
 var digits = regexp.MustCompile(`^[0-9]{3,20}$`)
 
-// parseBinding reads "NAME x=.. a=.. b=.. ttl=..".
+// parseBinding reads "NAME x=.. a=.. b=.. ttl=.." (AXB) or
+// "NAME model=axe x=.. a=.. extension=.. ttl=..".
 func (p *parser) parseBinding(lineNo int, f []string) (Binding, error) {
-	if len(f) != 5 {
-		return Binding{}, p.errf(lineNo, "want: binding NAME x=DIGITS a=DIGITS b=DIGITS ttl=DURATION")
+	const usage = "want: binding NAME [model=axb] x=DIGITS a=DIGITS b=DIGITS ttl=DURATION, or NAME model=axe x=DIGITS a=DIGITS extension=DIGITS ttl=DURATION"
+	if len(f) < 5 || len(f) > 6 {
+		return Binding{}, p.errf(lineNo, usage)
 	}
 	b := Binding{Name: f[0]}
 	if !varName.MatchString(b.Name) {
@@ -283,6 +285,19 @@ func (p *parser) parseBinding(lineNo int, f []string) (Binding, error) {
 			default:
 				b.B = v
 			}
+		case "model":
+			switch v {
+			case "axb":
+			case "axe":
+				b.Model = v
+			default:
+				return Binding{}, p.errf(lineNo, "model=%q: want axb or axe", v)
+			}
+		case "extension":
+			if !extension.MatchString(v) {
+				return Binding{}, p.errf(lineNo, "extension=%q: want 1 to 6 digits", v)
+			}
+			b.Extension = v
 		case "ttl":
 			d, err := time.ParseDuration(v)
 			if err != nil || d <= 0 {
@@ -293,26 +308,51 @@ func (p *parser) parseBinding(lineNo int, f []string) (Binding, error) {
 			return Binding{}, p.errf(lineNo, "unknown binding field %q", k)
 		}
 	}
-	if b.X == "" || b.A == "" || b.B == "" || b.TTL == 0 {
-		return Binding{}, p.errf(lineNo, "binding needs x, a, b and ttl")
+	switch {
+	case b.X == "" || b.A == "" || b.TTL == 0:
+		return Binding{}, p.errf(lineNo, "binding needs x, a and ttl")
+	case b.Model == "axe" && (b.B != "" || b.Extension == ""):
+		return Binding{}, p.errf(lineNo, "an axe binding has an extension and no b")
+	case b.Model == "" && (b.B == "" || b.Extension != ""):
+		return Binding{}, p.errf(lineNo, "an axb binding has a b and no extension")
 	}
 	p.bindings[b.Name] = true
 	return b, nil
 }
 
+var extension = regexp.MustCompile(`^[0-9]{1,6}$`)
+
 func (p *parser) parseEngine(lineNo int, f []string) error {
 	if len(f) == 0 {
-		return p.errf(lineNo, "want: engine answer_timeout=DURATION")
+		return p.errf(lineNo, "want: engine answer_timeout=DURATION prompts=LANG first_digit=DURATION inter_digit=DURATION tries=N (any of them)")
 	}
 	for _, kv := range f {
 		k, v, _ := strings.Cut(kv, "=")
 		switch k {
-		case "answer_timeout":
+		case "answer_timeout", "first_digit", "inter_digit":
 			d, err := p.duration(lineNo, v)
 			if err != nil {
 				return err
 			}
-			p.tr.Engine.AnswerTimeout = d
+			switch k {
+			case "answer_timeout":
+				p.tr.Engine.AnswerTimeout = d
+			case "first_digit":
+				p.tr.Engine.FirstDigit = d
+			default:
+				p.tr.Engine.InterDigit = d
+			}
+		case "prompts":
+			if !varName.MatchString(v) {
+				return p.errf(lineNo, "prompts=%q: want a language directory such as en", v)
+			}
+			p.tr.Engine.Prompts = v
+		case "tries":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 9 {
+				return p.errf(lineNo, "tries=%q: want 1 to 9", v)
+			}
+			p.tr.Engine.Tries = n
 		default:
 			return p.errf(lineNo, "unknown engine option %q", k)
 		}

@@ -122,6 +122,13 @@ func TestParseErrors(t *testing.T) {
 		{"binding twice", "binding o x=1111 a=2222 b=3333 ttl=1s\nbinding o x=1111 a=2222 b=3333 ttl=1s\nwait 1s\n", "t:2: binding \"o\" defined twice"},
 		{"delete unknown", "api delete binding nope\n", "t:1: unknown binding"},
 		{"engine option", "engine max_calls=3\nwait 1s\n", "unknown engine option"},
+		{"engine tries", "engine tries=0\nwait 1s\n", "tries=\"0\""},
+		{"engine prompts", "engine prompts=../x\nwait 1s\n", "prompts=\"../x\""},
+		{"axe with b", "binding o model=axe x=1111 a=2222 b=3333 ttl=1s\nwait 1s\n", "an axe binding has an extension and no b"},
+		{"axe no extension", "binding o model=axe x=1111 a=2222 ttl=1s\nwait 1s\n", "an axe binding has an extension and no b"},
+		{"axb with extension", "binding o x=1111 a=2222 b=3333 extension=12 ttl=1s\nwait 1s\n", "an axb binding has a b and no extension"},
+		{"bad model", "binding o model=axz x=1111 a=2222 extension=12 ttl=1s\nwait 1s\n", "model=\"axz\""},
+		{"bad extension", "binding o model=axe x=1111 a=2222 extension=1234567 ttl=1s\nwait 1s\n", "extension=\"1234567\""},
 		{"send no message", "carrier sends INVITE\nwait 1s\n", "t:1: sends needs the message"},
 		{"send wrong start", "carrier sends BYE\n    INVITE sip:x@[engine] SIP/2.0\n", "t:2: start line"},
 		{"send wrong status", "trunk sends 180\n    SIP/2.0 183 Session Progress\n", "t:2: start line"},
@@ -153,9 +160,29 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+func TestParseAXE(t *testing.T) {
+	tr, err := Parse("t", strings.NewReader(`engine prompts=en first_digit=300ms inter_digit=200ms tries=2 answer_timeout=2s
+binding parcel model=axe x=8617000000001 a=8613800000001 extension=1234 ttl=1h
+api create binding other model=axb x=8617000000002 a=8613800000001 b=8613900000002 ttl=1h
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := EngineOptions{AnswerTimeout: 2 * time.Second, Prompts: "en", FirstDigit: 300 * time.Millisecond, InterDigit: 200 * time.Millisecond, Tries: 2}
+	if tr.Engine != want {
+		t.Errorf("engine %+v, want %+v", tr.Engine, want)
+	}
+	if len(tr.Bindings) != 1 || tr.Bindings[0] != (Binding{Name: "parcel", Model: "axe", X: "8617000000001", A: "8613800000001", Extension: "1234", TTL: time.Hour}) {
+		t.Errorf("bindings %+v", tr.Bindings)
+	}
+	if b := tr.steps[0].binding; b.Model != "" || b.B != "8613900000002" {
+		t.Errorf("model=axb binding %+v", b)
+	}
+}
+
 // The traces shipped in testdata must parse; the b2bua test replays them.
 func TestParseShippedTraces(t *testing.T) {
-	for _, name := range []string{"answer", "busy", "cancel", "no-binding", "b-calls-back", "expiry"} {
+	for _, name := range []string{"answer", "busy", "cancel", "no-binding", "b-calls-back", "expiry", "axe-info-digits", "axe-first-digit-timeout", "axe-callback"} {
 		if _, err := ParseFile("../../testdata/traces/" + name + ".trace"); err != nil {
 			t.Error(err)
 		}

@@ -158,7 +158,7 @@ func (ru *run) create(b Binding) error {
 		return fmt.Errorf("create binding %s: %w", b.Name, err)
 	}
 	ru.ids[b.Name] = id
-	ru.logf("created binding %s (%s) x=%s a=%s b=%s ttl=%s", b.Name, id, b.X, b.A, b.B, b.TTL)
+	ru.logf("created binding %s (%s) model=%s x=%s a=%s b=%s extension=%s ttl=%s", b.Name, id, b.Model, b.X, b.A, b.B, b.Extension, b.TTL)
 	return nil
 }
 

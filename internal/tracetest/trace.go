@@ -24,15 +24,25 @@ type Trace struct {
 
 // Binding is a binding the trace needs, named so later steps can refer to it.
 type Binding struct {
-	Name    string
-	X, A, B string
-	TTL     time.Duration
+	Name string
+	// Model is "axb" (the default, written as "") or "axe"; an AXE
+	// binding has A and Extension instead of B.
+	Model     string
+	X, A, B   string
+	Extension string
+	TTL       time.Duration
 }
 
 // EngineOptions are the engine settings a trace asks for; zero means the
 // engine's default.
 type EngineOptions struct {
 	AnswerTimeout time.Duration
+	// Prompts is the language of the prompts the engine plays when it
+	// answers a call itself (AXE); "" gives it none.
+	Prompts string
+	// FirstDigit, InterDigit and Tries are the extension menu's.
+	FirstDigit, InterDigit time.Duration
+	Tries                  int
 }
 
 // Side is one of the two SIP peers the replayer plays.
