@@ -82,6 +82,10 @@ type poolResponse struct {
 	Settings    PoolSettingsDoc    `json:"settings"`
 	Numbers     []store.NumberInfo `json:"numbers"`
 	NumbersNext string             `json:"numbers_next,omitempty"` // numbers_after for the next page
+	// Quarantine is a page of the pairs in their cool-down; QuarantineNext
+	// is quarantine_after for the next page.
+	Quarantine     []store.QuarantinedPair `json:"quarantine"`
+	QuarantineNext string                  `json:"quarantine_next,omitempty"`
 }
 
 const (
@@ -94,10 +98,11 @@ func (s *server) getPool(w http.ResponseWriter, r *http.Request) error {
 	if err := checkPoolName(pool); err != nil {
 		return err
 	}
-	after, limit, err := s.numbersPage(r)
+	pg, err := s.poolPages(r)
 	if err != nil {
 		return err
 	}
+	after, limit := pg.numbersAfter, pg.numbersLimit
 	info, err := s.st.Pool(r.Context(), pool)
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound("pool")
@@ -122,37 +127,67 @@ func (s *server) getPool(w http.ResponseWriter, r *http.Request) error {
 		out.Numbers = out.Numbers[:limit]
 		out.NumbersNext = out.Numbers[limit-1].Number
 	}
+	out.Quarantine, err = s.st.QuarantinedPairs(r.Context(), pool, pg.quarantineAfter, pg.quarantineLimit+1)
+	if errors.Is(err, store.ErrInvalid) {
+		return invalidField("quarantine_after", "not a cursor this API gave (quarantine_next)")
+	}
+	if err != nil {
+		return err
+	}
+	if n := pg.quarantineLimit; len(out.Quarantine) > n {
+		out.Quarantine = out.Quarantine[:n]
+		out.QuarantineNext = out.Quarantine[n-1].Cursor()
+	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
-// numbersPage reads numbers_after and numbers_limit.
-func (s *server) numbersPage(r *http.Request) (after string, limit int, err error) {
+// poolPage is where GET /v1/pools/{pool} starts its two lists.
+type poolPage struct {
+	numbersAfter    string
+	numbersLimit    int
+	quarantineAfter string
+	quarantineLimit int
+}
+
+// poolPages reads numbers_after, numbers_limit, quarantine_after and
+// quarantine_limit.
+func (s *server) poolPages(r *http.Request) (poolPage, error) {
+	pg := poolPage{numbersLimit: defaultNumbersPage, quarantineLimit: defaultNumbersPage}
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return "", 0, invalidField("query", "malformed query string")
+		return pg, invalidField("query", "malformed query string")
 	}
-	limit = defaultNumbersPage
 	for name, values := range q {
 		if len(values) != 1 {
-			return "", 0, invalidField(name, "given %d times", len(values))
+			return pg, invalidField(name, "given %d times", len(values))
 		}
 		v := values[0]
 		switch name {
 		case "numbers_after":
-			if after, err = s.storedNumber(name, v); err != nil {
-				return "", 0, err
+			if pg.numbersAfter, err = s.storedNumber(name, v); err != nil {
+				return pg, err
 			}
-		case "numbers_limit":
-			limit, err = strconv.Atoi(v)
-			if err != nil || limit < 1 || limit > maxNumbersPage {
-				return "", 0, invalidField(name, "must be an integer from 1 to %d", maxNumbersPage)
+		case "numbers_limit", "quarantine_limit":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > maxNumbersPage {
+				return pg, invalidField(name, "must be an integer from 1 to %d", maxNumbersPage)
 			}
+			if name == "numbers_limit" {
+				pg.numbersLimit = n
+			} else {
+				pg.quarantineLimit = n
+			}
+		case "quarantine_after":
+			if len(v) > 64 {
+				return pg, invalidField(name, "not a cursor this API gave (quarantine_next)")
+			}
+			pg.quarantineAfter = v
 		default:
-			return "", 0, invalidField(name, "unknown query parameter")
+			return pg, invalidField(name, "unknown query parameter")
 		}
 	}
-	return after, limit, nil
+	return pg, nil
 }
 
 func (s *server) disableNumber(w http.ResponseWriter, r *http.Request) error {

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -133,5 +134,43 @@ func TestAddNumbersInvalid(t *testing.T) {
 	}
 	if r := a.do("POST", "/v1/pools/p1/numbers", `{"numbers":["8617000000002"]}`); r.status != http.StatusOK {
 		t.Fatalf("good request after bad ones: %d %s", r.status, r.body)
+	}
+}
+
+// TestPoolQuarantine: GET of a pool lists the pairs in their cool-down, a
+// page at a time; a cursor the API did not give is a 400 naming the field.
+func TestPoolQuarantine(t *testing.T) {
+	a := newTestAPI(t)
+	a.addPool("default", "8617000000001")
+	p := a.post(`{"a":"+8613800000001","b":"+8613900000002","ttl_seconds":3600}`)
+	if p.status != http.StatusCreated {
+		t.Fatalf("create: %d", p.status)
+	}
+	if res := a.do(http.MethodDelete, "/v1/bindings/"+p.id, ""); res.status != http.StatusOK {
+		t.Fatalf("delete: %d", res.status)
+	}
+	var pool struct {
+		Quarantine     []map[string]string `json:"quarantine"`
+		QuarantineNext string              `json:"quarantine_next"`
+	}
+	res := a.do(http.MethodGet, "/v1/pools/default?quarantine_limit=1", "")
+	if err := json.Unmarshal(res.body, &pool); err != nil || res.status != http.StatusOK {
+		t.Fatalf("get pool: %d %s %v", res.status, res.body, err)
+	}
+	if len(pool.Quarantine) != 1 || pool.QuarantineNext == "" || pool.Quarantine[0]["x"] != "8617000000001" {
+		t.Fatalf("first page: %s", res.body)
+	}
+	first := pool.Quarantine[0]["party"]
+	res = a.do(http.MethodGet, "/v1/pools/default?quarantine_limit=1&quarantine_after="+url.QueryEscape(pool.QuarantineNext), "")
+	pool.Quarantine, pool.QuarantineNext = nil, ""
+	if err := json.Unmarshal(res.body, &pool); err != nil || len(pool.Quarantine) != 1 || pool.QuarantineNext != "" {
+		t.Fatalf("second page: %s %v", res.body, err)
+	}
+	if second := pool.Quarantine[0]["party"]; second == first || second == "" {
+		t.Errorf("second page repeats %q or names no party: %s", first, res.body)
+	}
+	res = a.do(http.MethodGet, "/v1/pools/default?quarantine_after=nonsense", "")
+	if res.status != http.StatusBadRequest || res.errorOf(t).Field != "quarantine_after" {
+		t.Errorf("bad cursor: %d %s", res.status, res.body)
 	}
 }

@@ -26,6 +26,11 @@ type Pools interface {
 	// greater than after, in number order: a page; the next page starts
 	// after the last number returned.
 	PoolNumbers(ctx context.Context, pool, after string, limit int) ([]NumberInfo, error)
+	// QuarantinedPairs lists up to limit of pool's (X, party) and (X,
+	// extension) pairs in their cool-down after the cursor after (""
+	// first; QuarantinedPair.Cursor of the last for the next page). A
+	// cursor that is no such pair's is ErrInvalid.
+	QuarantinedPairs(ctx context.Context, pool, after string, limit int) ([]QuarantinedPair, error)
 	// PoolSettings returns pool's settings with every default filled in
 	// (an unknown pool has the defaults); SetPoolSettings replaces them
 	// whole, creating the pool if needed. A bad field is a *SettingError.
