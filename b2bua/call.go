@@ -109,6 +109,9 @@ type call struct {
 	menu    *ivr.Menu
 	playSeq uint32
 	bRang   bool
+	// lateStart is what starts once A's ACK brings its answer to the
+	// engine's offer (A's INVITE had no SDP); nil otherwise.
+	lateStart *event
 }
 
 // pendingOffer is an offer/answer exchange in progress in the call's

@@ -30,24 +30,32 @@ type ivrSIP struct {
 	target  routing.Decision // where the extension lookup sends the call
 }
 
-// answerEngine answers A with the engine's SDP and starts passing A's
-// RFC 4733 keys to the call.
-func (s *ivrSIP) answerEngine() error {
+// answerEngine answers A with the engine's SDP (its offer, when A's
+// INVITE had none) and starts passing A's RFC 4733 keys to the call.
+func (s *ivrSIP) answerEngine() (bool, error) {
 	c := s.c
-	answer, err := c.media.Answer(c.a.InviteRequest.Body())
+	offer := c.a.InviteRequest.Body()
+	late := len(offer) == 0
+	var sdp []byte
+	var err error
+	if late {
+		sdp, err = c.media.OfferA()
+	} else {
+		sdp, err = c.media.Answer(offer)
+	}
 	if err != nil {
 		code := sip.StatusNotAcceptableHere
 		if errors.Is(err, media.ErrPortsExhausted) {
 			code = sip.StatusServiceUnavailable
 		}
-		return &sipedge.StatusError{Code: code, Err: err}
+		return false, &sipedge.StatusError{Code: code, Err: err}
 	}
 	c.sdpMu.Lock()
-	c.sent[media.SideA] = answer
+	c.sent[media.SideA] = sdp
 	c.sdpMu.Unlock()
 	headers := []sip.Header{sip.NewHeader("Content-Type", "application/sdp"), sip.NewHeader("Allow", sipedge.AllowedMethods)}
 	s.spawn(func() {
-		err := c.a.Respond(sip.StatusOK, "OK", answer, headers...)
+		err := c.a.Respond(sip.StatusOK, "OK", sdp, headers...)
 		c.a.settle(true)
 		c.post(event{kind: evA2xxDone, err: err})
 	})
@@ -62,7 +70,14 @@ func (s *ivrSIP) answerEngine() error {
 			}
 		}
 	})
-	return nil
+	return late, nil
+}
+
+func (s *ivrSIP) acceptA(sdp []byte) error {
+	if len(sdp) == 0 {
+		return errors.New("a's ack carries no sdp answer")
+	}
+	return s.c.media.AcceptA(sdp)
 }
 
 // play starts sound towards A; its end, if it plays to it, comes back as

@@ -20,10 +20,14 @@ import (
 // ivrIO is what a call the engine answers does outside itself, beyond
 // callIO. sipIO is the real one (call_io_ivr.go).
 type ivrIO interface {
-	// answerEngine sends A the 200 with the engine's own SDP answer;
-	// evA2xxDone tells how it ended. An offer the engine cannot answer
-	// (neither PCMU nor PCMA) is a *sipedge.StatusError with 488.
-	answerEngine() error
+	// answerEngine sends A the 200 with the engine's own SDP answer, or,
+	// when A's INVITE had no SDP, the engine's offer (late: A's answer
+	// comes in its ACK, for acceptA); evA2xxDone tells how the 200 ended.
+	// An offer the engine cannot answer (neither PCMU nor PCMA) is a
+	// *sipedge.StatusError with 488.
+	answerEngine() (late bool, err error)
+	// acceptA takes A's answer (in its ACK) to the engine's offer.
+	acceptA(sdp []byte) error
 	// play starts sound towards A in place of the one playing; when it
 	// has played to its end (not when stopped) evPromptDone with the
 	// returned seq follows. Loop plays it until stopped (ringback).
@@ -69,22 +73,54 @@ const (
 // answerToCollect answers A with the engine's SDP and starts the menu; the
 // extension may already be known from the dialled number.
 func (c *call) answerToCollect(ev event) state {
-	if err := c.ivr.answerEngine(); err != nil {
+	late, err := c.ivr.answerEngine()
+	if err != nil {
 		c.log.Info().Err(err).Msg("engine cannot answer the call")
 		return c.fail(sipedge.StatusOf(err, sip.StatusNotAcceptableHere))
 	}
-	c.log.Info().Bool("digits_dialled", ev.dialled != "").Msg("engine answered: collecting the extension")
+	c.log.Info().Bool("digits_dialled", ev.dialled != "").Bool("late_offer", late).Msg("engine answered: collecting the extension")
+	if late {
+		// Nothing can be played before A's answer: the menu starts with
+		// the ACK that carries it (engineAck).
+		c.lateStart = &ev
+		return stateCollecting
+	}
 	return c.runMenu(c.menu.Start(c.ivr.now(), ev.dialled))
 }
 
 // answerToAnnounce answers A, plays ev.prompt and hangs up after it.
 func (c *call) answerToAnnounce(ev event) state {
-	if err := c.ivr.answerEngine(); err != nil {
+	late, err := c.ivr.answerEngine()
+	if err != nil {
 		c.log.Info().Err(err).Msg("engine cannot answer the call")
 		return c.fail(sipedge.StatusOf(err, sip.StatusNotAcceptableHere))
 	}
-	c.log.Info().Str("prompt", string(ev.prompt)).Msg("engine answered: announcing")
+	c.log.Info().Str("prompt", string(ev.prompt)).Bool("late_offer", late).Msg("engine answered: announcing")
+	if late {
+		c.lateStart = &ev
+		c.ivr.armAt(evMenuTimer, c.ivr.now().Add(lastPromptGuard))
+		return stateEngineAnswered
+	}
 	return c.lastPrompt(ev.prompt)
+}
+
+// engineAck takes A's ACK of the engine's 200. After a late offer it
+// carries A's answer: the menu, or the announcement, starts now. Without a
+// usable answer the call cannot carry a prompt and is hung up.
+func (c *call) engineAck(ev event) state {
+	start := c.lateStart
+	if start == nil {
+		return c.state // the ACK of an answer, or a retransmission
+	}
+	c.lateStart = nil
+	if err := c.ivr.acceptA(ev.sdp); err != nil {
+		c.log.Warn().Err(err).Msg("unusable sdp answer in a's ack")
+		return c.byeA(byEngine, reasonHeader(reasonNoSDPAnswer))
+	}
+	if start.kind == evAnnounce {
+		return c.lastPrompt(start.prompt)
+	}
+	return c.runMenu(c.menu.Start(c.ivr.now(), start.dialled))
 }
 
 // runMenu carries out the menu's actions in order and says where the call

@@ -20,13 +20,28 @@ type ivrRecorder struct {
 	clock     time.Time
 	seq       uint32
 	exts      map[string]bool // extension -> found
+	late      bool            // A's INVITE had no SDP
 	answerErr error
 	playErr   error
 	placeErr  error
 	acceptErr error
 }
 
-func (r *ivrRecorder) answerEngine() error { r.add("A 200 engine-sdp"); return r.answerErr }
+func (r *ivrRecorder) answerEngine() (bool, error) {
+	if r.late {
+		r.add("A 200 engine-offer")
+		return true, r.answerErr
+	}
+	r.add("A 200 engine-sdp")
+	return false, r.answerErr
+}
+func (r *ivrRecorder) acceptA(sdp []byte) error {
+	r.add("answer A %s", sdp)
+	if string(sdp) == "bad" || len(sdp) == 0 {
+		return errors.New("unusable")
+	}
+	return nil
+}
 func (r *ivrRecorder) play(p ivr.Prompt, loop bool) (uint32, error) {
 	if r.playErr != nil {
 		r.add("play %s failed", p)
@@ -179,6 +194,20 @@ func TestIVRStateTable(t *testing.T) {
 		{name: "B's answer unusable: both hung up", setup: func(r *ivrRecorder) { r.acceptErr = errors.New("bad sdp") }, steps: []ivrStep{
 			{0, collect("1234"), stateBCallingFromIVR, "A 200 engine-sdp; lookup 1234; stop; INVITE B from ivr; play ringback #1 looped; timer answer-timeout"},
 			{1 * s, answered, stateEnding, `ACK B; stop; bridge b-sdp; BYE A+B (SIP;cause=488;text="unusable SDP")`},
+		}},
+		{name: "late offer: the menu starts with the answer in A's ACK", setup: func(r *ivrRecorder) { r.late = true }, steps: []ivrStep{
+			{0, collect(""), stateCollecting, "A 200 engine-offer"},
+			{0, ackWith("a-answer"), stateCollecting, "answer A a-answer; play enter-extension #1"},
+			{1 * s, ackWith("a-answer"), stateCollecting, ""}, // a retransmission starts nothing
+			{1 * s, keyed('1'), stateCollecting, "stop; timer menu-timer +6s"},
+		}},
+		{name: "late offer without an answer in the ACK: BYE", setup: func(r *ivrRecorder) { r.late = true }, steps: []ivrStep{
+			{0, collect(""), stateCollecting, "A 200 engine-offer"},
+			{0, aAck, stateEnding, `answer A ; BYE A (SIP;cause=488;text="no SDP answer")`},
+		}},
+		{name: "late offer to an announcement", setup: func(r *ivrRecorder) { r.late = true }, steps: []ivrStep{
+			{0, event{kind: evAnnounce, prompt: ivr.PromptNoCallback}, stateEngineAnswered, "A 200 engine-offer; timer menu-timer +30s"},
+			{0, ackWith("a-answer"), stateEngineAnswered, "answer A a-answer; stop; play no-callback #1; timer menu-timer +30s"},
 		}},
 		{name: "announcement: answer, play, hang up", steps: []ivrStep{
 			{0, event{kind: evAnnounce, prompt: ivr.PromptNoCallback}, stateEngineAnswered, "A 200 engine-sdp; stop; play no-callback #1; timer menu-timer +30s"},

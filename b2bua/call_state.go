@@ -132,6 +132,7 @@ var transitions = [numStates][numEventKinds]transition{
 		evBRequest:     {next(stateCancelling), (*call).holdBack},
 	},
 	stateCollecting: {
+		evAAck:       {next(stateCollecting, stateBCallingFromIVR, stateEngineAnswered, stateEnding), (*call).engineAck},
 		evDigit:      {next(stateCollecting, stateBCallingFromIVR, stateEngineAnswered, stateEnding), (*call).menuDigit},
 		evPromptDone: {next(stateCollecting, stateBCallingFromIVR, stateEngineAnswered, stateEnding), (*call).menuPromptDone},
 		evMenuTimer:  {next(stateCollecting, stateBCallingFromIVR, stateEngineAnswered, stateEnding), (*call).menuTimer},
@@ -154,6 +155,7 @@ var transitions = [numStates][numEventKinds]transition{
 		evBRequest:      {next(stateBCallingFromIVR), (*call).holdBack},
 	},
 	stateEngineAnswered: {
+		evAAck:       {next(stateEngineAnswered, stateEnding), (*call).engineAck},
 		evBAnswered:  {next(stateEngineAnswered), (*call).answeredAfterCancel},
 		evPromptDone: {next(stateEngineAnswered, stateEnding), (*call).lastPromptDone},
 		evMenuTimer:  {next(stateEnding), (*call).lastPromptGuard},

@@ -29,15 +29,6 @@ func WithMenu(cfg ivr.Config) Option { return func(e *Engine) { e.menu = cfg } }
 // call table took the call (and its admission slot); refuse gives the slot
 // back before a refusal goes out.
 func (e *Engine) answerByEngine(req *sip.Request, tx sip.ServerTransaction, dec routing.Decision, rc routing.Call, maxfwd int, log zerolog.Logger, refuse func()) (taken bool) {
-	if len(req.Body()) == 0 {
-		// The engine answers with an answer, not an offer: a caller that
-		// leaves the offer to the 200 is refused rather than kept in
-		// silence.
-		log.Info().Msg("engine cannot answer a call without an sdp offer")
-		refuse()
-		e.edge.Reply(req, tx, sip.StatusNotAcceptableHere, "")
-		return false
-	}
 	dua := sipgo.DialogUA{Client: e.edge.Client(req.Transport()), ContactHDR: *e.edge.Contact(req.Transport()), RewriteContact: true}
 	aSess, err := dua.ReadInvite(req, tx)
 	if err != nil {
