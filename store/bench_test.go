@@ -201,3 +201,19 @@ func BenchmarkResolve(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkGetBinding is the engine's per-call check that a binding still
+// exists (b2bua bindingLive).
+func BenchmarkGetBinding(b *testing.B) {
+	db, all := benchStore(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		w := all[i%len(all)]
+		if got, err := db.GetBinding(ctx, w.ID); err != nil || got.ID != w.ID {
+			b.Fatalf("GetBinding = %+v, %v", got, err)
+		}
+		i++
+	}
+}
