@@ -107,6 +107,13 @@ func (s *sipIO) answerA(body []byte, headers []sip.Header) {
 	c := s.c
 	c.upSince.Store(c.answered.UnixNano())
 	c.record() // both dialogs exist from here on: a crash must not leave them open
+	s.send200(body, headers)
+}
+
+// send200 sends A the 200 and reports its end as evA2xxDone: acknowledged,
+// or given up.
+func (s *sipIO) send200(body []byte, headers []sip.Header) {
+	c := s.c
 	s.spawn(func() {
 		err := c.a.Respond(sip.StatusOK, "OK", body, headers...)
 		c.a.settle(true)

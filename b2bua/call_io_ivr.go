@@ -53,12 +53,7 @@ func (s *ivrSIP) answerEngine() (bool, error) {
 	c.sdpMu.Lock()
 	c.sent[media.SideA] = sdp
 	c.sdpMu.Unlock()
-	headers := []sip.Header{sip.NewHeader("Content-Type", "application/sdp"), sip.NewHeader("Allow", sipedge.AllowedMethods)}
-	s.spawn(func() {
-		err := c.a.Respond(sip.StatusOK, "OK", sdp, headers...)
-		c.a.settle(true)
-		c.post(event{kind: evA2xxDone, err: err})
-	})
+	s.send200(sdp, []sip.Header{sip.NewHeader("Content-Type", "application/sdp"), sip.NewHeader("Allow", sipedge.AllowedMethods)})
 	digits := c.media.Digits()
 	s.spawn(func() {
 		for {

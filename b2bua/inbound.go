@@ -7,6 +7,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/rs/zerolog"
 
 	"github.com/xbridge/xbridge/media"
 	"github.com/xbridge/xbridge/routing"
@@ -117,28 +118,9 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		bOffer = sipedge.ScrubNumbers(bOffer, dec.Caller, dec.Callee)
 	}
 
-	dua := sipgo.DialogUA{Client: e.edge.Client(req.Transport()), ContactHDR: *e.edge.Contact(req.Transport()), RewriteContact: true}
-	aSess, err := dua.ReadInvite(req, tx)
-	if err != nil {
+	aSess := e.acceptALeg(req, tx, log, refuse)
+	if aSess == nil {
 		sess.Close()
-		log.Warn().Err(err).Msg("read invite")
-		refuse()
-		e.edge.Reply(req, tx, sip.StatusBadRequest, "")
-		return
-	}
-	// sipgo answers a CANCEL with a 487 built from the transaction's own copy
-	// of the INVITE, which lacks the To-tag the dialog chose, so A would see
-	// a 487 with a tag other than its 180's (RFC 3261 8.2.6.2). Give the
-	// transaction's copy the dialog's tag now, then send 100 Trying at once:
-	// Respond takes the transaction's lock, which orders this write before
-	// every later read by the transaction, and stops sipgo's own 100 timer,
-	// which would read the INVITE unordered.
-	if tag, ok := aSess.InviteRequest.To().Params.Get("tag"); ok {
-		req.To().Params.Add("tag", tag)
-	}
-	if err := aSess.Respond(sip.StatusTrying, "Trying", nil); err != nil {
-		sess.Close()
-		log.Debug().Err(err).Msg("a leg gone before 100 Trying")
 		return
 	}
 
@@ -184,6 +166,35 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.log.Info().Str("x", dec.Dialled).Msg("call bridging")
 	}
 	c.run(first)
+}
+
+// acceptALeg reads A's INVITE into its dialog and sends 100 Trying; nil
+// when A is gone or its INVITE cannot be read (then answered 400, its
+// admission slot given back first by refuse).
+func (e *Engine) acceptALeg(req *sip.Request, tx sip.ServerTransaction, log zerolog.Logger, refuse func()) *sipgo.DialogServerSession {
+	dua := sipgo.DialogUA{Client: e.edge.Client(req.Transport()), ContactHDR: *e.edge.Contact(req.Transport()), RewriteContact: true}
+	aSess, err := dua.ReadInvite(req, tx)
+	if err != nil {
+		log.Warn().Err(err).Msg("read invite")
+		refuse()
+		e.edge.Reply(req, tx, sip.StatusBadRequest, "")
+		return nil
+	}
+	// sipgo answers a CANCEL with a 487 built from the transaction's own copy
+	// of the INVITE, which lacks the To-tag the dialog chose, so A would see
+	// a 487 with a tag other than its 180's (RFC 3261 8.2.6.2). Give the
+	// transaction's copy the dialog's tag now, then send 100 Trying at once:
+	// Respond takes the transaction's lock, which orders this write before
+	// every later read by the transaction, and stops sipgo's own 100 timer,
+	// which would read the INVITE unordered.
+	if tag, ok := aSess.InviteRequest.To().Params.Get("tag"); ok {
+		req.To().Params.Add("tag", tag)
+	}
+	if err := aSess.Respond(sip.StatusTrying, "Trying", nil); err != nil {
+		log.Debug().Err(err).Msg("a leg gone before 100 Trying")
+		return nil
+	}
+	return aSess
 }
 
 // bindingLive asks the store whether a binding still exists, within the

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/rs/zerolog"
 
@@ -29,20 +28,8 @@ func WithMenu(cfg ivr.Config) Option { return func(e *Engine) { e.menu = cfg } }
 // call table took the call (and its admission slot); refuse gives the slot
 // back before a refusal goes out.
 func (e *Engine) answerByEngine(req *sip.Request, tx sip.ServerTransaction, dec routing.Decision, rc routing.Call, maxfwd int, log zerolog.Logger, refuse func()) (taken bool) {
-	dua := sipgo.DialogUA{Client: e.edge.Client(req.Transport()), ContactHDR: *e.edge.Contact(req.Transport()), RewriteContact: true}
-	aSess, err := dua.ReadInvite(req, tx)
-	if err != nil {
-		log.Warn().Err(err).Msg("read invite")
-		refuse()
-		e.edge.Reply(req, tx, sip.StatusBadRequest, "")
-		return false
-	}
-	// The To-tag of sipgo's own 487 to a CANCEL (see onInvite).
-	if tag, ok := aSess.InviteRequest.To().Params.Get("tag"); ok {
-		req.To().Params.Add("tag", tag)
-	}
-	if err := aSess.Respond(sip.StatusTrying, "Trying", nil); err != nil {
-		log.Debug().Err(err).Msg("a leg gone before 100 Trying")
+	aSess := e.acceptALeg(req, tx, log, refuse)
+	if aSess == nil {
 		return false
 	}
 	sess := e.relay.NewSession(log)
