@@ -176,10 +176,13 @@ func (e *Engine) Serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("b2bua: %w", err)
 	}
-	e.readyOnce.Do(func() { close(e.ready) })
 	guardCtx, stopGuards := context.WithCancel(ctx)
 	leftoversEnded := e.endLeftovers(guardCtx, leftovers)
 	watchStopped := e.startWatch(guardCtx)
+	// Ready once everything the engine runs beside its calls is running:
+	// a caller that counts the goroutines (a leak test) or calls at once
+	// finds the engine whole.
+	e.readyOnce.Do(func() { close(e.ready) })
 
 	var serveErr error
 loop:
