@@ -6,18 +6,30 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-// DialledParams are the Request-URI's parameters, names in lower case, where
-// a carrier may put digits dialled after X (";ext=1234" on the SIP URI;
-// parameters inside the user part or a tel: URI stay with the number,
-// DialledNumber). Nil when there are none.
+// dialledDigitParams are the Request-URI parameters a carrier may put the
+// digits dialled after X in; routing.ExtensionParam reads the same three.
+var dialledDigitParams = [...]string{"ext", "postd", "isub"}
+
+// DialledParams are the Request-URI's ext, postd and isub parameters,
+// names in lower case (";ext=1234" on the SIP URI; parameters inside the
+// user part or a tel: URI stay with the number, DialledNumber). Nil when
+// it has none, which is every ordinary call: the map is made only for a
+// call that carries one, not for the ;user=phone nearly every INVITE has.
 func DialledParams(req *sip.Request) map[string]string {
 	params := req.Recipient.UriParams
 	if params == nil || params.Length() == 0 {
 		return nil
 	}
-	out := make(map[string]string, params.Length())
+	var out map[string]string
 	for k, v := range params.Items() {
-		out[strings.ToLower(k)] = v
+		for _, name := range dialledDigitParams {
+			if strings.EqualFold(k, name) {
+				if out == nil {
+					out = make(map[string]string, 1)
+				}
+				out[name] = v
+			}
+		}
 	}
 	return out
 }
