@@ -102,6 +102,10 @@ func (e *Engine) engineAnswers(c *call, req *sip.Request, tx sip.ServerTransacti
 		e.edge.Reply(req, tx, sip.StatusBadRequest, "")
 		return
 	}
-	e.edge.Reply(req, tx, sip.StatusOK, "")
+	// The key is the call's before its 200 goes: a courier's phone sends
+	// the next INFO only once this one is answered, and sipgo hands each
+	// request to its own goroutine, so a key posted after the 200 can
+	// reach the menu behind the next one (1234 heard as 1243).
 	c.post(event{kind: evDigit, digit: digit})
+	e.edge.Reply(req, tx, sip.StatusOK, "")
 }

@@ -3,19 +3,66 @@ package testkit
 import (
 	"bytes"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/rs/zerolog"
 )
 
-// Logger is the logger a test hands the code under test: silent, unless
-// XBRIDGE_TEST_LOG is set, then every line goes to the test's log.
+// failLogLines is how many of the code's last log lines a failed test
+// prints: enough to follow one call's last seconds, few enough that a
+// torture test's failure stays readable.
+const failLogLines = 400
+
+// Logger is the logger a test hands the code under test. With
+// XBRIDGE_TEST_LOG set, every line goes to the test's log as it is
+// written. Otherwise the last failLogLines lines are kept and printed
+// only if the test fails: a flake seen once under CI load must leave
+// enough behind to be explained.
 func Logger(t testing.TB) zerolog.Logger {
 	if os.Getenv("XBRIDGE_TEST_LOG") != "" {
 		return zerolog.New(zerolog.NewTestWriter(t)).With().Timestamp().Logger()
 	}
-	return zerolog.Nop()
+	r := &lineRing{max: failLogLines}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the code's last %d log lines:\n%s", failLogLines, r.String())
+		}
+	})
+	return zerolog.New(r).With().Timestamp().Logger()
+}
+
+// lineRing keeps the last max lines written to it.
+type lineRing struct {
+	mu    sync.Mutex
+	max   int
+	lines []string
+	next  int
+}
+
+func (r *lineRing) Write(p []byte) (int, error) {
+	line := strings.TrimRight(string(p), "\n")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.lines) < r.max {
+		r.lines = append(r.lines, line)
+	} else {
+		r.lines[r.next] = line
+		r.next = (r.next + 1) % r.max
+	}
+	return len(p), nil
+}
+
+func (r *lineRing) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var b strings.Builder
+	for i := range r.lines {
+		b.WriteString(r.lines[(r.next+i)%len(r.lines)])
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
 
 // LogBuffer collects log output written from several goroutines.
