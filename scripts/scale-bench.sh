@@ -22,6 +22,7 @@
 #   XBRIDGE_SCALE_LOOKUPS   lookups per kind, serial and again parallel, default 100000
 #   XBRIDGE_SCALE_ALLOCS    allocation sample (single writer), default 10000
 #   SCALE_TIMEOUT           go test -timeout, default 60m
+#   GOGC                    the collector's target, default 400 as in the binary
 #   TMPDIR                  where the bbolt file goes (go test's t.TempDir)
 #   KEEP=1                  keep the scratch directory with the raw output
 set -euo pipefail
@@ -43,7 +44,11 @@ if [[ -n "$(git status --porcelain --untracked-files=no)" ]]; then
 	commit="$commit+changes"
 fi
 export XBRIDGE_SCALE=1
-settings=""
+# The collector's target of the xbridge binary (cmd/xbridge/gc.go), which
+# the test process would otherwise not have: the figures are the store's as
+# the binary runs it. Set GOGC to measure another.
+export GOGC=${GOGC:-400}
+settings="GOGC=$GOGC "
 for v in BINDINGS POOL MIX WRITERS SWEEP LOOKUPS ALLOCS; do
 	name=XBRIDGE_SCALE_$v
 	if [[ -n "${!name:-}" ]]; then

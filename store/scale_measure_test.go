@@ -236,7 +236,7 @@ func pickAlone(db *DB, nb NewBinding) (x string, err error) {
 // wait for the sweeper's next tick (WithSweepInterval). Meanwhile a
 // goroutine does routing lookups of live bindings back to back: its
 // latencies are the stall the sweep causes to call routing.
-func measureSweep(ctx context.Context, db *DB, clock *testClock, p scalePlan, route lookupKind) (time.Duration, latency, error) {
+func measureSweep(ctx context.Context, db *DB, clock *runningClock, p scalePlan, route lookupKind) (time.Duration, latency, error) {
 	events, cancel := db.Subscribe()
 	defer cancel()
 	var stall latency

@@ -35,6 +35,7 @@ func main() {
 	// not cut the shutdown short.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	setSIPLimits()
+	tuneGC(os.LookupEnv)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv)
 	stop()
 	os.Exit(code)
