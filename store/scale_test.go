@@ -85,7 +85,8 @@ type scaleReport struct {
 	lookups       []lookupReport
 	pick, create1 latency // the allocation sample
 	sweep         time.Duration
-	stall         latency // routing lookups during the sweep
+	stall         latency // routing lookups during the sweep, each's own time
+	routed        latency // the same from their due times (probeRouting)
 	sweepRuntime  runtimeWindow
 }
 
@@ -146,7 +147,7 @@ func runScale(tb testing.TB, c scaleConfig, logf func(string, ...any)) scaleRepo
 	if plan.sweep > 0 {
 		logf("sweep: %d", plan.sweep)
 		before := runtimeNow()
-		r.sweep, r.stall, err = measureSweep(ctx, db, clock, plan, kinds[0])
+		r.sweep, r.stall, r.routed, err = measureSweep(ctx, db, clock, plan, kinds[0])
 		r.sweepRuntime = runtimeSince(before)
 		if err != nil {
 			tb.Fatal(err)
@@ -189,8 +190,8 @@ func (r scaleReport) summary() []string {
 		fmt.Sprintf("allocation alone (pickNumber in a read transaction): %v", &r.pick),
 		fmt.Sprintf("allocating create, 1 writer, durable: %v", &r.create1))
 	if r.plan.sweep > 0 {
-		lines = append(lines, fmt.Sprintf("sweep: %d bindings expiring at one second gone in %v; routing lookups meanwhile: %v; Go runtime meanwhile: %v",
-			r.plan.sweep, r.sweep.Round(time.Millisecond), &r.stall, r.sweepRuntime))
+		lines = append(lines, fmt.Sprintf("sweep: %d bindings expiring at one second gone in %v; routing lookups meanwhile, one per %v: %v; the same from their due times: %v; Go runtime meanwhile: %v",
+			r.plan.sweep, r.sweep.Round(time.Millisecond), routingEvery, &r.stall, &r.routed, r.sweepRuntime))
 	}
 	return lines
 }
@@ -222,6 +223,9 @@ func (r scaleReport) report(b *testing.B) {
 		b.ReportMetric(float64(r.sweep.Milliseconds()), "sweep-ms")
 		b.ReportMetric(ns(r.stall.quantile(0.999)), "stall-p99.9-ns")
 		b.ReportMetric(ns(r.stall.max), "stall-max-ns")
+		b.ReportMetric(ns(r.routed.quantile(0.999)), "routed-p99.9-ns")
+		b.ReportMetric(ns(r.routed.max), "routed-max-ns")
+		b.ReportMetric(ns(r.sweepRuntime.schedMax), "sched-wait-max-ns")
 	}
 	b.ReportMetric(float64(r.fileBytes)/(1<<20), "file-MiB")
 	b.ReportMetric(float64(r.mem.rssKB)/1024, "rss-MiB")
