@@ -2,6 +2,7 @@ package store
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -123,11 +124,19 @@ func TestCheckFindsDamage(t *testing.T) {
 		{"expiry key gone", func(bk buckets, b Binding) error {
 			return bk.expiry.Delete(expiryKey(b))
 		}, "expiry"},
-		{"count off", func(bk buckets, b Binding) error {
-			rec, _, _ := bk.number([]byte(b.X))
-			rec.count = 5
-			return bk.numbers.Put([]byte(b.X), rec.encode())
-		}, "count"},
+		{"reserved bytes set", func(bk buckets, b Binding) error {
+			v := bytes.Clone(bk.numbers.Get([]byte(b.X)))
+			v[4] = 5
+			return bk.numbers.Put([]byte(b.X), v)
+		}, "reserved"},
+		{"pool in use off", func(bk buckets, b Binding) error {
+			ps, err := bk.poolStatsOf(b.Pool)
+			if err != nil {
+				return err
+			}
+			ps.inUse += 2
+			return bk.putPoolStats(b.Pool, ps)
+		}, "pool"},
 		{"index hole", func(bk buckets, b Binding) error {
 			return bk.poolIndex.Delete(indexKey(prefixKey(b.Pool), 0))
 		}, "pool_index"},

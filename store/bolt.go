@@ -112,6 +112,11 @@ func initBuckets(bdb *bolt.DB) error {
 				return fmt.Errorf("upgrade schema %d to %d: %w", version, schemaVersion, err)
 			}
 		}
+		if version < 4 {
+			if err := zeroNumberCounts(tx); err != nil {
+				return fmt.Errorf("upgrade schema %d to %d: %w", version, schemaVersion, err)
+			}
+		}
 		if fresh || version != schemaVersion {
 			return meta.Put(metaVersion, binary.BigEndian.AppendUint32(nil, schemaVersion))
 		}

@@ -159,7 +159,7 @@ func (bk buckets) insertBinding(b Binding) error {
 	if err := bk.insertModelKeys(b); err != nil {
 		return err
 	}
-	return bk.addLoad(b.X, b.Model, +1)
+	return bk.addLoad(b, +1)
 }
 
 // putParty keys party on b's X. A pair whose cool-down passed may still
@@ -227,7 +227,7 @@ func (db *DB) removeBinding(bk buckets, b Binding, reason EndReason, now time.Ti
 	if err := bk.removeModelKeys(b, until); err != nil {
 		return Ended{}, fmt.Errorf("store: remove binding %s: %w", b.ID, err)
 	}
-	if err := bk.addLoad(b.X, b.Model, -1); err != nil {
+	if err := bk.addLoad(b, -1); err != nil {
 		return Ended{}, fmt.Errorf("store: remove binding %s: %w", b.ID, err)
 	}
 	return Ended{Binding: b, Reason: reason, At: now}, nil

@@ -139,53 +139,78 @@ func (bk buckets) indexRemove(rec numberRecord, x string, poolN, areaN uint32) e
 	return nil
 }
 
-// addLoad moves x's live-binding count by delta (+1 or -1) for a binding of
-// model m, keeping the pool's and the area's counters in step.
-func (bk buckets) addLoad(x string, m Model, delta int) error {
-	rec, ok, err := bk.number([]byte(x))
+// addLoad counts binding b in (delta +1, once its keys are written) or out
+// (-1, once they are removed) of its pool's and area's counters. x's
+// record is only read: whether b is x's first binding, or was its last,
+// comes from x_party (numberRecord says why).
+func (bk buckets) addLoad(b Binding, delta int) error {
+	rec, ok, err := bk.number([]byte(b.X))
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("number %s is in no pool", x)
-	}
-	if delta < 0 && rec.count == 0 {
-		return fmt.Errorf("number %s: live count would go below zero", x)
-	}
-	prev := rec.count
-	rec.count = uint32(int64(rec.count) + int64(delta))
-	if err := bk.numbers.Put([]byte(x), rec.encode()); err != nil {
-		return err
+		return fmt.Errorf("number %s is in no pool", b.X)
 	}
 	ps, err := bk.poolStatsOf(rec.pool)
 	if err != nil {
-		return fmt.Errorf("pool %q of number %s: %w", rec.pool, x, err)
+		return fmt.Errorf("pool %q of number %s: %w", rec.pool, b.X, err)
 	}
 	as, err := bk.areaStatsOf(rec.pool, rec.area)
 	if err != nil {
 		return err
 	}
-	switch {
-	case prev == 0 && rec.count > 0:
-		ps.inUse++
-		as.inUse++
-		if !rec.disabled {
-			as.idle--
-		}
-	case prev > 0 && rec.count == 0:
-		ps.inUse--
-		as.inUse--
-		if !rec.disabled {
-			as.idle++
+	slot := modelSlot(b.Model)
+	if delta < 0 && (ps.bindings[slot] == 0 || as.bindings == 0) {
+		return fmt.Errorf("number %s: pool %q's live count would go below zero", b.X, rec.pool)
+	}
+	if !bk.othersOn(b.X, b.ID) {
+		// x goes from no binding to b, or from b to none.
+		switch {
+		case delta > 0:
+			ps.inUse++
+			as.inUse++
+			if !rec.disabled {
+				as.idle--
+			}
+		default:
+			ps.inUse--
+			as.inUse--
+			if !rec.disabled {
+				as.idle++
+			}
 		}
 	}
-	slot := modelSlot(m)
 	ps.bindings[slot] = uint64(int64(ps.bindings[slot]) + int64(delta))
 	as.bindings = uint64(int64(as.bindings) + int64(delta))
 	if err := bk.putAreaStats(rec.pool, rec.area, as); err != nil {
 		return err
 	}
 	return bk.putPoolStats(rec.pool, ps)
+}
+
+// othersOn reports whether x has a live binding other than id. It reads
+// at most the keys of id itself (two) and one more.
+func (bk buckets) othersOn(x, id string) bool {
+	prefix := prefixKey(x)
+	c := bk.xParty.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if string(v) != id {
+			return true
+		}
+	}
+	return false
+}
+
+// liveOn is the number of live bindings on x: the distinct IDs keyed under
+// x in x_party. It reads all of x's keys (two per AXB binding).
+func (bk buckets) liveOn(x string) int {
+	prefix := prefixKey(x)
+	seen := map[string]struct{}{}
+	c := bk.xParty.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		seen[string(v)] = struct{}{}
+	}
+	return len(seen)
 }
 
 // SetNumberDisabled implements Pools. Disabling takes x out of the dense
@@ -207,12 +232,12 @@ func (db *DB) SetNumberDisabled(ctx context.Context, pool, x string, disabled bo
 		if err != nil {
 			return err
 		}
-		info = rec.info(x)
+		info = bk.numberInfo(x, rec)
 		if rec.disabled == disabled {
 			return nil
 		}
 		idle := uint32(0)
-		if rec.count == 0 {
+		if !bk.othersOn(x, "") {
 			idle = 1
 		}
 		if disabled {
@@ -239,7 +264,7 @@ func (db *DB) SetNumberDisabled(ctx context.Context, pool, x string, disabled bo
 		if err := bk.putAreaStats(pool, rec.area, as); err != nil {
 			return err
 		}
-		info = rec.info(x)
+		info = bk.numberInfo(x, rec)
 		return bk.putPoolStats(pool, ps)
 	})
 	if err != nil {
@@ -267,8 +292,8 @@ func (bk buckets) poolNumber(pool, x string) (numberRecord, poolStats, areaStats
 	return rec, ps, as, err
 }
 
-func (r numberRecord) info(x string) NumberInfo {
-	return NumberInfo{Number: x, Area: r.area, Disabled: r.disabled, Bindings: int(r.count)}
+func (bk buckets) numberInfo(x string, r numberRecord) NumberInfo {
+	return NumberInfo{Number: x, Area: r.area, Disabled: r.disabled, Bindings: bk.liveOn(x)}
 }
 
 // DeleteNumber implements Pools. A quarantine entry whose cool-down has
@@ -291,8 +316,8 @@ func (db *DB) DeleteNumber(ctx context.Context, pool, x string) error {
 		if err != nil {
 			return err
 		}
-		if rec.count > 0 {
-			return fmt.Errorf("store: x %s has %d live bindings: %w", x, rec.count, ErrNumberInUse)
+		if n := bk.liveOn(x); n > 0 {
+			return fmt.Errorf("store: x %s has %d live bindings: %w", x, n, ErrNumberInUse)
 		}
 		stale := scanKeys(bk.quarantine, prefixKey(x))
 		for _, k := range stale {
@@ -373,7 +398,7 @@ func (db *DB) PoolNumbers(ctx context.Context, pool, after string, limit int) ([
 			if !ok {
 				return fmt.Errorf("pool_numbers %q: number has no record", k)
 			}
-			out = append(out, rec.info(string(x)))
+			out = append(out, bk.numberInfo(string(x), rec))
 		}
 		return nil
 	})

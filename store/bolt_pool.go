@@ -147,7 +147,7 @@ func (db *DB) InPool(ctx context.Context, x string) (string, bool, error) {
 		if v == nil {
 			return nil
 		}
-		_, p, ok := parseNumberValue(v)
+		p, ok := parseNumberValue(v)
 		if !ok {
 			return fmt.Errorf("malformed number entry for %s", x)
 		}

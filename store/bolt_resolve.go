@@ -41,7 +41,7 @@ func (db *DB) Resolve(ctx context.Context, x, caller string) (Resolution, error)
 		xKey := key[:len(x)] // x, without a copy that escapes
 		bk.quarantine = tx.Bucket(bucketQuarantine)
 		bk.numbers = tx.Bucket(bucketNumbers)
-		_, pool, _ := parseNumberValue(bk.numbers.Get(xKey))
+		pool, _ := parseNumberValue(bk.numbers.Get(xKey))
 		res.Pool = pool
 		if bk.quarantined(key, db.now()) {
 			return ErrEnded

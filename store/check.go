@@ -72,7 +72,7 @@ func (db *DB) check() error {
 				}
 				pairs[string(extQuarantineKey(nil, b.X, b.Extension))] = true
 			}
-			if _, pool, ok := parseNumberValue(bk.numbers.Get([]byte(b.X))); !ok || pool != b.Pool {
+			if pool, ok := parseNumberValue(bk.numbers.Get([]byte(b.X))); !ok || pool != b.Pool {
 				bad("binding %s: x %s is not in pool %q", k, b.X, b.Pool)
 			}
 			live[b.X]++

@@ -25,8 +25,12 @@ func (bk buckets) checkPools(live map[string]int, liveModel map[string]*[numMode
 			bad("number %s: malformed entry", k)
 			return nil
 		}
-		if int(rec.count) != live[string(k)] {
-			bad("number %s: count %d, but %d live bindings", k, rec.count, live[string(k)])
+		if reserved := v[1:5]; !bytes.Equal(reserved, []byte{0, 0, 0, 0}) {
+			bad("number %s: reserved bytes %x (schema 3's count) not zero", k, reserved)
+		}
+		n := live[string(k)]
+		if got := bk.liveOn(string(k)); got != n {
+			bad("number %s: x_party holds %d bindings, but %d live bindings", k, got, n)
 		}
 		if bk.poolNumbers.Get(pairKey(nil, rec.pool, string(k))) == nil {
 			bad("number %s: no pool_numbers key", k)
@@ -35,16 +39,16 @@ func (bk buckets) checkPools(live map[string]int, liveModel map[string]*[numMode
 		ps, as := wantPool[rec.pool], wantArea[ak]
 		ps.size++
 		as.size++
-		if rec.count > 0 {
+		if n > 0 {
 			ps.inUse++
 			as.inUse++
 		}
-		as.bindings += uint64(rec.count)
+		as.bindings += uint64(n)
 		if rec.disabled {
 			ps.disabled++
 		} else {
 			as.enabled++
-			if rec.count == 0 {
+			if n == 0 {
 				as.idle++
 			}
 			poolIdx[rec.pool]++

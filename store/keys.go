@@ -39,12 +39,15 @@ var (
 
 const (
 	sep = 0x00
-	// schemaVersion 3 (issue 6, pools) added areas, disabled numbers, the
+	// schemaVersion 4 stopped keeping each number's live count in its
+	// record (numberRecord says why); opening an older file zeroes those
+	// bytes, so a binary that still reads them refuses the file instead of
+	// reading counts that are no longer kept. Version 3 (issue 6, pools) added areas, disabled numbers, the
 	// dense allocation indexes, the party-keyed quarantine and pool
 	// settings, and dropped pool_load; migrate.go upgrades a version 1 or 2
 	// file on open. Version 2 (issue 6, bindings: the AXN/AXE buckets and
 	// record version 2) kept version 1's pool layout.
-	schemaVersion   = 3
+	schemaVersion   = 4
 	schemaVersionV1 = 1 // the schema before issue 6
 )
 

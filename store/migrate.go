@@ -41,7 +41,7 @@ func migratePools(tx *bolt.Tx) error {
 	areas := map[string]areaStats{}
 	for _, n := range numbers {
 		ps, as := stats[n.pool], areas[n.pool]
-		rec := numberRecord{count: n.count, iPool: ps.size, iArea: as.enabled, pool: n.pool}
+		rec := numberRecord{iPool: ps.size, iArea: as.enabled, pool: n.pool}
 		if err := bk.numbers.Put(n.x, rec.encode()); err != nil {
 			return err
 		}
@@ -129,6 +129,30 @@ func migratePools(tx *bolt.Tx) error {
 	if tx.Bucket(bucketPoolLoadV1) != nil {
 		if err := tx.DeleteBucket(bucketPoolLoadV1); err != nil {
 			return fmt.Errorf("drop %s: %w", bucketPoolLoadV1, err)
+		}
+	}
+	return nil
+}
+
+// zeroNumberCounts clears the reserved bytes of every number record, where
+// schema 3 kept the number's live count (numberRecord).
+func zeroNumberCounts(tx *bolt.Tx) error {
+	numbers := tx.Bucket(bucketNumbers)
+	var keys, values [][]byte
+	err := numbers.ForEach(func(k, v []byte) error {
+		if len(v) >= numberHeader && !bytes.Equal(v[1:5], []byte{0, 0, 0, 0}) {
+			nv := bytes.Clone(v)
+			copy(nv[1:5], []byte{0, 0, 0, 0})
+			keys, values = append(keys, bytes.Clone(k)), append(values, nv)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, k := range keys {
+		if err := numbers.Put(k, values[i]); err != nil {
+			return fmt.Errorf("number %s: %w", k, err)
 		}
 	}
 	return nil

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -257,4 +258,77 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestSchema3CountsZeroed: a schema 3 file keeps each number's live count
+// in its record; opened by schema 4, those bytes are zeroed in the same
+// transaction as the version, and the counters still agree with the
+// bindings (check), which schema 4 counts from x_party.
+func TestSchema3CountsZeroed(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "xbridge.db")
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.AddNumbers(ctx, "p", []string{"1700000001", "1700000002"}); err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := db.CreateBinding(ctx, NewBinding{Pool: "p", A: "13800000001", B: "13900000001", ExpiresAt: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Make it the file schema 3 wrote: the count in the record, version 3.
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		numbers := tx.Bucket(bucketNumbers)
+		v := bytes.Clone(numbers.Get([]byte(b.X)))
+		binary.BigEndian.PutUint32(v[1:], 1)
+		if err := numbers.Put([]byte(b.X), v); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(metaVersion, binary.BigEndian.AppendUint32(nil, 3))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(metaVersion); binary.BigEndian.Uint32(v) != schemaVersion {
+			return fmt.Errorf("version %x after upgrade", v)
+		}
+		if v := tx.Bucket(bucketNumbers).Get([]byte(b.X)); binary.BigEndian.Uint32(v[1:]) != 0 {
+			return fmt.Errorf("number %s still holds count %d", b.X, binary.BigEndian.Uint32(v[1:]))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.check(); err != nil {
+		t.Fatalf("check after upgrade: %v", err)
+	}
+	nums, err := db.PoolNumbers(ctx, "p", "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nums {
+		if want := map[bool]int{true: 1, false: 0}[n.Number == b.X]; n.Bindings != want {
+			t.Errorf("number %s has %d bindings, want %d", n.Number, n.Bindings, want)
+		}
+	}
+	// The binding still ends cleanly and the number can then go.
+	if _, err := db.DeleteBinding(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.check(); err != nil {
+		t.Fatalf("check after delete: %v", err)
+	}
 }
