@@ -205,18 +205,7 @@ func TestOldMarkerOnNewLayout(t *testing.T) {
 	if _, _, err := db.CreateBinding(ctx, NewBinding{Pool: "p", A: "13800000001", B: "13900000001", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	err = db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(metaVersion, be32(1)) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db, err = Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db = bendAndReopen(t, db, path, func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(metaVersion, be32(1)) })
 	if err := db.check(); err != nil {
 		t.Fatalf("check: %v", err)
 	}
@@ -279,7 +268,7 @@ func TestSchema3CountsZeroed(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Make it the file schema 3 wrote: the count in the record, version 3.
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
+	db = bendAndReopen(t, db, path, func(tx *bolt.Tx) error {
 		numbers := tx.Bucket(bucketNumbers)
 		v := bytes.Clone(numbers.Get([]byte(b.X)))
 		binary.BigEndian.PutUint32(v[1:], 1)
@@ -288,18 +277,6 @@ func TestSchema3CountsZeroed(t *testing.T) {
 		}
 		return tx.Bucket(bucketMeta).Put(metaVersion, binary.BigEndian.AppendUint32(nil, 3))
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	db, err = Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	err = db.bolt.View(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bucketMeta).Get(metaVersion); binary.BigEndian.Uint32(v) != schemaVersion {
 			return fmt.Errorf("version %x after upgrade", v)
@@ -331,4 +308,22 @@ func TestSchema3CountsZeroed(t *testing.T) {
 	if err := db.check(); err != nil {
 		t.Fatalf("check after delete: %v", err)
 	}
+}
+
+// bendAndReopen changes db's file by hand in one transaction, closes it and
+// opens it again (closed when the test ends).
+func bendAndReopen(t *testing.T, db *DB, path string, bend func(*bolt.Tx) error) *DB {
+	t.Helper()
+	if err := db.bolt.Update(bend); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
