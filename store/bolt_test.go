@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -181,23 +182,22 @@ func TestStalledSubscriber(t *testing.T) {
 	stalled, cancel := db.Subscribe()
 	reader, stopReader := db.Subscribe()
 	defer stopReader()
-	if subscriberBuffer > sweepChunk {
-		t.Fatalf("test assumes a subscriber buffer (%d) no larger than a sweep chunk (%d)", subscriberBuffer, sweepChunk)
-	}
-	// The first chunk fills the stalled buffer, the second blocks in publish
-	// (already committed), the third must wait for it.
-	const n = 2*sweepChunk + 50
+	// The reader keeps up from the start. Were it left unread too, the
+	// sweeper could block on it first, since chunks (cut by sweepSlice) need
+	// not fill both buffers at once.
+	var read atomic.Int64
+	go func() {
+		for range reader {
+			read.Add(1)
+		}
+	}()
+	const n = 2*subscriberBuffer + 50
 	createMany(t, db, n, epoch.Add(time.Minute))
 	clock.Advance(time.Minute)
 
-	// While the stalled subscriber is full the sweeper waits on it, so the
-	// last chunk is still in the store.
+	// While the stalled subscriber is full the sweeper waits on it, so
+	// bindings are still in the store.
 	waitFor(t, 30*time.Second, "stalled subscriber's buffer fills", func() bool { return len(stalled) == cap(stalled) })
-	read := 0
-	for len(reader) > 0 {
-		<-reader
-		read++
-	}
 	if info, _ := db.Pool(ctx, "p"); info.Bindings == 0 {
 		t.Fatal("every binding ended while a subscriber could not take the events")
 	}
@@ -206,15 +206,7 @@ func TestStalledSubscriber(t *testing.T) {
 	if left := drain(t, stalled, 30*time.Second); left != subscriberBuffer {
 		t.Fatalf("stalled subscriber kept %d events, want %d", left, subscriberBuffer)
 	}
-	deadline := time.After(30 * time.Second)
-	for read < n {
-		select {
-		case <-reader:
-			read++
-		case <-deadline:
-			t.Fatalf("reader got %d of %d after the stalled subscriber left", read, n)
-		}
-	}
+	waitFor(t, 30*time.Second, "the reader gets every event after the stalled subscriber left", func() bool { return read.Load() == n })
 	waitFor(t, 30*time.Second, "all bindings swept", func() bool {
 		info, _ := db.Pool(ctx, "p")
 		return info.Bindings == 0
