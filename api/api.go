@@ -68,6 +68,7 @@ type server struct {
 	now     func() time.Time
 	maxTTL  time.Duration
 	mux     *http.ServeMux
+	prompts PromptSetter // nil: prompts are only stored (WithPrompts)
 }
 
 // route is one endpoint. The table is the single list of what the API

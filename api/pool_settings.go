@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -138,13 +139,53 @@ func (s *server) putPool(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.st.SetPoolSettings(r.Context(), pool, set); err != nil {
+	if err := set.Validate(); err != nil {
 		return settingError(err)
+	}
+	if s.prompts == nil {
+		if err := s.st.SetPoolSettings(r.Context(), pool, set); err != nil {
+			return settingError(err)
+		}
+	} else if err := s.setWithPrompts(r.Context(), pool, set); err != nil {
+		return err
 	}
 	got, err := s.st.PoolSettings(r.Context(), pool)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, settingsDoc(got))
+	return nil
+}
+
+// PromptSetter is where a pool's own prompts play from: the engine's
+// ivr.Prompts. SetPool replaces a pool's recordings (name to WAV file), and
+// changes nothing if any cannot be used.
+type PromptSetter interface {
+	SetPool(pool string, files map[string]string) error
+}
+
+// WithPrompts makes PUT /v1/pools/{pool} load the pool's prompts into p
+// before it stores them: a file that cannot be played is a 400 naming
+// "prompts", and nothing is stored or changed; the calls that start after
+// the 200 play the new recordings.
+func WithPrompts(p PromptSetter) Option { return func(s *server) { s.prompts = p } }
+
+// setWithPrompts loads set's prompts, then stores set; if the store fails
+// the pool's previous prompts are loaded back, so what plays is what is
+// stored.
+func (s *server) setWithPrompts(ctx context.Context, pool string, set store.PoolSettings) error {
+	prev, err := s.st.PoolSettings(ctx, pool)
+	if err != nil {
+		return err
+	}
+	if err := s.prompts.SetPool(pool, set.Prompts); err != nil {
+		return invalidField("prompts", "%v", err)
+	}
+	if err := s.st.SetPoolSettings(ctx, pool, set); err != nil {
+		if rerr := s.prompts.SetPool(pool, prev.Prompts); rerr != nil {
+			s.log.Error().Err(rerr).Str("pool", pool).Msg("pool prompts not restored after a failed store write")
+		}
+		return settingError(err)
+	}
 	return nil
 }

@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
+	"github.com/xbridge/xbridge/ivr"
+	"github.com/xbridge/xbridge/media"
 	"github.com/xbridge/xbridge/store"
 )
 
@@ -247,5 +250,59 @@ func TestGetPoolPages(t *testing.T) {
 		if r.status != 400 || r.errorOf(t).Code != "invalid_field" {
 			t.Fatalf("?%s: %d %s", q, r.status, r.body)
 		}
+	}
+}
+
+// TestPutPoolPromptsPlayAtOnce: with the engine's prompts behind it, a PUT
+// loads the pool's recordings before it stores them, so the next call
+// plays them; a file that cannot be played is a 400 on "prompts" and
+// changes neither the store nor what plays.
+func TestPutPoolPromptsPlayAtOnce(t *testing.T) {
+	prompts, err := ivr.LoadPrompts(os.DirFS("../testdata/prompts"), "en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newTestAPI(t, WithPrompts(prompts))
+	sound := func(pool string) *media.Sound {
+		t.Helper()
+		s, err := prompts.Sound(pool, ivr.PromptGoodbye)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	defaults := sound("nobody")
+
+	own := `{"prompts":{"` + string(ivr.PromptGoodbye) + `":"../testdata/prompts/zh/goodbye.wav"}}`
+	if r := a.do("PUT", "/v1/pools/courier", own); r.status != http.StatusOK {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	mine := sound("courier")
+	if mine == defaults {
+		t.Fatal("after the PUT the pool still plays the default goodbye")
+	}
+	stored := a.do("GET", "/v1/pools/courier", "").body
+
+	for _, body := range []string{
+		`{"prompts":{"` + string(ivr.PromptGoodbye) + `":"../testdata/prompts/zh/no-such.wav"}}`,
+		`{"prompts":{"no_such_prompt":"../testdata/prompts/zh/goodbye.wav"}}`,
+	} {
+		r := a.do("PUT", "/v1/pools/courier", body)
+		if r.status != 400 || r.errorOf(t).Field != "prompts" {
+			t.Fatalf("%s: %d %s, want 400 on prompts", body, r.status, r.body)
+		}
+		if got := a.do("GET", "/v1/pools/courier", "").body; string(got) != string(stored) {
+			t.Fatalf("%s: a refused PUT changed the stored settings:\n%s\n%s", body, stored, got)
+		}
+		if sound("courier") != mine {
+			t.Fatalf("%s: a refused PUT changed what the pool plays", body)
+		}
+	}
+
+	if r := a.do("PUT", "/v1/pools/courier", `{}`); r.status != http.StatusOK {
+		t.Fatalf("PUT {}: %d %s", r.status, r.body)
+	}
+	if sound("courier") != defaults {
+		t.Fatal("after PUT {} the pool does not play the defaults again")
 	}
 }

@@ -228,3 +228,27 @@ func (db *DB) SetPoolSettings(ctx context.Context, pool string, s PoolSettings) 
 	db.log.Info().Str("pool", pool).RawJSON("settings", v).Msg("pool settings set")
 	return nil
 }
+
+// PoolPrompts implements Pools.
+func (db *DB) PoolPrompts(ctx context.Context) (map[string]map[string]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("store: pool prompts: %w", err)
+	}
+	out := map[string]map[string]string{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPoolSettings).ForEach(func(k, v []byte) error {
+			var s PoolSettings
+			if err := json.Unmarshal(v, &s); err != nil {
+				return fmt.Errorf("pool %q settings: %w", k, err)
+			}
+			if len(s.Prompts) > 0 {
+				out[string(k)] = s.Prompts
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: pool prompts: %w", err)
+	}
+	return out, nil
+}

@@ -36,6 +36,10 @@ type Pools interface {
 	// whole, creating the pool if needed. A bad field is a *SettingError.
 	PoolSettings(ctx context.Context, pool string) (PoolSettings, error)
 	SetPoolSettings(ctx context.Context, pool string, s PoolSettings) error
+	// PoolPrompts returns every pool's own prompts (name to file, as
+	// PoolSettings.Prompts holds them), for the pools that set any: what
+	// the engine loads at start.
+	PoolPrompts(ctx context.Context) (map[string]map[string]string, error)
 }
 
 // NumberInfo is one number of a pool.

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/xbridge/xbridge/api"
+	"github.com/xbridge/xbridge/ivr"
 	"github.com/xbridge/xbridge/store"
 )
 
@@ -55,6 +56,34 @@ func applyPools(ctx context.Context, st store.Pools, pools map[string]store.Pool
 			return fmt.Errorf("--pools: pool %q: %w", pool, err)
 		}
 		log.Info().Str("pool", pool).Msg("pool settings applied from --pools")
+	}
+	return nil
+}
+
+// loadPoolPrompts loads every pool's own recordings into prompts at start:
+// those of --pools first, where a file that cannot be played stops the
+// start (the operator's config is wrong), then those set earlier through
+// PUT /v1/pools/{pool} and stored, where such a file is logged and the pool
+// plays the defaults (a recording deleted since must not keep the engine
+// down). Prompts set through the API while running load there and then
+// (api.WithPrompts).
+func loadPoolPrompts(ctx context.Context, prompts *ivr.Prompts, pools map[string]store.PoolSettings, st store.Pools, log zerolog.Logger) error {
+	for _, pool := range slices.Sorted(maps.Keys(pools)) {
+		if err := prompts.SetPool(pool, pools[pool].Prompts); err != nil {
+			return fmt.Errorf("--pools: %w", err)
+		}
+	}
+	stored, err := st.PoolPrompts(ctx)
+	if err != nil {
+		return fmt.Errorf("pool prompts: %w", err)
+	}
+	for _, pool := range slices.Sorted(maps.Keys(stored)) {
+		if _, fromFile := pools[pool]; fromFile {
+			continue
+		}
+		if err := prompts.SetPool(pool, stored[pool]); err != nil {
+			log.Warn().Err(err).Str("pool", pool).Msg("pool prompts set through the API cannot be played: the pool plays the defaults")
+		}
 	}
 	return nil
 }

@@ -10,6 +10,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	xbridge "github.com/xbridge/xbridge"
+	"github.com/xbridge/xbridge/ivr"
+	"github.com/xbridge/xbridge/media"
 	"github.com/xbridge/xbridge/store"
 )
 
@@ -84,5 +87,60 @@ func TestApplyPools(t *testing.T) {
 	err = applyPools(ctx, st, map[string]store.PoolSettings{"bad name": {}}, zerolog.Nop())
 	if err == nil || !strings.Contains(err.Error(), `"bad name"`) {
 		t.Fatalf("bad pool name: %v", err)
+	}
+}
+
+// TestLoadPoolPrompts: at start the pools' own recordings load from --pools
+// (a bad file stops the start) and from what PUT stored before the restart
+// (a file gone since leaves that pool on the defaults, logged).
+func TestLoadPoolPrompts(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	zh := func(name string) map[string]string {
+		return map[string]string{string(ivr.PromptGoodbye): filepath.Join("..", "..", "testdata", "prompts", "zh", name)}
+	}
+	for pool, files := range map[string]map[string]string{"stored": zh("goodbye.wav"), "gone": zh("deleted.wav")} {
+		if err := st.SetPoolSettings(ctx, pool, store.PoolSettings{Prompts: files}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load := func() *ivr.Prompts {
+		p, err := ivr.LoadPrompts(xbridge.DefaultPrompts, "testdata/prompts/en")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	goodbye := func(p *ivr.Prompts, pool string) *media.Sound {
+		s, err := p.Sound(pool, ivr.PromptGoodbye)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+
+	var logged bytes.Buffer
+	p := load()
+	file := map[string]store.PoolSettings{"config": {Prompts: zh("goodbye.wav")}}
+	if err := loadPoolPrompts(ctx, p, file, st, zerolog.New(&logged)); err != nil {
+		t.Fatal(err)
+	}
+	defaults := goodbye(p, "nobody")
+	for pool, own := range map[string]bool{"config": true, "stored": true, "gone": false} {
+		if got := goodbye(p, pool) != defaults; got != own {
+			t.Errorf("pool %s plays its own goodbye: %v, want %v", pool, got, own)
+		}
+	}
+	if !strings.Contains(logged.String(), `"pool":"gone"`) {
+		t.Errorf("the unplayable stored prompt was not logged: %s", logged.String())
+	}
+
+	bad := map[string]store.PoolSettings{"config": {Prompts: zh("deleted.wav")}}
+	if err := loadPoolPrompts(ctx, load(), bad, st, zerolog.Nop()); err == nil || !strings.Contains(err.Error(), "--pools") {
+		t.Fatalf("a --pools prompt that cannot play: %v, want the start to fail", err)
 	}
 }

@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	stdlog "log"
-	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -109,13 +107,8 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 	if err != nil {
 		return fmt.Errorf("prompts: %w", err)
 	}
-	// A pool's own recordings come from --pools, read once here; prompts
-	// set later through PUT /v1/pools/{pool} are stored and take effect at
-	// the next start.
-	for _, pool := range slices.Sorted(maps.Keys(cfg.Pools)) {
-		if err := prompts.SetPool(pool, cfg.Pools[pool].Prompts); err != nil {
-			return fmt.Errorf("--pools: %w", err)
-		}
+	if err := loadPoolPrompts(ctx, prompts, cfg.Pools, st, log); err != nil {
+		return err
 	}
 	engine, err := b2bua.New(b2bua.Config{
 		Listen:         cfg.SIP.String(),
@@ -141,7 +134,8 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 			api.WithCountry(cfg.Country),
 			api.WithToken(cfg.APIToken),
 			api.WithStatus(func() any { return liveStatus(engine, relay) }),
-			api.WithCalls(func() []api.Call { return liveCalls(engine) })),
+			api.WithCalls(func() []api.Call { return liveCalls(engine) }),
+			api.WithPrompts(prompts)),
 		ReadHeaderTimeout: apiReadHeaderTimeout,
 		ReadTimeout:       apiReadTimeout,
 		WriteTimeout:      apiWriteTimeout,

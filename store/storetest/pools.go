@@ -351,6 +351,9 @@ func testPoolSettings(t *testing.T, e *env) {
 		got.Expiry != set.Expiry || got.CallbackWindow != 2*time.Hour || got.Prompts["enter_extension"] != "/etc/xbridge/ext.wav" {
 		t.Fatalf("settings = %+v", got)
 	}
+	if all, err := e.s.PoolPrompts(e.ctx); err != nil || all[pool]["enter_extension"] != "/etc/xbridge/ext.wav" {
+		t.Fatalf("PoolPrompts = %v, %v; want %s's prompt", all, err, pool)
+	}
 	// Setting a pool's settings creates the (empty) pool.
 	e.wantPool(pool, 0, 0, 0)
 	// The pool's quarantine applies to its released pairs.
@@ -370,6 +373,9 @@ func testPoolSettings(t *testing.T, e *env) {
 	}
 	if got, _ := e.s.PoolSettings(e.ctx, pool); got.ExtensionLength != 4 || *got.Quarantine != q {
 		t.Fatalf("after reset: %+v", got)
+	}
+	if all, err := e.s.PoolPrompts(e.ctx); err != nil || len(all[pool]) != 0 {
+		t.Fatalf("PoolPrompts after reset = %v, %v; want none for %s", all, err, pool)
 	}
 }
 
