@@ -383,6 +383,10 @@ func TestCallbackReachesLastCourier(t *testing.T) {
 	cc.bye()
 	<-tc.byeReq
 	te.waitIdle()
+	// The engine notes the courier in the background (routing's noteCaller:
+	// an fsync kept off the INVITE's path); a person calls back seconds
+	// later, this test at once, so it waits for the note first.
+	te.waitCallerNoted(numX, numA, numCourier)
 
 	d, err = car.invite(context.Background(), te.addr, numA, numX, newRTPPeer(t).sdp(1))
 	if err != nil {
@@ -450,4 +454,21 @@ func TestCourierDialsWrongExtension(t *testing.T) {
 	checkBLeg(t, tc, numA)
 	cc.bye()
 	te.waitIdle()
+}
+
+// waitCallerNoted waits until the store has caller as who last reached a's
+// AXE binding on x: the note the callback calls.
+func (te *testEngine) waitCallerNoted(x, a, caller string) {
+	te.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		res, err := te.store.Resolve(context.Background(), x, a)
+		if err == nil && strings.Contains(res.LastCaller, caller) {
+			return
+		}
+		if time.Now().After(deadline) {
+			te.t.Fatalf("caller %s not noted on x %s for %s within 5s (last %q, %v)", caller, x, a, res.LastCaller, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
