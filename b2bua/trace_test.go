@@ -10,6 +10,7 @@ import (
 
 	"github.com/xbridge/xbridge/internal/tracetest"
 	"github.com/xbridge/xbridge/ivr"
+	"github.com/xbridge/xbridge/routing"
 	"github.com/xbridge/xbridge/store"
 )
 
@@ -46,7 +47,13 @@ func TestTraces(t *testing.T) {
 			if d := tr.Engine.AnswerTimeout; d > 0 {
 				opts = append(opts, withAnswerTimeout(d))
 			}
-			te := newTestEngineWith(t, nil, traceEngineOptions(t, tr.Engine), opts...)
+			// A trace calls back the instant a courier's call ends, where a
+			// person takes seconds: the caller note, written in the
+			// background in production (routing's noteCaller), is written
+			// before the INVITE here, so the callback traces cannot race it.
+			// TestCallbackReachesLastCourier covers the background note.
+			ropts := []routing.Option{routing.WithInlineNotes()}
+			te := newTestEngineWith(t, ropts, traceEngineOptions(t, tr.Engine), opts...)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			if err := rp.Run(ctx, te.addr, tr, storeSetup{te.store}); err != nil {
