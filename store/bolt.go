@@ -174,8 +174,14 @@ type buckets struct {
 	poolAreas, partyQuar, settings          *bolt.Bucket
 }
 
+// appendFill is how full bbolt packs a page it splits in the buckets whose
+// keys lead with the time (binding IDs, expiry keys), where creates append:
+// at bbolt's default of half, every page left behind stays half empty.
+// etcd packs its append-only keys the same way.
+const appendFill = 0.9
+
 func bucketsOf(tx *bolt.Tx) buckets {
-	return buckets{
+	bk := buckets{
 		bindings:   tx.Bucket(bucketBindings),
 		xParty:     tx.Bucket(bucketXParty),
 		partyX:     tx.Bucket(bucketPartyX),
@@ -197,6 +203,11 @@ func bucketsOf(tx *bolt.Tx) buckets {
 		partyQuar:   tx.Bucket(bucketPartyQuar),
 		settings:    tx.Bucket(bucketPoolSettings),
 	}
+	if tx.Writable() {
+		bk.bindings.FillPercent = appendFill
+		bk.expiry.FillPercent = appendFill
+	}
+	return bk
 }
 
 // getBinding reads and decodes the binding with id, or ErrNotFound.
