@@ -139,9 +139,6 @@ func (s *server) putPool(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := set.Validate(); err != nil {
-		return settingError(err)
-	}
 	if s.prompts == nil {
 		if err := s.st.SetPoolSettings(r.Context(), pool, set); err != nil {
 			return settingError(err)
@@ -174,6 +171,11 @@ func WithPrompts(p PromptSetter) Option { return func(s *server) { s.prompts = p
 // the pool's previous prompts are loaded back, so what plays is what is
 // stored.
 func (s *server) setWithPrompts(ctx context.Context, pool string, set store.PoolSettings) error {
+	// The store validates too, but only after the recordings are loaded:
+	// a request bad in any other field must not change what plays.
+	if err := set.Validate(); err != nil {
+		return settingError(err)
+	}
 	prev, err := s.st.PoolSettings(ctx, pool)
 	if err != nil {
 		return err

@@ -18,12 +18,18 @@ import (
 // the admin commands to talk to.
 func adminAPI(t *testing.T, opts ...api.Option) string {
 	t.Helper()
+	return testkit.HTTPServer(t, api.New(scratchStore(t), opts...)).URL
+}
+
+// scratchStore is a real store in t.TempDir, closed when the test ends.
+func scratchStore(t *testing.T) *store.DB {
+	t.Helper()
 	db, err := store.Open(filepath.Join(t.TempDir(), "xbridge.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	return testkit.HTTPServer(t, api.New(db, opts...)).URL
+	return db
 }
 
 // admin runs one admin command line as main would.

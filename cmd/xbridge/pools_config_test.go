@@ -64,11 +64,7 @@ func TestPoolsFile(t *testing.T) {
 // TestApplyPools: the file's settings reach the store at start, over what
 // the API set before.
 func TestApplyPools(t *testing.T) {
-	st, err := store.Open(filepath.Join(t.TempDir(), "x.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := scratchStore(t)
 	ctx := context.Background()
 	if err := st.SetPoolSettings(ctx, "courier", store.PoolSettings{ExtensionLength: 3}); err != nil {
 		t.Fatal(err)
@@ -84,7 +80,7 @@ func TestApplyPools(t *testing.T) {
 		}
 	}
 	// A pool name the store refuses fails the start, naming it.
-	err = applyPools(ctx, st, map[string]store.PoolSettings{"bad name": {}}, zerolog.Nop())
+	err := applyPools(ctx, st, map[string]store.PoolSettings{"bad name": {}}, zerolog.Nop())
 	if err == nil || !strings.Contains(err.Error(), `"bad name"`) {
 		t.Fatalf("bad pool name: %v", err)
 	}
@@ -94,11 +90,7 @@ func TestApplyPools(t *testing.T) {
 // (a bad file stops the start) and from what PUT stored before the restart
 // (a file gone since leaves that pool on the defaults, logged).
 func TestLoadPoolPrompts(t *testing.T) {
-	st, err := store.Open(filepath.Join(t.TempDir(), "x.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := scratchStore(t)
 	ctx := context.Background()
 	zh := func(name string) map[string]string {
 		return map[string]string{string(ivr.PromptGoodbye): filepath.Join("..", "..", "testdata", "prompts", "zh", name)}
