@@ -22,6 +22,8 @@ type DB struct {
 	hub  *hub
 	// active is the write-behind queue of active-call records.
 	active *activeQueue
+	// outboxSignal rings when a commit adds to the outbox.
+	outboxSignal signal
 
 	writers   atomic.Int32 // writes in flight, to choose Update or Batch
 	stop      chan struct{}
@@ -134,6 +136,7 @@ func (db *DB) Close() error {
 		// subscriber that stopped reading.
 		db.hub.close()
 		db.swept.Wait()
+		db.outboxSignal.ring()
 		if err := db.bolt.Close(); err != nil {
 			db.closeErr = fmt.Errorf("store: close: %w", err)
 		}

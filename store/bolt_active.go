@@ -35,6 +35,12 @@ type activeQueue struct {
 	// written holds the IDs whose record is on disk or in a commit under
 	// way: only their deletes must reach the disk.
 	written map[string]struct{}
+	// records and events are the call records and outbox events queued
+	// with the changes (QueueCall), in the order queued; done are the
+	// outbox entries delivered (OutboxDone).
+	records []queuedRecord
+	events  []Event
+	done    []uint64
 	closed  bool
 	kick    chan struct{} // capacity 1: a flush is due
 
@@ -123,22 +129,30 @@ func (q *activeQueue) queue(id string, v []byte) error {
 	if q.closed {
 		return errActiveClosed
 	}
+	q.queueLocked(id, v)
+	return nil
+}
+
+func (q *activeQueue) queueLocked(id string, v []byte) {
 	prev, queued := q.pending[id]
 	_, onDisk := q.written[id]
 	switch {
 	case v == nil && queued && prev != nil && !onDisk:
 		// Put and delete in one interval: nothing ever reaches the disk.
 		delete(q.pending, id)
-		return nil
+		return
 	case v == nil && !queued && !onDisk:
-		return nil // nothing to delete
+		return // nothing to delete
 	}
 	q.pending[id] = v
+	q.kickLocked()
+}
+
+func (q *activeQueue) kickLocked() {
 	select {
 	case q.kick <- struct{}{}:
 	default:
 	}
-	return nil
 }
 
 // drop queues the delete of a record found on disk.
@@ -149,19 +163,22 @@ func (q *activeQueue) drop(id string) error {
 	return q.queue(id, nil)
 }
 
-// flushActive commits every queued change in one transaction.
+// flushActive commits every queued change in one transaction: active-call
+// records, call records, outbox events (numbered in the order queued) and
+// the removal of delivered ones.
 func (db *DB) flushActive() error {
 	q := db.active
 	q.flushing.Lock()
 	defer q.flushing.Unlock()
 
 	q.mu.Lock()
-	batch := q.pending
-	if len(batch) == 0 {
+	batch, records, events, done := q.pending, q.records, q.events, q.done
+	if len(batch) == 0 && len(records) == 0 && len(events) == 0 && len(done) == 0 {
 		q.mu.Unlock()
 		return nil
 	}
 	q.pending = make(map[string][]byte, len(batch))
+	q.records, q.events, q.done = nil, nil, nil
 	for id, v := range batch {
 		if v == nil {
 			delete(q.written, id)
@@ -184,10 +201,13 @@ func (db *DB) flushActive() error {
 				return fmt.Errorf("active call %q: %w", id, err)
 			}
 		}
-		return nil
+		if err := putRecords(tx, records); err != nil {
+			return err
+		}
+		return writeOutbox(tx, events, done, db.opts.now())
 	})
 	if err != nil {
-		// Queue the batch again under any newer change, and count every
+		// Queue the batch again before any newer change, and count every
 		// ID as written so that no later delete is cancelled against a
 		// record whose fate is unknown.
 		q.mu.Lock()
@@ -197,10 +217,16 @@ func (db *DB) flushActive() error {
 			}
 			q.written[id] = struct{}{}
 		}
+		q.records = append(records, q.records...)
+		q.events = append(events, q.events...)
+		q.done = append(done, q.done...)
 		q.mu.Unlock()
 		return fmt.Errorf("store: commit active calls: %w", err)
 	}
 	q.commits.Add(1)
+	if len(events) > 0 {
+		db.outboxSignal.ring()
+	}
 	return nil
 }
 

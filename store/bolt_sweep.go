@@ -47,7 +47,7 @@ func (db *DB) sweepLoop() {
 // whose quarantine has passed.
 func (db *DB) sweep() error {
 	now := db.now()
-	for _, step := range []func(time.Time) (int, bool, error){db.sweepExpired, db.purgeQuarantine} {
+	for _, step := range []func(time.Time) (int, bool, error){db.sweepExpired, db.purgeQuarantine, db.pruneStep} {
 		for done := 0; done < maxSweptPerTick; {
 			n, more, err := step(now)
 			if err != nil {
@@ -184,6 +184,55 @@ func (db *DB) purgeQuarantine(now time.Time) (int, bool, error) {
 	})
 	if err != nil {
 		return 0, false, fmt.Errorf("store: purge quarantine: %w", err)
+	}
+	return n, more, nil
+}
+
+// pruneStep removes the call records and dead events older than the
+// record retention, in transactions of at most sweepSlice of work. Finding
+// nothing to remove costs a read transaction, not a commit.
+func (db *DB) pruneStep(now time.Time) (int, bool, error) {
+	if db.opts.recordRetention <= 0 {
+		return 0, false, nil
+	}
+	cutoff := now.Add(-db.opts.recordRetention)
+	due := false
+	_ = db.bolt.View(func(tx *bolt.Tx) error {
+		for _, b := range []struct {
+			name   []byte
+			prefix byte
+		}{{bucketCallRecords, 'r'}, {bucketDead, 'e'}} {
+			k, _ := tx.Bucket(b.name).Cursor().First()
+			if k != nil && string(k) < idFloor(b.prefix, cutoff) {
+				due = true
+			}
+		}
+		return nil
+	})
+	if !due {
+		return 0, false, nil
+	}
+	var (
+		n    int
+		more bool
+	)
+	err := db.write(func(tx *bolt.Tx) error {
+		start := time.Now()
+		n, more = 0, false
+		for {
+			k, m, err := pruneRecords(tx, cutoff, sweepChunk)
+			n += k
+			if err != nil || !m {
+				return err
+			}
+			if sliceOver(start, n) {
+				more = true
+				return nil
+			}
+		}
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("store: prune call records: %w", err)
 	}
 	return n, more, nil
 }

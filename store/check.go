@@ -167,6 +167,63 @@ func (db *DB) check() error {
 			}
 			return nil
 		})
+		checkRecords(tx, bad)
 		return errors.Join(errs...)
+	})
+}
+
+// checkRecords verifies that every call record decodes under its own ID
+// with its index entries, that no index entry dangles, and that outbox
+// entries and dead events decode.
+func checkRecords(tx *bolt.Tx, bad func(string, ...any)) {
+	recs := tx.Bucket(bucketCallRecords)
+	_ = recs.ForEach(func(k, v []byte) error {
+		r, err := decodeCallRecord(v)
+		if err != nil {
+			bad("call record %q: %v", k, err)
+			return nil
+		}
+		if r.ID != string(k) {
+			bad("call record under key %q has id %q", k, r.ID)
+		}
+		for _, ix := range recordIndexes(tx, r.BindingID, r.OrderID, r.X) {
+			if ix.bucket.Get(pairKey(nil, ix.owner, r.ID)) == nil {
+				bad("call record %s: no index entry under %q", k, ix.owner)
+			}
+		}
+		return nil
+	})
+	for _, name := range [][]byte{bucketRecordBinding, bucketRecordOrder, bucketRecordX} {
+		_ = tx.Bucket(name).ForEach(func(k, _ []byte) error {
+			owner, id, ok := bytes.Cut(k, []byte{sep})
+			if !ok {
+				bad("%s: malformed key %q", name, k)
+				return nil
+			}
+			v := recs.Get(id)
+			if v == nil {
+				bad("%s %q: no record %s", name, owner, id)
+				return nil
+			}
+			if r, err := decodeCallRecord(v); err == nil {
+				want := map[string]string{string(bucketRecordBinding): r.BindingID, string(bucketRecordOrder): r.OrderID, string(bucketRecordX): r.X}[string(name)]
+				if want != string(owner) {
+					bad("%s %q -> record %s of %q", name, owner, id, want)
+				}
+			}
+			return nil
+		})
+	}
+	_ = tx.Bucket(bucketOutbox).ForEach(func(k, v []byte) error {
+		if _, _, _, err := decodeEvent(v); err != nil || len(k) != 8 {
+			bad("outbox entry %x: %v", k, err)
+		}
+		return nil
+	})
+	_ = tx.Bucket(bucketDead).ForEach(func(k, v []byte) error {
+		if d, err := decodeDead(v); err != nil || d.ID != string(k) {
+			bad("dead event %q: %v", k, err)
+		}
+		return nil
 	})
 }

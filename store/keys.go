@@ -32,6 +32,7 @@ var (
 		bucketActiveCalls, bucketXAny, bucketXExt, bucketCallers,
 		bucketPoolNumbers, bucketPoolIndex, bucketAreaIndex, bucketPoolAreas,
 		bucketPartyQuar, bucketPoolSettings,
+		bucketOutbox, bucketDead, bucketCallRecords, bucketRecordBinding, bucketRecordOrder, bucketRecordX,
 	}
 
 	metaVersion = []byte("version")

@@ -25,6 +25,9 @@ const (
 	// At 100 ms calls shorter than that never reach the disk and the rest
 	// share 10 commits a second.
 	DefaultCallFlush = 100 * time.Millisecond
+	// DefaultRecordRetention is how long call records and dead events are
+	// kept.
+	DefaultRecordRetention = 30 * 24 * time.Hour
 	// openTimeout bounds the wait for the file lock, so a second process gets
 	// an error instead of hanging.
 	openTimeout = time.Second
@@ -38,18 +41,22 @@ type options struct {
 	sweepInterval time.Duration
 	batchDelay    time.Duration
 	callFlush     time.Duration
-	now           func() time.Time
-	log           zerolog.Logger
+	// recordRetention is how long call records and dead events are kept
+	// (0: for ever).
+	recordRetention time.Duration
+	now             func() time.Time
+	log             zerolog.Logger
 }
 
 func defaultOptions() options {
 	return options{
-		quarantine:    DefaultQuarantine,
-		sweepInterval: DefaultSweepInterval,
-		batchDelay:    DefaultBatchDelay,
-		callFlush:     DefaultCallFlush,
-		now:           time.Now,
-		log:           zerolog.Nop(),
+		quarantine:      DefaultQuarantine,
+		sweepInterval:   DefaultSweepInterval,
+		batchDelay:      DefaultBatchDelay,
+		callFlush:       DefaultCallFlush,
+		recordRetention: DefaultRecordRetention,
+		now:             time.Now,
+		log:             zerolog.Nop(),
 	}
 }
 
@@ -101,8 +108,16 @@ func (o options) validate() error {
 		return invalidf("batch delay must not be negative, got %v", o.batchDelay)
 	case o.callFlush <= 0:
 		return invalidf("call flush interval must be positive, got %v", o.callFlush)
+	case o.recordRetention < 0:
+		return invalidf("record retention must not be negative, got %v", o.recordRetention)
 	case o.now == nil:
 		return invalidf("clock must not be nil")
 	}
 	return nil
+}
+
+// WithRecordRetention sets how long call records and dead events are kept
+// before the sweeper removes them; 0 keeps them for ever.
+func WithRecordRetention(d time.Duration) Option {
+	return func(o *options) { o.recordRetention = d }
 }

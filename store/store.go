@@ -175,6 +175,8 @@ type Store interface {
 	// ActiveCalls returns every recorded call, including changes still
 	// queued, in no particular order.
 	ActiveCalls(ctx context.Context) ([]ActiveCall, error)
+	Outbox
+	Records
 
 	Close() error
 }
@@ -257,4 +259,40 @@ type Resolver interface {
 	// NoteCaller records caller as the last one who reached the AXE
 	// binding id's A, at at (for A's callback). Durable like every write.
 	NoteCaller(ctx context.Context, id, caller string, at time.Time) error
+}
+
+// Outbox is where a call's changes, its record and its events are written
+// together, and where the events dispatcher takes them from (bolt_outbox.go
+// says how the bbolt store keeps them).
+type Outbox interface {
+	// QueueCall queues ch to be committed in one transaction, written
+	// behind like PutActiveCall; ErrOutboxFull when too many events wait
+	// for their commit.
+	QueueCall(ctx context.Context, ch CallChange) error
+	// OutboxAfter returns up to limit committed entries after seq, in
+	// order.
+	OutboxAfter(ctx context.Context, seq uint64, limit int) ([]OutboxEntry, error)
+	// OutboxSignal returns a channel closed when a commit next adds to the
+	// outbox, or the store closes.
+	OutboxSignal() <-chan struct{}
+	// OutboxDone removes delivered entries (written behind: after a crash
+	// they may be delivered again).
+	OutboxDone(ctx context.Context, seqs ...uint64) error
+	// OutboxDead moves an entry to the dead letters, durably.
+	OutboxDead(ctx context.Context, seq uint64, attempts int, lastErr string) error
+	// DeadEvents pages the dead letters in ID order after the ID after.
+	DeadEvents(ctx context.Context, after string, limit int) ([]DeadEvent, error)
+	// RetryDead moves a dead event back to the outbox with a new delivery
+	// window; ErrNotFound if there is none with that ID.
+	RetryDead(ctx context.Context, id string) (OutboxEntry, error)
+}
+
+// Records reads the call records QueueCall wrote.
+type Records interface {
+	// Record returns one record; ErrNotFound if there is none (or it was
+	// pruned).
+	Record(ctx context.Context, id string) (CallRecord, error)
+	// Records pages the records f selects; next is the After of the next
+	// page, "" after the last.
+	Records(ctx context.Context, f RecordFilter) (page []CallRecord, next string, err error)
 }

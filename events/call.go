@@ -1,0 +1,251 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/xbridge/xbridge/store"
+)
+
+// Event types.
+const (
+	TypeInitiated = "call.initiated"
+	TypeRinging   = "call.ringing"
+	TypeAnswered  = "call.answered"
+	TypeReleased  = "call.released"
+	TypeBlocked   = "call.blocked"
+)
+
+// Released-by values.
+const (
+	ByCaller = "caller"
+	ByCallee = "callee"
+	ByEngine = "engine"
+)
+
+// Outcomes of a call that did not connect (and "answered" for one that
+// did), as the record's outcome and the events' reason.
+const (
+	OutcomeAnswered          = "answered"
+	OutcomeNoBinding         = "no_binding"
+	OutcomeExpired           = "expired"
+	OutcomeDirection         = "direction"
+	OutcomeBusy              = "busy"
+	OutcomeNoAnswer          = "no_answer"
+	OutcomeRejected          = "rejected"
+	OutcomeTrunkFailure      = "trunk_failure"
+	OutcomeExtensionNotFound = "extension_not_found"
+	OutcomeCancelled         = "cancelled"
+	OutcomeUntrusted         = "untrusted"
+	OutcomeOverload          = "overload"
+	OutcomeUnknownCaller     = "unknown_caller"
+)
+
+// OutcomeOfStatus is what B's final failure status says about a call that
+// did not connect.
+func OutcomeOfStatus(status int) string {
+	switch status {
+	case 486, 600:
+		return OutcomeBusy
+	case 408, 480, 487:
+		return OutcomeNoAnswer
+	}
+	if status >= 500 && status < 600 {
+		return OutcomeTrunkFailure
+	}
+	return OutcomeRejected
+}
+
+// Sink is the store's outbox: where a call's changes, record and events
+// are queued together.
+type Sink interface {
+	QueueCall(ctx context.Context, ch store.CallChange) error
+}
+
+// queueTimeout bounds one queueing; the bbolt store only appends to a
+// queue in memory.
+const queueTimeout = 2 * time.Second
+
+// Start is what is known of a call when its INVITE arrives.
+type Start struct {
+	ACallID string
+	X       string
+	Caller  string
+	At      time.Time
+}
+
+// Route is what routing chose: the binding and the party called.
+type Route struct {
+	BindingID  string
+	Model      store.Model
+	OrderID    string
+	UserData   string
+	Pool       string
+	Extension  string
+	CallerRole string
+	Callee     string
+	CalleeRole string
+	Display    string
+}
+
+// Release is how a call ended.
+type Release struct {
+	By string
+	// Status is the SIP status of the release: 200 for a normal BYE, the
+	// Reason header's cause for the engine's BYE, B's failure (or what A
+	// was told) for a call that did not connect.
+	Status     int
+	ReasonText string
+	// Outcome is OutcomeAnswered for a call that was answered, else why it
+	// did not connect.
+	Outcome string
+}
+
+// Call is one call attempt's record in the making. Its methods are called
+// by the call's own goroutine in the order things happen (Routed, Ringing,
+// Answered, then Released; or Blocked alone) and each queues what the step
+// changes. A nil *Call does nothing, so an engine without events pays for
+// none.
+type Call struct {
+	sink Sink
+	ctx  context.Context
+	mu   sync.Mutex
+	rec  store.CallRecord
+	// routed: call.initiated was queued; ended: the record was.
+	routed, rang, ended bool
+}
+
+// Begin starts the record of a call whose INVITE arrived at st.At.
+func Begin(ctx context.Context, sink Sink, st Start) (*Call, error) {
+	id, err := store.NewRecordID(st.At)
+	if err != nil {
+		return nil, err
+	}
+	return &Call{sink: sink, ctx: ctx, rec: store.CallRecord{
+		ID: id, X: st.X, Caller: st.Caller, ACallID: st.ACallID, InvitedAt: st.At,
+	}}, nil
+}
+
+// ID is the call's record ID ("" for a nil Call).
+func (c *Call) ID() string {
+	if c == nil {
+		return ""
+	}
+	return c.rec.ID
+}
+
+// Routed records the route and that B's INVITE (Call-ID bCallID) went at
+// at, and queues call.initiated.
+func (c *Call) Routed(r Route, bCallID string, at time.Time) error {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.applyRoute(r)
+	c.rec.BCallID, c.rec.BSentAt = bCallID, at
+	c.routed = true
+	return c.queueLocked(store.CallChange{}, TypeInitiated, at)
+}
+
+// SetRoute records the route without an event: a call the engine answers
+// itself (AXE) learns its binding once the extension is keyed.
+func (c *Call) SetRoute(r Route) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.applyRoute(r)
+}
+
+func (c *Call) applyRoute(r Route) {
+	c.rec.BindingID, c.rec.Model, c.rec.OrderID, c.rec.UserData = r.BindingID, r.Model, r.OrderID, r.UserData
+	c.rec.Pool, c.rec.Extension, c.rec.CallerRole = r.Pool, r.Extension, r.CallerRole
+	c.rec.Callee, c.rec.CalleeRole, c.rec.Display = r.Callee, r.CalleeRole, r.Display
+}
+
+// Ringing queues call.ringing the first time B rings.
+func (c *Call) Ringing(at time.Time) error {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rang || c.ended {
+		return nil
+	}
+	c.rang, c.rec.RingingAt = true, at
+	return c.queueLocked(store.CallChange{}, TypeRinging, at)
+}
+
+// Answered queues call.answered with the call's active-call record, in one
+// transaction.
+func (c *Call) Answered(at time.Time, active *store.ActiveCall) error {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended {
+		return nil
+	}
+	c.rec.AnsweredAt = at
+	return c.queueLocked(store.CallChange{Active: active}, TypeAnswered, at)
+}
+
+// Released queues call.released and the call's record, with the removal
+// of its active-call record (endActive, "" for none), in one transaction.
+func (c *Call) Released(at time.Time, rel Release, endActive string) error {
+	return c.finish(TypeReleased, at, rel, endActive)
+}
+
+// Blocked queues call.blocked and the record of a call refused before
+// anyone rang (no binding, direction, policy, untrusted source, overload).
+func (c *Call) Blocked(at time.Time, outcome string, status int) error {
+	return c.finish(TypeBlocked, at, Release{By: ByEngine, Status: status, Outcome: outcome}, "")
+}
+
+func (c *Call) finish(typ string, at time.Time, rel Release, endActive string) error {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended {
+		return nil
+	}
+	c.ended = true
+	c.rec.ReleasedAt, c.rec.ReleasedBy = at, rel.By
+	c.rec.Status, c.rec.Q850, c.rec.ReasonText = rel.Status, Q850(rel.Status), rel.ReasonText
+	c.rec.Outcome = rel.Outcome
+	rec := c.rec
+	return c.queueLocked(store.CallChange{Record: &rec, EndActive: endActive}, typ, at)
+}
+
+func (c *Call) queueLocked(ch store.CallChange, typ string, at time.Time) error {
+	ev, err := c.eventLocked(typ, at)
+	if err != nil {
+		return err
+	}
+	ch.Events = []store.Event{ev}
+	ctx, cancel := context.WithTimeout(c.ctx, queueTimeout)
+	defer cancel()
+	return c.sink.QueueCall(ctx, ch)
+}
+
+// eventLocked builds the event of typ at at: the record as it stands.
+func (c *Call) eventLocked(typ string, at time.Time) (store.Event, error) {
+	id, err := store.NewEventID(at)
+	if err != nil {
+		return store.Event{}, err
+	}
+	body, err := json.Marshal(Payload{ID: id, Type: typ, At: Time(at), Call: ViewOf(c.rec)})
+	if err != nil {
+		return store.Event{}, fmt.Errorf("events: %s: %w", typ, err)
+	}
+	return store.Event{ID: id, Type: typ, Stream: c.rec.ID, Pool: c.rec.Pool, BindingID: c.rec.BindingID, At: at, Body: body}, nil
+}
