@@ -9,6 +9,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/rs/zerolog"
 
+	"github.com/xbridge/xbridge/events"
 	"github.com/xbridge/xbridge/ivr"
 	"github.com/xbridge/xbridge/media"
 	"github.com/xbridge/xbridge/sipedge"
@@ -90,7 +91,16 @@ type call struct {
 	// INVITE goes and again with its 2xx, read by the requests' handlers.
 	bPeer atomic.Pointer[legPeer]
 
+	// track is the call's record and events (call_record.go); nil without
+	// WithEvents. route is what routing chose, for call.initiated.
+	track *events.Call
+	route events.Route
+
 	// ---- owned by the call's goroutine ----
+	// end is how a call that never connected ended; byeReason the Reason
+	// of the engine's own BYE: what the record says of the release.
+	end       callEnd
+	byeReason string
 	state      state
 	answered   time.Time
 	endedBy    string

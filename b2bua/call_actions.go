@@ -6,8 +6,10 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/xbridge/xbridge/events"
 	"github.com/xbridge/xbridge/media"
 	"github.com/xbridge/xbridge/sipedge"
+	"github.com/xbridge/xbridge/store"
 )
 
 // The actions of the transitions table. Each runs on the call's goroutine,
@@ -45,27 +47,41 @@ func reasonHeader(value string) sip.Header { return sip.NewHeader("Reason", valu
 func (c *call) sendB(event) state {
 	if err := c.io.startB(); err != nil {
 		c.log.Warn().Err(err).Msg("b leg invite not sent")
+		c.noteEnd(events.ByEngine, store.OutcomeTrunkFailure, sip.StatusServiceUnavailable)
 		return c.fail(sip.StatusServiceUnavailable)
 	}
+	c.recordStep(c.track.Routed(c.route, c.bCallID, time.Now()))
 	c.io.arm(evAnswerTimeout, c.answerTimeout)
 	return stateBCalling
 }
 
 // routeFailed: the binding is gone after all, or the store could not tell.
-func (c *call) routeFailed(ev event) state { return c.fail(ev.code) }
+func (c *call) routeFailed(ev event) state {
+	outcome := store.OutcomeExpired
+	if ev.code >= 500 {
+		outcome = store.OutcomeStoreFailure
+	}
+	c.noteEnd(events.ByEngine, outcome, ev.code)
+	return c.fail(ev.code)
+}
 
 // cancelledWhileRouted: A cancelled before B was called; A has its 487.
 func (c *call) cancelledWhileRouted(ev event) state {
 	c.log.Info().Err(ev.err).Msg("a leg cancelled while routed")
+	c.noteEnd(events.ByCaller, store.OutcomeCancelled, sip.StatusRequestTerminated)
 	return c.fail(0)
 }
 
 // byeWhileRouted: A's BYE on its early dialog ends the call like a CANCEL.
-func (c *call) byeWhileRouted(event) state { return c.fail(sip.StatusRequestTerminated) }
+func (c *call) byeWhileRouted(event) state {
+	c.noteEnd(events.ByCaller, store.OutcomeCancelled, sip.StatusRequestTerminated)
+	return c.fail(sip.StatusRequestTerminated)
+}
 
 // terminatedWhileRouted: the engine ended the call before B was called.
 func (c *call) terminatedWhileRouted(ev event) state {
 	c.log.Info().Int("code", ev.code).Msg("call stopped while routed")
+	c.noteEnd(events.ByEngine, stoppedOutcome(ev.code), ev.code)
 	return c.fail(ev.code)
 }
 
@@ -82,6 +98,7 @@ func (c *call) fail(code int) state {
 
 // provisional relays B's 180/183 (early-media SDP rewritten) to A.
 func (c *call) provisional(ev event) state {
+	c.recordStep(c.track.Ringing(time.Now()))
 	c.io.relayProvisional(ev.res)
 	return stateBRinging
 }
@@ -90,17 +107,20 @@ func (c *call) provisional(ev event) state {
 func (c *call) bRejected(ev event) state {
 	code, _ := sipedge.RelayedStatus(ev.res.StatusCode)
 	c.log.Info().Int("b_status", ev.res.StatusCode).Int("code", code).Msg("b leg failed")
+	c.noteEnd(events.ByCallee, events.OutcomeOfStatus(ev.res.StatusCode), ev.res.StatusCode)
 	return c.fail(code)
 }
 
 // bTxEnded: B's INVITE timed out (or its transport failed) unanswered.
 func (c *call) bTxEnded(ev event) state {
 	c.log.Info().Err(ev.err).Msg("b leg transaction ended without answer")
+	c.noteEnd(events.ByEngine, store.OutcomeTrunkFailure, sip.StatusRequestTimeout)
 	return c.fail(sip.StatusRequestTimeout)
 }
 
 // aCancelled: A's CANCEL; sipgo has answered it and the INVITE (487).
 func (c *call) aCancelled(ev event) state {
+	c.noteEnd(events.ByCaller, store.OutcomeCancelled, sip.StatusRequestTerminated)
 	if errors.Is(ev.err, sip.ErrTransactionCanceled) {
 		c.log.Info().Msg("a leg cancelled")
 	}
@@ -108,11 +128,15 @@ func (c *call) aCancelled(ev event) state {
 }
 
 // aByeEarly: A's BYE on its early dialog ends the call like a CANCEL.
-func (c *call) aByeEarly(event) state { return c.abandon(sip.StatusRequestTerminated) }
+func (c *call) aByeEarly(event) state {
+	c.noteEnd(events.ByCaller, store.OutcomeCancelled, sip.StatusRequestTerminated)
+	return c.abandon(sip.StatusRequestTerminated)
+}
 
 // rangTooLong: B rang past the answer timeout; A gets 408, B a CANCEL.
 func (c *call) rangTooLong(event) state {
 	c.log.Info().Dur("after", c.answerTimeout).Msg("no answer from b leg")
+	c.noteEnd(events.ByEngine, store.OutcomeNoAnswer, sip.StatusRequestTimeout)
 	return c.abandon(sip.StatusRequestTimeout)
 }
 
@@ -120,6 +144,7 @@ func (c *call) rangTooLong(event) state {
 // ringing, shutdown).
 func (c *call) stopSetup(ev event) state {
 	c.log.Info().Int("code", ev.code).Msg("call stopped during setup")
+	c.noteEnd(events.ByEngine, stoppedOutcome(ev.code), ev.code)
 	return c.abandon(ev.code)
 }
 
@@ -133,7 +158,10 @@ func (c *call) bByeEarly(event) state {
 }
 
 // bByeGrace: B hung up and its 2xx never came.
-func (c *call) bByeGrace(event) state { return c.abandon(sip.StatusTemporarilyUnavailable) }
+func (c *call) bByeGrace(event) state {
+	c.noteEnd(events.ByCallee, store.OutcomeRejected, sip.StatusTemporarilyUnavailable)
+	return c.abandon(sip.StatusTemporarilyUnavailable)
+}
 
 // abandon gives the setup up: A is told code (0: A has its answer already)
 // and B's INVITE is cancelled, at once when B has sent a provisional, or

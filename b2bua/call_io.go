@@ -159,6 +159,7 @@ func (s *sipIO) bye(toA, toB bool, reason sip.Header) {
 	var headers []sip.Header
 	if reason != nil {
 		headers = append(headers, reason)
+		c.byeReason = reason.Value()
 	}
 	s.spawn(func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.e.ctx), byeTimeout)

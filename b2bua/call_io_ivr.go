@@ -159,7 +159,11 @@ func (s *ivrSIP) placeB() error {
 	if err := s.e.bindingLive(dec.Binding.ID); err != nil {
 		return err
 	}
-	return s.startB()
+	if err := s.startB(); err != nil {
+		return err
+	}
+	c.recordStep(c.track.Routed(routeOf(dec), c.bCallID, s.now()))
+	return nil
 }
 
 func (s *ivrSIP) earlyB(res *sip.Response) {

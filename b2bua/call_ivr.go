@@ -5,8 +5,10 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/xbridge/xbridge/events"
 	"github.com/xbridge/xbridge/ivr"
 	"github.com/xbridge/xbridge/sipedge"
+	"github.com/xbridge/xbridge/store"
 )
 
 // A call the engine answers itself: the courier's call to an AXE number
@@ -142,6 +144,7 @@ func (c *call) runMenu(acts []ivr.Action) state {
 			found, err := c.ivr.lookup(a.Digits)
 			if err != nil {
 				c.log.Warn().Err(err).Msg("extension lookup failed")
+				c.noteEnd(events.ByEngine, store.OutcomeStoreFailure, sip.StatusServiceUnavailable)
 				return c.lastPrompt(ivr.PromptUnavailable)
 			}
 			more := c.menu.LookupResult(c.ivr.now(), found)
@@ -152,6 +155,9 @@ func (c *call) runMenu(acts []ivr.Action) state {
 			acts = append(acts, more...)
 		case ivr.Hangup:
 			c.ivr.stopPlay()
+			// The menu gave up: no extension found in its tries (or none
+			// keyed in time).
+			c.noteEnd(events.ByEngine, store.OutcomeExtensionNotFound, sip.StatusNotFound)
 			return c.byeA(byEngine, nil)
 		}
 	}
@@ -189,6 +195,12 @@ func (c *call) callFromIVR() state {
 	c.ivr.stopPlay()
 	if err := c.ivr.placeB(); err != nil {
 		c.log.Warn().Err(err).Msg("b leg invite not sent")
+		code := sipedge.StatusOf(err, sip.StatusServiceUnavailable)
+		outcome := store.OutcomeTrunkFailure
+		if code == sip.StatusTemporarilyUnavailable {
+			outcome = store.OutcomeExpired
+		}
+		c.noteEnd(events.ByEngine, outcome, code)
 		return c.lastPrompt(ivr.PromptUnavailable)
 	}
 	c.playPrompt(ringback, true)
@@ -199,6 +211,7 @@ func (c *call) callFromIVR() state {
 // earlyFromIVR: B rings, perhaps with early media, which replaces the
 // ringback as it flows. A already has its 200: nothing is relayed.
 func (c *call) earlyFromIVR(ev event) state {
+	c.recordStep(c.track.Ringing(c.ivr.now()))
 	c.bRang = true
 	if len(ev.res.Body()) > 0 {
 		c.ivr.earlyB(ev.res)
@@ -229,8 +242,10 @@ func (c *call) answeredFromIVR(ev event) state {
 func (c *call) unavailableFromIVR(ev event) state {
 	if ev.res != nil {
 		c.log.Info().Int("b_status", ev.res.StatusCode).Msg("b leg failed")
+		c.noteEnd(events.ByCallee, events.OutcomeOfStatus(ev.res.StatusCode), ev.res.StatusCode)
 	} else {
 		c.log.Info().Err(ev.err).Msg("b leg transaction ended without answer")
+		c.noteEnd(events.ByEngine, store.OutcomeTrunkFailure, sip.StatusRequestTimeout)
 	}
 	c.ivr.detachB()
 	return c.lastPrompt(ivr.PromptUnavailable)
@@ -240,6 +255,7 @@ func (c *call) unavailableFromIVR(ev event) state {
 // has rung; before, its INVITE is given up), and A told.
 func (c *call) rangTooLongFromIVR(event) state {
 	c.log.Info().Dur("after", c.answerTimeout).Msg("no answer from b leg")
+	c.noteEnd(events.ByEngine, store.OutcomeNoAnswer, sip.StatusRequestTimeout)
 	c.stopB()
 	c.ivr.detachB()
 	return c.lastPrompt(ivr.PromptUnavailable)

@@ -34,7 +34,15 @@ func (c *call) record() {
 	}
 	ctx, cancel := context.WithTimeout(c.e.ctx, recordTimeout)
 	defer cancel()
-	if err := c.e.store.PutActiveCall(ctx, c.activeCall()); err != nil {
+	ac := c.activeCall()
+	var err error
+	if w.recorded || c.track == nil {
+		err = c.e.store.PutActiveCall(ctx, ac)
+	} else {
+		// The answer: its event goes in the same transaction.
+		_, err = c.recordAnswered(ac)
+	}
+	if err != nil {
 		c.log.Warn().Err(err).Msg("call not recorded; a crash now would leave it open")
 		return
 	}
@@ -47,6 +55,16 @@ func (c *call) forget() {
 	w.recMu.Lock()
 	defer w.recMu.Unlock()
 	w.forgotten = true
+	end := ""
+	if w.recorded {
+		end = c.bCallID
+	}
+	if written, err := c.recordReleased(end); written {
+		if err != nil {
+			c.log.Warn().Err(err).Msg("call record not written; a restart will send its legs a BYE")
+		}
+		return
+	}
 	if !w.recorded {
 		return
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/rs/zerolog"
 
+	"github.com/xbridge/xbridge/events"
 	"github.com/xbridge/xbridge/ivr"
 	"github.com/xbridge/xbridge/media"
 	"github.com/xbridge/xbridge/number"
@@ -85,6 +86,7 @@ type Engine struct {
 	router   *routing.Router
 	relay    *media.Relay
 	store    Store
+	events   events.Sink // nil: no call records or events (call_record.go)
 	log      zerolog.Logger
 	edgeOpts []sipedge.Option
 

@@ -43,7 +43,12 @@ type engineSetup struct {
 	// engine; nil passes the store itself.
 	lookup   func(*store.DB) routing.BindingLookup
 	bindings func(*store.DB) Store
+	// events writes call records and events to the store (WithEvents).
+	events bool
 }
+
+// withEvents makes the engine write call records and events to its store.
+func withEvents() engineOpt { return func(s *engineSetup) { s.events = true } }
 
 // engineOpt changes how a test engine is built.
 type engineOpt func(*engineSetup)
@@ -102,6 +107,9 @@ func newTestEngineWith(t *testing.T, ropts []routing.Option, eopts []Option, opt
 	var bindings Store = st
 	if setup.bindings != nil {
 		bindings = setup.bindings(st)
+	}
+	if setup.events {
+		setup.opts = append(setup.opts, WithEvents(st))
 	}
 	eng, err := New(cfg, routing.NewRouter(lookup, ropts...), relay, bindings, setup.opts...)
 	if err != nil {

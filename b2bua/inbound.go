@@ -1,6 +1,7 @@
 package b2bua
 
 import (
+	"cmp"
 	"errors"
 	"net/netip"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/xbridge/xbridge/media"
 	"github.com/xbridge/xbridge/routing"
 	"github.com/xbridge/xbridge/sipedge"
+	"github.com/xbridge/xbridge/store"
 )
 
 // lateOfferStreams is how many streams' relay ports a call without SDP in
@@ -47,6 +49,7 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			e.releaseAdmission()
 		}
 	}
+	invited := time.Now()
 	log := e.log.With().Str("call_id", sipedge.CallID(req)).Logger()
 
 	maxfwd, err := sipedge.NewCallForwards(req)
@@ -67,9 +70,10 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	dec := e.router.Route(ctx, rc)
 	cancel()
 	log = log.With().Str("binding_id", dec.Binding.ID).Logger()
+	track := e.beginRecord(sipedge.CallID(req), cmp.Or(dec.Dialled, rc.Dialled), cmp.Or(dec.Caller, rc.Caller), invited)
 	if dec.Action == routing.Collect || dec.Action == routing.Announce {
 		if e.prompts != nil {
-			if e.answerByEngine(req, tx, dec, rc, maxfwd, log, refuse) {
+			if e.answerByEngine(req, tx, dec, rc, maxfwd, log, refuse, track) {
 				admitted = false // the call table holds the call
 			}
 			return
@@ -85,6 +89,7 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		refuse()
 		e.edge.Reply(req, tx, dec.Code, "")
+		e.recordBlocked(track, dec, dec.Outcome, dec.Code)
 		return
 	}
 	sess := e.relay.NewSession(log)
@@ -112,6 +117,11 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		log.Warn().Err(err).Int("code", code).Msg("sdp offer not relayed")
 		refuse()
 		e.edge.Reply(req, tx, code, "", headers...)
+		outcome := store.OutcomeMediaRefused
+		if code == sip.StatusServiceUnavailable {
+			outcome = store.OutcomeOverload
+		}
+		e.recordBlocked(track, dec, outcome, code)
 		return
 	}
 	if len(bOffer) > 0 {
@@ -142,6 +152,7 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		stopped:       make(chan struct{}),
 	}
 	c.io = &sipIO{c: c, e: e}
+	c.track, c.route = track, routeOf(dec)
 	c.limit, c.warnBefore = callLimits(dec.Binding.Policy)
 	c.pool, c.expires = dec.Binding.Pool, dec.Binding.ExpiresAt
 	c.sent[media.SideB] = bOffer

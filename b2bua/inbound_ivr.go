@@ -7,6 +7,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/rs/zerolog"
 
+	"github.com/xbridge/xbridge/events"
 	"github.com/xbridge/xbridge/ivr"
 	"github.com/xbridge/xbridge/routing"
 	"github.com/xbridge/xbridge/sipedge"
@@ -27,11 +28,12 @@ func WithMenu(cfg ivr.Config) Option { return func(e *Engine) { e.menu = cfg } }
 // runs the call on the INVITE handler's goroutine, and reports whether the
 // call table took the call (and its admission slot); refuse gives the slot
 // back before a refusal goes out.
-func (e *Engine) answerByEngine(req *sip.Request, tx sip.ServerTransaction, dec routing.Decision, rc routing.Call, maxfwd int, log zerolog.Logger, refuse func()) (taken bool) {
+func (e *Engine) answerByEngine(req *sip.Request, tx sip.ServerTransaction, dec routing.Decision, rc routing.Call, maxfwd int, log zerolog.Logger, refuse func(), track *events.Call) (taken bool) {
 	aSess := e.acceptALeg(req, tx, log, refuse)
 	if aSess == nil {
 		return false
 	}
+	track.SetRoute(routeOf(dec))
 	sess := e.relay.NewSession(log)
 	c := &call{
 		e:             e,
@@ -49,6 +51,11 @@ func (e *Engine) answerByEngine(req *sip.Request, tx sip.ServerTransaction, dec 
 	}
 	sio := &sipIO{c: c, e: e}
 	c.io = sio
+	c.track = track
+	if dec.Action == routing.Announce {
+		// Answered to be told no: the record says why, as a refusal's does.
+		c.noteEnd(events.ByEngine, dec.Outcome, dec.Code)
+	}
 	// The extension is looked up on X as routing read it: the dialled
 	// number may have carried digits (a mistyped extension) after it.
 	rc.Dialled, rc.DialledParams = dec.Dialled, nil

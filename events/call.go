@@ -1,6 +1,7 @@
 package events
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -26,37 +27,19 @@ const (
 	ByEngine = "engine"
 )
 
-// Outcomes of a call that did not connect (and "answered" for one that
-// did), as the record's outcome and the events' reason.
-const (
-	OutcomeAnswered          = "answered"
-	OutcomeNoBinding         = "no_binding"
-	OutcomeExpired           = "expired"
-	OutcomeDirection         = "direction"
-	OutcomeBusy              = "busy"
-	OutcomeNoAnswer          = "no_answer"
-	OutcomeRejected          = "rejected"
-	OutcomeTrunkFailure      = "trunk_failure"
-	OutcomeExtensionNotFound = "extension_not_found"
-	OutcomeCancelled         = "cancelled"
-	OutcomeUntrusted         = "untrusted"
-	OutcomeOverload          = "overload"
-	OutcomeUnknownCaller     = "unknown_caller"
-)
-
 // OutcomeOfStatus is what B's final failure status says about a call that
 // did not connect.
 func OutcomeOfStatus(status int) string {
 	switch status {
 	case 486, 600:
-		return OutcomeBusy
+		return store.OutcomeBusy
 	case 408, 480, 487:
-		return OutcomeNoAnswer
+		return store.OutcomeNoAnswer
 	}
 	if status >= 500 && status < 600 {
-		return OutcomeTrunkFailure
+		return store.OutcomeTrunkFailure
 	}
-	return OutcomeRejected
+	return store.OutcomeRejected
 }
 
 // Sink is the store's outbox: where a call's changes, record and events
@@ -97,10 +80,13 @@ type Release struct {
 	// Status is the SIP status of the release: 200 for a normal BYE, the
 	// Reason header's cause for the engine's BYE, B's failure (or what A
 	// was told) for a call that did not connect.
-	Status     int
+	Status int
+	// Q850 is the Q.850 cause when the release said one (a Reason header
+	// of protocol Q.850); 0 maps Status (RFC 3398).
+	Q850       int
 	ReasonText string
-	// Outcome is OutcomeAnswered for a call that was answered, else why it
-	// did not connect.
+	// Outcome is store.OutcomeAnswered for a call that was answered, else
+	// why it did not connect.
 	Outcome string
 }
 
@@ -220,7 +206,7 @@ func (c *Call) finish(typ string, at time.Time, rel Release, endActive string) e
 	}
 	c.ended = true
 	c.rec.ReleasedAt, c.rec.ReleasedBy = at, rel.By
-	c.rec.Status, c.rec.Q850, c.rec.ReasonText = rel.Status, Q850(rel.Status), rel.ReasonText
+	c.rec.Status, c.rec.Q850, c.rec.ReasonText = rel.Status, cmp.Or(rel.Q850, Q850(rel.Status)), rel.ReasonText
 	c.rec.Outcome = rel.Outcome
 	rec := c.rec
 	return c.queueLocked(store.CallChange{Record: &rec, EndActive: endActive}, typ, at)

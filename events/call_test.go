@@ -44,7 +44,7 @@ func TestCallLifecycle(t *testing.T) {
 		func() error { return c.Ringing(t0.Add(2 * time.Second)) }, // a second 18x: no event
 		func() error { return c.Answered(t0.Add(3*time.Second), &active) },
 		func() error {
-			return c.Released(t0.Add(63*time.Second), events.Release{By: events.ByCallee, Status: 200, Outcome: events.OutcomeAnswered}, active.ID)
+			return c.Released(t0.Add(63*time.Second), events.Release{By: events.ByCallee, Status: 200, Outcome: store.OutcomeAnswered}, active.ID)
 		},
 		func() error { return c.Released(t0.Add(99*time.Second), events.Release{}, "") }, // once only
 	}
@@ -103,7 +103,7 @@ func TestBlockedCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.SetRoute(events.Route{Pool: "p1"})
-	if err := c.Blocked(t0.Add(time.Millisecond), events.OutcomeNoBinding, 404); err != nil {
+	if err := c.Blocked(t0.Add(time.Millisecond), store.OutcomeNoBinding, 404); err != nil {
 		t.Fatal(err)
 	}
 	entries := flushed(t, db, 1)

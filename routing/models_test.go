@@ -160,6 +160,7 @@ func checkDecision(t *testing.T, d Decision, action Action, code int, callee, sh
 	if d.Action != action || d.Code != code {
 		t.Fatalf("decision %v %d (%s, %v), want %v %d", d.Action, d.Code, d.Reason, d.Err, action, code)
 	}
+	checkOutcome(t, d)
 	if d.Binding.ID != binding {
 		t.Errorf("binding %q, want %q", d.Binding.ID, binding)
 	}

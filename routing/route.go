@@ -59,6 +59,9 @@ type Decision struct {
 	// and Announce.
 	Code   int
 	Reason string // human text for logs and the response reason phrase
+	// Outcome says why in a call record's terms (store.Outcome*) for a
+	// Reject and an Announce.
+	Outcome string
 
 	Binding store.Binding // the binding that decided it (Bridge, and 480)
 	Caller  string        // normalised caller

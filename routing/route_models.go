@@ -23,7 +23,7 @@ const defaultExtensionLength = 4
 func (r *Router) resolved(d Decision, res store.Resolution) Decision {
 	switch res.Match {
 	case store.MatchExtensions:
-		d.Action, d.Code, d.Reason = Collect, 0, "collect extension"
+		d.Action, d.Code, d.Reason, d.Outcome = Collect, 0, "collect extension", ""
 		d.Pool, d.ExtensionLength = res.Pool, res.Settings.ExtensionLength
 		if d.ExtensionLength == 0 {
 			d.ExtensionLength = defaultExtensionLength
@@ -31,13 +31,13 @@ func (r *Router) resolved(d Decision, res store.Resolution) Decision {
 		return d
 	case store.MatchPair, store.MatchAnyCaller:
 	default:
-		d.Code, d.Reason, d.Err = 500, "binding lookup failed", errors.New("store resolved a call without a match")
+		d.Code, d.Reason, d.Outcome, d.Err = 500, "binding lookup failed", store.OutcomeStoreFailure, errors.New("store resolved a call without a match")
 		return d
 	}
 	b := res.Binding
 	d.Binding = b
 	if b.Expired(r.now()) {
-		d.Code, d.Reason = 480, "binding expired"
+		d.Code, d.Reason, d.Outcome = 480, "binding expired", store.OutcomeExpired
 		return d
 	}
 	if b.X != d.Dialled || res.Match == store.MatchAnyCaller && b.Model != store.ModelAXN {
@@ -53,7 +53,7 @@ func (r *Router) resolved(d Decision, res store.Resolution) Decision {
 			return mismatch(d)
 		}
 		if refused(b.Policy.Direction, d.Caller == b.A) {
-			d.Code, d.Reason = 403, "call direction not allowed by the binding"
+			d.Code, d.Reason, d.Outcome = 403, "call direction not allowed by the binding", store.OutcomeDirection
 			return d
 		}
 		return bridge(d, callee)
@@ -61,7 +61,7 @@ func (r *Router) resolved(d Decision, res store.Resolution) Decision {
 		switch d.Caller {
 		case b.A:
 			if b.B == "" {
-				d.Code, d.Reason = 404, "binding has no one for this caller to reach"
+				d.Code, d.Reason, d.Outcome = 404, "binding has no one for this caller to reach", store.OutcomeNoBinding
 				return d
 			}
 			return bridge(d, b.B)
@@ -96,7 +96,7 @@ func (r *Router) callback(d Decision, res store.Resolution) Decision {
 		window = defaultCallbackWindow
 	}
 	if res.LastCaller == "" || r.now().Sub(res.LastCallerAt) > window {
-		d.Action, d.Code, d.Reason, d.Prompt = Announce, 404, "nobody to call back", PromptNoCallback
+		d.Action, d.Code, d.Reason, d.Outcome, d.Prompt = Announce, 404, "nobody to call back", store.OutcomeNoCallback, PromptNoCallback
 		return d
 	}
 	return bridge(d, res.LastCaller)
@@ -124,13 +124,13 @@ func (r *Router) dialledExtension(ctx context.Context, d Decision, ext string) D
 // AXE binding's A, and records the caller for A's callback.
 func (r *Router) extension(ctx context.Context, d Decision, ext string) Decision {
 	if !isDigitString(ext) || len(ext) > maxExtensionDigits {
-		d.Code, d.Reason = 484, "extension invalid"
+		d.Code, d.Reason, d.Outcome = 484, "extension invalid", store.OutcomeExtensionNotFound
 		return d
 	}
 	b, err := r.st.LookupExtension(ctx, d.Dialled, ext)
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrEnded):
-		d.Code, d.Reason = 404, "extension not found"
+		d.Code, d.Reason, d.Outcome = 404, "extension not found", store.OutcomeExtensionNotFound
 		return d
 	case err != nil:
 		return r.storeFailed(ctx, d, err)
@@ -138,12 +138,12 @@ func (r *Router) extension(ctx context.Context, d Decision, ext string) Decision
 	d.Binding = b
 	switch {
 	case b.Expired(r.now()):
-		d.Code, d.Reason = 480, "binding expired"
+		d.Code, d.Reason, d.Outcome = 480, "binding expired", store.OutcomeExpired
 		return d
 	case b.X != d.Dialled || b.Model != store.ModelAXE || b.Extension != ext:
 		return mismatch(d)
 	case d.Caller == b.A:
-		d.Code, d.Reason = 403, "the extension's own party called it"
+		d.Code, d.Reason, d.Outcome = 403, "the extension's own party called it", store.OutcomeDirection
 		return d
 	}
 	d = bridge(d, b.A)
@@ -156,7 +156,7 @@ func (r *Router) extension(ctx context.Context, d Decision, ext string) Decision
 // policy shows the caller's own number (which the store allows only where
 // the pool's operator does).
 func bridge(d Decision, callee string) Decision {
-	d.Action, d.Code, d.Reason, d.Err = Bridge, 0, "bridge", nil
+	d.Action, d.Code, d.Reason, d.Outcome, d.Err = Bridge, 0, "bridge", "", nil
 	d.Callee, d.Display = callee, d.Dialled
 	if d.Binding.Policy.CallerDisplay == store.DisplayReal {
 		d.Display = d.Caller
@@ -165,7 +165,7 @@ func bridge(d Decision, callee string) Decision {
 }
 
 func mismatch(d Decision) Decision {
-	d.Action, d.Code, d.Reason = Reject, 500, "binding does not match the call"
+	d.Action, d.Code, d.Reason, d.Outcome = Reject, 500, "binding does not match the call", store.OutcomeStoreFailure
 	d.Err = errors.New("store returned a binding without this caller or number")
 	return d
 }

@@ -114,13 +114,13 @@ func (r *Router) Route(ctx context.Context, c Call) Decision {
 				return r.dialledExtension(ctx, d, ext)
 			}
 		}
-		d.Code, d.Reason = 404, "no binding for this caller on the dialled number"
+		d.Code, d.Reason, d.Outcome = 404, "no binding for this caller on the dialled number", store.OutcomeNoBinding
 		if res.Pool != "" {
 			return unknownCaller(d, res.Settings.UnknownCaller)
 		}
 		return d
 	case errors.Is(err, store.ErrEnded):
-		d.Code, d.Reason, d.Binding = 480, "binding ended", res.Binding
+		d.Code, d.Reason, d.Outcome, d.Binding = 480, "binding ended", store.OutcomeExpired, res.Binding
 		return d
 	case err != nil:
 		return r.storeFailed(ctx, d, err)
@@ -148,11 +148,11 @@ func (r *Router) RouteExtension(ctx context.Context, c Call, digits string) Deci
 func (r *Router) start(c Call) (Decision, string, bool) {
 	trusted, accepted := r.sourceTrust(c.Source)
 	if !accepted {
-		return Decision{Action: Reject, Code: 403, Reason: "source not trusted"}, "", false
+		return Decision{Action: Reject, Code: 403, Reason: "source not trusted", Outcome: store.OutcomeUntrusted}, "", false
 	}
 	caller, err := r.Normalize(c.callerFor(trusted))
 	if err != nil {
-		d := Decision{Action: Reject, Code: 403, Reason: "caller unidentified: " + why(err), Err: err}
+		d := Decision{Action: Reject, Code: 403, Reason: "caller unidentified: " + why(err), Outcome: store.OutcomeInvalidNumber, Err: err}
 		// A dialled number that cannot be read says so first.
 		if x, xerr := r.Normalize(c.Dialled); xerr != nil {
 			d.Code, d.Reason, d.Err = 484, "dialled number invalid: "+why(xerr), xerr
@@ -168,7 +168,7 @@ func (r *Router) start(c Call) (Decision, string, bool) {
 func (r *Router) dialled(d Decision, user string) (Decision, bool) {
 	x, err := r.Normalize(user)
 	if err != nil {
-		d.Code, d.Reason, d.Err = 484, "dialled number invalid: "+why(err), err
+		d.Code, d.Reason, d.Outcome, d.Err = 484, "dialled number invalid: "+why(err), store.OutcomeInvalidNumber, err
 		return d, false
 	}
 	d.Dialled = x
@@ -202,10 +202,10 @@ func (r *Router) storeFailed(ctx context.Context, d Decision, err error) Decisio
 	if ctx.Err() != nil {
 		// The store did not answer within the caller's deadline: our
 		// trouble, and passing (RFC 3261 21.5.4).
-		d.Code, d.Reason = 503, "binding lookup timed out"
+		d.Code, d.Reason, d.Outcome = 503, "binding lookup timed out", store.OutcomeStoreFailure
 		return d
 	}
-	d.Code, d.Reason = 500, "binding lookup failed"
+	d.Code, d.Reason, d.Outcome = 500, "binding lookup failed", store.OutcomeStoreFailure
 	return d
 }
 

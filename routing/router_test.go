@@ -164,6 +164,7 @@ func TestRoute(t *testing.T) {
 			if !strings.Contains(d.Reason, tt.reason) {
 				t.Errorf("reason %q does not say %q", d.Reason, tt.reason)
 			}
+			checkOutcome(t, d)
 			if d.Binding.ID != tt.binding {
 				t.Errorf("binding %q, want %q", d.Binding.ID, tt.binding)
 			}
@@ -263,5 +264,15 @@ func TestActionString(t *testing.T) {
 		if got := a.String(); got != want {
 			t.Errorf("Action(%d).String() = %q, want %q", int(a), got, want)
 		}
+	}
+}
+
+// checkOutcome fails a refusal that does not say why in a call record's
+// terms, and a bridge or collect that says it was refused.
+func checkOutcome(t *testing.T, d Decision) {
+	t.Helper()
+	refused := d.Action == Reject || d.Action == Announce
+	if refused != (d.Outcome != "") {
+		t.Errorf("%v %d (%s) has outcome %q", d.Action, d.Code, d.Reason, d.Outcome)
 	}
 }

@@ -105,6 +105,10 @@ func TestRouteModelsWithStore(t *testing.T) {
 		if d.Action != tt.action || d.Code != tt.code || d.Callee != tt.callee {
 			t.Errorf("%s: %v %d to %q (%s, %v), want %v %d to %q", tt.name, d.Action, d.Code, d.Callee, d.Reason, d.Err, tt.action, tt.code, tt.callee)
 		}
+		checkOutcome(t, d)
+		if want := map[string]string{"axb refused direction": store.OutcomeDirection, "axe a before any caller": store.OutcomeNoCallback}[tt.name]; want != "" && d.Outcome != want {
+			t.Errorf("%s: outcome %q, want %q", tt.name, d.Outcome, want)
+		}
 		if d.Action == Collect && d.ExtensionLength != len(axe.Extension) {
 			t.Errorf("%s: collect %d digits, extension has %d", tt.name, d.ExtensionLength, len(axe.Extension))
 		}

@@ -54,6 +54,30 @@ type CallRecord struct {
 	Outcome string `json:"outcome"`
 }
 
+// Outcomes of a call attempt (CallRecord.Outcome): OutcomeAnswered for one
+// that connected, else why it did not. Routing says why it refused a call
+// with these too.
+const (
+	OutcomeAnswered          = "answered"
+	OutcomeNoBinding         = "no_binding"
+	OutcomeExpired           = "expired"
+	OutcomeDirection         = "direction"
+	OutcomeBusy              = "busy"
+	OutcomeNoAnswer          = "no_answer"
+	OutcomeRejected          = "rejected"
+	OutcomeTrunkFailure      = "trunk_failure"
+	OutcomeExtensionNotFound = "extension_not_found"
+	OutcomeCancelled         = "cancelled"
+	// Refusals before routing found a binding or the callee was called.
+	OutcomeUntrusted     = "untrusted"
+	OutcomeInvalidNumber = "invalid_number"
+	OutcomeNoCallback    = "no_callback"
+	OutcomeStoreFailure  = "store_failure"
+	OutcomeOverload      = "overload"
+	OutcomeMediaRefused  = "media_refused"
+	OutcomeEngineFailure = "engine_failure"
+)
+
 // Limits on a call record: every string in it comes from the engine, which
 // copies numbers, IDs and a binding's user data (at most 2 KiB); a record
 // near these limits is not one the engine writes.
