@@ -99,8 +99,8 @@ type call struct {
 	// ---- owned by the call's goroutine ----
 	// end is how a call that never connected ended; byeReason the Reason
 	// of the engine's own BYE: what the record says of the release.
-	end       callEnd
-	byeReason string
+	end        callEnd
+	byeReason  string
 	state      state
 	answered   time.Time
 	endedBy    string
