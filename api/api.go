@@ -95,6 +95,10 @@ var routes = []route{
 	{"GET /v1/bindings/{id}", (*server).getBinding},
 	{"PATCH /v1/bindings/{id}", (*server).patchBinding},
 	{"DELETE /v1/bindings/{id}", (*server).deleteBinding},
+	{"GET /v1/records", (*server).listRecords},
+	{"GET /v1/records/{id}", (*server).getRecord},
+	{"GET /v1/events/dead", (*server).listDead},
+	{"POST /v1/events/dead/{id}/retry", (*server).retryDead},
 }
 
 // New returns the API handler over st.

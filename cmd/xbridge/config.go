@@ -17,6 +17,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/xbridge/xbridge/events"
 	"github.com/xbridge/xbridge/number"
 	"github.com/xbridge/xbridge/store"
 )
@@ -59,6 +60,10 @@ var serveSettings = []setting{
 	{"api-token", "", "bearer token the HTTP API requires (empty: no auth)"},
 	{"quarantine", "24h", "how long a released (X, party) pair stays unusable"},
 	{"pools", "", "JSON file of pool settings, {\"pool\": {settings as PUT /v1/pools/{pool} takes}, ...}, applied at every start"},
+	// Call records and events (events package, webhooks_config.go).
+	{"webhooks", "", "JSON file of where call events go, {\"pool\" or \"*\": {\"url\", \"secret\" or \"secret_env\", \"batch\", \"concurrency\", \"timeout\"}} (empty: records kept, events dropped)"},
+	{"record-retention", "720h", "how long call records and dead events are kept (0: for ever)"},
+	{"event-retry", "24h", "how long an undelivered event is retried before it is a dead letter"},
 	{"answer-timeout", "60s", "give up on a B leg that has not answered within this"},
 	{"rtp-timeout", "60s", "end a call whose media from either party has been silent this long (0: never)"},
 	{"rtp-hold-timeout", "1h", "the same while the call is on hold (sendonly, recvonly, inactive); at least --rtp-timeout (0: never)"},
@@ -258,7 +263,13 @@ type Config struct {
 	APIToken       string
 	Quarantine     time.Duration
 	// Pools are the --pools file's settings by pool (pools_config.go).
-	Pools         map[string]store.PoolSettings
+	Pools map[string]store.PoolSettings
+	// Webhooks are the --webhooks file's receivers by pool
+	// (webhooks_config.go); RecordRetention and EventRetry keep records
+	// and retry events.
+	Webhooks        map[string]events.Webhook
+	RecordRetention time.Duration
+	EventRetry      time.Duration
 	AnswerTimeout time.Duration
 	// RTPTimeout, RTPHoldTimeout and MaxCallDuration end calls that would
 	// otherwise stay up forever; 0 disables each.
@@ -282,11 +293,11 @@ func loadServeConfig(args []string, env environ, out io.Writer) (Config, error) 
 	if err != nil {
 		return Config{}, err
 	}
-	return parseServeConfig(v)
+	return parseServeConfig(v, env)
 }
 
 // parseServeConfig validates every value up front; each error names its flag.
-func parseServeConfig(v map[string]string) (Config, error) {
+func parseServeConfig(v map[string]string, env environ) (Config, error) {
 	c := Config{
 		DataDir:    v["data"],
 		APIToken:   v["api-token"],
@@ -337,6 +348,15 @@ func parseServeConfig(v map[string]string) (Config, error) {
 		return Config{}, err
 	}
 	if c.Pools, err = loadPoolsFile(v["pools"]); err != nil {
+		return Config{}, err
+	}
+	if c.Webhooks, err = loadWebhooksFile(v["webhooks"], env); err != nil {
+		return Config{}, err
+	}
+	if c.RecordRetention, err = parseDuration("record-retention", v["record-retention"], 0); err != nil {
+		return Config{}, err
+	}
+	if c.EventRetry, err = parseDuration("event-retry", v["event-retry"], time.Second); err != nil {
 		return Config{}, err
 	}
 	if c.AnswerTimeout, err = parseDuration("answer-timeout", v["answer-timeout"], time.Second); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/xbridge/xbridge"
 	"github.com/xbridge/xbridge/api"
 	"github.com/xbridge/xbridge/b2bua"
+	"github.com/xbridge/xbridge/events"
 	"github.com/xbridge/xbridge/ivr"
 	"github.com/xbridge/xbridge/media"
 	"github.com/xbridge/xbridge/routing"
@@ -57,6 +58,7 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 	}
 	st, err := store.Open(filepath.Join(cfg.DataDir, dbFile),
 		store.WithQuarantine(cfg.Quarantine),
+		store.WithRecordRetention(cfg.RecordRetention),
 		store.WithLogger(log.With().Str("component", "store").Logger()))
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
@@ -122,7 +124,8 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 		TrunkNumbers:    &cfg.TrunkNumbers,
 	}, router, relay, st, b2bua.WithLogger(log.With().Str("component", "b2bua").Logger()),
 		b2bua.WithAdmission(newAdmission(cfg, router.Trusted)),
-		b2bua.WithPrompts(prompts))
+		b2bua.WithPrompts(prompts),
+		b2bua.WithEvents(st))
 	if err != nil {
 		return fmt.Errorf("create SIP engine: %w", err)
 	}
@@ -147,6 +150,12 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 	if err != nil {
 		return fmt.Errorf("listen for API on %s: %w", cfg.API, err)
 	}
+
+	// The dispatcher delivers until the calls have ended (their last
+	// events are queued by then); what it has not delivered waits in the
+	// outbox for the next start.
+	stopEvents := startDispatcher(st, cfg, log)
+	defer stopEvents()
 
 	// The engine gets its own context: on shutdown the API stops first, and
 	// only then are the calls ended.
@@ -298,4 +307,24 @@ func liveStatus(e *b2bua.Engine, r *media.Relay) engineStatus {
 		s.Admission = &adm
 	}
 	return s
+}
+
+// startDispatcher runs the events dispatcher over the store's outbox and
+// returns what stops it (and waits for it).
+func startDispatcher(st *store.DB, cfg Config, log zerolog.Logger) func() {
+	d := events.NewDispatcher(st, webhookRoutes(cfg.Webhooks),
+		events.WithLogger(log.With().Str("component", "events").Logger()),
+		events.WithRetryWindow(cfg.EventRetry))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := d.Run(ctx); err != nil {
+			log.Error().Err(err).Msg("events dispatcher stopped")
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"maps"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/xbridge/xbridge/events"
+)
+
+// webhookDefault is the key of the --webhooks entry that pools without
+// their own use.
+const webhookDefault = "*"
+
+// webhookConfig is one --webhooks entry.
+type webhookConfig struct {
+	URL string `json:"url"`
+	// Secret signs deliveries; SecretEnv names an environment variable
+	// holding it instead, so the file can be shared without the secret.
+	Secret      string `json:"secret"`
+	SecretEnv   string `json:"secret_env"`
+	Batch       int    `json:"batch"`
+	Concurrency int    `json:"concurrency"`
+	Timeout     string `json:"timeout"`
+}
+
+// loadWebhooksFile reads --webhooks: a JSON object mapping pool names (and
+// "*", the default) to where their call events go. An empty path is no
+// webhooks: records are still kept, events are dropped. Every error names
+// the pool and the field.
+func loadWebhooksFile(path string, env environ) (map[string]events.Webhook, error) {
+	if path == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usageError("--webhooks: %v", err)
+	}
+	var raw map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&raw); err != nil || raw == nil {
+		return nil, usageError("--webhooks %s: not a JSON object of pools: %v", path, err)
+	}
+	if dec.More() {
+		return nil, usageError("--webhooks %s: trailing data after the JSON object", path)
+	}
+	out := make(map[string]events.Webhook, len(raw))
+	for _, pool := range slices.Sorted(maps.Keys(raw)) {
+		var c webhookConfig
+		d := json.NewDecoder(bytes.NewReader(raw[pool]))
+		d.DisallowUnknownFields()
+		if err := d.Decode(&c); err != nil {
+			return nil, usageError("--webhooks %s: pool %q: %v", path, pool, err)
+		}
+		w := events.Webhook{URL: c.URL, Secret: c.Secret, Batch: c.Batch, Concurrency: c.Concurrency}
+		if c.SecretEnv != "" {
+			if c.Secret != "" {
+				return nil, usageError("--webhooks %s: pool %q: secret and secret_env are both set", path, pool)
+			}
+			v, ok := env(c.SecretEnv)
+			if !ok || v == "" {
+				return nil, usageError("--webhooks %s: pool %q: secret_env: %s is not set", path, pool, c.SecretEnv)
+			}
+			w.Secret = v
+		}
+		if c.Timeout != "" {
+			if w.Timeout, err = time.ParseDuration(c.Timeout); err != nil || w.Timeout <= 0 {
+				return nil, usageError("--webhooks %s: pool %q: timeout: %q is not a positive duration", path, pool, c.Timeout)
+			}
+		}
+		if err := w.Check(); err != nil {
+			return nil, usageError("--webhooks %s: pool %q: %v", path, pool, err)
+		}
+		out[pool] = w
+	}
+	return out, nil
+}
+
+// webhookRoutes sends a pool's events to its webhook, else to the
+// default's, else nowhere.
+func webhookRoutes(hooks map[string]events.Webhook) events.Routes {
+	return func(pool, _ string) (events.Webhook, bool) {
+		if w, ok := hooks[pool]; ok {
+			return w, true
+		}
+		w, ok := hooks[webhookDefault]
+		return w, ok
+	}
+}
