@@ -270,7 +270,7 @@ type Config struct {
 	Webhooks        map[string]events.Webhook
 	RecordRetention time.Duration
 	EventRetry      time.Duration
-	AnswerTimeout time.Duration
+	AnswerTimeout   time.Duration
 	// RTPTimeout, RTPHoldTimeout and MaxCallDuration end calls that would
 	// otherwise stay up forever; 0 disables each.
 	RTPTimeout      time.Duration
