@@ -23,7 +23,7 @@ import (
 
 // WithEvents makes the engine write call records and events to sink (the
 // store's outbox). Without it the engine writes active-call records only.
-func WithEvents(sink events.Sink) Option { return func(e *Engine) { e.events = sink } }
+func WithEvents(st events.Store) Option { return func(e *Engine) { e.events = st } }
 
 // beginRecord starts the record of a call whose INVITE arrived at at; nil
 // (recording nothing) without WithEvents.

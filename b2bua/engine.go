@@ -86,7 +86,7 @@ type Engine struct {
 	router   *routing.Router
 	relay    *media.Relay
 	store    Store
-	events   events.Sink // nil: no call records or events (call_record.go)
+	events   events.Store // nil: no call records or events (call_record.go)
 	log      zerolog.Logger
 	edgeOpts []sipedge.Option
 

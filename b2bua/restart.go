@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/rs/zerolog"
 
+	"github.com/xbridge/xbridge/events"
 	"github.com/xbridge/xbridge/sipedge"
 	"github.com/xbridge/xbridge/store"
 )
@@ -112,9 +114,37 @@ func (e *Engine) endLeftover(ctx context.Context, c store.ActiveCall) {
 	}
 	dctx, cancel := context.WithTimeout(ctx, recordTimeout)
 	defer cancel()
+	if e.closeLeftoverRecord(dctx, c, log) {
+		return
+	}
 	if err := e.store.DeleteActiveCall(dctx, c.ID); err != nil {
 		log.Warn().Err(err).Msg("record of a call left up not removed")
 	}
+}
+
+// closeLeftoverRecord closes the open call record of a call the crash
+// ended, released by the engine with the restart's Reason, with the
+// removal of its active-call record; false when there is none to close
+// (the caller removes the active-call record alone).
+func (e *Engine) closeLeftoverRecord(ctx context.Context, c store.ActiveCall, log zerolog.Logger) bool {
+	if e.events == nil || c.RecordID == "" {
+		return false
+	}
+	rec, err := e.events.Record(ctx, c.RecordID)
+	if err != nil || !rec.ReleasedAt.IsZero() {
+		if err != nil {
+			log.Warn().Err(err).Str("record_id", c.RecordID).Msg("call record of a call left up not found")
+		}
+		return false
+	}
+	_, cause, text := parseReason(reasonRestarted)
+	track := events.Resume(context.WithoutCancel(e.ctx), e.events, rec)
+	err = track.Released(time.Now(), events.Release{By: events.ByEngine, Status: cause, ReasonText: text, Outcome: store.OutcomeAnswered}, c.ID)
+	if err != nil {
+		log.Warn().Err(err).Str("record_id", c.RecordID).Msg("call record of a call left up not closed")
+		return false
+	}
+	return true
 }
 
 // byeLeftover sends the BYE of one leftover leg and returns the status of

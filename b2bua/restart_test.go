@@ -11,6 +11,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/xbridge/xbridge/events"
 	"github.com/xbridge/xbridge/routing"
 	"github.com/xbridge/xbridge/sipedge"
 	"github.com/xbridge/xbridge/store"
@@ -94,10 +95,10 @@ func TestLeftoverBye(t *testing.T) {
 
 // restartOn starts a second engine on the first one's store and relay, as
 // a restart after a crash would find them, and returns when it is ready.
-func restartOn(t *testing.T, te *testEngine, trunk string) *Engine {
+func restartOn(t *testing.T, te *testEngine, trunk string, opts ...Option) *Engine {
 	t.Helper()
 	eng, err := New(Config{Listen: fmt.Sprintf("127.0.0.1:%d", freePort(t)), Trunk: trunk},
-		routing.NewRouter(te.store), te.relay, te.store, WithLogger(testLogger(t)))
+		routing.NewRouter(te.store), te.relay, te.store, append([]Option{WithLogger(testLogger(t))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,4 +274,36 @@ func TestRestartWithSilentPeers(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	te.waitNoRecords(leftoverByeTimeout + 5*time.Second)
+}
+
+// A call the crash ended still gets its record closed and its
+// call.released: the restarted engine finds the open record the answer
+// wrote, releases it as the engine with the restart's Reason, and removes
+// the active-call record in the same transaction.
+func TestRestartClosesOpenRecord(t *testing.T) {
+	c := newPrivacyCall(t, false, withEvents())
+	c.setup()
+	recs := c.te.activeCalls()
+	if len(recs) != 1 || recs[0].RecordID == "" {
+		t.Fatalf("active-call records %+v, want one naming its call record", recs)
+	}
+	open, err := c.te.store.Record(context.Background(), recs[0].RecordID)
+	if err != nil || !open.ReleasedAt.IsZero() || open.AnsweredAt.IsZero() || open.BindingID != c.binding.ID {
+		t.Fatalf("open record %+v, %v", open, err)
+	}
+	restartOn(t, c.te, c.tr.addr(), WithEvents(c.te.store))
+	for _, ua := range []*rawUA{c.car, c.tr} {
+		bye := ua.request(sip.BYE, true)
+		ua.send(viaAddr(bye), answerTo(bye, 200, "OK", "").bytes())
+	}
+	c.te.waitNoRecords(5 * time.Second)
+	got, rec := c.te.callEvents(c.aCallID)
+	if n := len(got); n == 0 || got[n-1].Type != events.TypeReleased {
+		t.Fatalf("events %v, want call.released last", eventTypes(got))
+	}
+	if rec.ReleasedBy != events.ByEngine || rec.Status != 500 || rec.Q850 != 41 || rec.ReasonText != "engine restarted" ||
+		rec.Outcome != store.OutcomeAnswered || rec.ReleasedAt.IsZero() || !rec.AnsweredAt.Equal(open.AnsweredAt) {
+		t.Errorf("closed record %+v", rec)
+	}
+	c.bindingDeleted()
 }

@@ -115,6 +115,19 @@ func Begin(ctx context.Context, sink Sink, st Start) (*Call, error) {
 	}}, nil
 }
 
+// Resume takes up the open record of an answered call a crash ended
+// before its release, so that Released closes it.
+func Resume(ctx context.Context, sink Sink, rec store.CallRecord) *Call {
+	return &Call{sink: sink, ctx: ctx, rec: rec, routed: true, rang: !rec.RingingAt.IsZero()}
+}
+
+// Store is what an engine that writes records needs: the outbox, and the
+// records themselves for the calls a restart ends.
+type Store interface {
+	Sink
+	Record(ctx context.Context, id string) (store.CallRecord, error)
+}
+
 // ID is the call's record ID ("" for a nil Call).
 func (c *Call) ID() string {
 	if c == nil {
@@ -180,7 +193,13 @@ func (c *Call) Answered(at time.Time, active *store.ActiveCall) error {
 		return nil
 	}
 	c.rec.AnsweredAt = at
-	return c.queueLocked(store.CallChange{Active: active}, TypeAnswered, at)
+	// The record goes open with the answer, and the active-call record
+	// names it: an engine restarted after a crash closes it (Resume).
+	rec := c.rec
+	if active != nil {
+		active.RecordID = rec.ID
+	}
+	return c.queueLocked(store.CallChange{Active: active, Record: &rec}, TypeAnswered, at)
 }
 
 // Released queues call.released and the call's record, with the removal

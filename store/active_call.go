@@ -17,7 +17,11 @@ type ActiveCall struct {
 	// ID names the call; a second Put with the same ID replaces the record.
 	ID        string
 	BindingID string
-	Legs      [2]DialogLeg
+	// RecordID is the call's call record, open until the call is released
+	// (empty when the engine keeps no records): a restarted engine closes
+	// it for a call the crash ended.
+	RecordID string
+	Legs     [2]DialogLeg
 	// AnsweredAt is when the call was answered.
 	AnsweredAt time.Time
 }
@@ -59,8 +63,8 @@ func checkActiveCall(c ActiveCall) error {
 	if c.ID == "" {
 		return invalidf("active call id is required")
 	}
-	if len(c.ID) > maxActiveText || len(c.BindingID) > maxActiveText {
-		return invalidf("active call id and binding id must be at most %d bytes", maxActiveText)
+	if len(c.ID) > maxActiveText || len(c.BindingID) > maxActiveText || len(c.RecordID) > maxActiveText {
+		return invalidf("active call id, binding id and record id must be at most %d bytes", maxActiveText)
 	}
 	if c.AnsweredAt.IsZero() {
 		return invalidf("active call %s: answered_at is required", c.ID)
@@ -92,13 +96,17 @@ func (l *DialogLeg) text() [8]string {
 }
 
 // An active-call record is a version byte, the big-endian unix-nano answer
-// time, two length-prefixed strings (ID, binding ID) and per leg: eight
-// length-prefixed strings, the next CSeq and the route count as uvarints,
-// then the routes.
-const activeCallVersion = 1
+// time, length-prefixed strings (ID, binding ID and, from version 2, the
+// record ID) and per leg: eight length-prefixed strings, the next CSeq and
+// the route count as uvarints, then the routes. Version 1 records (written
+// before call records) still decode, with no record ID.
+const (
+	activeCallV1      = 1
+	activeCallVersion = 2
+)
 
 func encodeActiveCall(c ActiveCall) []byte {
-	n := 1 + 8 + 2*binary.MaxVarintLen32 + len(c.ID) + len(c.BindingID)
+	n := 1 + 8 + 3*binary.MaxVarintLen32 + len(c.ID) + len(c.BindingID) + len(c.RecordID)
 	for i := range c.Legs {
 		for _, s := range c.Legs[i].text() {
 			n += binary.MaxVarintLen32 + len(s)
@@ -113,6 +121,7 @@ func encodeActiveCall(c ActiveCall) []byte {
 	buf = binary.BigEndian.AppendUint64(buf, uint64(c.AnsweredAt.UnixNano()))
 	buf = appendString(buf, c.ID)
 	buf = appendString(buf, c.BindingID)
+	buf = appendString(buf, c.RecordID)
 	for i := range c.Legs {
 		l := &c.Legs[i]
 		for _, s := range l.text() {
@@ -168,7 +177,7 @@ func (r *recordReader) string(what string) string {
 // decodeActiveCall copies v (which bbolt owns only for the transaction) into
 // one string and slices every field out of it.
 func decodeActiveCall(v []byte) (ActiveCall, error) {
-	if len(v) < 9 || v[0] != activeCallVersion {
+	if len(v) < 9 || v[0] != activeCallV1 && v[0] != activeCallVersion {
 		return ActiveCall{}, errBadActiveCall
 	}
 	answered := int64(binary.BigEndian.Uint64(v[1:]))
@@ -176,6 +185,9 @@ func decodeActiveCall(v []byte) (ActiveCall, error) {
 	c := ActiveCall{AnsweredAt: unixNano(answered)}
 	c.ID = r.string("id")
 	c.BindingID = r.string("binding id")
+	if v[0] == activeCallVersion {
+		c.RecordID = r.string("record id")
+	}
 	for i := range c.Legs {
 		l := &c.Legs[i]
 		for _, f := range [...]*string{&l.CallID, &l.LocalTag, &l.RemoteTag, &l.LocalURI, &l.RemoteURI, &l.RemoteTarget, &l.Transport, &l.Destination} {

@@ -36,9 +36,36 @@ func testActiveCall(id string) ActiveCall {
 	}
 }
 
+// A version 1 record, written before call records, still decodes: the
+// same fields, no record ID.
+func TestActiveCallRecordV1(t *testing.T) {
+	c := testActiveCall("c1")
+	v2 := encodeActiveCall(c)
+	// Version 2 puts the record ID (here empty: one zero length byte)
+	// after the binding ID.
+	at := 1 + 8 + 1 + len(c.ID) + 1 + len(c.BindingID)
+	if v2[at] != 0 {
+		t.Fatalf("byte %d of the record is %d, want the empty record id", at, v2[at])
+	}
+	v1 := append([]byte{activeCallV1}, v2[1:at]...)
+	v1 = append(v1, v2[at+1:]...)
+	got, err := decodeActiveCall(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, c) {
+		t.Errorf("decoded\n %+v\nwant %+v", got, c)
+	}
+}
+
 func TestActiveCallRecordRoundTrip(t *testing.T) {
 	tests := map[string]ActiveCall{
 		"engine's shape": testActiveCall("c1"),
+		"with its call record": func() ActiveCall {
+			c := testActiveCall("c3")
+			c.RecordID = "r01hxyzc3"
+			return c
+		}(),
 		"bare":           {ID: "x", Legs: [2]DialogLeg{{CallID: "a"}, {CallID: "b"}}, AnsweredAt: time.Unix(0, 1).UTC()},
 		"full": func() ActiveCall {
 			c := testActiveCall("c2")

@@ -40,7 +40,9 @@ type CallRecord struct {
 	BSentAt    time.Time `json:"b_sent_at,omitzero"`
 	RingingAt  time.Time `json:"ringing_at,omitzero"`
 	AnsweredAt time.Time `json:"answered_at,omitzero"`
-	ReleasedAt time.Time `json:"released_at"`
+	// ReleasedAt is zero while the call is up: an answered call's record
+	// is written open with its answer, and closed at its release.
+	ReleasedAt time.Time `json:"released_at,omitzero"`
 	// ReleasedBy is "caller", "callee" or "engine".
 	ReleasedBy string `json:"released_by"`
 	// Status and Q850 are the release cause as a SIP status and its Q.850
@@ -98,8 +100,6 @@ func checkCallRecord(r CallRecord) error {
 		return invalidf("call record x is required")
 	case r.InvitedAt.IsZero():
 		return invalidf("call record invited_at is required")
-	case r.ReleasedAt.IsZero():
-		return invalidf("call record released_at is required")
 	}
 	if _, ok := timeOfID(r.ID); !ok {
 		return invalidf("call record id %q is not a record id", r.ID)
