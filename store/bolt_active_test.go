@@ -66,7 +66,7 @@ func TestActiveCallRecordRoundTrip(t *testing.T) {
 			c.RecordID = "r01hxyzc3"
 			return c
 		}(),
-		"bare":           {ID: "x", Legs: [2]DialogLeg{{CallID: "a"}, {CallID: "b"}}, AnsweredAt: time.Unix(0, 1).UTC()},
+		"bare": {ID: "x", Legs: [2]DialogLeg{{CallID: "a"}, {CallID: "b"}}, AnsweredAt: time.Unix(0, 1).UTC()},
 		"full": func() ActiveCall {
 			c := testActiveCall("c2")
 			c.Legs[1].RouteSet = make([]string, maxActiveRoutes)
