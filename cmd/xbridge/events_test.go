@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/xbridge/xbridge/events"
+	"github.com/xbridge/xbridge/internal/testkit"
+)
+
+// TestEventsSurviveKill9: a call's events wait in the outbox while the
+// platform's receiver refuses them; the binary is SIGKILLed mid-delivery,
+// started again, and delivers every event, signed, in order, once the
+// receiver takes them. The call's record is there through the API.
+func TestEventsSurviveKill9(t *testing.T) {
+	const secret = "whsec-kill9"
+	hook := testkit.NewWebhook(t, func(h http.Header, body []byte) error {
+		return events.Verify(secret, h.Get(events.SignatureHeader), body, time.Now(), time.Minute)
+	})
+	hook.FailFirst(1<<30, http.StatusServiceUnavailable)
+	bin, cfg, env := binaryEnv(t)
+	hooks := filepath.Join(t.TempDir(), "webhooks.json")
+	conf, _ := json.Marshal(map[string]any{"*": map[string]any{"url": hook.URL, "secret_env": "TEST_WEBHOOK_SECRET"}})
+	if err := os.WriteFile(hooks, conf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env = append(env, "XBRIDGE_WEBHOOKS="+hooks, "TEST_WEBHOOK_SECRET="+secret)
+	base := "http://" + cfg.API
+	var logs syncBuffer
+	defer func() {
+		if t.Failed() {
+			t.Logf("engine logs:\n%s", logs.String())
+		}
+	}()
+	cmd := startServe(t, bin, env, base, &logs)
+	defer func() {
+		if cmd != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
+	post := func(path string, body any) map[string]any {
+		t.Helper()
+		raw, _ := json.Marshal(body)
+		res, err := http.Post(base+path, "application/json", bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out map[string]any
+		if err := json.NewDecoder(res.Body).Decode(&out); err != nil || res.StatusCode >= 300 {
+			t.Fatalf("POST %s: %d %v %v", path, res.StatusCode, out, err)
+		}
+		return out
+	}
+	const x, a, b = "+8617000000001", "+8613800000001", "+8613900000002"
+	post("/v1/pools/default/numbers", map[string]any{"numbers": []string{x}})
+	binding := post("/v1/bindings", map[string]any{"a": a, "b": b, "x": x, "ttl_seconds": 3600, "order_id": "order-kill9"})
+
+	newSIPPeer(t, "trunk", cfg.Trunk)
+	carrierAddr, err := freeUDPPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	carrier := newSIPPeer(t, "carrier", carrierAddr.String())
+	inv := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: x, Host: cfg.SIP.Addr().String(), Port: int(cfg.SIP.Port())})
+	fromParams := sip.NewParams()
+	fromParams.Add("tag", sip.GenerateTagN(10))
+	inv.AppendHeader(&sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: a, Host: "carrier.example"}, Params: fromParams})
+	inv.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: x, Host: cfg.SIP.Addr().String()}, Params: sip.NewParams()})
+	inv.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	inv.SetBody(peerSDP("127.0.0.1", 42000))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	aDialog, err := carrier.dua.WriteInvite(ctx, inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := aDialog.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
+		t.Fatalf("call not answered: %v", err)
+	}
+	if err := aDialog.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if err := aDialog.Bye(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// The receiver has refused a delivery: the events are committed and
+	// the dispatcher is at work. Kill it there.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(hook.Posts()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no delivery attempted")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	cmd = nil
+	if n := len(hook.Accepted()); n != 0 {
+		t.Fatalf("%d events accepted while the receiver refused them", n)
+	}
+
+	hook.FailFirst(0, 0)
+	cmd = startServe(t, bin, env, base, &logs)
+	var got []events.Payload
+	for _, raw := range hook.WaitAccepted(t, 3, 15*time.Second) {
+		var p events.Payload
+		if err := json.Unmarshal(raw, &p); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, p)
+	}
+	want := []string{events.TypeInitiated, events.TypeAnswered, events.TypeReleased}
+	seen := map[string]bool{}
+	var order []string
+	for _, p := range got {
+		if !seen[p.ID] { // at least once: a redelivery may repeat one
+			seen[p.ID] = true
+			order = append(order, p.Type)
+		}
+	}
+	if len(order) != len(want) || order[0] != want[0] || order[1] != want[1] || order[2] != want[2] {
+		t.Fatalf("delivered %v, want %v in order", order, want)
+	}
+	for _, p := range hook.Posts() {
+		if p.VerifyErr != nil {
+			t.Errorf("delivery not signed right: %v", p.VerifyErr)
+		}
+	}
+	last := got[len(got)-1].Call
+	if last.BindingID != binding["id"] || last.OrderID != "order-kill9" || last.ReleasedBy != events.ByCaller || last.Q850 != 16 {
+		t.Errorf("released event: %+v", last)
+	}
+	res, err := http.Get(base + "/v1/records?order_id=order-kill9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var list struct {
+		Records []events.RecordView `json:"records"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&list); err != nil || len(list.Records) != 1 || list.Records[0].RecordID != last.RecordID {
+		t.Errorf("GET /v1/records?order_id: %+v, %v", list, err)
+	}
+}
