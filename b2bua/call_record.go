@@ -21,9 +21,13 @@ import (
 // removal of the active-call record. The engine only queues them; a slow
 // disk or webhook never holds a call up.
 
-// WithEvents makes the engine write call records and events to sink (the
-// store's outbox). Without it the engine writes active-call records only.
-func WithEvents(st events.Store) Option { return func(e *Engine) { e.events = st } }
+// WithEvents makes the engine write call records and events to st (the
+// store's outbox). wants (nil: all) says which pools' events go anywhere;
+// the others' are not written, their records are. Without it the engine
+// writes active-call records only.
+func WithEvents(st events.Store, wants func(pool string) bool) Option {
+	return func(e *Engine) { e.events, e.wantEvents = st, wants }
+}
 
 // beginRecord starts the record of a call whose INVITE arrived at at; nil
 // (recording nothing) without WithEvents.
@@ -31,7 +35,7 @@ func (e *Engine) beginRecord(aCallID, x, caller string, at time.Time) *events.Ca
 	if e.events == nil {
 		return nil
 	}
-	track, err := events.Begin(context.WithoutCancel(e.ctx), e.events, events.Start{ACallID: aCallID, X: x, Caller: caller, At: at})
+	track, err := events.Begin(context.WithoutCancel(e.ctx), e.events, events.Start{ACallID: aCallID, X: x, Caller: caller, At: at}, e.wantEvents)
 	if err != nil {
 		e.log.Warn().Err(err).Str("call_id", aCallID).Msg("call record not begun")
 		return nil

@@ -82,13 +82,15 @@ func WithEdgeOptions(opts ...sipedge.Option) Option {
 
 // Engine is the B2BUA: the calls between the SIP edge, routing and the relay.
 type Engine struct {
-	cfg      Config
-	router   *routing.Router
-	relay    *media.Relay
-	store    Store
-	events   events.Store // nil: no call records or events (call_record.go)
-	log      zerolog.Logger
-	edgeOpts []sipedge.Option
+	cfg    Config
+	router *routing.Router
+	relay  *media.Relay
+	store  Store
+	events events.Store // nil: no call records or events (call_record.go)
+	// wantEvents says which pools' events go anywhere (WithEvents).
+	wantEvents func(pool string) bool
+	log        zerolog.Logger
+	edgeOpts   []sipedge.Option
 
 	edge    *sipedge.Edge
 	calls   *callTable

@@ -109,7 +109,7 @@ func newTestEngineWith(t *testing.T, ropts []routing.Option, eopts []Option, opt
 		bindings = setup.bindings(st)
 	}
 	if setup.events {
-		setup.opts = append(setup.opts, WithEvents(st))
+		setup.opts = append(setup.opts, WithEvents(st, nil))
 	}
 	eng, err := New(cfg, routing.NewRouter(lookup, ropts...), relay, bindings, setup.opts...)
 	if err != nil {

@@ -138,7 +138,7 @@ func (e *Engine) closeLeftoverRecord(ctx context.Context, c store.ActiveCall, lo
 		return false
 	}
 	_, cause, text := parseReason(reasonRestarted)
-	track := events.Resume(context.WithoutCancel(e.ctx), e.events, rec)
+	track := events.Resume(context.WithoutCancel(e.ctx), e.events, rec, e.wantEvents)
 	err = track.Released(time.Now(), events.Release{By: events.ByEngine, Status: cause, ReasonText: text, Outcome: store.OutcomeAnswered}, c.ID)
 	if err != nil {
 		log.Warn().Err(err).Str("record_id", c.RecordID).Msg("call record of a call left up not closed")

@@ -291,7 +291,7 @@ func TestRestartClosesOpenRecord(t *testing.T) {
 	if err != nil || !open.ReleasedAt.IsZero() || open.AnsweredAt.IsZero() || open.BindingID != c.binding.ID {
 		t.Fatalf("open record %+v, %v", open, err)
 	}
-	restartOn(t, c.te, c.tr.addr(), WithEvents(c.te.store))
+	restartOn(t, c.te, c.tr.addr(), WithEvents(c.te.store, nil))
 	for _, ua := range []*rawUA{c.car, c.tr} {
 		bye := ua.request(sip.BYE, true)
 		ua.send(viaAddr(bye), answerTo(bye, 200, "OK", "").bytes())

@@ -98,27 +98,32 @@ type Release struct {
 type Call struct {
 	sink Sink
 	ctx  context.Context
-	mu   sync.Mutex
-	rec  store.CallRecord
+	// wants says whether a pool's events go anywhere; nil: every pool's
+	// do. Records are written either way.
+	wants func(pool string) bool
+	mu    sync.Mutex
+	rec   store.CallRecord
 	// routed: call.initiated was queued; ended: the record was.
 	routed, rang, ended bool
 }
 
-// Begin starts the record of a call whose INVITE arrived at st.At.
-func Begin(ctx context.Context, sink Sink, st Start) (*Call, error) {
+// Begin starts the record of a call whose INVITE arrived at st.At. wants
+// (nil: all) says which pools' events go anywhere: the others' are not
+// written at all.
+func Begin(ctx context.Context, sink Sink, st Start, wants func(pool string) bool) (*Call, error) {
 	id, err := store.NewRecordID(st.At)
 	if err != nil {
 		return nil, err
 	}
-	return &Call{sink: sink, ctx: ctx, rec: store.CallRecord{
+	return &Call{sink: sink, ctx: ctx, wants: wants, rec: store.CallRecord{
 		ID: id, X: st.X, Caller: st.Caller, ACallID: st.ACallID, InvitedAt: st.At,
 	}}, nil
 }
 
 // Resume takes up the open record of an answered call a crash ended
 // before its release, so that Released closes it.
-func Resume(ctx context.Context, sink Sink, rec store.CallRecord) *Call {
-	return &Call{sink: sink, ctx: ctx, rec: rec, routed: true, rang: !rec.RingingAt.IsZero()}
+func Resume(ctx context.Context, sink Sink, rec store.CallRecord, wants func(pool string) bool) *Call {
+	return &Call{sink: sink, ctx: ctx, wants: wants, rec: rec, routed: true, rang: !rec.RingingAt.IsZero()}
 }
 
 // Store is what an engine that writes records needs: the outbox, and the
@@ -232,11 +237,15 @@ func (c *Call) finish(typ string, at time.Time, rel Release, endActive string) e
 }
 
 func (c *Call) queueLocked(ch store.CallChange, typ string, at time.Time) error {
-	ev, err := c.eventLocked(typ, at)
-	if err != nil {
-		return err
+	if c.wants == nil || c.wants(c.rec.Pool) {
+		ev, err := c.eventLocked(typ, at)
+		if err != nil {
+			return err
+		}
+		ch.Events = []store.Event{ev}
+	} else if ch.Active == nil && ch.EndActive == "" && ch.Record == nil {
+		return nil // an event nobody receives, and nothing else
 	}
-	ch.Events = []store.Event{ev}
 	ctx, cancel := context.WithTimeout(c.ctx, queueTimeout)
 	defer cancel()
 	return c.sink.QueueCall(ctx, ch)

@@ -30,7 +30,7 @@ func TestCallLifecycle(t *testing.T) {
 	ctx := context.Background()
 	db := openStore(t, "")
 	t0 := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
-	c, err := events.Begin(ctx, db, events.Start{ACallID: "a1@carrier", X: "17000000001", Caller: "13800000001", At: t0})
+	c, err := events.Begin(ctx, db, events.Start{ACallID: "a1@carrier", X: "17000000001", Caller: "13800000001", At: t0}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestBlockedCall(t *testing.T) {
 	ctx := context.Background()
 	db := openStore(t, "")
 	t0 := time.Now()
-	c, err := events.Begin(ctx, db, events.Start{ACallID: "a2", X: "17000000001", Caller: "13800000009", At: t0})
+	c, err := events.Begin(ctx, db, events.Start{ACallID: "a2", X: "17000000001", Caller: "13800000009", At: t0}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,5 +125,36 @@ func TestQ850(t *testing.T) {
 		if got := events.Q850(status); got != want {
 			t.Errorf("Q850(%d) = %d, want %d", status, got, want)
 		}
+	}
+}
+
+// A pool whose events go nowhere gets none written; its records are.
+func TestUnwantedPoolWritesRecordsOnly(t *testing.T) {
+	ctx := context.Background()
+	db := openStore(t, "")
+	t0 := time.Now()
+	wants := func(pool string) bool { return pool == "hooked" }
+	c, err := events.Begin(ctx, db, events.Start{ACallID: "a3", X: "17000000001", Caller: "13800000001", At: t0}, wants)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Routed(events.Route{Pool: "quiet", BindingID: "b9"}, "b3", t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Released(t0.Add(time.Second), events.Release{By: events.ByCaller, Status: 200, Outcome: store.OutcomeAnswered}, ""); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := db.Record(ctx, c.ID()); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("record not written")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if got, _ := db.OutboxAfter(ctx, 0, 10); len(got) != 0 {
+		t.Errorf("%d events written for a pool with no webhook", len(got))
 	}
 }

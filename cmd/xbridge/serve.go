@@ -125,7 +125,7 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 	}, router, relay, st, b2bua.WithLogger(log.With().Str("component", "b2bua").Logger()),
 		b2bua.WithAdmission(newAdmission(cfg, router.Trusted)),
 		b2bua.WithPrompts(prompts),
-		b2bua.WithEvents(st))
+		b2bua.WithEvents(st, wantsEvents(cfg.Webhooks)))
 	if err != nil {
 		return fmt.Errorf("create SIP engine: %w", err)
 	}

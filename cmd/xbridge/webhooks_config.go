@@ -90,3 +90,13 @@ func webhookRoutes(hooks map[string]events.Webhook) events.Routes {
 		return w, ok
 	}
 }
+
+// wantsEvents says whether a pool's events go anywhere: the engine does
+// not write the others' (their records it does).
+func wantsEvents(hooks map[string]events.Webhook) func(pool string) bool {
+	routes := webhookRoutes(hooks)
+	return func(pool string) bool {
+		_, ok := routes(pool, "")
+		return ok
+	}
+}
