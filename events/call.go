@@ -3,8 +3,6 @@ package events
 import (
 	"cmp"
 	"context"
-	"encoding/json"
-	"fmt"
 	"sync"
 	"time"
 
@@ -257,9 +255,7 @@ func (c *Call) eventLocked(typ string, at time.Time) (store.Event, error) {
 	if err != nil {
 		return store.Event{}, err
 	}
-	body, err := json.Marshal(Payload{ID: id, Type: typ, At: Time(at), Call: ViewOf(c.rec)})
-	if err != nil {
-		return store.Event{}, fmt.Errorf("events: %s: %w", typ, err)
-	}
+	p := Payload{ID: id, Type: typ, At: Time(at), Call: ViewOf(c.rec)}
+	body := appendPayload(make([]byte, 0, 768), &p)
 	return store.Event{ID: id, Type: typ, Stream: c.rec.ID, Pool: c.rec.Pool, BindingID: c.rec.BindingID, At: at, Body: body}, nil
 }

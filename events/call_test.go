@@ -158,3 +158,30 @@ func TestUnwantedPoolWritesRecordsOnly(t *testing.T) {
 		t.Errorf("%d events written for a pool with no webhook", len(got))
 	}
 }
+
+// The hand-written event body is what json.Marshal makes of Payload, byte
+// for byte, whatever the strings hold.
+func TestPayloadJSONMatches(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 8, 0, 0, 123456789, time.FixedZone("CST", 8*3600))
+	odd := []string{"", "plain", `quote " and \ back`, "<tag>&amp;", "line\nbreak\ttab\r\b\f\x00\x1f",
+		"中文 用户数据", "bad \xff utf-8 \xc3", "sep \u2028 \u2029", `{"json":"inside"}`}
+	for i, s := range odd {
+		v := events.RecordView{
+			RecordID: "r" + s, BindingID: s, Model: "AXB", OrderID: s, UserData: s, Pool: s, X: "8617000000001",
+			Extension: s, Caller: s, CallerRole: "A", Callee: s, CalleeRole: s, Display: s, ACallID: s, BCallID: s,
+			InvitedAt: events.Time(t0), BSentAt: events.Time(t0.Add(time.Millisecond)), RingSecs: float64(i) * 1.001,
+			TalkSecs: 3600.5, ReleasedBy: s, Status: 200 * i, Q850: i, ReasonText: s, Outcome: s,
+		}
+		if i%2 == 0 {
+			v.AnsweredAt, v.ReleasedAt = events.Time(t0.Add(time.Second)), events.Time(t0.Add(time.Minute))
+		}
+		p := events.Payload{ID: "e" + s, Type: s, At: events.Time(t0), Call: v}
+		want, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := events.AppendPayloadForTest(nil, &p); string(got) != string(want) {
+			t.Errorf("%q:\n got %s\nwant %s", s, got, want)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package events
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -100,7 +99,7 @@ func WithBackoff(base, cap time.Duration) Option {
 func NewDispatcher(ob Outbox, routes Routes, opts ...Option) *Dispatcher {
 	d := &Dispatcher{
 		ob: ob, routes: routes,
-		client:  &http.Client{},
+		client:  &http.Client{Transport: newTransport()},
 		log:     zerolog.Nop(),
 		now:     time.Now,
 		window:  DefaultRetryWindow,
@@ -421,14 +420,13 @@ func (d *Dispatcher) post(ctx context.Context, w Webhook, batch []*item) error {
 	if max(w.Batch, 1) == 1 && len(batch) == 1 {
 		body = batch[0].entry.Body
 	} else {
-		b := Batch{Events: make([]json.RawMessage, len(batch))}
+		bodies := make([][]byte, len(batch))
+		n := 16
 		for i, it := range batch {
-			b.Events[i] = it.entry.Body
+			bodies[i] = it.entry.Body
+			n += len(it.entry.Body) + 1
 		}
-		var err error
-		if body, err = json.Marshal(b); err != nil {
-			return err
-		}
+		body = appendBatch(make([]byte, 0, n), bodies)
 	}
 	timeout := w.Timeout
 	if timeout == 0 {
@@ -471,4 +469,13 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// newTransport keeps as many idle connections per receiver as POSTs may be
+// in flight to it: the default of two would close and dial one for
+// every POST beyond two.
+func newTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return t
 }

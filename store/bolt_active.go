@@ -39,7 +39,11 @@ type activeQueue struct {
 	// with the changes (QueueCall), in the order queued; done are the
 	// outbox entries delivered (OutboxDone).
 	records []queuedRecord
-	events  []Event
+	// recordAt is where each record ID is in records: a record queued
+	// again (the open record of an answer, then the closed one) replaces
+	// the earlier one, so a call shorter than the interval writes one.
+	recordAt map[string]int
+	events   []Event
 	done    []uint64
 	closed  bool
 	kick    chan struct{} // capacity 1: a flush is due
@@ -178,7 +182,7 @@ func (db *DB) flushActive() error {
 		return nil
 	}
 	q.pending = make(map[string][]byte, len(batch))
-	q.records, q.events, q.done = nil, nil, nil
+	q.records, q.recordAt, q.events, q.done = nil, nil, nil, nil
 	for id, v := range batch {
 		if v == nil {
 			delete(q.written, id)
@@ -217,7 +221,7 @@ func (db *DB) flushActive() error {
 			}
 			q.written[id] = struct{}{}
 		}
-		q.records = append(records, q.records...)
+		q.requeueRecords(records)
 		q.events = append(events, q.events...)
 		q.done = append(done, q.done...)
 		q.mu.Unlock()
@@ -293,4 +297,30 @@ func (db *DB) loadWritten() error {
 			return nil
 		})
 	})
+}
+
+// queueRecordLocked queues r, replacing a queued record with its ID.
+func (q *activeQueue) queueRecordLocked(r queuedRecord) {
+	if i, ok := q.recordAt[r.id]; ok {
+		q.records[i] = r
+		return
+	}
+	if q.recordAt == nil {
+		q.recordAt = make(map[string]int)
+	}
+	q.recordAt[r.id] = len(q.records)
+	q.records = append(q.records, r)
+}
+
+// requeueRecords puts the records of a failed commit back before any
+// queued since, which are newer and win.
+func (q *activeQueue) requeueRecords(failed []queuedRecord) {
+	newer := q.records
+	q.records, q.recordAt = nil, nil
+	for _, r := range failed {
+		q.queueRecordLocked(r)
+	}
+	for _, r := range newer {
+		q.queueRecordLocked(r)
+	}
 }

@@ -86,7 +86,7 @@ func (db *DB) QueueCall(ctx context.Context, ch CallChange) error {
 		q.queueLocked(ch.EndActive, nil)
 	}
 	if rec != nil {
-		q.records = append(q.records, *rec)
+		q.queueRecordLocked(*rec)
 	}
 	q.events = append(q.events, ch.Events...)
 	if rec != nil || len(ch.Events) > 0 {

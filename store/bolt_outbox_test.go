@@ -381,3 +381,41 @@ func TestRecordIDTime(t *testing.T) {
 		}
 	}
 }
+
+// A record queued twice within one interval (open at the answer, closed at
+// the release) is written once, as its last version; queued across a
+// commit, the last version replaces the first on disk.
+func TestRecordQueuedAgainReplaces(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	open := testRecord(t, epoch, "b1", "o1", "17000000001")
+	open.ReleasedAt, open.ReleasedBy, open.Outcome = time.Time{}, "", ""
+	closed := testRecord(t, epoch, "b1", "o1", "17000000001")
+	closed.ID = open.ID
+	for _, r := range []CallRecord{open, closed} {
+		if err := db.QueueCall(ctx, CallChange{Record: &r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(db.active.records); n != 1 {
+		t.Errorf("%d records queued, want 1", n)
+	}
+	if err := db.flushActive(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.Record(ctx, open.ID); err != nil || !reflect.DeepEqual(got, closed) {
+		t.Errorf("Record = %+v, %v; want the closed one", got, err)
+	}
+	if err := db.QueueCall(ctx, CallChange{Record: &open}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.flushActive(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := db.Record(ctx, open.ID); !got.ReleasedAt.IsZero() {
+		t.Errorf("record not replaced across commits: %+v", got)
+	}
+	if page, _, _ := db.Records(ctx, RecordFilter{BindingID: "b1", Limit: 10}); len(page) != 1 {
+		t.Errorf("binding index holds %d records, want 1", len(page))
+	}
+}

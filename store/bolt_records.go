@@ -47,7 +47,11 @@ func putRecords(tx *bolt.Tx, records []queuedRecord) error {
 			return fmt.Errorf("call record %s: %w", r.id, err)
 		}
 		for _, ix := range recordIndexes(tx, r.bindingID, r.orderID, r.x) {
-			if err := ix.bucket.Put(pairKey(nil, ix.owner, r.id), []byte{}); err != nil {
+			k := pairKey(nil, ix.owner, r.id)
+			if ix.bucket.Get(k) != nil {
+				continue // the open record's: a Put would copy its page again
+			}
+			if err := ix.bucket.Put(k, []byte{}); err != nil {
 				return fmt.Errorf("call record %s: %w", r.id, err)
 			}
 		}

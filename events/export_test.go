@@ -1,0 +1,4 @@
+package events
+
+// AppendPayloadForTest is appendPayload, for the external tests.
+var AppendPayloadForTest = appendPayload
