@@ -44,9 +44,9 @@ type activeQueue struct {
 	// the earlier one, so a call shorter than the interval writes one.
 	recordAt map[string]int
 	events   []Event
-	done    []uint64
-	closed  bool
-	kick    chan struct{} // capacity 1: a flush is due
+	done     []uint64
+	closed   bool
+	kick     chan struct{} // capacity 1: a flush is due
 
 	flushing sync.Mutex    // one flush at a time
 	commits  atomic.Uint64 // transactions committed, for tests and benchmarks
