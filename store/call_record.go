@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -104,19 +105,17 @@ func checkCallRecord(r CallRecord) error {
 	if _, ok := timeOfID(r.ID); !ok {
 		return invalidf("call record id %q is not a record id", r.ID)
 	}
-	for name, s := range map[string]string{
-		"binding_id": r.BindingID, "order_id": r.OrderID, "user_data": r.UserData, "pool": r.Pool,
-		"x": r.X, "extension": r.Extension, "caller": r.Caller, "callee": r.Callee,
-		"display": r.Display, "a_call_id": r.ACallID, "b_call_id": r.BCallID,
-		"reason_text": r.ReasonText, "outcome": r.Outcome, "released_by": r.ReleasedBy,
+	for _, f := range [...]struct{ name, s string }{
+		{"binding_id", r.BindingID}, {"order_id", r.OrderID}, {"user_data", r.UserData}, {"pool", r.Pool},
+		{"x", r.X}, {"extension", r.Extension}, {"caller", r.Caller}, {"callee", r.Callee},
+		{"display", r.Display}, {"a_call_id", r.ACallID}, {"b_call_id", r.BCallID},
+		{"reason_text", r.ReasonText}, {"outcome", r.Outcome}, {"released_by", r.ReleasedBy},
 	} {
-		if len(s) > maxRecordText {
-			return invalidf("call record %s longer than %d bytes", name, maxRecordText)
+		if len(f.s) > maxRecordText {
+			return invalidf("call record %s longer than %d bytes", f.name, maxRecordText)
 		}
-		for i := 0; i < len(s); i++ {
-			if s[i] == sep {
-				return invalidf("call record %s holds a NUL byte", name)
-			}
+		if strings.IndexByte(f.s, sep) >= 0 {
+			return invalidf("call record %s holds a NUL byte", f.name)
 		}
 	}
 	return nil

@@ -8,7 +8,7 @@
 package main
 
 import (
-	"encoding/json"
+	"bytes"
 	"flag"
 	"fmt"
 	"io"
@@ -26,14 +26,9 @@ func main() {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		posts.Add(1)
-		var batch struct {
-			Events []json.RawMessage `json:"events"`
-		}
-		if json.Unmarshal(body, &batch) == nil && batch.Events != nil {
-			events.Add(int64(len(batch.Events)))
-		} else {
-			events.Add(1)
-		}
+		// Every event holds its record as "call"; counting them costs
+		// this process far less than parsing the batch would.
+		events.Add(int64(bytes.Count(body, []byte(`"call":{`))))
 		w.WriteHeader(http.StatusNoContent)
 	})
 	srv := &http.Server{Addr: *listen, Handler: h}
