@@ -62,6 +62,7 @@ type server struct {
 	st      store.Store
 	status  func() any
 	calls   func() []Call
+	hangUp  func(callID, reason string) bool
 	log     zerolog.Logger
 	country *number.Country
 	token   string
@@ -83,6 +84,7 @@ var routes = []route{
 	{"GET /healthz", (*server).health},
 	{"GET /v1/status", (*server).engineStatus},
 	{"GET /v1/calls", (*server).listCalls},
+	{"DELETE /v1/calls/{id}", (*server).hangUpCall},
 	{"GET /v1/openapi.yaml", (*server).openAPI},
 	{"POST /v1/pools/{pool}/numbers", (*server).addNumbers},
 	{"GET /v1/pools/{pool}", (*server).getPool},

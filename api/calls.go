@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -21,6 +22,53 @@ type Call struct {
 
 // WithCalls supplies the calls GET /v1/calls lists.
 func WithCalls(calls func() []Call) Option { return func(s *server) { s.calls = calls } }
+
+// WithHangUp supplies what DELETE /v1/calls/{id} does: end the call whose
+// A or B leg has that Call-ID with the reason text; false if there is
+// none.
+func WithHangUp(hangUp func(callID, reason string) bool) Option {
+	return func(s *server) { s.hangUp = hangUp }
+}
+
+// defaultHangUpReason is the Reason text of a call ended through the API
+// without one.
+const defaultHangUpReason = "ended by the operator"
+
+// maxHangUpReason bounds the reason text, which goes into a Reason header
+// as a quoted string.
+const maxHangUpReason = 64
+
+func (s *server) hangUpCall(w http.ResponseWriter, r *http.Request) error {
+	if s.hangUp == nil {
+		return &apiError{status: http.StatusNotFound, Code: "not_found", Message: "no engine in this process"}
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return invalidField("query", "malformed query string")
+	}
+	reason := defaultHangUpReason
+	for name, values := range q {
+		if name != "reason" || len(values) != 1 {
+			return invalidField(name, "unknown query parameter, or given more than once")
+		}
+		reason = values[0]
+		if reason == "" || len(reason) > maxHangUpReason {
+			return invalidField(name, "must be 1 to %d characters", maxHangUpReason)
+		}
+		for _, c := range reason {
+			// A quoted-string of RFC 3261 25.1 without escapes: printable
+			// ASCII but the quote and the backslash.
+			if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+				return invalidField(name, "printable ASCII only, without quotes or backslashes")
+			}
+		}
+	}
+	if !s.hangUp(r.PathValue("id"), reason) {
+		return &apiError{status: http.StatusNotFound, Code: "not_found", Message: "no such call"}
+	}
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
 
 // callView is a Call as the API shows it. The parties' numbers are masked:
 // an operator's list of calls up is read on shared screens and pasted into

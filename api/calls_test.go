@@ -67,3 +67,29 @@ func TestMaskNumber(t *testing.T) {
 		}
 	}
 }
+
+func TestHangUpCall(t *testing.T) {
+	var got []string
+	a := newTestAPI(t, WithHangUp(func(id, reason string) bool {
+		got = append(got, id+"|"+reason)
+		return id == "c1@carrier"
+	}))
+	if res := a.do(http.MethodDelete, "/v1/calls/c1@carrier", ""); res.status != http.StatusAccepted {
+		t.Errorf("DELETE: %d %s", res.status, res.body)
+	}
+	if res := a.do(http.MethodDelete, "/v1/calls/c1@carrier?reason=fraud+check", ""); res.status != http.StatusAccepted {
+		t.Errorf("DELETE with reason: %d %s", res.status, res.body)
+	}
+	if res := a.do(http.MethodDelete, "/v1/calls/nope", ""); res.status != http.StatusNotFound {
+		t.Errorf("unknown call: %d", res.status)
+	}
+	for _, q := range []string{"reason=", "reason=%22quoted%22", "reason=a%0Ab", "color=red", "reason=" + strings.Repeat("x", 65)} {
+		if res := a.do(http.MethodDelete, "/v1/calls/c1@carrier?"+q, ""); res.status != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", q, res.status)
+		}
+	}
+	want := []string{"c1@carrier|ended by the operator", "c1@carrier|fraud check", "nope|ended by the operator"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("hang-ups %q, want %q", got, want)
+	}
+}

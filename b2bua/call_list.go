@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 // CallInfo is what the engine tells an operator about one call in its
@@ -42,4 +44,19 @@ func (c *call) info() CallInfo {
 		info.Answered = time.Unix(0, up)
 	}
 	return info
+}
+
+// HangUp ends the call whose A or B leg has Call-ID callID, as the engine:
+// an answered call gets a BYE on both legs with Reason Q.850 cause 16
+// (normal clearing) and text, a call being set up is cancelled and A told
+// 487. False if no such call is in the table.
+func (e *Engine) HangUp(callID, text string) bool {
+	c := e.calls.get(callID)
+	if c == nil {
+		return false
+	}
+	reason := sip.NewHeader("Reason", `Q.850;cause=16;text="`+text+`"`)
+	c.log.Info().Str("reason", text).Msg("call hung up through the API")
+	go c.terminate(reason, sip.StatusRequestTerminated)
+	return true
 }

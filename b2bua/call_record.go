@@ -186,10 +186,14 @@ func (c *call) recordStep(err error) {
 }
 
 // stoppedOutcome is why the engine stopped a call in setup with code: its
-// binding ended (480), else the engine's own trouble or shutdown.
+// binding ended (480), the operator hung it up (487), else the engine's own
+// trouble or shutdown.
 func stoppedOutcome(code int) string {
-	if code == sip.StatusTemporarilyUnavailable {
+	switch code {
+	case sip.StatusTemporarilyUnavailable:
 		return store.OutcomeExpired
+	case sip.StatusRequestTerminated: // the operator (Engine.HangUp)
+		return store.OutcomeCancelled
 	}
 	return store.OutcomeEngineFailure
 }

@@ -252,3 +252,42 @@ func TestRecordOfCallEndedByEngine(t *testing.T) {
 		t.Errorf("record %+v", rec)
 	}
 }
+
+// An operator's hang-up (DELETE /v1/calls/{id}) ends an answered call with
+// a Reason both parties see, and its record says the engine released it
+// with normal clearing.
+func TestHangUpAnsweredCall(t *testing.T) {
+	te := newTestEngine(t, withEvents())
+	te.bind(numX, numA, numB, time.Hour)
+	te.trunk.setScript(ringsThen(200))
+	car := newCarrier(t)
+	d, err := car.invite(context.Background(), te.addr, numA, numX, newRTPPeer(t).sdp(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := te.trunk.nextCall(t)
+	if _, code := answer(t, d, 5*time.Second); code != 200 {
+		t.Fatalf("A got %d", code)
+	}
+	_ = d.Ack(context.Background())
+	if te.engine.HangUp("no-such-call", "x") {
+		t.Error("HangUp of an unknown call said it hung one up")
+	}
+	if !te.engine.HangUp(sipedge.CallID(tc.req), "fraud check") {
+		t.Fatal("HangUp by the B leg's Call-ID found no call")
+	}
+	bye := car.waitBye(t)
+	if h := bye.GetHeader("Reason"); h == nil || h.Value() != `Q.850;cause=16;text="fraud check"` {
+		t.Errorf("A's BYE has Reason %v", h)
+	}
+	select {
+	case <-tc.byeReq:
+	case <-time.After(5 * time.Second):
+		t.Fatal("B got no BYE")
+	}
+	te.waitIdle()
+	_, rec := te.callEvents(sipedge.CallID(d.InviteRequest))
+	if rec.ReleasedBy != events.ByEngine || rec.Status != 200 || rec.Q850 != 16 || rec.ReasonText != "fraud check" || rec.Outcome != store.OutcomeAnswered {
+		t.Errorf("record %+v", rec)
+	}
+}

@@ -138,6 +138,7 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 			api.WithToken(cfg.APIToken),
 			api.WithStatus(func() any { return liveStatus(engine, relay) }),
 			api.WithCalls(func() []api.Call { return liveCalls(engine) }),
+			api.WithHangUp(engine.HangUp),
 			api.WithPrompts(prompts)),
 		ReadHeaderTimeout: apiReadHeaderTimeout,
 		ReadTimeout:       apiReadTimeout,
