@@ -63,6 +63,7 @@ type server struct {
 	status  func() any
 	calls   func() []Call
 	hangUp  func(callID, reason string) bool
+	ready   func() error // nil: ready whenever the API answers
 	log     zerolog.Logger
 	country *number.Country
 	token   string
@@ -82,6 +83,7 @@ type route struct {
 
 var routes = []route{
 	{"GET /healthz", (*server).health},
+	{"GET /readyz", (*server).readiness},
 	{"GET /v1/status", (*server).engineStatus},
 	{"GET /v1/calls", (*server).listCalls},
 	{"DELETE /v1/calls/{id}", (*server).hangUpCall},
@@ -179,6 +181,22 @@ func (s *server) engineStatus(w http.ResponseWriter, _ *http.Request) error {
 		return &apiError{status: http.StatusNotFound, Code: "not_found", Message: "no engine status in this process"}
 	}
 	writeJSON(w, http.StatusOK, s.status())
+	return nil
+}
+
+// WithReadiness supplies what GET /readyz checks: nil means the engine
+// takes calls (store open, SIP listening, not draining), an error says why
+// not. /healthz only says the process answers.
+func WithReadiness(ready func() error) Option { return func(s *server) { s.ready = ready } }
+
+func (s *server) readiness(w http.ResponseWriter, _ *http.Request) error {
+	if s.ready != nil {
+		if err := s.ready(); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
+			return nil
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -162,6 +163,18 @@ func TestHealthz(t *testing.T) {
 	r := a.do("GET", "/healthz", "")
 	if r.status != 200 || !strings.Contains(string(r.body), `"ok"`) {
 		t.Fatalf("healthz: %d %s", r.status, r.body)
+	}
+}
+
+func TestReadyz(t *testing.T) {
+	var why error
+	a := newTestAPI(t, WithToken("secret"), WithReadiness(func() error { return why }))
+	if r := a.do("GET", "/readyz", ""); r.status != 200 || !strings.Contains(string(r.body), `"ready"`) {
+		t.Errorf("ready: %d %s", r.status, r.body)
+	}
+	why = errors.New("shutting down")
+	if r := a.do("GET", "/readyz", ""); r.status != 503 || !strings.Contains(string(r.body), `"shutting down"`) {
+		t.Errorf("draining: %d %s", r.status, r.body)
 	}
 }
 

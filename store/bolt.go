@@ -242,3 +242,14 @@ func (bk buckets) quarantined(key []byte, now time.Time) bool {
 	until, ok := timeOfKey(v)
 	return ok && now.Before(until)
 }
+
+// Ping reports whether the file is open and readable: one read transaction
+// of the schema version.
+func (db *DB) Ping() error {
+	return db.bolt.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketMeta).Get(metaVersion) == nil {
+			return errors.New("store: no schema version")
+		}
+		return nil
+	})
+}

@@ -55,6 +55,12 @@ func TestBinaryStopsOnSIGTERM(t *testing.T) {
 		<-exited
 		t.Fatalf("binary never answered /healthz; logs:\n%s", logs.String())
 	}
+	// The API listens only once SIP does, and the store is open: ready.
+	if res, err := client.Get("http://" + cfg.API + "/readyz"); err != nil || res.StatusCode != http.StatusOK {
+		t.Errorf("/readyz of a running engine: %v %v", res, err)
+	} else {
+		res.Body.Close()
+	}
 	// Twice, as timeout(1) and process-group kills do: the second delivery,
 	// sent once shutdown has begun, must not cut it short.
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {

@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -130,6 +131,9 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 		return fmt.Errorf("create SIP engine: %w", err)
 	}
 
+	// draining is set once shutdown begins: /readyz turns 503 so a load
+	// balancer stops sending before the API closes.
+	var draining atomic.Bool
 	apiLog := log.With().Str("component", "api").Logger()
 	srv := &http.Server{
 		Handler: api.New(st,
@@ -139,6 +143,7 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 			api.WithStatus(func() any { return liveStatus(engine, relay) }),
 			api.WithCalls(func() []api.Call { return liveCalls(engine) }),
 			api.WithHangUp(engine.HangUp),
+			api.WithReadiness(func() error { return readiness(engine, st, &draining) }),
 			api.WithPrompts(prompts)),
 		ReadHeaderTimeout: apiReadHeaderTimeout,
 		ReadTimeout:       apiReadTimeout,
@@ -186,6 +191,7 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 	var runErr error
 	select {
 	case <-ctx.Done():
+		draining.Store(true)
 		log.Info().Msg("shutting down")
 	case err := <-engineDone:
 		// The engine is gone: stop the API and close what is left.
@@ -328,4 +334,21 @@ func startDispatcher(st *store.DB, cfg Config, log zerolog.Logger) func() {
 		cancel()
 		<-done
 	}
+}
+
+// readiness is /readyz: SIP listening, the store readable, not shutting
+// down.
+func readiness(e *b2bua.Engine, st *store.DB, draining *atomic.Bool) error {
+	if draining.Load() {
+		return errors.New("shutting down")
+	}
+	select {
+	case <-e.Ready():
+	default:
+		return errors.New("SIP not listening yet")
+	}
+	if err := st.Ping(); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
 }
