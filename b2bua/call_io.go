@@ -208,6 +208,7 @@ func (s *sipIO) release(endedBy string) {
 		t.Stop()
 	}
 	c.upSince.Store(0)
+	s.e.outcomes.count(c.released().Outcome)
 	c.forget()
 	s.e.calls.remove(c)
 	s.e.releaseAdmission()

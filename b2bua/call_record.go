@@ -2,8 +2,10 @@ package b2bua
 
 import (
 	"context"
+	"maps"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -46,6 +48,7 @@ func (e *Engine) beginRecord(aCallID, x, caller string, at time.Time) *events.Ca
 // recordBlocked writes the record of a call refused with status before
 // anyone rang.
 func (e *Engine) recordBlocked(track *events.Call, dec routing.Decision, outcome string, status int) {
+	e.outcomes.count(outcome)
 	if track == nil {
 		return
 	}
@@ -196,4 +199,32 @@ func stoppedOutcome(code int) string {
 		return store.OutcomeCancelled
 	}
 	return store.OutcomeEngineFailure
+}
+
+// outcomeCounts counts ended call attempts by outcome, for metrics. The
+// outcomes are routing's and the call's own (store.Outcome*): a small
+// fixed set, fit for a label.
+type outcomeCounts struct {
+	mu sync.Mutex
+	n  map[string]uint64
+}
+
+func (o *outcomeCounts) count(outcome string) {
+	if outcome == "" {
+		outcome = "unknown"
+	}
+	o.mu.Lock()
+	if o.n == nil {
+		o.n = make(map[string]uint64)
+	}
+	o.n[outcome]++
+	o.mu.Unlock()
+}
+
+// Outcomes is how many call attempts have ended so far, by outcome
+// ("answered", or why not).
+func (e *Engine) Outcomes() map[string]uint64 {
+	e.outcomes.mu.Lock()
+	defer e.outcomes.mu.Unlock()
+	return maps.Clone(e.outcomes.n)
 }

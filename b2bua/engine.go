@@ -89,6 +89,7 @@ type Engine struct {
 	events events.Store // nil: no call records or events (call_record.go)
 	// wantEvents says which pools' events go anywhere (WithEvents).
 	wantEvents func(pool string) bool
+	outcomes   outcomeCounts
 	log        zerolog.Logger
 	edgeOpts   []sipedge.Option
 

@@ -13,6 +13,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/xbridge/xbridge/events"
 	"github.com/xbridge/xbridge/internal/testkit"
@@ -97,6 +99,13 @@ func TestEventsSurviveKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The call is counted where Prometheus reads it.
+	checkMetrics(t, base, map[string]float64{
+		`xbridge_call_attempts_total{outcome="answered"}`: 1,
+		`xbridge_calls_active`:                            0,
+		`xbridge_relay_ports_in_use`:                      0,
+	})
+
 	// The receiver has refused a delivery: the events are committed and
 	// the dispatcher is at work. Kill it there.
 	deadline := time.Now().Add(10 * time.Second)
@@ -157,4 +166,65 @@ func TestEventsSurviveKill9(t *testing.T) {
 	if err := json.NewDecoder(res.Body).Decode(&list); err != nil || len(list.Records) != 1 || list.Records[0].RecordID != last.RecordID {
 		t.Errorf("GET /v1/records?order_id: %+v, %v", list, err)
 	}
+}
+
+// checkMetrics scrapes /metrics, parses it with the Prometheus text parser
+// and compares the samples named (name{label="value"}) with want, waiting
+// a little for a call that is still ending.
+func checkMetrics(t *testing.T, base string, want map[string]float64) {
+	t.Helper()
+	var got map[string]float64
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		got = scrape(t, base)
+		ok := true
+		for k, v := range want {
+			if got[k] != v {
+				ok = false
+			}
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+}
+
+func scrape(t *testing.T, base string) map[string]float64 {
+	t.Helper()
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	families, err := parser.TextToMetricFamilies(res.Body)
+	if err != nil {
+		t.Fatalf("/metrics is not the Prometheus text format: %v", err)
+	}
+	out := map[string]float64{}
+	for name, f := range families {
+		for _, m := range f.GetMetric() {
+			key := name
+			for _, l := range m.GetLabel() {
+				key += "{" + l.GetName() + `="` + l.GetValue() + `"}`
+			}
+			switch {
+			case m.Counter != nil:
+				out[key] = m.GetCounter().GetValue()
+			case m.Gauge != nil:
+				out[key] = m.GetGauge().GetValue()
+			}
+		}
+	}
+	if _, ok := families["go_goroutines"]; !ok {
+		t.Error("/metrics lacks the Go runtime's metrics")
+	}
+	return out
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/xbridge/xbridge/events"
 	"github.com/xbridge/xbridge/ivr"
 	"github.com/xbridge/xbridge/media"
+	"github.com/xbridge/xbridge/metrics"
 	"github.com/xbridge/xbridge/routing"
 	"github.com/xbridge/xbridge/sipedge"
 	"github.com/xbridge/xbridge/store"
@@ -135,16 +136,19 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 	// balancer stops sending before the API closes.
 	var draining atomic.Bool
 	apiLog := log.With().Str("component", "api").Logger()
+	handler := http.NewServeMux()
+	handler.Handle("GET /metrics", metrics.Handler(metrics.NewRegistry(metricSources(engine, relay))))
+	handler.Handle("/", api.New(st,
+		api.WithLogger(apiLog),
+		api.WithCountry(cfg.Country),
+		api.WithToken(cfg.APIToken),
+		api.WithStatus(func() any { return liveStatus(engine, relay) }),
+		api.WithCalls(func() []api.Call { return liveCalls(engine) }),
+		api.WithHangUp(engine.HangUp),
+		api.WithReadiness(func() error { return readiness(engine, st, &draining) }),
+		api.WithPrompts(prompts)))
 	srv := &http.Server{
-		Handler: api.New(st,
-			api.WithLogger(apiLog),
-			api.WithCountry(cfg.Country),
-			api.WithToken(cfg.APIToken),
-			api.WithStatus(func() any { return liveStatus(engine, relay) }),
-			api.WithCalls(func() []api.Call { return liveCalls(engine) }),
-			api.WithHangUp(engine.HangUp),
-			api.WithReadiness(func() error { return readiness(engine, st, &draining) }),
-			api.WithPrompts(prompts)),
+		Handler:           handler,
 		ReadHeaderTimeout: apiReadHeaderTimeout,
 		ReadTimeout:       apiReadTimeout,
 		WriteTimeout:      apiWriteTimeout,
@@ -351,4 +355,24 @@ func readiness(e *b2bua.Engine, st *store.DB, draining *atomic.Bool) error {
 		return fmt.Errorf("store: %w", err)
 	}
 	return nil
+}
+
+// metricSources are what /metrics reads of the engine and the relay.
+func metricSources(e *b2bua.Engine, r *media.Relay) metrics.Sources {
+	return metrics.Sources{
+		ActiveCalls:     e.ActiveCalls,
+		Outcomes:        e.Outcomes,
+		RelayPortsInUse: r.PortsInUse,
+		Malformed: func() map[string]uint64 {
+			m := e.Malformed()
+			return map[string]uint64{"answered": m.Answered, "dropped": m.Dropped, "refused": m.Refused}
+		},
+		AdmissionRefused: func() map[string]uint64 {
+			a, ok := e.Admission()
+			if !ok {
+				return nil
+			}
+			return map[string]uint64{"calls": a.RefusedCalls, "rate": a.RefusedRate, "source": a.RefusedSource}
+		},
+	}
 }
