@@ -3,8 +3,10 @@ package events
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"sort"
@@ -63,6 +65,8 @@ type Dispatcher struct {
 	mu    sync.Mutex
 	held  int
 	dests map[string]*destination
+	// stats are the dispatcher's counters (Stats).
+	stats Stats
 	wake  chan struct{} // capacity 1: held fell, the reader may read on
 
 	// backoff is the delay before the n-th retry (tests shorten it).
@@ -374,6 +378,7 @@ func (q *destination) settle(ctx context.Context, batch []*item, err error) {
 			d.log.Warn().Err(err).Msg("delivered events not removed; they will be sent again")
 		}
 		d.released(len(batch))
+		d.note(nil, len(batch), 0)
 		q.poke() // a stream they held may go on
 		return
 	}
@@ -406,7 +411,52 @@ func (q *destination) settle(ctx context.Context, batch []*item, err error) {
 	if dead > 0 {
 		d.released(dead)
 	}
+	d.note(err, 0, dead)
 	q.poke()
+}
+
+// Stats is what the dispatcher has done since it started, for metrics.
+type Stats struct {
+	// Held is the events read from the outbox and not yet settled.
+	Held int
+	// Delivered is the events receivers took; Dead those given up.
+	Delivered, Dead uint64
+	// Posts is the POSTs made, by result: "2xx", "4xx", "5xx" (the
+	// receiver's status class) or "error" (no answer: refused, timed out).
+	Posts map[string]uint64
+}
+
+// Stats returns a snapshot of the dispatcher's counters.
+func (d *Dispatcher) Stats() Stats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := d.stats
+	st.Held = d.held
+	st.Posts = maps.Clone(d.stats.Posts)
+	return st
+}
+
+// note counts one POST's result and its events' fate.
+func (d *Dispatcher) note(err error, delivered, dead int) {
+	result := "2xx"
+	var status errStatus
+	switch {
+	case err == nil:
+	case errors.As(err, &status) && int(status) >= 500:
+		result = "5xx"
+	case errors.As(err, &status):
+		result = fmt.Sprintf("%dxx", int(status)/100)
+	default:
+		result = "error"
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stats.Posts == nil {
+		d.stats.Posts = map[string]uint64{}
+	}
+	d.stats.Posts[result]++
+	d.stats.Delivered += uint64(delivered)
+	d.stats.Dead += uint64(dead)
 }
 
 // errStatus is a receiver's non-2xx answer.

@@ -179,9 +179,17 @@ func TestRetriesKeepOrder(t *testing.T) {
 		return events.Webhook{URL: hook.URL, Secret: secret, Concurrency: 3}, true
 	}
 	queue(t, db, "p1", []string{"r1", "r2", "r3"}, 10)
-	run(t, events.NewDispatcher(db, routes, events.WithBackoff(time.Millisecond, 20*time.Millisecond)))
+	d := events.NewDispatcher(db, routes, events.WithBackoff(time.Millisecond, 20*time.Millisecond))
+	run(t, d)
 	got := decode(t, hook.WaitAccepted(t, 30, 10*time.Second))
 	checkOrder(t, got)
+	deadline := time.Now().Add(5 * time.Second)
+	for d.Stats().Delivered < 30 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if st := d.Stats(); st.Delivered != 30 || st.Posts["5xx"] != 15 || st.Posts["2xx"] != 30 || st.Held != 0 || st.Dead != 0 {
+		t.Errorf("stats %+v, want 30 delivered in 30 accepted POSTs after 15 refused", st)
+	}
 	failed := 0
 	for _, p := range hook.Posts() {
 		if p.Status == http.StatusServiceUnavailable {

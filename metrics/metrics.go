@@ -32,6 +32,18 @@ type Sources struct {
 	// AdmissionRefused is the INVITEs refused by admission control, by
 	// the limit that refused them (calls, rate, source).
 	AdmissionRefused func() map[string]uint64
+	// Events is the events dispatcher's counters.
+	Events func() EventStats
+}
+
+// EventStats is what the events dispatcher reports: events held in memory
+// (read from the outbox, not yet delivered or given up), delivered and
+// dead since the start, and webhook POSTs by result (2xx, 4xx, 5xx,
+// error).
+type EventStats struct {
+	Held            int
+	Delivered, Dead uint64
+	Posts           map[string]uint64
 }
 
 var (
@@ -40,12 +52,16 @@ var (
 	descPorts     = prometheus.NewDesc("xbridge_relay_ports_in_use", "RTP relay ports held by calls.", nil, nil)
 	descMalformed = prometheus.NewDesc("xbridge_sip_malformed_total", "Malformed or refused SIP input, by how it was handled.", []string{"handling"}, nil)
 	descAdmission = prometheus.NewDesc("xbridge_admission_refused_total", "INVITEs refused by admission control, by limit.", []string{"limit"}, nil)
+	descHeld      = prometheus.NewDesc("xbridge_events_held", "Events read from the outbox and not yet delivered or given up.", nil, nil)
+	descDelivered = prometheus.NewDesc("xbridge_events_delivered_total", "Events webhooks took.", nil, nil)
+	descDead      = prometheus.NewDesc("xbridge_events_dead_total", "Events given up on (moved to the dead letters).", nil, nil)
+	descPosts     = prometheus.NewDesc("xbridge_webhook_posts_total", "Webhook POSTs, by result (status class, or error).", []string{"result"}, nil)
 )
 
 type collector struct{ src Sources }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descActive, descOutcomes, descPorts, descMalformed, descAdmission} {
+	for _, d := range []*prometheus.Desc{descActive, descOutcomes, descPorts, descMalformed, descAdmission, descHeld, descDelivered, descDead, descPosts} {
 		ch <- d
 	}
 }
@@ -57,10 +73,18 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	if c.src.RelayPortsInUse != nil {
 		ch <- prometheus.MustNewConstMetric(descPorts, prometheus.GaugeValue, float64(c.src.RelayPortsInUse()))
 	}
+	var posts func() map[string]uint64
+	if c.src.Events != nil {
+		ev := c.src.Events()
+		ch <- prometheus.MustNewConstMetric(descHeld, prometheus.GaugeValue, float64(ev.Held))
+		ch <- prometheus.MustNewConstMetric(descDelivered, prometheus.CounterValue, float64(ev.Delivered))
+		ch <- prometheus.MustNewConstMetric(descDead, prometheus.CounterValue, float64(ev.Dead))
+		posts = func() map[string]uint64 { return ev.Posts }
+	}
 	for _, m := range []struct {
 		desc *prometheus.Desc
 		read func() map[string]uint64
-	}{{descOutcomes, c.src.Outcomes}, {descMalformed, c.src.Malformed}, {descAdmission, c.src.AdmissionRefused}} {
+	}{{descOutcomes, c.src.Outcomes}, {descMalformed, c.src.Malformed}, {descAdmission, c.src.AdmissionRefused}, {descPosts, posts}} {
 		if m.read == nil {
 			continue
 		}

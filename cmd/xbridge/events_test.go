@@ -151,6 +151,11 @@ func TestEventsSurviveKill9(t *testing.T) {
 			t.Errorf("delivery not signed right: %v", p.VerifyErr)
 		}
 	}
+	checkMetrics(t, base, map[string]float64{
+		`xbridge_events_delivered_total`:            float64(len(got)),
+		`xbridge_webhook_posts_total{result="2xx"}`: float64(len(hook.Accepted())),
+		`xbridge_events_held`:                       0,
+	})
 	last := got[len(got)-1].Call
 	if last.BindingID != binding["id"] || last.OrderID != "order-kill9" || last.ReleasedBy != events.ByCaller || last.Q850 != 16 {
 		t.Errorf("released event: %+v", last)

@@ -136,8 +136,11 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 	// balancer stops sending before the API closes.
 	var draining atomic.Bool
 	apiLog := log.With().Str("component", "api").Logger()
+	dispatcher := events.NewDispatcher(st, webhookRoutes(cfg.Webhooks),
+		events.WithLogger(log.With().Str("component", "events").Logger()),
+		events.WithRetryWindow(cfg.EventRetry))
 	handler := http.NewServeMux()
-	handler.Handle("GET /metrics", metrics.Handler(metrics.NewRegistry(metricSources(engine, relay))))
+	handler.Handle("GET /metrics", metrics.Handler(metrics.NewRegistry(metricSources(engine, relay, dispatcher))))
 	handler.Handle("/", api.New(st,
 		api.WithLogger(apiLog),
 		api.WithCountry(cfg.Country),
@@ -164,7 +167,7 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 	// The dispatcher delivers until the calls have ended (their last
 	// events are queued by then); what it has not delivered waits in the
 	// outbox for the next start.
-	stopEvents := startDispatcher(st, cfg, log)
+	stopEvents := startDispatcher(dispatcher, log)
 	defer stopEvents()
 
 	// The engine gets its own context: on shutdown the API stops first, and
@@ -320,12 +323,9 @@ func liveStatus(e *b2bua.Engine, r *media.Relay) engineStatus {
 	return s
 }
 
-// startDispatcher runs the events dispatcher over the store's outbox and
-// returns what stops it (and waits for it).
-func startDispatcher(st *store.DB, cfg Config, log zerolog.Logger) func() {
-	d := events.NewDispatcher(st, webhookRoutes(cfg.Webhooks),
-		events.WithLogger(log.With().Str("component", "events").Logger()),
-		events.WithRetryWindow(cfg.EventRetry))
+// startDispatcher runs the events dispatcher and returns what stops it
+// (and waits for it).
+func startDispatcher(d *events.Dispatcher, log zerolog.Logger) func() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -357,9 +357,14 @@ func readiness(e *b2bua.Engine, st *store.DB, draining *atomic.Bool) error {
 	return nil
 }
 
-// metricSources are what /metrics reads of the engine and the relay.
-func metricSources(e *b2bua.Engine, r *media.Relay) metrics.Sources {
+// metricSources are what /metrics reads of the engine, the relay and the
+// events dispatcher.
+func metricSources(e *b2bua.Engine, r *media.Relay, d *events.Dispatcher) metrics.Sources {
 	return metrics.Sources{
+		Events: func() metrics.EventStats {
+			st := d.Stats()
+			return metrics.EventStats{Held: st.Held, Delivered: st.Delivered, Dead: st.Dead, Posts: st.Posts}
+		},
 		ActiveCalls:     e.ActiveCalls,
 		Outcomes:        e.Outcomes,
 		RelayPortsInUse: r.PortsInUse,
