@@ -34,6 +34,20 @@ type Sources struct {
 	AdmissionRefused func() map[string]uint64
 	// Events is the events dispatcher's counters.
 	Events func() EventStats
+	// Pools is every pool's figures (operators name a handful of pools:
+	// the pool label is bounded by their config).
+	Pools func() []PoolStats
+}
+
+// PoolStats is one pool's figures.
+type PoolStats struct {
+	Name string
+	// Numbers in the pool, those with a live binding, those disabled.
+	Numbers, InUse, Disabled int
+	// Bindings is the live bindings by model ("AXB", "AXN", "AXE").
+	Bindings map[string]int
+	// Quarantined is the (X, party) pairs in quarantine.
+	Quarantined int
 }
 
 // EventStats is what the events dispatcher reports: events held in memory
@@ -56,12 +70,15 @@ var (
 	descDelivered = prometheus.NewDesc("xbridge_events_delivered_total", "Events webhooks took.", nil, nil)
 	descDead      = prometheus.NewDesc("xbridge_events_dead_total", "Events given up on (moved to the dead letters).", nil, nil)
 	descPosts     = prometheus.NewDesc("xbridge_webhook_posts_total", "Webhook POSTs, by result (status class, or error).", []string{"result"}, nil)
+	descBindings  = prometheus.NewDesc("xbridge_bindings_live", "Live bindings, by pool and model.", []string{"pool", "model"}, nil)
+	descNumbers   = prometheus.NewDesc("xbridge_pool_numbers", "A pool's numbers, by state: total, in_use (a live binding on it), disabled.", []string{"pool", "state"}, nil)
+	descQuar      = prometheus.NewDesc("xbridge_quarantined_pairs", "Released (X, party) pairs in quarantine, by pool.", []string{"pool"}, nil)
 )
 
 type collector struct{ src Sources }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descActive, descOutcomes, descPorts, descMalformed, descAdmission, descHeld, descDelivered, descDead, descPosts} {
+	for _, d := range []*prometheus.Desc{descActive, descOutcomes, descPorts, descMalformed, descAdmission, descHeld, descDelivered, descDead, descPosts, descBindings, descNumbers, descQuar} {
 		ch <- d
 	}
 }
@@ -72,6 +89,17 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.src.RelayPortsInUse != nil {
 		ch <- prometheus.MustNewConstMetric(descPorts, prometheus.GaugeValue, float64(c.src.RelayPortsInUse()))
+	}
+	if c.src.Pools != nil {
+		for _, p := range c.src.Pools() {
+			for model, n := range p.Bindings {
+				ch <- prometheus.MustNewConstMetric(descBindings, prometheus.GaugeValue, float64(n), p.Name, model)
+			}
+			for state, n := range map[string]int{"total": p.Numbers, "in_use": p.InUse, "disabled": p.Disabled} {
+				ch <- prometheus.MustNewConstMetric(descNumbers, prometheus.GaugeValue, float64(n), p.Name, state)
+			}
+			ch <- prometheus.MustNewConstMetric(descQuar, prometheus.GaugeValue, float64(p.Quarantined), p.Name)
+		}
 	}
 	var posts func() map[string]uint64
 	if c.src.Events != nil {

@@ -419,3 +419,24 @@ func TestRecordQueuedAgainReplaces(t *testing.T) {
 		t.Errorf("binding index holds %d records, want 1", len(page))
 	}
 }
+
+func TestAllPools(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	mustAdd(t, db, "b-pool", "8617000000001", "8617000000002")
+	mustAdd(t, db, "a-pool", "8617000000003")
+	if _, _, err := db.CreateBinding(ctx, NewBinding{Pool: "b-pool", A: "8613800000001", B: "8613900000002", ExpiresAt: epoch.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	pools, err := db.AllPools(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pools) != 2 || pools[0].Name != "a-pool" || pools[1].Name != "b-pool" {
+		t.Fatalf("pools %+v", pools)
+	}
+	one, _ := db.Pool(ctx, "b-pool")
+	if !reflect.DeepEqual(pools[1], one) || one.ByModel.AXB != 1 || one.Size != 2 || one.InUse != 1 {
+		t.Errorf("AllPools %+v, Pool %+v", pools[1], one)
+	}
+}

@@ -90,11 +90,7 @@ func (db *DB) Pool(ctx context.Context, pool string) (PoolInfo, error) {
 		if !ok {
 			return fmt.Errorf("malformed pool stats %x", v)
 		}
-		info = PoolInfo{
-			Name: pool, Size: int(s.size), InUse: int(s.inUse), Bindings: int(s.total()),
-			Disabled: int(s.disabled), Quarantined: int(s.quarantined),
-			ByModel: ModelCounts{AXB: int(s.bindings[0]), AXN: int(s.bindings[1]), AXE: int(s.bindings[2])},
-		}
+		info = s.info(pool)
 		return nil
 	})
 	if err != nil {
@@ -158,4 +154,36 @@ func (db *DB) InPool(ctx context.Context, x string) (string, bool, error) {
 		return "", false, fmt.Errorf("store: in pool %s: %w", x, err)
 	}
 	return pool, found, nil
+}
+
+// AllPools returns every pool's figures, in name order: one read of the
+// pools bucket, whose stats the writes keep (for metrics; a deployment has
+// a handful of pools).
+func (db *DB) AllPools(ctx context.Context) ([]PoolInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("store: pools: %w", err)
+	}
+	var out []PoolInfo
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPools).ForEach(func(k, v []byte) error {
+			s, ok := decodePoolStats(v)
+			if !ok {
+				return fmt.Errorf("malformed pool stats of %q", k)
+			}
+			out = append(out, s.info(string(k)))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: pools: %w", err)
+	}
+	return out, nil
+}
+
+func (s poolStats) info(pool string) PoolInfo {
+	return PoolInfo{
+		Name: pool, Size: int(s.size), InUse: int(s.inUse), Bindings: int(s.total()),
+		Disabled: int(s.disabled), Quarantined: int(s.quarantined),
+		ByModel: ModelCounts{AXB: int(s.bindings[0]), AXN: int(s.bindings[1]), AXE: int(s.bindings[2])},
+	}
 }

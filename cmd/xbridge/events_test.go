@@ -101,9 +101,12 @@ func TestEventsSurviveKill9(t *testing.T) {
 
 	// The call is counted where Prometheus reads it.
 	checkMetrics(t, base, map[string]float64{
-		`xbridge_call_attempts_total{outcome="answered"}`: 1,
-		`xbridge_calls_active`:                            0,
-		`xbridge_relay_ports_in_use`:                      0,
+		`xbridge_call_attempts_total{outcome="answered"}`:      1,
+		`xbridge_calls_active`:                                 0,
+		`xbridge_relay_ports_in_use`:                           0,
+		`xbridge_bindings_live{model="AXB"}{pool="default"}`:   1,
+		`xbridge_pool_numbers{pool="default"}{state="total"}`:  1,
+		`xbridge_pool_numbers{pool="default"}{state="in_use"}`: 1,
 	})
 
 	// The receiver has refused a delivery: the events are committed and

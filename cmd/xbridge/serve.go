@@ -140,7 +140,7 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 		events.WithLogger(log.With().Str("component", "events").Logger()),
 		events.WithRetryWindow(cfg.EventRetry))
 	handler := http.NewServeMux()
-	handler.Handle("GET /metrics", metrics.Handler(metrics.NewRegistry(metricSources(engine, relay, dispatcher))))
+	handler.Handle("GET /metrics", metrics.Handler(metrics.NewRegistry(metricSources(engine, relay, dispatcher, st, log))))
 	handler.Handle("/", api.New(st,
 		api.WithLogger(apiLog),
 		api.WithCountry(cfg.Country),
@@ -359,8 +359,23 @@ func readiness(e *b2bua.Engine, st *store.DB, draining *atomic.Bool) error {
 
 // metricSources are what /metrics reads of the engine, the relay and the
 // events dispatcher.
-func metricSources(e *b2bua.Engine, r *media.Relay, d *events.Dispatcher) metrics.Sources {
+func metricSources(e *b2bua.Engine, r *media.Relay, d *events.Dispatcher, st *store.DB, log zerolog.Logger) metrics.Sources {
 	return metrics.Sources{
+		Pools: func() []metrics.PoolStats {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			pools, err := st.AllPools(ctx)
+			if err != nil {
+				log.Warn().Err(err).Msg("pool figures not read for /metrics")
+				return nil
+			}
+			out := make([]metrics.PoolStats, len(pools))
+			for i, p := range pools {
+				out[i] = metrics.PoolStats{Name: p.Name, Numbers: p.Size, InUse: p.InUse, Disabled: p.Disabled, Quarantined: p.Quarantined,
+					Bindings: map[string]int{"AXB": p.ByModel.AXB, "AXN": p.ByModel.AXN, "AXE": p.ByModel.AXE}}
+			}
+			return out
+		},
 		Events: func() metrics.EventStats {
 			st := d.Stats()
 			return metrics.EventStats{Held: st.Held, Delivered: st.Delivered, Dead: st.Dead, Posts: st.Posts}
