@@ -114,7 +114,8 @@ type call struct {
 	offer pendingOffer
 
 	// A call the engine answers itself (call_ivr.go): its IO, its menu,
-	// the play whose end is awaited, and whether B has rung.
+	// the play whose end is awaited; and, for every call, whether B has
+	// rung.
 	ivr     ivrIO
 	menu    *ivr.Menu
 	playSeq uint32

@@ -98,6 +98,10 @@ func (c *call) fail(code int) state {
 
 // provisional relays B's 180/183 (early-media SDP rewritten) to A.
 func (c *call) provisional(ev event) state {
+	if !c.bRang {
+		c.bRang = true
+		c.e.stats.ringing.observe(time.Since(c.started))
+	}
 	c.recordStep(c.track.Ringing(time.Now()))
 	c.io.relayProvisional(ev.res)
 	return stateBRinging
@@ -216,6 +220,7 @@ func (c *call) bAnswered(ev event) state {
 	}
 	headers = append(headers, sip.NewHeader("Allow", sipedge.AllowedMethods))
 	c.answered = time.Now()
+	c.e.stats.answer.observe(c.answered.Sub(c.started))
 	c.log.Info().Dur("setup", c.answered.Sub(c.started)).Msg("call answered")
 	// The 200 is retransmitted until A's ACK (evA2xxDone).
 	c.io.answerA(body, headers)

@@ -209,6 +209,9 @@ func (s *sipIO) release(endedBy string) {
 	}
 	c.upSince.Store(0)
 	s.e.outcomes.count(c.released().Outcome)
+	if !c.answered.IsZero() {
+		s.e.stats.talk.observe(time.Since(c.answered))
+	}
 	c.forget()
 	s.e.calls.remove(c)
 	s.e.releaseAdmission()

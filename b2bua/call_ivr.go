@@ -212,6 +212,9 @@ func (c *call) callFromIVR() state {
 // ringback as it flows. A already has its 200: nothing is relayed.
 func (c *call) earlyFromIVR(ev event) state {
 	c.recordStep(c.track.Ringing(c.ivr.now()))
+	if !c.bRang {
+		c.e.stats.ringing.observe(c.ivr.now().Sub(c.started))
+	}
 	c.bRang = true
 	if len(ev.res.Body()) > 0 {
 		c.ivr.earlyB(ev.res)
@@ -232,6 +235,7 @@ func (c *call) answeredFromIVR(ev event) state {
 		return stateEnding
 	}
 	c.answered = c.ivr.now()
+	c.e.stats.answer.observe(c.answered.Sub(c.started))
 	c.ivr.up()
 	c.log.Info().Dur("setup", c.answered.Sub(c.started)).Msg("call answered")
 	return stateConfirmed

@@ -90,6 +90,7 @@ type Engine struct {
 	// wantEvents says which pools' events go anywhere (WithEvents).
 	wantEvents func(pool string) bool
 	outcomes   outcomeCounts
+	stats      callStats
 	log        zerolog.Logger
 	edgeOpts   []sipedge.Option
 
@@ -127,6 +128,7 @@ func New(cfg Config, router *routing.Router, relay *media.Relay, st Store, opts 
 		store:  st,
 		log:    zerolog.Nop(),
 		calls:  newCallTable(),
+		stats:  newCallStats(),
 		ctx:    context.Background(), // until Serve
 		ready:  make(chan struct{}),
 	}

@@ -34,9 +34,33 @@ type Sources struct {
 	AdmissionRefused func() map[string]uint64
 	// Events is the events dispatcher's counters.
 	Events func() EventStats
+	// SetupLatency is the time from A's INVITE to B's first ringing and
+	// to the answer, by stage ("ringing", "answer"); TalkTime the answered
+	// calls' length.
+	SetupLatency func() map[string]Histogram
+	TalkTime     func() Histogram
 	// Pools is every pool's figures (operators name a handful of pools:
 	// the pool label is bounded by their config).
 	Pools func() []PoolStats
+}
+
+// Histogram is a distribution in seconds: cumulative counts per upper
+// bound, their total and their sum.
+type Histogram struct {
+	Bounds []float64
+	Counts []uint64
+	Count  uint64
+	Sum    float64
+}
+
+func (h Histogram) buckets() map[float64]uint64 {
+	out := make(map[float64]uint64, len(h.Bounds))
+	for i, b := range h.Bounds {
+		if i < len(h.Counts) {
+			out[b] = h.Counts[i]
+		}
+	}
+	return out
 }
 
 // PoolStats is one pool's figures.
@@ -73,12 +97,14 @@ var (
 	descBindings  = prometheus.NewDesc("xbridge_bindings_live", "Live bindings, by pool and model.", []string{"pool", "model"}, nil)
 	descNumbers   = prometheus.NewDesc("xbridge_pool_numbers", "A pool's numbers, by state: total, in_use (a live binding on it), disabled.", []string{"pool", "state"}, nil)
 	descQuar      = prometheus.NewDesc("xbridge_quarantined_pairs", "Released (X, party) pairs in quarantine, by pool.", []string{"pool"}, nil)
+	descSetup     = prometheus.NewDesc("xbridge_call_setup_seconds", "Time from A's INVITE to B's first ringing (stage ringing) and to the answer (stage answer).", []string{"stage"}, nil)
+	descTalk      = prometheus.NewDesc("xbridge_call_talk_seconds", "Answered calls' length, from the answer to the release.", nil, nil)
 )
 
 type collector struct{ src Sources }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descActive, descOutcomes, descPorts, descMalformed, descAdmission, descHeld, descDelivered, descDead, descPosts, descBindings, descNumbers, descQuar} {
+	for _, d := range []*prometheus.Desc{descActive, descOutcomes, descPorts, descMalformed, descAdmission, descHeld, descDelivered, descDead, descPosts, descBindings, descNumbers, descQuar, descSetup, descTalk} {
 		ch <- d
 	}
 }
@@ -89,6 +115,15 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.src.RelayPortsInUse != nil {
 		ch <- prometheus.MustNewConstMetric(descPorts, prometheus.GaugeValue, float64(c.src.RelayPortsInUse()))
+	}
+	if c.src.SetupLatency != nil {
+		for stage, h := range c.src.SetupLatency() {
+			ch <- prometheus.MustNewConstHistogram(descSetup, h.Count, h.Sum, h.buckets(), stage)
+		}
+	}
+	if c.src.TalkTime != nil {
+		h := c.src.TalkTime()
+		ch <- prometheus.MustNewConstHistogram(descTalk, h.Count, h.Sum, h.buckets())
 	}
 	if c.src.Pools != nil {
 		for _, p := range c.src.Pools() {

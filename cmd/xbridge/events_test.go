@@ -107,6 +107,8 @@ func TestEventsSurviveKill9(t *testing.T) {
 		`xbridge_bindings_live{model="AXB"}{pool="default"}`:   1,
 		`xbridge_pool_numbers{pool="default"}{state="total"}`:  1,
 		`xbridge_pool_numbers{pool="default"}{state="in_use"}`: 1,
+		`xbridge_call_setup_seconds_count{stage="answer"}`:     1,
+		`xbridge_call_talk_seconds_count`:                      1,
 	})
 
 	// The receiver has refused a delivery: the events are committed and
@@ -228,6 +230,8 @@ func scrape(t *testing.T, base string) map[string]float64 {
 				out[key] = m.GetCounter().GetValue()
 			case m.Gauge != nil:
 				out[key] = m.GetGauge().GetValue()
+			case m.Histogram != nil:
+				out[name+"_count"+key[len(name):]] = float64(m.GetHistogram().GetSampleCount())
 			}
 		}
 	}

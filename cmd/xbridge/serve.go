@@ -360,7 +360,18 @@ func readiness(e *b2bua.Engine, st *store.DB, draining *atomic.Bool) error {
 // metricSources are what /metrics reads of the engine, the relay and the
 // events dispatcher.
 func metricSources(e *b2bua.Engine, r *media.Relay, d *events.Dispatcher, st *store.DB, log zerolog.Logger) metrics.Sources {
+	hist := func(h b2bua.Histogram) metrics.Histogram {
+		return metrics.Histogram{Bounds: h.Bounds, Counts: h.Counts, Count: h.Count, Sum: h.Sum}
+	}
 	return metrics.Sources{
+		SetupLatency: func() map[string]metrics.Histogram {
+			out := map[string]metrics.Histogram{}
+			for stage, h := range e.SetupLatency() {
+				out[stage] = hist(h)
+			}
+			return out
+		},
+		TalkTime: func() metrics.Histogram { return hist(e.TalkTime()) },
 		Pools: func() []metrics.PoolStats {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
