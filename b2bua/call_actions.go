@@ -100,7 +100,7 @@ func (c *call) fail(code int) state {
 func (c *call) provisional(ev event) state {
 	if !c.bRang {
 		c.bRang = true
-		c.e.stats.ringing.observe(time.Since(c.started))
+		c.observe(ringingTime, time.Since(c.started))
 	}
 	c.recordStep(c.track.Ringing(time.Now()))
 	c.io.relayProvisional(ev.res)
@@ -220,7 +220,7 @@ func (c *call) bAnswered(ev event) state {
 	}
 	headers = append(headers, sip.NewHeader("Allow", sipedge.AllowedMethods))
 	c.answered = time.Now()
-	c.e.stats.answer.observe(c.answered.Sub(c.started))
+	c.observe(answerTime, c.answered.Sub(c.started))
 	c.log.Info().Dur("setup", c.answered.Sub(c.started)).Msg("call answered")
 	// The 200 is retransmitted until A's ACK (evA2xxDone).
 	c.io.answerA(body, headers)

@@ -213,7 +213,7 @@ func (c *call) callFromIVR() state {
 func (c *call) earlyFromIVR(ev event) state {
 	c.recordStep(c.track.Ringing(c.ivr.now()))
 	if !c.bRang {
-		c.e.stats.ringing.observe(c.ivr.now().Sub(c.started))
+		c.observe(ringingTime, c.ivr.now().Sub(c.started))
 	}
 	c.bRang = true
 	if len(ev.res.Body()) > 0 {
@@ -235,7 +235,7 @@ func (c *call) answeredFromIVR(ev event) state {
 		return stateEnding
 	}
 	c.answered = c.ivr.now()
-	c.e.stats.answer.observe(c.answered.Sub(c.started))
+	c.observe(answerTime, c.answered.Sub(c.started))
 	c.ivr.up()
 	c.log.Info().Dur("setup", c.answered.Sub(c.started)).Msg("call answered")
 	return stateConfirmed

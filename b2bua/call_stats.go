@@ -82,3 +82,14 @@ func (e *Engine) SetupLatency() map[string]Histogram {
 // TalkTime is how long answered calls lasted, from the answer to the
 // release.
 func (e *Engine) TalkTime() Histogram { return e.stats.talk.snapshot() }
+
+// observe records d in the histogram of the engine's stats that pick
+// names. The state tables' tests run calls without an engine.
+func (c *call) observe(pick func(*callStats) *histogram, d time.Duration) {
+	if c.e != nil {
+		pick(&c.e.stats).observe(d)
+	}
+}
+
+func ringingTime(s *callStats) *histogram { return s.ringing }
+func answerTime(s *callStats) *histogram  { return s.answer }
