@@ -28,6 +28,8 @@ type Relay struct {
 	mu       sync.Mutex
 	sessions map[*Session]struct{}
 	closed   bool
+	// ended sums the traffic of the sessions that have closed (Stats).
+	ended Stats
 }
 
 // NewRelay checks cfg and returns a relay; it binds nothing until a Session
@@ -114,7 +116,26 @@ func (r *Relay) Close() error {
 }
 
 func (r *Relay) forget(s *Session) {
+	st := s.Stats() // final: the session's readers have stopped
 	r.mu.Lock()
 	delete(r.sessions, s)
+	r.ended.add(st)
 	r.mu.Unlock()
+}
+
+// Stats is the traffic of every session since the relay started, closed
+// and live, each direction. It reads every live session's counters: for a
+// scrape every few seconds, not for a hot path.
+func (r *Relay) Stats() Stats {
+	r.mu.Lock()
+	total := r.ended
+	live := make([]*Session, 0, len(r.sessions))
+	for s := range r.sessions {
+		live = append(live, s)
+	}
+	r.mu.Unlock()
+	for _, s := range live {
+		total.add(s.Stats())
+	}
+	return total
 }

@@ -168,6 +168,17 @@ func TestRelayForwardsBothWaysWithLatching(t *testing.T) {
 	if last := s.LastPacket(); last.IsZero() || time.Since(last) > time.Minute {
 		t.Fatalf("LastPacket = %v", last)
 	}
+	// The relay's totals count the live session, and keep counting it
+	// once it is closed; a second session adds to them.
+	if got := r.Stats(); got != want {
+		t.Errorf("relay Stats with the call up = %+v, want %+v", got, want)
+	}
+	s.Close()
+	s2 := r.NewSession(zerolog.Nop())
+	s2.Close()
+	if got := r.Stats(); got != want {
+		t.Errorf("relay Stats after the call = %+v, want %+v", got, want)
+	}
 }
 
 func TestRelayNeverSendsBackToSender(t *testing.T) {

@@ -67,3 +67,25 @@ func (c *flowCounters) addTo(f *Flow) {
 	f.Relatched += c.relatched.Load()
 	f.Engine += c.engine.Load()
 }
+
+// add sums o into s.
+func (s *Stats) add(o Stats) {
+	s.AToB.add(o.AToB)
+	s.BToA.add(o.BToA)
+	s.PlayedToA += o.PlayedToA
+	s.PlayedToB += o.PlayedToB
+	s.Digits += o.Digits
+	s.DigitsLost += o.DigitsLost
+}
+
+func (f *Flow) add(o Flow) {
+	f.RTPPackets += o.RTPPackets
+	f.RTPBytes += o.RTPBytes
+	f.RTCPPackets += o.RTCPPackets
+	f.RTCPBytes += o.RTCPBytes
+	f.Dropped += o.Dropped
+	f.Strangers += o.Strangers
+	f.Latched += o.Latched
+	f.Relatched += o.Relatched
+	f.Engine += o.Engine
+}

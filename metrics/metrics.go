@@ -39,9 +39,21 @@ type Sources struct {
 	// calls' length.
 	SetupLatency func() map[string]Histogram
 	TalkTime     func() Histogram
+	// Relay is the relay's traffic since the start, by direction
+	// ("a_to_b", "b_to_a").
+	Relay func() map[string]RelayFlow
 	// Pools is every pool's figures (operators name a handful of pools:
 	// the pool label is bounded by their config).
 	Pools func() []PoolStats
+}
+
+// RelayFlow is one direction of the relay's traffic: RTP and RTCP
+// forwarded (packets, UDP payload bytes), and packets dropped as not
+// forwardable (Invalid) or from a source the sender's SDP and latch do not
+// allow (Strangers).
+type RelayFlow struct {
+	RTPPackets, RTPBytes, RTCPPackets, RTCPBytes uint64
+	Invalid, Strangers                           uint64
 }
 
 // Histogram is a distribution in seconds: cumulative counts per upper
@@ -99,12 +111,15 @@ var (
 	descQuar      = prometheus.NewDesc("xbridge_quarantined_pairs", "Released (X, party) pairs in quarantine, by pool.", []string{"pool"}, nil)
 	descSetup     = prometheus.NewDesc("xbridge_call_setup_seconds", "Time from A's INVITE to B's first ringing (stage ringing) and to the answer (stage answer).", []string{"stage"}, nil)
 	descTalk      = prometheus.NewDesc("xbridge_call_talk_seconds", "Answered calls' length, from the answer to the release.", nil, nil)
+	descRelayPkts = prometheus.NewDesc("xbridge_relay_packets_total", "Packets the relay forwarded, by direction and kind (rtp, rtcp).", []string{"direction", "kind"}, nil)
+	descRelayB    = prometheus.NewDesc("xbridge_relay_bytes_total", "UDP payload bytes the relay forwarded, by direction and kind.", []string{"direction", "kind"}, nil)
+	descRelayDrop = prometheus.NewDesc("xbridge_relay_dropped_total", "Packets the relay did not forward, by direction and reason (invalid, stranger).", []string{"direction", "reason"}, nil)
 )
 
 type collector struct{ src Sources }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descActive, descOutcomes, descPorts, descMalformed, descAdmission, descHeld, descDelivered, descDead, descPosts, descBindings, descNumbers, descQuar, descSetup, descTalk} {
+	for _, d := range []*prometheus.Desc{descActive, descOutcomes, descPorts, descMalformed, descAdmission, descHeld, descDelivered, descDead, descPosts, descBindings, descNumbers, descQuar, descSetup, descTalk, descRelayPkts, descRelayB, descRelayDrop} {
 		ch <- d
 	}
 }
@@ -124,6 +139,21 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	if c.src.TalkTime != nil {
 		h := c.src.TalkTime()
 		ch <- prometheus.MustNewConstHistogram(descTalk, h.Count, h.Sum, h.buckets())
+	}
+	if c.src.Relay != nil {
+		for dir, f := range c.src.Relay() {
+			for _, m := range []struct {
+				desc  *prometheus.Desc
+				label string
+				value uint64
+			}{
+				{descRelayPkts, "rtp", f.RTPPackets}, {descRelayPkts, "rtcp", f.RTCPPackets},
+				{descRelayB, "rtp", f.RTPBytes}, {descRelayB, "rtcp", f.RTCPBytes},
+				{descRelayDrop, "invalid", f.Invalid}, {descRelayDrop, "stranger", f.Strangers},
+			} {
+				ch <- prometheus.MustNewConstMetric(m.desc, prometheus.CounterValue, float64(m.value), dir, m.label)
+			}
+		}
 	}
 	if c.src.Pools != nil {
 		for _, p := range c.src.Pools() {

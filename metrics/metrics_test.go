@@ -16,6 +16,9 @@ func TestExposition(t *testing.T) {
 		RelayPortsInUse:  func() int { return 12 },
 		Malformed:        func() map[string]uint64 { return map[string]uint64{"answered": 1, "dropped": 0, "refused": 4} },
 		AdmissionRefused: nil, // an engine without limits: left out
+		Relay: func() map[string]RelayFlow {
+			return map[string]RelayFlow{"a_to_b": {RTPPackets: 50, Strangers: 3}, "b_to_a": {RTPPackets: 49}}
+		},
 	})
 	rec := httptest.NewRecorder()
 	Handler(reg).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -54,6 +57,7 @@ func TestExposition(t *testing.T) {
 		{"xbridge_call_attempts_total", "outcome", "answered", 7},
 		{"xbridge_call_attempts_total", "outcome", "busy", 2},
 		{"xbridge_sip_malformed_total", "handling", "refused", 4},
+		{"xbridge_relay_dropped_total", "reason", "stranger", 3},
 	} {
 		if got := value(c.name, c.label, c.lv); got != c.want {
 			t.Errorf("%s{%s=%q} = %v, want %v", c.name, c.label, c.lv, got, c.want)

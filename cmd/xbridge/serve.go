@@ -372,6 +372,14 @@ func metricSources(e *b2bua.Engine, r *media.Relay, d *events.Dispatcher, st *st
 			return out
 		},
 		TalkTime: func() metrics.Histogram { return hist(e.TalkTime()) },
+		Relay: func() map[string]metrics.RelayFlow {
+			st := r.Stats()
+			flow := func(f media.Flow) metrics.RelayFlow {
+				return metrics.RelayFlow{RTPPackets: f.RTPPackets, RTPBytes: f.RTPBytes, RTCPPackets: f.RTCPPackets,
+					RTCPBytes: f.RTCPBytes, Invalid: f.Dropped, Strangers: f.Strangers}
+			}
+			return map[string]metrics.RelayFlow{"a_to_b": flow(st.AToB), "b_to_a": flow(st.BToA)}
+		},
 		Pools: func() []metrics.PoolStats {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
