@@ -10,6 +10,7 @@ package metrics
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -39,6 +40,9 @@ type Sources struct {
 	// calls' length.
 	SetupLatency func() map[string]Histogram
 	TalkTime     func() Histogram
+	// Outbox is the events waiting in the store's outbox and when the
+	// oldest was made (zero with none).
+	Outbox func() (n int, oldest time.Time)
 	// Relay is the relay's traffic since the start, by direction
 	// ("a_to_b", "b_to_a").
 	Relay func() map[string]RelayFlow
@@ -111,6 +115,8 @@ var (
 	descQuar      = prometheus.NewDesc("xbridge_quarantined_pairs", "Released (X, party) pairs in quarantine, by pool.", []string{"pool"}, nil)
 	descSetup     = prometheus.NewDesc("xbridge_call_setup_seconds", "Time from A's INVITE to B's first ringing (stage ringing) and to the answer (stage answer).", []string{"stage"}, nil)
 	descTalk      = prometheus.NewDesc("xbridge_call_talk_seconds", "Answered calls' length, from the answer to the release.", nil, nil)
+	descOutbox    = prometheus.NewDesc("xbridge_outbox_events", "Events committed and not yet delivered or given up.", nil, nil)
+	descOutboxAge = prometheus.NewDesc("xbridge_outbox_oldest_age_seconds", "Age of the oldest event in the outbox (0 with none).", nil, nil)
 	descRelayPkts = prometheus.NewDesc("xbridge_relay_packets_total", "Packets the relay forwarded, by direction and kind (rtp, rtcp).", []string{"direction", "kind"}, nil)
 	descRelayB    = prometheus.NewDesc("xbridge_relay_bytes_total", "UDP payload bytes the relay forwarded, by direction and kind.", []string{"direction", "kind"}, nil)
 	descRelayDrop = prometheus.NewDesc("xbridge_relay_dropped_total", "Packets the relay did not forward, by direction and reason (invalid, stranger).", []string{"direction", "reason"}, nil)
@@ -119,7 +125,7 @@ var (
 type collector struct{ src Sources }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descActive, descOutcomes, descPorts, descMalformed, descAdmission, descHeld, descDelivered, descDead, descPosts, descBindings, descNumbers, descQuar, descSetup, descTalk, descRelayPkts, descRelayB, descRelayDrop} {
+	for _, d := range []*prometheus.Desc{descActive, descOutcomes, descPorts, descMalformed, descAdmission, descHeld, descDelivered, descDead, descPosts, descBindings, descNumbers, descQuar, descSetup, descTalk, descRelayPkts, descRelayB, descRelayDrop, descOutbox, descOutboxAge} {
 		ch <- d
 	}
 }
@@ -139,6 +145,15 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	if c.src.TalkTime != nil {
 		h := c.src.TalkTime()
 		ch <- prometheus.MustNewConstHistogram(descTalk, h.Count, h.Sum, h.buckets())
+	}
+	if c.src.Outbox != nil {
+		n, oldest := c.src.Outbox()
+		age := 0.0
+		if !oldest.IsZero() {
+			age = max(time.Since(oldest).Seconds(), 0)
+		}
+		ch <- prometheus.MustNewConstMetric(descOutbox, prometheus.GaugeValue, float64(n))
+		ch <- prometheus.MustNewConstMetric(descOutboxAge, prometheus.GaugeValue, age)
 	}
 	if c.src.Relay != nil {
 		for dir, f := range c.src.Relay() {

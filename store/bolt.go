@@ -22,8 +22,10 @@ type DB struct {
 	hub  *hub
 	// active is the write-behind queue of active-call records.
 	active *activeQueue
-	// outboxSignal rings when a commit adds to the outbox.
+	// outboxSignal rings when a commit adds to the outbox; outboxLen is
+	// its length, counted at open and kept by every change.
 	outboxSignal signal
+	outboxLen    atomic.Int64
 
 	writers   atomic.Int32 // writes in flight, to choose Update or Batch
 	stop      chan struct{}
@@ -69,6 +71,10 @@ func Open(path string, opts ...Option) (*DB, error) {
 		hub:    newHub(),
 		active: newActiveQueue(),
 		stop:   make(chan struct{}),
+	}
+	if err := db.countOutbox(); err != nil {
+		_ = bdb.Close()
+		return nil, fmt.Errorf("store: open %s: outbox: %w", path, err)
 	}
 	if err := db.loadWritten(); err != nil {
 		_ = bdb.Close()

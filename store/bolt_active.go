@@ -192,7 +192,9 @@ func (db *DB) flushActive() error {
 	}
 	q.mu.Unlock()
 
+	var outboxDelta int
 	err := db.write(func(tx *bolt.Tx) error {
+		outboxDelta = 0 // a batch may run this again
 		b := tx.Bucket(bucketActiveCalls)
 		for id, v := range batch {
 			var err error
@@ -208,7 +210,9 @@ func (db *DB) flushActive() error {
 		if err := putRecords(tx, records); err != nil {
 			return err
 		}
-		return writeOutbox(tx, events, done, db.opts.now())
+		var err error
+		outboxDelta, err = writeOutbox(tx, events, done, db.opts.now())
+		return err
 	})
 	if err != nil {
 		// Queue the batch again before any newer change, and count every
@@ -228,6 +232,7 @@ func (db *DB) flushActive() error {
 		return fmt.Errorf("store: commit active calls: %w", err)
 	}
 	q.commits.Add(1)
+	db.outboxLen.Add(int64(outboxDelta))
 	if len(events) > 0 {
 		db.outboxSignal.ring()
 	}

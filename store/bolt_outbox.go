@@ -95,8 +95,9 @@ func (db *DB) QueueCall(ctx context.Context, ch CallChange) error {
 	return nil
 }
 
-// writeOutbox appends events in order and removes the delivered entries.
-func writeOutbox(tx *bolt.Tx, events []Event, done []uint64, now time.Time) error {
+// writeOutbox appends events in order and removes the delivered entries;
+// delta is how many entries the outbox gained (less what it lost).
+func writeOutbox(tx *bolt.Tx, events []Event, done []uint64, now time.Time) (delta int, err error) {
 	b := tx.Bucket(bucketOutbox)
 	if len(events) > 0 {
 		b.FillPercent = appendFill
@@ -104,18 +105,59 @@ func writeOutbox(tx *bolt.Tx, events []Event, done []uint64, now time.Time) erro
 	for _, ev := range events {
 		seq, err := b.NextSequence()
 		if err != nil {
-			return fmt.Errorf("outbox: %w", err)
+			return 0, fmt.Errorf("outbox: %w", err)
 		}
 		if err := b.Put(seqKey(seq), encodeEvent(nil, ev, now)); err != nil {
-			return fmt.Errorf("outbox: event %s: %w", ev.ID, err)
+			return 0, fmt.Errorf("outbox: event %s: %w", ev.ID, err)
 		}
+		delta++
 	}
 	for _, seq := range done {
-		if err := b.Delete(seqKey(seq)); err != nil {
-			return fmt.Errorf("outbox: remove %d: %w", seq, err)
+		k := seqKey(seq)
+		if b.Get(k) == nil {
+			continue // moved to the dead letters meanwhile
 		}
+		if err := b.Delete(k); err != nil {
+			return 0, fmt.Errorf("outbox: remove %d: %w", seq, err)
+		}
+		delta--
 	}
-	return nil
+	return delta, nil
+}
+
+// OutboxDepth is how many events wait in the outbox (committed, not yet
+// delivered or dead) and when the oldest of them was made (zero with
+// none). The count is kept as the outbox changes; the oldest is one
+// cursor read.
+func (db *DB) OutboxDepth(ctx context.Context) (n int, oldest time.Time, err error) {
+	if err := ctx.Err(); err != nil {
+		return 0, time.Time{}, err
+	}
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		_, v := tx.Bucket(bucketOutbox).Cursor().First()
+		if v == nil {
+			return nil
+		}
+		ev, _, _, derr := decodeEvent(v)
+		if derr == nil {
+			oldest = ev.At
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("store: outbox: %w", err)
+	}
+	return int(db.outboxLen.Load()), oldest, nil
+}
+
+// countOutbox learns the outbox's length at open.
+func (db *DB) countOutbox() error {
+	return db.bolt.View(func(tx *bolt.Tx) error {
+		n := 0
+		_ = tx.Bucket(bucketOutbox).ForEach(func(_, _ []byte) error { n++; return nil })
+		db.outboxLen.Store(int64(n))
+		return nil
+	})
 }
 
 func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(make([]byte, 0, 8), seq) }
@@ -180,7 +222,9 @@ func (db *DB) OutboxDead(ctx context.Context, seq uint64, attempts int, lastErr 
 		lastErr = lastErr[:maxRecordText]
 	}
 	now := db.opts.now()
-	return db.write(func(tx *bolt.Tx) error {
+	moved := false
+	err := db.write(func(tx *bolt.Tx) error {
+		moved = false // a batch may run this again
 		b := tx.Bucket(bucketOutbox)
 		v := b.Get(seqKey(seq))
 		if v == nil {
@@ -188,14 +232,20 @@ func (db *DB) OutboxDead(ctx context.Context, seq uint64, attempts int, lastErr 
 		}
 		ev, _, _, err := decodeEvent(v)
 		if err != nil {
+			moved = true
 			return b.Delete(seqKey(seq))
 		}
 		d := DeadEvent{Event: ev, Attempts: attempts, LastError: lastErr, DeadAt: now}
 		if err := tx.Bucket(bucketDead).Put([]byte(ev.ID), encodeDead(d)); err != nil {
 			return fmt.Errorf("store: dead event %s: %w", ev.ID, err)
 		}
+		moved = true
 		return b.Delete(seqKey(seq))
 	})
+	if err == nil && moved {
+		db.outboxLen.Add(-1)
+	}
+	return err
 }
 
 // DeadEvents implements Store: up to limit dead events with an ID after
@@ -262,6 +312,7 @@ func (db *DB) RetryDead(ctx context.Context, id string) (OutboxEntry, error) {
 	if err != nil {
 		return OutboxEntry{}, err
 	}
+	db.outboxLen.Add(1)
 	db.outboxSignal.ring()
 	return entry, nil
 }

@@ -160,6 +160,9 @@ func TestOutboxDoneDeadRetry(t *testing.T) {
 	if len(left) != 1 || left[0].ID != evs[2].ID {
 		t.Fatalf("outbox after done and dead = %+v, want only the third", left)
 	}
+	if n, oldest, err := db.OutboxDepth(ctx); err != nil || n != 1 || !oldest.Equal(evs[2].At) {
+		t.Errorf("OutboxDepth = %d, %v, %v; want 1 and the third's time", n, oldest, err)
+	}
 	dead, err := db.DeadEvents(ctx, "", 10)
 	if err != nil || len(dead) != 1 {
 		t.Fatalf("DeadEvents = %+v, %v", dead, err)
@@ -184,6 +187,17 @@ func TestOutboxDoneDeadRetry(t *testing.T) {
 	}
 	if all, _ := db.OutboxAfter(ctx, 0, 10); len(all) != 2 || all[1].ID != evs[1].ID {
 		t.Errorf("outbox after the retry = %+v", all)
+	}
+	// A delivered entry already gone (dead, then retried under a new seq)
+	// is not counted off twice.
+	if err := db.OutboxDone(ctx, got[1].Seq); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.flushActive(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, _ := db.OutboxDepth(ctx); n != 2 {
+		t.Errorf("OutboxDepth after the retry = %d, want 2", n)
 	}
 }
 
@@ -215,6 +229,9 @@ func TestOutboxSurvivesReopen(t *testing.T) {
 	got, err := db.OutboxAfter(ctx, 0, 100)
 	if err != nil || len(got) != 5 {
 		t.Fatalf("outbox after reopen = %d entries, %v", len(got), err)
+	}
+	if n, _, _ := db.OutboxDepth(ctx); n != 5 {
+		t.Errorf("OutboxDepth after reopen = %d, want 5", n)
 	}
 	for i, e := range got {
 		if e.ID != ids[i] {

@@ -160,6 +160,7 @@ func TestEventsSurviveKill9(t *testing.T) {
 		`xbridge_events_delivered_total`:            float64(len(got)),
 		`xbridge_webhook_posts_total{result="2xx"}`: float64(len(hook.Accepted())),
 		`xbridge_events_held`:                       0,
+		`xbridge_outbox_events`:                     0,
 	})
 	last := got[len(got)-1].Call
 	if last.BindingID != binding["id"] || last.OrderID != "order-kill9" || last.ReleasedBy != events.ByCaller || last.Q850 != 16 {

@@ -372,6 +372,15 @@ func metricSources(e *b2bua.Engine, r *media.Relay, d *events.Dispatcher, st *st
 			return out
 		},
 		TalkTime: func() metrics.Histogram { return hist(e.TalkTime()) },
+		Outbox: func() (int, time.Time) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			n, oldest, err := st.OutboxDepth(ctx)
+			if err != nil {
+				log.Warn().Err(err).Msg("outbox depth not read for /metrics")
+			}
+			return n, oldest
+		},
 		Relay: func() map[string]metrics.RelayFlow {
 			st := r.Stats()
 			flow := func(f media.Flow) metrics.RelayFlow {
