@@ -28,6 +28,8 @@ var adminGroups = map[string]func(*adminClient, []string) error{
 	"bind":    (*adminClient).bind,
 	"binding": (*adminClient).binding,
 	"calls":   (*adminClient).calls,
+	"records": (*adminClient).records,
+	"events":  (*adminClient).events,
 }
 
 const adminHelp = `Admin commands (clients of a running engine's HTTP API):
@@ -38,7 +40,10 @@ const adminHelp = `Admin commands (clients of a running engine's HTTP API):
   xbridge binding list [--x X] [--party NUMBER] [--order-id ID] [--limit N]
   xbridge binding patch ID [--b NUMBER] [--ttl SECONDS] [policy flags] [--unset FIELD,...]
   xbridge binding delete ID
-  xbridge calls
+  xbridge calls [hangup CALL-ID [--reason TEXT]]
+  xbridge records [--binding ID] [--order-id ID] [--x X] [--since TIME] [--until TIME] [--limit N] [--cursor C]
+  xbridge events dead [--limit N] [--cursor C]
+  xbridge events retry EVENT-ID
 Every admin command takes --api (host:port or URL; XBRIDGE_API, default
 127.0.0.1:8080), --api-token (XBRIDGE_API_TOKEN) and --json.
 `
@@ -408,6 +413,27 @@ func (c *adminClient) binding(args []string) error {
 }
 
 func (c *adminClient) calls(args []string) error {
+	if len(args) > 0 && args[0] == "hangup" {
+		fs := flag.NewFlagSet("calls hangup", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		reason := fs.String("reason", "", "the Reason header's text both parties get")
+		pos, err := parseInterleaved(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 {
+			return usageError("calls hangup: want CALL-ID")
+		}
+		q := url.Values{}
+		if *reason != "" {
+			q.Set("reason", *reason)
+		}
+		if _, err := c.do(http.MethodDelete, "/v1/calls/"+url.PathEscape(pos[0]), q, nil); err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(c.out, "hanging up %s\n", pos[0])
+		return err
+	}
 	if len(args) > 0 {
 		return usageError("calls: unexpected argument %q", args[0])
 	}
@@ -416,6 +442,71 @@ func (c *adminClient) calls(args []string) error {
 		return err
 	}
 	return c.show(body)
+}
+
+// queryFlags parses flags named as query parameters (flag name: -
+// for _) into q; no positional arguments.
+func queryFlags(name string, args []string, params ...string) (url.Values, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	values := map[string]*string{}
+	for _, p := range params {
+		values[p] = fs.String(strings.ReplaceAll(p, "_", "-"), "", p)
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) > 0 {
+		return nil, usageError("%s: unexpected argument %q", name, pos[0])
+	}
+	q := url.Values{}
+	for k, v := range values {
+		if *v != "" {
+			q.Set(k, *v)
+		}
+	}
+	return q, nil
+}
+
+func (c *adminClient) records(args []string) error {
+	q, err := queryFlags("records", args, "binding", "order_id", "x", "since", "until", "limit", "cursor")
+	if err != nil {
+		return err
+	}
+	body, err := c.do(http.MethodGet, "/v1/records", q, nil)
+	if err != nil {
+		return err
+	}
+	return c.show(body)
+}
+
+func (c *adminClient) events(args []string) error {
+	if len(args) == 0 {
+		return usageError("events: want dead or retry")
+	}
+	switch args[0] {
+	case "dead":
+		q, err := queryFlags("events dead", args[1:], "limit", "cursor")
+		if err != nil {
+			return err
+		}
+		body, err := c.do(http.MethodGet, "/v1/events/dead", q, nil)
+		if err != nil {
+			return err
+		}
+		return c.show(body)
+	case "retry":
+		if len(args) != 2 {
+			return usageError("events retry: want EVENT-ID")
+		}
+		body, err := c.do(http.MethodPost, "/v1/events/dead/"+url.PathEscape(args[1])+"/retry", nil, nil)
+		if err != nil {
+			return err
+		}
+		return c.show(body)
+	}
+	return usageError("events: want dead or retry, not %q", args[0])
 }
 
 // parseInterleaved parses flags that may come before, between and after

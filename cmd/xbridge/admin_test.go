@@ -191,3 +191,55 @@ func TestWriteTables(t *testing.T) {
 		t.Error("two JSON values decoded as one")
 	}
 }
+
+func TestAdminRecordsEventsHangUp(t *testing.T) {
+	db := scratchStore(t)
+	at := time.Now().Add(-time.Minute)
+	id, _ := store.NewRecordID(at)
+	rec := store.CallRecord{ID: id, BindingID: "bd-1", X: "8617000000001", Caller: "8613800000001", ACallID: "a-1",
+		InvitedAt: at, ReleasedAt: at.Add(time.Second), ReleasedBy: "caller", Status: 200, Q850: 16, Outcome: store.OutcomeAnswered}
+	if err := db.QueueCall(context.Background(), store.CallChange{Record: &rec}); err != nil {
+		t.Fatal(err)
+	}
+	var hungUp []string
+	url := testkit.HTTPServer(t, api.New(db, api.WithHangUp(func(id, reason string) bool {
+		hungUp = append(hungUp, id+"|"+reason)
+		return id == "a-1"
+	}))).URL
+	env := map[string]string{"XBRIDGE_API": url}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code, out, errOut := admin(t, env, "records", "--binding", "bd-1")
+		if code != 0 {
+			t.Fatalf("records: exit %d: %s", code, errOut)
+		}
+		if strings.Contains(out, id) {
+			if !strings.Contains(out, "answered") {
+				t.Errorf("records table lacks the outcome:\n%s", out)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("records never showed %s:\n%s", id, out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code, _, errOut := admin(t, env, "records", "--since", "yesterday"); code != 1 || !strings.Contains(errOut, "since") {
+		t.Errorf("records with a bad time: exit %d, stderr %q", code, errOut)
+	}
+	if code, _, errOut := admin(t, env, "events", "dead"); code != 0 {
+		t.Errorf("events dead: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := admin(t, env, "events", "retry", "e-nope"); code != 1 || !strings.Contains(errOut, "404") {
+		t.Errorf("events retry of nothing: exit %d, stderr %q", code, errOut)
+	}
+	if code, out, errOut := admin(t, env, "calls", "hangup", "a-1", "--reason", "fraud check"); code != 0 || !strings.Contains(out, "a-1") {
+		t.Errorf("calls hangup: exit %d, out %q, stderr %q", code, out, errOut)
+	}
+	if code, _, errOut := admin(t, env, "calls", "hangup", "nope"); code != 1 || !strings.Contains(errOut, "404") {
+		t.Errorf("calls hangup of nothing: exit %d, stderr %q", code, errOut)
+	}
+	if want := "a-1|fraud check,nope|ended by the operator"; strings.Join(hungUp, ",") != want {
+		t.Errorf("hang-ups %q, want %q", hungUp, want)
+	}
+}

@@ -3,7 +3,7 @@
 //
 //	xbridge serve    run the engine (SIP, RTP relay, HTTP API)
 //	xbridge demo     run a masked call between two simulated phones
-//	xbridge pool, bind, binding, calls
+//	xbridge pool, bind, binding, calls, records, events
 //	                 manage a running engine through its HTTP API (admin.go)
 //	xbridge version  print the version
 //	xbridge help     print this help
@@ -70,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env envir
 			routeSIPLogs(log)
 			err = demo(ctx, cfg, log, stdout)
 		}
-	case "pool", "bind", "binding", "calls":
+	case "pool", "bind", "binding", "calls", "records", "events":
 		err = runAdmin(ctx, cmd, rest, stdout, env)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
