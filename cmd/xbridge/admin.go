@@ -367,26 +367,9 @@ func (c *adminClient) binding(args []string) error {
 		}
 		body, err = c.do(method, "/v1/bindings/"+url.PathEscape(id), nil, nil)
 	case "list":
-		fs := flag.NewFlagSet("binding list", flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		q := url.Values{}
-		filters := map[string]*string{
-			"x":        fs.String("x", "", "bindings on this middle number"),
-			"party":    fs.String("party", "", "bindings of this party"),
-			"order_id": fs.String("order-id", "", "the binding of this order"),
-			"limit":    fs.String("limit", "", "at most this many"),
-		}
-		pos, perr := parseInterleaved(fs, args)
-		if perr != nil {
-			return perr
-		}
-		if len(pos) > 0 {
-			return usageError("binding list: unexpected argument %q", pos[0])
-		}
-		for k, v := range filters {
-			if *v != "" {
-				q.Set(k, *v)
-			}
+		q, qerr := queryFlags("binding list", args, "x", "party", "order_id", "limit")
+		if qerr != nil {
+			return qerr
 		}
 		body, err = c.do(http.MethodGet, "/v1/bindings", q, nil)
 	case "patch":
