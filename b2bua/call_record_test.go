@@ -11,6 +11,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/xbridge/xbridge/events"
+	"github.com/xbridge/xbridge/ivr"
 	"github.com/xbridge/xbridge/sipedge"
 	"github.com/xbridge/xbridge/store"
 )
@@ -289,5 +290,47 @@ func TestHangUpAnsweredCall(t *testing.T) {
 	_, rec := te.callEvents(sipedge.CallID(d.InviteRequest))
 	if rec.ReleasedBy != events.ByEngine || rec.Status != 200 || rec.Q850 != 16 || rec.ReasonText != "fraud check" || rec.Outcome != store.OutcomeAnswered {
 		t.Errorf("record %+v", rec)
+	}
+}
+
+// A courier's extension call leaves the AXE's record: the courier as N,
+// A as the callee, the extension, and the call.initiated that the placing
+// of A's leg makes, after the engine answered the courier itself.
+func TestRecordOfCourierCall(t *testing.T) {
+	te, _ := newIVREngine(t, withEvents())
+	b := te.bindAXE(numX, numA, extension)
+	te.trunk.setScript(ringsThen(200))
+	cc := dialX(t, te, numX)
+	cc.rtp.WaitReceived(5)
+	cc.info(extension)
+	tc := te.trunk.nextCall(t)
+	time.Sleep(200 * time.Millisecond) // A rings 50 ms, then answers: bridged after that
+	bridged(t, cc, tc)
+	cc.bye()
+	te.waitIdle()
+	got, rec := te.callEvents(sipedge.CallID(cc.d.InviteRequest))
+	if !sameTypes(got, events.TypeInitiated, events.TypeRinging, events.TypeAnswered, events.TypeReleased) {
+		t.Errorf("events %v", eventTypes(got))
+	}
+	want := store.CallRecord{
+		ID: rec.ID, BindingID: b.ID, Model: store.ModelAXE, Pool: "default", X: numX, Extension: extension,
+		Caller: numCourier, CallerRole: "N", Callee: numA, CalleeRole: "A", Display: numX,
+		ACallID: sipedge.CallID(cc.d.InviteRequest), BCallID: sipedge.CallID(tc.req),
+		ReleasedBy: events.ByCaller, Status: 200, Q850: 16, Outcome: store.OutcomeAnswered,
+	}
+	checkRecord(t, rec, want)
+}
+
+// A courier who never finds the extension leaves a record saying so.
+func TestRecordOfCourierWithoutExtension(t *testing.T) {
+	te, _ := newIVREngine(t, withEvents(), withMenu(ivr.Config{FirstDigit: 200 * time.Millisecond, InterDigit: 200 * time.Millisecond, Tries: 1}))
+	te.bindAXE(numX, numA, extension)
+	cc := dialX(t, te, numX)
+	cc.info("9999")
+	cc.waitBye()
+	te.waitIdle()
+	got, rec := te.callEvents(sipedge.CallID(cc.d.InviteRequest))
+	if !sameTypes(got, events.TypeReleased) || rec.Outcome != store.OutcomeExtensionNotFound || rec.ReleasedBy != events.ByEngine || rec.Callee != "" {
+		t.Errorf("events %v, record %+v", eventTypes(got), rec)
 	}
 }
