@@ -109,15 +109,35 @@ func freePortPair(t *testing.T) int {
 // 127.0.0.1: a bind of our own fails once it has.
 func waitBound(t *testing.T, port int) {
 	t.Helper()
-	for range 200 {
-		c, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
+	// The kernel's socket table says whether SIPp has bound the port.
+	// Probing by binding it ourselves, as this did once, could hold the
+	// port at the moment SIPp binds it, and SIPp then gives up.
+	for range 400 {
+		if udpBound(port) {
 			return
 		}
-		c.Close()
 		time.Sleep(25 * time.Millisecond)
 	}
-	t.Fatalf("nothing bound udp port %d within 5 s", port)
+	t.Fatalf("nothing bound udp port %d within 10 s", port)
+}
+
+// udpBound reports whether a UDP socket is bound to port, from
+// /proc/net/udp and udp6 (local_address is hex ADDR:PORT).
+func udpBound(port int) bool {
+	suffix := fmt.Sprintf(":%04X", port)
+	for _, f := range []string{"/proc/net/udp", "/proc/net/udp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			fields := strings.Fields(line)
+			if len(fields) > 1 && strings.HasSuffix(fields[1], suffix) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func lastBytes(s string, n int) string {
