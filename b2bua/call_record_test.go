@@ -51,6 +51,24 @@ func (te *testEngine) callEvents(aCallID string) ([]events.Payload, store.CallRe
 	}
 }
 
+// answeredCall has A call X, B ring a moment and answer, and A
+// acknowledge the answer.
+func (te *testEngine) answeredCall() (*carrier, *sipgo.DialogClientSession, *trunkCall) {
+	te.t.Helper()
+	te.trunk.setScript(ringsThen(200))
+	car := newCarrier(te.t)
+	d, err := car.invite(context.Background(), te.addr, numA, numX, newRTPPeer(te.t).sdp(1))
+	if err != nil {
+		te.t.Fatal(err)
+	}
+	tc := te.trunk.nextCall(te.t)
+	if _, code := answer(te.t, d, 5*time.Second); code != 200 {
+		te.t.Fatalf("A got %d", code)
+	}
+	_ = d.Ack(context.Background())
+	return car, d, tc
+}
+
 func eventTypes(ps []events.Payload) []string {
 	out := make([]string, len(ps))
 	for i, p := range ps {
@@ -83,17 +101,7 @@ func ringsThen(final int) func(*sip.Request) trunkAction {
 func TestRecordOfAnsweredCall(t *testing.T) {
 	te := newTestEngine(t, withEvents())
 	b := te.bind(numX, numA, numB, time.Hour)
-	te.trunk.setScript(ringsThen(200))
-	car := newCarrier(t)
-	d, err := car.invite(context.Background(), te.addr, numA, numX, newRTPPeer(t).sdp(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc := te.trunk.nextCall(t)
-	if _, code := answer(t, d, 5*time.Second); code != 200 {
-		t.Fatalf("A got %d", code)
-	}
-	_ = d.Ack(context.Background())
+	_, d, tc := te.answeredCall()
 	time.Sleep(20 * time.Millisecond)
 	if err := d.Bye(context.Background()); err != nil {
 		t.Fatal(err)
@@ -229,17 +237,7 @@ func TestRecordOfBlockedAndCancelledCalls(t *testing.T) {
 func TestRecordOfCallEndedByEngine(t *testing.T) {
 	te := newTestEngine(t, withEvents())
 	b := te.bind(numX, numA, numB, time.Hour)
-	te.trunk.setScript(ringsThen(200))
-	car := newCarrier(t)
-	d, err := car.invite(context.Background(), te.addr, numA, numX, newRTPPeer(t).sdp(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	te.trunk.nextCall(t)
-	if _, code := answer(t, d, 5*time.Second); code != 200 {
-		t.Fatalf("A got %d", code)
-	}
-	_ = d.Ack(context.Background())
+	car, d, _ := te.answeredCall()
 	if _, err := te.store.DeleteBinding(context.Background(), b.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -260,17 +258,7 @@ func TestRecordOfCallEndedByEngine(t *testing.T) {
 func TestHangUpAnsweredCall(t *testing.T) {
 	te := newTestEngine(t, withEvents())
 	te.bind(numX, numA, numB, time.Hour)
-	te.trunk.setScript(ringsThen(200))
-	car := newCarrier(t)
-	d, err := car.invite(context.Background(), te.addr, numA, numX, newRTPPeer(t).sdp(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc := te.trunk.nextCall(t)
-	if _, code := answer(t, d, 5*time.Second); code != 200 {
-		t.Fatalf("A got %d", code)
-	}
-	_ = d.Ack(context.Background())
+	car, d, tc := te.answeredCall()
 	if te.engine.HangUp("no-such-call", "x") {
 		t.Error("HangUp of an unknown call said it hung one up")
 	}

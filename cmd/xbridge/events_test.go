@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -11,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emiago/sipgo"
-	"github.com/emiago/sipgo/sip"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
@@ -51,20 +48,7 @@ func TestEventsSurviveKill9(t *testing.T) {
 			cmd.Wait()
 		}
 	}()
-	post := func(path string, body any) map[string]any {
-		t.Helper()
-		raw, _ := json.Marshal(body)
-		res, err := http.Post(base+path, "application/json", bytes.NewReader(raw))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var out map[string]any
-		if err := json.NewDecoder(res.Body).Decode(&out); err != nil || res.StatusCode >= 300 {
-			t.Fatalf("POST %s: %d %v %v", path, res.StatusCode, out, err)
-		}
-		return out
-	}
+	post := func(path string, body any) map[string]any { return postJSON(t, base, path, body) }
 	const x, a, b = "+8617000000001", "+8613800000001", "+8613900000002"
 	post("/v1/pools/default/numbers", map[string]any{"numbers": []string{x}})
 	binding := post("/v1/bindings", map[string]any{"a": a, "b": b, "x": x, "ttl_seconds": 3600, "order_id": "order-kill9"})
@@ -75,25 +59,9 @@ func TestEventsSurviveKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	carrier := newSIPPeer(t, "carrier", carrierAddr.String())
-	inv := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: x, Host: cfg.SIP.Addr().String(), Port: int(cfg.SIP.Port())})
-	fromParams := sip.NewParams()
-	fromParams.Add("tag", sip.GenerateTagN(10))
-	inv.AppendHeader(&sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: a, Host: "carrier.example"}, Params: fromParams})
-	inv.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: x, Host: cfg.SIP.Addr().String()}, Params: sip.NewParams()})
-	inv.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	inv.SetBody(peerSDP("127.0.0.1", 42000))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	aDialog, err := carrier.dua.WriteInvite(ctx, inv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := aDialog.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
-		t.Fatalf("call not answered: %v", err)
-	}
-	if err := aDialog.Ack(ctx); err != nil {
-		t.Fatal(err)
-	}
+	_, aDialog := answeredCall(ctx, t, cfg, carrier, a, x)
 	time.Sleep(50 * time.Millisecond)
 	if err := aDialog.Bye(ctx); err != nil {
 		t.Fatal(err)

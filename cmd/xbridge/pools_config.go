@@ -25,17 +25,9 @@ func loadPoolsFile(path string) (map[string]store.PoolSettings, error) {
 	if path == "" {
 		return nil, nil
 	}
-	data, err := os.ReadFile(path)
+	raw, err := readPoolsObject("pools", path)
 	if err != nil {
-		return nil, usageError("--pools: %v", err)
-	}
-	var raw map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&raw); err != nil || raw == nil {
-		return nil, usageError("--pools %s: not a JSON object of pools: %v", path, err)
-	}
-	if dec.More() {
-		return nil, usageError("--pools %s: trailing data after the JSON object", path)
+		return nil, err
 	}
 	out := make(map[string]store.PoolSettings, len(raw))
 	for _, pool := range slices.Sorted(maps.Keys(raw)) {
@@ -86,4 +78,22 @@ func loadPoolPrompts(ctx context.Context, prompts *ivr.Prompts, pools map[string
 		}
 	}
 	return nil
+}
+
+// readPoolsObject reads the file of flag --name: one JSON object whose
+// members are pools, each left raw for its reader.
+func readPoolsObject(name, path string) (map[string]json.RawMessage, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usageError("--%s: %v", name, err)
+	}
+	var raw map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&raw); err != nil || raw == nil {
+		return nil, usageError("--%s %s: not a JSON object of pools: %v", name, path, err)
+	}
+	if dec.More() {
+		return nil, usageError("--%s %s: trailing data after the JSON object", name, path)
+	}
+	return raw, nil
 }

@@ -130,20 +130,7 @@ func TestCallsEndAfterKill9(t *testing.T) {
 		}
 	}()
 
-	post := func(path string, body any) map[string]any {
-		t.Helper()
-		raw, _ := json.Marshal(body)
-		res, err := http.Post(base+path, "application/json", bytes.NewReader(raw))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var out map[string]any
-		if err := json.NewDecoder(res.Body).Decode(&out); err != nil || res.StatusCode >= 300 {
-			t.Fatalf("POST %s: %d %v %v", path, res.StatusCode, out, err)
-		}
-		return out
-	}
+	post := func(path string, body any) map[string]any { return postJSON(t, base, path, body) }
 	const x, a, b = "+8617000000001", "+8613800000001", "+8613900000002"
 	post("/v1/pools/default/numbers", map[string]any{"numbers": []string{x}})
 	post("/v1/bindings", map[string]any{"a": a, "b": b, "x": x, "ttl_seconds": 3600})
@@ -155,25 +142,9 @@ func TestCallsEndAfterKill9(t *testing.T) {
 	}
 	carrier := newSIPPeer(t, "carrier", carrierAddr.String())
 
-	inv := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: x, Host: cfg.SIP.Addr().String(), Port: int(cfg.SIP.Port())})
-	fromParams := sip.NewParams()
-	fromParams.Add("tag", sip.GenerateTagN(10))
-	inv.AppendHeader(&sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: a, Host: "carrier.example"}, Params: fromParams})
-	inv.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: x, Host: cfg.SIP.Addr().String()}, Params: sip.NewParams()})
-	inv.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	inv.SetBody(peerSDP("127.0.0.1", 42000))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	aDialog, err := carrier.dua.WriteInvite(ctx, inv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := aDialog.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
-		t.Fatalf("call not answered: %v", err)
-	}
-	if err := aDialog.Ack(ctx); err != nil {
-		t.Fatal(err)
-	}
+	inv, aDialog := answeredCall(ctx, t, cfg, carrier, a, x)
 	trunk.mu.Lock()
 	if len(trunk.requests) == 0 {
 		trunk.mu.Unlock()
@@ -259,4 +230,45 @@ func TestCallsEndAfterKill9(t *testing.T) {
 		t.Errorf("the trunk got a second BYE after the next restart: %v", r.GetHeader("Reason"))
 	case <-time.After(2 * time.Second):
 	}
+}
+
+// postJSON POSTs body to the API at base and returns its JSON answer,
+// failing the test on anything but a 2xx.
+func postJSON(t *testing.T, base, path string, body any) map[string]any {
+	t.Helper()
+	raw, _ := json.Marshal(body)
+	res, err := http.Post(base+path, "application/json", bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || res.StatusCode >= 300 {
+		t.Fatalf("POST %s: %d %v %v", path, res.StatusCode, out, err)
+	}
+	return out
+}
+
+// answeredCall has the carrier call x from a through the engine of cfg,
+// waits for the answer and acknowledges it.
+func answeredCall(ctx context.Context, t *testing.T, cfg Config, carrier *sipPeer, a, x string) (*sip.Request, *sipgo.DialogClientSession) {
+	t.Helper()
+	inv := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: x, Host: cfg.SIP.Addr().String(), Port: int(cfg.SIP.Port())})
+	fromParams := sip.NewParams()
+	fromParams.Add("tag", sip.GenerateTagN(10))
+	inv.AppendHeader(&sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: a, Host: "carrier.example"}, Params: fromParams})
+	inv.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: x, Host: cfg.SIP.Addr().String()}, Params: sip.NewParams()})
+	inv.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	inv.SetBody(peerSDP("127.0.0.1", 42000))
+	aDialog, err := carrier.dua.WriteInvite(ctx, inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := aDialog.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
+		t.Fatalf("call not answered: %v", err)
+	}
+	if err := aDialog.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return inv, aDialog
 }

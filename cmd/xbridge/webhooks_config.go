@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"maps"
-	"os"
 	"slices"
 	"time"
 
@@ -35,17 +34,9 @@ func loadWebhooksFile(path string, env environ) (map[string]events.Webhook, erro
 	if path == "" {
 		return nil, nil
 	}
-	data, err := os.ReadFile(path)
+	raw, err := readPoolsObject("webhooks", path)
 	if err != nil {
-		return nil, usageError("--webhooks: %v", err)
-	}
-	var raw map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&raw); err != nil || raw == nil {
-		return nil, usageError("--webhooks %s: not a JSON object of pools: %v", path, err)
-	}
-	if dec.More() {
-		return nil, usageError("--webhooks %s: trailing data after the JSON object", path)
+		return nil, err
 	}
 	out := make(map[string]events.Webhook, len(raw))
 	for _, pool := range slices.Sorted(maps.Keys(raw)) {
