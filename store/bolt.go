@@ -181,6 +181,11 @@ type buckets struct {
 	xAny, xExt, callers                     *bolt.Bucket
 	poolNumbers, poolIndex, areaIndex       *bolt.Bucket
 	poolAreas, partyQuar, settings          *bolt.Bucket
+
+	// tx opens the buckets only the SMS relay and the grace period use
+	// (bolt_grace.go) when a write needs them: every bucket opened costs
+	// allocations on every write.
+	tx *bolt.Tx
 }
 
 // appendFill is how full bbolt packs a page it splits in the buckets whose
@@ -211,6 +216,7 @@ func bucketsOf(tx *bolt.Tx) buckets {
 		poolAreas:   tx.Bucket(bucketPoolAreas),
 		partyQuar:   tx.Bucket(bucketPartyQuar),
 		settings:    tx.Bucket(bucketPoolSettings),
+		tx:          tx,
 	}
 	if tx.Writable() {
 		bk.bindings.FillPercent = appendFill

@@ -200,6 +200,7 @@ func (bk buckets) dropParty(b Binding, party string, until time.Time) error {
 // returns the event to publish once the transaction has committed.
 func (db *DB) removeBinding(bk buckets, b Binding, reason EndReason, now time.Time) (Ended, error) {
 	id := []byte(b.ID)
+	var err error
 	type del struct {
 		bucket *bolt.Bucket
 		key    []byte
@@ -219,6 +220,14 @@ func (db *DB) removeBinding(bk buckets, b Binding, reason EndReason, now time.Ti
 		}
 	}
 	until := db.quarantineUntil(bk, b.Pool, now)
+	var grace time.Time
+	if reason == EndExpired {
+		grace = db.graceUntil(bk, b, now)
+		if grace.After(until) {
+			// A party in its SMS grace must not be bound to someone new on X.
+			until = grace
+		}
+	}
 	for _, p := range keyedParties(b) {
 		if err := bk.dropParty(b, p, until); err != nil {
 			return Ended{}, fmt.Errorf("store: remove binding %s: %w", b.ID, err)
@@ -228,6 +237,14 @@ func (db *DB) removeBinding(bk buckets, b Binding, reason EndReason, now time.Ti
 		return Ended{}, fmt.Errorf("store: remove binding %s: %w", b.ID, err)
 	}
 	if err := bk.addLoad(b, -1); err != nil {
+		return Ended{}, fmt.Errorf("store: remove binding %s: %w", b.ID, err)
+	}
+	if grace.IsZero() {
+		err = bk.forgetSenders(b)
+	} else {
+		err = bk.putGrace(b, grace)
+	}
+	if err != nil {
 		return Ended{}, fmt.Errorf("store: remove binding %s: %w", b.ID, err)
 	}
 	return Ended{Binding: b, Reason: reason, At: now}, nil

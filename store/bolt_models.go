@@ -194,9 +194,6 @@ func (bk buckets) removeModelKeys(b Binding, until time.Time) error {
 		if err := bk.xExt.Delete(extKey(nil, b.X, b.Extension)); err != nil {
 			return err
 		}
-		if err := bk.callers.Delete([]byte(b.ID)); err != nil {
-			return err
-		}
 		if !until.IsZero() {
 			return bk.putQuarantine(extQuarantineKey(nil, b.X, b.Extension), until, b.ID)
 		}

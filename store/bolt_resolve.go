@@ -127,7 +127,9 @@ func (db *DB) NoteCaller(ctx context.Context, id, caller string, at time.Time) e
 		if b.Model != ModelAXE {
 			return invalidf("binding %s is %s; only AXE bindings have callers to call back", id, b.Model)
 		}
-		return bk.callers.Put([]byte(id), timeKey(at, []byte(caller)))
+		// The SMS relay reads the note too: a courier's SMS to X reaches
+		// the A the courier last called through it.
+		return bk.noteSender(b, caller, at)
 	})
 }
 

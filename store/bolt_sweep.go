@@ -47,7 +47,7 @@ func (db *DB) sweepLoop() {
 // whose quarantine has passed.
 func (db *DB) sweep() error {
 	now := db.now()
-	for _, step := range []func(time.Time) (int, bool, error){db.sweepExpired, db.purgeQuarantine, db.pruneStep} {
+	for _, step := range []func(time.Time) (int, bool, error){db.sweepExpired, db.sweepGrace, db.purgeQuarantine, db.pruneStep} {
 		for done := 0; done < maxSweptPerTick; {
 			n, more, err := step(now)
 			if err != nil {

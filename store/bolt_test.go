@@ -103,7 +103,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 func TestSweepBacklog(t *testing.T) {
 	ctx := context.Background()
 	clock := &testClock{now: epoch}
-	db := openTest(t, WithClock(clock.Now), WithSweepInterval(5*time.Millisecond), WithQuarantine(time.Minute))
+	db := openTest(t, WithClock(clock.Now), WithSweepInterval(5*time.Millisecond), WithQuarantine(time.Minute), WithSMSGrace(0))
 	mustAdd(t, db, "p", "1700000001", "1700000002")
 	events, stop := db.Subscribe()
 	defer stop()
@@ -177,7 +177,7 @@ func createMany(t testing.TB, db *DB, n int, expires time.Time) map[string]bool 
 func TestStalledSubscriber(t *testing.T) {
 	ctx := context.Background()
 	clock := &testClock{now: epoch}
-	db := openTest(t, WithClock(clock.Now), WithSweepInterval(5*time.Millisecond))
+	db := openTest(t, WithClock(clock.Now), WithSweepInterval(5*time.Millisecond), WithSMSGrace(0))
 	mustAdd(t, db, "p", "1700000001")
 	stalled, cancel := db.Subscribe()
 	reader, stopReader := db.Subscribe()
@@ -217,7 +217,7 @@ func TestStalledSubscriber(t *testing.T) {
 // never reads, and closes its channel.
 func TestCloseWithStalledSubscriber(t *testing.T) {
 	clock := &testClock{now: epoch}
-	db, err := Open(filepath.Join(t.TempDir(), "x.db"), WithClock(clock.Now), WithSweepInterval(5*time.Millisecond))
+	db, err := Open(filepath.Join(t.TempDir(), "x.db"), WithClock(clock.Now), WithSweepInterval(5*time.Millisecond), WithSMSGrace(0))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,8 @@ import (
 // agrees with the bindings: each binding's keys exist and point back to it,
 // no index key dangles, per-number counts, the load index and pool stats
 // match a full scan, each quarantine entry has exactly its expiry key, and
-// every active-call record decodes under its own ID.
+// every active-call record decodes under its own ID; and the call records
+// (checkRecords) and the SMS relay's buckets (checkMessages).
 // It returns every problem found, joined.
 func (db *DB) check() error {
 	return db.bolt.View(func(tx *bolt.Tx) error {
@@ -168,6 +169,7 @@ func (db *DB) check() error {
 			return nil
 		})
 		checkRecords(tx, bad)
+		checkMessages(tx, bad)
 		return errors.Join(errs...)
 	})
 }

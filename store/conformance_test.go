@@ -13,7 +13,8 @@ func TestConformance(t *testing.T) {
 		db, err := store.Open(filepath.Join(t.TempDir(), "xbridge.db"),
 			store.WithClock(cfg.Now),
 			store.WithQuarantine(cfg.Quarantine),
-			store.WithSweepInterval(cfg.SweepInterval))
+			store.WithSweepInterval(cfg.SweepInterval),
+			store.WithSMSGrace(cfg.SMSGrace))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -28,6 +29,7 @@ func TestConformanceUnbatched(t *testing.T) {
 			store.WithClock(cfg.Now),
 			store.WithQuarantine(cfg.Quarantine),
 			store.WithSweepInterval(cfg.SweepInterval),
+			store.WithSMSGrace(cfg.SMSGrace),
 			store.WithBatchDelay(0))
 		if err != nil {
 			t.Fatal(err)

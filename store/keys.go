@@ -33,6 +33,8 @@ var (
 		bucketPoolNumbers, bucketPoolIndex, bucketAreaIndex, bucketPoolAreas,
 		bucketPartyQuar, bucketPoolSettings,
 		bucketOutbox, bucketDead, bucketCallRecords, bucketRecordBinding, bucketRecordOrder, bucketRecordX,
+		bucketGrace, bucketGraceKeys, bucketGraceExpiry, bucketXSender, bucketSenderOf,
+		bucketMessages, bucketMessageDue,
 	}
 
 	metaVersion = []byte("version")

@@ -28,6 +28,9 @@ const (
 	// DefaultRecordRetention is how long call records and dead events are
 	// kept.
 	DefaultRecordRetention = 30 * 24 * time.Hour
+	// DefaultSMSGrace is how long SMS to an expired binding's parties keep
+	// being relayed (a pickup code sent the day after the order closed).
+	DefaultSMSGrace = 72 * time.Hour
 	// openTimeout bounds the wait for the file lock, so a second process gets
 	// an error instead of hanging.
 	openTimeout = time.Second
@@ -44,8 +47,10 @@ type options struct {
 	// recordRetention is how long call records and dead events are kept
 	// (0: for ever).
 	recordRetention time.Duration
-	now             func() time.Time
-	log             zerolog.Logger
+	// smsGrace is the SMS grace of pools that set none (0: none).
+	smsGrace time.Duration
+	now      func() time.Time
+	log      zerolog.Logger
 }
 
 func defaultOptions() options {
@@ -55,6 +60,7 @@ func defaultOptions() options {
 		batchDelay:      DefaultBatchDelay,
 		callFlush:       DefaultCallFlush,
 		recordRetention: DefaultRecordRetention,
+		smsGrace:        DefaultSMSGrace,
 		now:             time.Now,
 		log:             zerolog.Nop(),
 	}
@@ -108,6 +114,8 @@ func (o options) validate() error {
 		return invalidf("batch delay must not be negative, got %v", o.batchDelay)
 	case o.callFlush <= 0:
 		return invalidf("call flush interval must be positive, got %v", o.callFlush)
+	case o.smsGrace < 0 || o.smsGrace > maxSettingDuration:
+		return invalidf("sms grace must be 0 to %v, got %v", maxSettingDuration, o.smsGrace)
 	case o.recordRetention < 0:
 		return invalidf("record retention must not be negative, got %v", o.recordRetention)
 	case o.now == nil:
@@ -120,4 +128,12 @@ func (o options) validate() error {
 // before the sweeper removes them; 0 keeps them for ever.
 func WithRecordRetention(d time.Duration) Option {
 	return func(o *options) { o.recordRetention = d }
+}
+
+// WithSMSGrace sets the SMS grace period of pools whose settings set none
+// (PoolSettings.SMS.Grace): how long after a binding expires SMS between
+// its parties are still relayed, its pairs kept out of reuse meanwhile.
+// 0 ends a binding's SMS with its calls. Default DefaultSMSGrace.
+func WithSMSGrace(d time.Duration) Option {
+	return func(o *options) { o.smsGrace = d }
 }

@@ -84,6 +84,21 @@ type PoolSettings struct {
 	AllowRealDisplay bool `json:"allow_real_display,omitempty"`
 	// Prompts overrides the default prompts by name (file paths).
 	Prompts map[string]string `json:"prompts,omitempty"`
+	// SMS is the pool's SMS relay policy.
+	SMS SMSPolicy `json:"sms,omitzero"`
+}
+
+// SMSPolicy is how a pool relays SMS (SIP MESSAGE).
+type SMSPolicy struct {
+	// Grace is how long after a binding expires SMS between its parties
+	// are still relayed (calls are refused, and the pairs stay out of
+	// reuse until it ends); nil is the store's (WithSMSGrace, 72 h).
+	Grace *time.Duration `json:"grace,omitempty"`
+	// Retry is how long delivery of one SMS is retried (default 24 h).
+	Retry time.Duration `json:"retry,omitempty"`
+	// KeepBodies lets events carry the text and keeps it for the
+	// binding's inbox; by default bodies are held only until delivered.
+	KeepBodies bool `json:"keep_bodies,omitempty"`
 }
 
 // UnknownCaller is a pool's policy for calls to X that no binding answers.

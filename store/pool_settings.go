@@ -15,6 +15,7 @@ const (
 	defaultExtensionLength = 4
 	defaultUnknownCode     = 404
 	defaultCallbackWindow  = 24 * time.Hour
+	defaultSMSRetry        = 24 * time.Hour
 
 	minExtensionLength = 1
 	maxExtensionLength = 6
@@ -53,6 +54,7 @@ func DefaultPoolSettings() PoolSettings {
 		UnknownCaller:   UnknownCaller{Action: UnknownReject, Code: defaultUnknownCode},
 		Expiry:          ExpiryPolicy{Mode: ExpiryTeardown},
 		CallbackWindow:  defaultCallbackWindow,
+		SMS:             SMSPolicy{Retry: defaultSMSRetry},
 	}
 }
 
@@ -74,6 +76,9 @@ func (s PoolSettings) WithDefaults() PoolSettings {
 	}
 	if s.CallbackWindow == 0 {
 		s.CallbackWindow = d.CallbackWindow
+	}
+	if s.SMS.Retry == 0 {
+		s.SMS.Retry = d.SMS.Retry
 	}
 	return s
 }
@@ -121,6 +126,12 @@ func (s PoolSettings) Validate() error {
 	if w := s.CallbackWindow; w < 0 || w > maxSettingDuration {
 		return settingErr("callback_window", "must be 0 to %v, not %v", maxSettingDuration, w)
 	}
+	if g := s.SMS.Grace; g != nil && (*g < 0 || *g > maxSettingDuration) {
+		return settingErr("sms.grace", "must be 0 to %v, not %v", maxSettingDuration, *g)
+	}
+	if r := s.SMS.Retry; r < 0 || r > maxSettingDuration {
+		return settingErr("sms.retry", "must be 0 to %v, not %v", maxSettingDuration, r)
+	}
 	if len(s.Prompts) > maxPrompts {
 		return settingErr("prompts", "at most %d prompts, not %d", maxPrompts, len(s.Prompts))
 	}
@@ -167,6 +178,14 @@ func (bk buckets) poolSettings(pool string) PoolSettings {
 	return s.WithDefaults()
 }
 
+// smsGraceOf is the SMS grace period of a pool with settings s.
+func (db *DB) smsGraceOf(s PoolSettings) time.Duration {
+	if s.SMS.Grace != nil {
+		return *s.SMS.Grace
+	}
+	return db.opts.smsGrace
+}
+
 // quarantineOf is the cool-down a pool with settings s gives released pairs.
 func (db *DB) quarantineOf(s PoolSettings) time.Duration {
 	if s.Quarantine != nil {
@@ -193,6 +212,8 @@ func (db *DB) PoolSettings(ctx context.Context, pool string) (PoolSettings, erro
 	}
 	q := db.quarantineOf(s)
 	s.Quarantine = &q
+	g := db.smsGraceOf(s)
+	s.SMS.Grace = &g
 	return s, nil
 }
 

@@ -177,6 +177,7 @@ type Store interface {
 	ActiveCalls(ctx context.Context) ([]ActiveCall, error)
 	Outbox
 	Records
+	Messages
 
 	Close() error
 }
@@ -207,6 +208,9 @@ const (
 	// MatchExtensions: X carries AXE extensions; the caller must key one
 	// (LookupExtension). Resolution.Binding is zero.
 	MatchExtensions
+	// MatchReached (SMS only): the sender is none of the parties on X but
+	// last reached this AXE binding's A through X, by a call or an SMS.
+	MatchReached
 )
 
 // Resolution is what Resolve knows about a call from caller to X, read in

@@ -326,8 +326,8 @@ func testPoolSettings(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	want := store.DefaultPoolSettings()
-	q := e.cfg.Quarantine
-	want.Quarantine = &q
+	q, g := e.cfg.Quarantine, e.cfg.SMSGrace
+	want.Quarantine, want.SMS.Grace = &q, &g
 	if fmt.Sprintf("%+v %v", got, *got.Quarantine) != fmt.Sprintf("%+v %v", want, q) {
 		t.Fatalf("defaults = %+v, want %+v", got, want)
 	}

@@ -29,6 +29,9 @@ type Config struct {
 	Now           func() time.Time
 	Quarantine    time.Duration // 0 disables the quarantine
 	SweepInterval time.Duration // how often expiry and quarantine are swept
+	// SMSGrace is the store's default SMS grace period (store.WithSMSGrace);
+	// the suite runs with none, and its grace tests set a pool's own.
+	SMSGrace time.Duration
 }
 
 // Opener opens an empty store configured by cfg; the store is closed by the
@@ -88,6 +91,7 @@ func Run(t *testing.T, open Opener) {
 		})
 	}
 	runPools(t, open)
+	runMessages(t, open)
 }
 
 // env is one test's store, clock and helpers.
