@@ -34,7 +34,7 @@ func (e *Engine) admit(req *sip.Request, tx sip.ServerTransaction) bool {
 	if e.admission == nil {
 		return true
 	}
-	src := sourceAddr(req)
+	src := sipedge.SourceAddr(req)
 	wait, err := e.admission.Admit(src)
 	if err == nil {
 		return true

@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/xbridge/xbridge/sipedge"
 )
 
 // A request that names one of a call's dialogs is believed only when it is
@@ -61,7 +63,7 @@ func (p *legPeer) admits(req *sip.Request) string {
 	if toTag != p.local || fromTag == "" || (p.remote != "" && fromTag != p.remote) {
 		return mismatchTags
 	}
-	if p.from(sourceAddr(req)) {
+	if p.from(sipedge.SourceAddr(req)) {
 		return ""
 	}
 	return mismatchSource

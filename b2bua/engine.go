@@ -279,3 +279,7 @@ func (e *Engine) endAll(reason sip.Header) {
 
 // shutdownWait bounds how long Serve waits for the calls to end.
 const shutdownWait = 5 * time.Second
+
+// Edge is the engine's SIP edge, for the handlers of what is not a call
+// (the SMS relay's MESSAGE) to be set on before Serve.
+func (e *Engine) Edge() *sipedge.Edge { return e.edge }

@@ -3,7 +3,6 @@ package b2bua
 import (
 	"cmp"
 	"errors"
-	"net/netip"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -65,7 +64,7 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		Asserted:      sipedge.AssertedCaller(req),
 		Dialled:       sipedge.DialledNumber(req),
 		DialledParams: sipedge.DialledParams(req),
-		Source:        sourceAddr(req),
+		Source:        sipedge.SourceAddr(req),
 	}
 	dec := e.router.Route(ctx, rc)
 	cancel()
@@ -219,15 +218,6 @@ func (e *Engine) bindingLive(id string) error {
 		return &sipedge.StatusError{Code: sip.StatusServiceUnavailable, Err: err}
 	}
 	return err
-}
-
-// sourceAddr is the IP the request came from (not what its Via claims).
-func sourceAddr(req *sip.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(req.Source())
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ap.Addr().Unmap()
 }
 
 // unanswered turns a decision that needs the call answered (Collect,

@@ -333,3 +333,13 @@ func splitHostPort(hostport string) (string, int, error) {
 	}
 	return host, port, nil
 }
+
+// SourceAddr is the address a request came from (IPv4-mapped addresses
+// unmapped), or the zero Addr when sipgo recorded none it can parse.
+func SourceAddr(req *sip.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(req.Source())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}

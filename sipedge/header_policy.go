@@ -59,7 +59,7 @@ func addressUser(value string) string {
 }
 
 // AllowedMethods is what the engine answers in Allow.
-const AllowedMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE"
+const AllowedMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, MESSAGE"
 
 // BLegInvite builds the B-leg INVITE from nothing but the routing decision:
 // From and P-Asserted-Identity are X (no display name), To and the
