@@ -30,7 +30,19 @@ type bindingView struct {
 	UserData       string              `json:"user_data,omitempty"`
 	CreatedAt      time.Time           `json:"created_at"`
 	ExpiresAt      time.Time           `json:"expires_at"`
+	// State is "live"; "grace" once its calls have expired and its SMS
+	// are still relayed, until GraceUntil; "ended" in the answer to the
+	// DELETE that ended it.
+	State      string     `json:"state"`
+	GraceUntil *time.Time `json:"grace_until,omitempty"`
 }
+
+// Binding states as the API shows them.
+const (
+	stateLive  = "live"
+	stateGrace = "grace"
+	stateEnded = "ended"
+)
 
 // dialForms are what a person or a phone dials to reach an AXE binding's A:
 // Pause is the form a mobile phone dials by itself (the ',' pauses, then
@@ -51,7 +63,7 @@ func (s *server) view(b store.Binding) bindingView {
 		Area: b.Area, OrderID: b.OrderID,
 		Direction: b.Policy.Direction, MaxCallSeconds: b.Policy.MaxCallSeconds, WarnSeconds: b.Policy.WarnSeconds,
 		CallerDisplay: b.Policy.CallerDisplay, Record: b.Policy.Record, UserData: b.Policy.UserData,
-		CreatedAt: b.CreatedAt, ExpiresAt: b.ExpiresAt,
+		CreatedAt: b.CreatedAt, ExpiresAt: b.ExpiresAt, State: stateLive,
 	}
 	if v.Direction == "" {
 		v.Direction = store.DirectionBoth

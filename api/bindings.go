@@ -218,29 +218,51 @@ func (s *server) expiry(ttl *int64, at *string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
+// getBinding shows a live binding, or one in its SMS grace period.
 func (s *server) getBinding(w http.ResponseWriter, r *http.Request) error {
-	return s.withBinding(w, r, s.st.GetBinding)
+	return s.withBinding(w, r, s.st.GetBinding, func(ctx context.Context, id string) (bindingView, error) {
+		b, until, err := s.st.GraceBinding(ctx, id)
+		v := s.view(b)
+		v.State, v.GraceUntil = stateGrace, &until
+		return v, err
+	})
 }
 
+// deleteBinding ends a live binding at once (no SMS grace: the platform
+// removed it), or ends the grace period of one whose calls expired.
 func (s *server) deleteBinding(w http.ResponseWriter, r *http.Request) error {
-	return s.withBinding(w, r, s.st.DeleteBinding)
+	return s.withBinding(w, r, s.st.DeleteBinding, func(ctx context.Context, id string) (bindingView, error) {
+		b, err := s.st.EndGrace(ctx, id)
+		v := s.view(b)
+		v.State = stateEnded
+		return v, err
+	})
 }
 
-// withBinding applies op to the binding named in the path and answers with
-// the binding op returns; an ID no binding can have is simply not found.
-func (s *server) withBinding(w http.ResponseWriter, r *http.Request, op func(context.Context, string) (store.Binding, error)) error {
+// withBinding applies op to the live binding named in the path, or
+// inGrace when there is none, and answers with the binding; an ID no
+// binding can have is simply not found.
+func (s *server) withBinding(w http.ResponseWriter, r *http.Request, op func(context.Context, string) (store.Binding, error),
+	inGrace func(context.Context, string) (bindingView, error)) error {
 	id := r.PathValue("id")
 	if len(id) > maxBindingID {
 		return notFound("binding")
 	}
 	b, err := op(r.Context(), id)
+	v := s.view(b)
+	if r.Method == http.MethodDelete {
+		v.State = stateEnded
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		v, err = inGrace(r.Context(), id)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound("binding")
 	}
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.view(b))
+	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 

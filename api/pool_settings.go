@@ -23,6 +23,16 @@ type PoolSettingsDoc struct {
 	CallbackWindowSeconds int64             `json:"callback_window_seconds,omitempty"`
 	AllowRealDisplay      bool              `json:"allow_real_display,omitempty"`
 	Prompts               map[string]string `json:"prompts,omitempty"`
+	SMS                   *SMSDoc           `json:"sms,omitempty"`
+}
+
+// SMSDoc is the pool's SMS relay policy: the grace period after a
+// binding expires (default the engine's --sms-grace), how long delivery
+// is retried (default 24 h), and whether events carry the text.
+type SMSDoc struct {
+	GraceSeconds *int64 `json:"grace_seconds,omitempty"`
+	RetrySeconds int64  `json:"retry_seconds,omitempty"`
+	KeepBodies   bool   `json:"keep_bodies,omitempty"`
 }
 
 // UnknownCallerDoc is the unknown-caller policy: "reject" with a SIP code,
@@ -85,6 +95,20 @@ func (d PoolSettingsDoc) settings() (store.PoolSettings, error) {
 	if e := d.Expiry; e != nil {
 		s.Expiry = store.ExpiryPolicy{Mode: store.ExpiryMode(e.Mode), WarnSeconds: e.WarnSeconds}
 	}
+	if m := d.SMS; m != nil {
+		if g := m.GraceSeconds; g != nil {
+			if *g < 0 || *g > maxSettingSeconds {
+				return store.PoolSettings{}, invalidField("sms.grace_seconds", "must be 0 to %d, not %d", maxSettingSeconds, *g)
+			}
+			dur := time.Duration(*g) * time.Second
+			s.SMS.Grace = &dur
+		}
+		if r := m.RetrySeconds; r < 0 || r > maxSettingSeconds {
+			return store.PoolSettings{}, invalidField("sms.retry_seconds", "must be 0 to %d, not %d", maxSettingSeconds, r)
+		}
+		s.SMS.Retry = time.Duration(m.RetrySeconds) * time.Second
+		s.SMS.KeepBodies = m.KeepBodies
+	}
 	if err := s.Validate(); err != nil {
 		return store.PoolSettings{}, settingError(err)
 	}
@@ -104,6 +128,10 @@ func settingError(err error) error {
 		field = "quarantine_seconds"
 	case "callback_window":
 		field = "callback_window_seconds"
+	case "sms.grace":
+		field = "sms.grace_seconds"
+	case "sms.retry":
+		field = "sms.retry_seconds"
 	}
 	return invalidField(field, "%s", se.Reason)
 }
@@ -121,6 +149,11 @@ func settingsDoc(s store.PoolSettings) PoolSettingsDoc {
 	if s.Quarantine != nil {
 		q := int64(*s.Quarantine / time.Second)
 		d.QuarantineSeconds = &q
+	}
+	d.SMS = &SMSDoc{RetrySeconds: int64(s.SMS.Retry / time.Second), KeepBodies: s.SMS.KeepBodies}
+	if s.SMS.Grace != nil {
+		g := int64(*s.SMS.Grace / time.Second)
+		d.SMS.GraceSeconds = &g
 	}
 	return d
 }

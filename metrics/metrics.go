@@ -49,6 +49,16 @@ type Sources struct {
 	// Pools is every pool's figures (operators name a handful of pools:
 	// the pool label is bounded by their config).
 	Pools func() []PoolStats
+	// SMS is the SMS relay's counters; SMSQueue the messages waiting for
+	// delivery and when the oldest was received.
+	SMS      func() SMSStats
+	SMSQueue func() (n int, oldest time.Time)
+}
+
+// SMSStats is what the SMS relay reports since the start: messages
+// accepted, delivered, given up, refused, and attempts rescheduled.
+type SMSStats struct {
+	Received, Delivered, Failed, Blocked, Retried uint64
 }
 
 // RelayFlow is one direction of the relay's traffic: RTP and RTCP
@@ -112,6 +122,10 @@ var (
 	descPosts     = prometheus.NewDesc("xbridge_webhook_posts_total", "Webhook POSTs, by result (status class, or error).", []string{"result"}, nil)
 	descBindings  = prometheus.NewDesc("xbridge_bindings_live", "Live bindings, by pool and model.", []string{"pool", "model"}, nil)
 	descNumbers   = prometheus.NewDesc("xbridge_pool_numbers", "A pool's numbers, by state: total, in_use (a live binding on it), disabled.", []string{"pool", "state"}, nil)
+	descSMS       = prometheus.NewDesc("xbridge_sms_total", "SMS (SIP MESSAGE) handled, by result: received (accepted, 202), delivered, failed (given up), blocked (refused).", []string{"result"}, nil)
+	descSMSRetry  = prometheus.NewDesc("xbridge_sms_retries_total", "SMS delivery attempts that failed and were rescheduled.", nil, nil)
+	descSMSQueue  = prometheus.NewDesc("xbridge_sms_queued", "SMS accepted and not yet delivered or given up.", nil, nil)
+	descSMSAge    = prometheus.NewDesc("xbridge_sms_oldest_age_seconds", "Age of the oldest SMS waiting for delivery (0 with none).", nil, nil)
 	descQuar      = prometheus.NewDesc("xbridge_quarantined_pairs", "Released (X, party) pairs in quarantine, by pool.", []string{"pool"}, nil)
 	descSetup     = prometheus.NewDesc("xbridge_call_setup_seconds", "Time from A's INVITE to B's first ringing (stage ringing) and to the answer (stage answer).", []string{"stage"}, nil)
 	descTalk      = prometheus.NewDesc("xbridge_call_talk_seconds", "Answered calls' length, from the answer to the release.", nil, nil)
@@ -125,7 +139,7 @@ var (
 type collector struct{ src Sources }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descActive, descOutcomes, descPorts, descMalformed, descAdmission, descHeld, descDelivered, descDead, descPosts, descBindings, descNumbers, descQuar, descSetup, descTalk, descRelayPkts, descRelayB, descRelayDrop, descOutbox, descOutboxAge} {
+	for _, d := range []*prometheus.Desc{descActive, descOutcomes, descPorts, descMalformed, descAdmission, descHeld, descDelivered, descDead, descPosts, descBindings, descNumbers, descQuar, descSetup, descTalk, descRelayPkts, descRelayB, descRelayDrop, descOutbox, descOutboxAge, descSMS, descSMSRetry, descSMSQueue, descSMSAge} {
 		ch <- d
 	}
 }
@@ -154,6 +168,25 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(descOutbox, prometheus.GaugeValue, float64(n))
 		ch <- prometheus.MustNewConstMetric(descOutboxAge, prometheus.GaugeValue, age)
+	}
+	if c.src.SMS != nil {
+		s := c.src.SMS()
+		for _, r := range []struct {
+			result string
+			n      uint64
+		}{{"received", s.Received}, {"delivered", s.Delivered}, {"failed", s.Failed}, {"blocked", s.Blocked}} {
+			ch <- prometheus.MustNewConstMetric(descSMS, prometheus.CounterValue, float64(r.n), r.result)
+		}
+		ch <- prometheus.MustNewConstMetric(descSMSRetry, prometheus.CounterValue, float64(s.Retried))
+	}
+	if c.src.SMSQueue != nil {
+		n, oldest := c.src.SMSQueue()
+		age := 0.0
+		if !oldest.IsZero() {
+			age = max(time.Since(oldest).Seconds(), 0)
+		}
+		ch <- prometheus.MustNewConstMetric(descSMSQueue, prometheus.GaugeValue, float64(n))
+		ch <- prometheus.MustNewConstMetric(descSMSAge, prometheus.GaugeValue, age)
 	}
 	if c.src.Relay != nil {
 		for dir, f := range c.src.Relay() {

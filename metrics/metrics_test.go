@@ -4,6 +4,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -19,6 +20,8 @@ func TestExposition(t *testing.T) {
 		Relay: func() map[string]RelayFlow {
 			return map[string]RelayFlow{"a_to_b": {RTPPackets: 50, Strangers: 3}, "b_to_a": {RTPPackets: 49}}
 		},
+		SMS:      func() SMSStats { return SMSStats{Received: 5, Delivered: 4, Failed: 1, Blocked: 2, Retried: 6} },
+		SMSQueue: func() (int, time.Time) { return 1, time.Now().Add(-time.Minute) },
 	})
 	rec := httptest.NewRecorder()
 	Handler(reg).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -58,10 +61,18 @@ func TestExposition(t *testing.T) {
 		{"xbridge_call_attempts_total", "outcome", "busy", 2},
 		{"xbridge_sip_malformed_total", "handling", "refused", 4},
 		{"xbridge_relay_dropped_total", "reason", "stranger", 3},
+		{"xbridge_sms_total", "result", "received", 5},
+		{"xbridge_sms_total", "result", "failed", 1},
+		{"xbridge_sms_total", "result", "blocked", 2},
+		{"xbridge_sms_retries_total", "", "", 6},
+		{"xbridge_sms_queued", "", "", 1},
 	} {
 		if got := value(c.name, c.label, c.lv); got != c.want {
 			t.Errorf("%s{%s=%q} = %v, want %v", c.name, c.label, c.lv, got, c.want)
 		}
+	}
+	if age := value("xbridge_sms_oldest_age_seconds", "", ""); age < 59 || age > 3600 {
+		t.Errorf("oldest sms age %v s, want about a minute", age)
 	}
 	if _, ok := families["xbridge_admission_refused_total"]; ok {
 		t.Error("admission metrics without admission control")

@@ -16,15 +16,17 @@ func (e *Edge) OnMessage(h sipgo.RequestHandler) { e.server.OnMessage(e.vetted(h
 // P-Asserted-Identity are X, To and the Request-URI the receiver, and the
 // body and its Content-Type are the sender's, untouched (RFC 3428 relays
 // them end to end). Nothing else of the sender's request is copied: no
-// header, no display name, no Call-ID.
-func (e *Edge) OutMessage(x, receiver, contentType string, body []byte) *sip.Request {
+// header, no display name, no Call-ID. The relay gives every attempt at
+// one SMS the same Call-ID (its own, naming no party) and the next CSeq,
+// so the receiving side can tell a retry from a new SMS (RFC 3261 8.1.1.4).
+func (e *Edge) OutMessage(callID string, cseq uint32, x, receiver, contentType string, body []byte) *sip.Request {
 	req := sip.NewRequest(sip.MESSAGE, e.trunkURI(e.numbers.Callee(receiver), e.trunkHost, e.trunkPort))
 	shown := e.trunkURI(e.numbers.Shown(x), e.host, 0)
 	req.AppendHeader(&sip.FromHeader{Address: shown, Params: params("tag", sip.GenerateTagN(16))})
 	req.AppendHeader(&sip.ToHeader{Address: e.trunkURI(e.numbers.Callee(receiver), e.trunkHost, 0), Params: sip.NewParams()})
-	callID := sip.CallIDHeader(newCallID())
-	req.AppendHeader(&callID)
-	req.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: sip.MESSAGE})
+	cid := sip.CallIDHeader(callID)
+	req.AppendHeader(&cid)
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: cseq, MethodName: sip.MESSAGE})
 	mf := sip.MaxForwardsHeader(70)
 	req.AppendHeader(&mf)
 	req.AppendHeader(sip.NewHeader("P-Asserted-Identity", "<"+shown.String()+">"))

@@ -22,7 +22,7 @@ func TestPolicyOutMessage(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := policyEdge(t, "127.0.0.1:5060", "127.0.0.1:5070", tc.tp)
-			req := e.OutMessage(numX, numB, tc.ct, []byte(tc.body))
+			req := e.OutMessage("0123456789abcdef0123456789abcdef", 1, numX, numB, tc.ct, []byte(tc.body))
 			if req.Transport() != tc.tp {
 				t.Errorf("transport %s, want %s", req.Transport(), tc.tp)
 			}

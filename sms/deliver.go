@@ -2,6 +2,8 @@ package sms
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -84,7 +86,7 @@ func (r *Relay) release(id string) {
 // deliver makes one attempt at m and records what came of it.
 func (r *Relay) deliver(ctx context.Context, m store.Message) {
 	log := r.log.With().Str("message_id", m.ID).Str("binding_id", m.BindingID).Logger()
-	req := r.edge.OutMessage(m.X, m.Receiver, m.ContentType, m.Body)
+	req := r.edge.OutMessage(outCallID(m.ID), uint32(m.Attempts+1), m.X, m.Receiver, m.ContentType, m.Body)
 	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	res, err := r.edge.SendRequest(sctx, req)
 	cancel()
@@ -131,6 +133,14 @@ func (r *Relay) deliver(ctx context.Context, m store.Message) {
 	}
 	r.stats.failed.Add(1)
 	log.Info().Int("attempts", m.Attempts).Int("status", status).Msg("sms failed")
+}
+
+// outCallID is the Call-ID of every attempt at the message id: derived
+// from the engine's own ID (which names no party), so a retry is
+// recognisably the same SMS at the receiving side.
+func outCallID(id string) string {
+	sum := sha256.Sum256([]byte("xbridge-sms:" + id))
+	return hex.EncodeToString(sum[:16])
 }
 
 // finish removes m from the queue with its last event.

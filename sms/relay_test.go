@@ -353,8 +353,15 @@ func TestRelayRetries(t *testing.T) {
 	if code := r.send(numA, "text/plain", "1234"); code != 202 {
 		t.Fatalf("MESSAGE answered %d", code)
 	}
-	for range 3 {
-		r.phone.next(t)
+	var callID string
+	for i := range 3 {
+		req := r.phone.next(t)
+		if i == 0 {
+			callID = req.CallID().Value()
+		}
+		if req.CallID().Value() != callID || req.CSeq().SeqNo != uint32(i+1) {
+			t.Errorf("attempt %d: Call-ID %s CSeq %d, want the first's Call-ID and CSeq %d", i+1, req.CallID().Value(), req.CSeq().SeqNo, i+1)
+		}
 	}
 	evs := r.waitEvents(events.TypeSMSReceived, events.TypeSMSDelivered)
 	if m := evs[1].Message; m.Attempts != 3 {

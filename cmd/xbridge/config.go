@@ -64,6 +64,10 @@ var serveSettings = []setting{
 	{"webhooks", "", "JSON file of where call events go, {\"pool\" or \"*\": {\"url\", \"secret\" or \"secret_env\", \"batch\", \"concurrency\", \"timeout\"}} (empty: records kept, events dropped)"},
 	{"record-retention", "720h", "how long call records and dead events are kept (0: for ever)"},
 	{"event-retry", "24h", "how long an undelivered event is retried before it is a dead letter"},
+	// SMS relay (sms package): the pools' own "sms" settings override these.
+	{"sms-grace", "72h", "how long after a binding expires SMS between its parties are still relayed (its pairs stay out of reuse meanwhile; 0: none)"},
+	{"sms-retry-min", "10s", "wait after an SMS delivery attempt fails (408, 480, 5xx, no answer), doubling each time up to --sms-retry-max"},
+	{"sms-retry-max", "10m", "longest wait between SMS delivery attempts"},
 	{"answer-timeout", "60s", "give up on a B leg that has not answered within this"},
 	{"rtp-timeout", "60s", "end a call whose media from either party has been silent this long (0: never)"},
 	{"rtp-hold-timeout", "1h", "the same while the call is on hold (sendonly, recvonly, inactive); at least --rtp-timeout (0: never)"},
@@ -270,7 +274,11 @@ type Config struct {
 	Webhooks        map[string]events.Webhook
 	RecordRetention time.Duration
 	EventRetry      time.Duration
-	AnswerTimeout   time.Duration
+	// SMSGrace is the SMS grace period of pools that set none.
+	SMSGrace time.Duration
+	// SMSRetryMin and SMSRetryMax bound the back-off between attempts.
+	SMSRetryMin, SMSRetryMax time.Duration
+	AnswerTimeout            time.Duration
 	// RTPTimeout, RTPHoldTimeout and MaxCallDuration end calls that would
 	// otherwise stay up forever; 0 disables each.
 	RTPTimeout      time.Duration
@@ -357,6 +365,18 @@ func parseServeConfig(v map[string]string, env environ) (Config, error) {
 		return Config{}, err
 	}
 	if c.EventRetry, err = parseDuration("event-retry", v["event-retry"], time.Second); err != nil {
+		return Config{}, err
+	}
+	if c.SMSGrace, err = parseDuration("sms-grace", v["sms-grace"], 0); err != nil {
+		return Config{}, err
+	}
+	if c.SMSGrace > maxSMSGrace {
+		return Config{}, usageError("--sms-grace: %s is above the maximum %s", c.SMSGrace, maxSMSGrace)
+	}
+	if c.SMSRetryMin, err = parseDuration("sms-retry-min", v["sms-retry-min"], 100*time.Millisecond); err != nil {
+		return Config{}, err
+	}
+	if c.SMSRetryMax, err = parseDuration("sms-retry-max", v["sms-retry-max"], c.SMSRetryMin); err != nil {
 		return Config{}, err
 	}
 	if c.AnswerTimeout, err = parseDuration("answer-timeout", v["answer-timeout"], time.Second); err != nil {
@@ -580,6 +600,9 @@ func parseCallLimits(v map[string]string) (rtp, hold, maxDur time.Duration, err 
 	}
 	return rtp, hold, maxDur, nil
 }
+
+// maxSMSGrace is the store's bound on a grace period (a year and a month).
+const maxSMSGrace = 400 * 24 * time.Hour
 
 func parseDuration(name, s string, least time.Duration) (time.Duration, error) {
 	d, err := time.ParseDuration(s)

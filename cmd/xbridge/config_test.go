@@ -54,6 +54,9 @@ func TestConfigDefaults(t *testing.T) {
 		Quarantine:      24 * time.Hour,
 		RecordRetention: 30 * 24 * time.Hour,
 		EventRetry:      24 * time.Hour,
+		SMSGrace:        72 * time.Hour,
+		SMSRetryMin:     10 * time.Second,
+		SMSRetryMax:     10 * time.Minute,
 		AnswerTimeout:   60 * time.Second,
 		// Calls always end: 60 s of silence, an hour on hold, 4 h at most.
 		RTPTimeout:      60 * time.Second,

@@ -25,6 +25,7 @@ import (
 	"github.com/xbridge/xbridge/metrics"
 	"github.com/xbridge/xbridge/routing"
 	"github.com/xbridge/xbridge/sipedge"
+	"github.com/xbridge/xbridge/sms"
 	"github.com/xbridge/xbridge/store"
 )
 
@@ -61,6 +62,7 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 	st, err := store.Open(filepath.Join(cfg.DataDir, dbFile),
 		store.WithQuarantine(cfg.Quarantine),
 		store.WithRecordRetention(cfg.RecordRetention),
+		store.WithSMSGrace(cfg.SMSGrace),
 		store.WithLogger(log.With().Str("component", "store").Logger()))
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
@@ -131,6 +133,14 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 	if err != nil {
 		return fmt.Errorf("create SIP engine: %w", err)
 	}
+	smsRelay := sms.New(engine.Edge(), routing.NewMessageRouter(st,
+		routing.WithCountry(cfg.Country),
+		routing.WithTrusted(cfg.Trusted...),
+		routing.WithAllowed(cfg.Allowed...)), st,
+		sms.WithLogger(log.With().Str("component", "sms").Logger()),
+		sms.WithEvents(wantsEvents(cfg.Webhooks)),
+		sms.WithRetry(cfg.SMSRetryMin, cfg.SMSRetryMax))
+	smsRelay.Register()
 
 	// draining is set once shutdown begins: /readyz turns 503 so a load
 	// balancer stops sending before the API closes.
@@ -140,7 +150,7 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 		events.WithLogger(log.With().Str("component", "events").Logger()),
 		events.WithRetryWindow(cfg.EventRetry))
 	handler := http.NewServeMux()
-	handler.Handle("GET /metrics", metrics.Handler(metrics.NewRegistry(metricSources(engine, relay, dispatcher, st, log))))
+	handler.Handle("GET /metrics", metrics.Handler(metrics.NewRegistry(metricSources(engine, relay, dispatcher, smsRelay, st, log))))
 	handler.Handle("/", api.New(st,
 		api.WithLogger(apiLog),
 		api.WithCountry(cfg.Country),
@@ -188,6 +198,11 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 		return waitEngine(engineDone, log)
 	}
 
+	// SMS are delivered while SIP serves; the relay stops before the
+	// calls end, and what it has not delivered waits in the store.
+	stopSMS := startSMS(smsRelay)
+	defer stopSMS()
+
 	apiDone := make(chan error, 1)
 	go func() { apiDone <- srv.Serve(ln) }()
 	log.Info().Str("sip", cfg.SIP.String()).Str("api", ln.Addr().String()).Msg("xbridge ready")
@@ -220,6 +235,8 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 	}
 	log.Info().Msg("API stopped")
 
+	stopSMS()
+	log.Info().Msg("sms relay stopped")
 	log.Info().Int("active_calls", engine.ActiveCalls()).Msg("ending calls")
 	endCalls()
 	return errors.Join(runErr, waitEngine(engineDone, log))
@@ -270,6 +287,9 @@ func logSettings(log zerolog.Logger, cfg Config) {
 		Strs("trusted", prefixStrings(cfg.Trusted)).
 		Bool("api_token_set", cfg.APIToken != "").
 		Stringer("quarantine", cfg.Quarantine).
+		Stringer("sms_grace", cfg.SMSGrace).
+		Stringer("sms_retry_min", cfg.SMSRetryMin).
+		Stringer("sms_retry_max", cfg.SMSRetryMax).
 		Stringer("answer_timeout", cfg.AnswerTimeout).
 		Stringer("rtp_timeout", cfg.RTPTimeout).
 		Stringer("rtp_hold_timeout", cfg.RTPHoldTimeout).
@@ -340,6 +360,21 @@ func startDispatcher(d *events.Dispatcher, log zerolog.Logger) func() {
 	}
 }
 
+// startSMS runs the SMS relay's deliveries and returns what stops them
+// (and waits for the attempts under way); calling it twice is safe.
+func startSMS(r *sms.Relay) func() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.Run(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
 // readiness is /readyz: SIP listening, the store readable, not shutting
 // down.
 func readiness(e *b2bua.Engine, st *store.DB, draining *atomic.Bool) error {
@@ -359,7 +394,7 @@ func readiness(e *b2bua.Engine, st *store.DB, draining *atomic.Bool) error {
 
 // metricSources are what /metrics reads of the engine, the relay and the
 // events dispatcher.
-func metricSources(e *b2bua.Engine, r *media.Relay, d *events.Dispatcher, st *store.DB, log zerolog.Logger) metrics.Sources {
+func metricSources(e *b2bua.Engine, r *media.Relay, d *events.Dispatcher, m *sms.Relay, st *store.DB, log zerolog.Logger) metrics.Sources {
 	hist := func(h b2bua.Histogram) metrics.Histogram {
 		return metrics.Histogram{Bounds: h.Bounds, Counts: h.Counts, Count: h.Count, Sum: h.Sum}
 	}
@@ -407,6 +442,17 @@ func metricSources(e *b2bua.Engine, r *media.Relay, d *events.Dispatcher, st *st
 		Events: func() metrics.EventStats {
 			st := d.Stats()
 			return metrics.EventStats{Held: st.Held, Delivered: st.Delivered, Dead: st.Dead, Posts: st.Posts}
+		},
+		SMS: func() metrics.SMSStats {
+			s := m.Stats()
+			return metrics.SMSStats{Received: s.Received, Delivered: s.Delivered, Failed: s.Failed, Blocked: s.Blocked, Retried: s.Retried}
+		},
+		SMSQueue: func() (int, time.Time) {
+			n, oldest, err := st.MessageQueue(context.Background())
+			if err != nil {
+				log.Warn().Err(err).Msg("metrics: sms queue unreadable")
+			}
+			return n, oldest
 		},
 		ActiveCalls:     e.ActiveCalls,
 		Outcomes:        e.Outcomes,

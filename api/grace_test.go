@@ -1,0 +1,110 @@
+package api
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/xbridge/xbridge/internal/testkit"
+	"github.com/xbridge/xbridge/store"
+	"github.com/xbridge/xbridge/store/storetest"
+)
+
+// TestBindingGrace: an expired binding shows "state":"grace" with the end
+// of its SMS grace, PATCH cannot revive it, and DELETE ends the grace; a
+// live binding deleted is "ended" at once and is not in grace.
+func TestBindingGrace(t *testing.T) {
+	clock := storetest.NewClock(testNow)
+	db, err := store.Open(filepath.Join(t.TempDir(), "xbridge.db"), store.WithClock(clock.Now),
+		store.WithSweepInterval(5*time.Millisecond), store.WithSMSGrace(72*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	a := &testAPI{t: t, db: db, log: &lockedBuffer{},
+		srv: testkit.HTTPServer(t, New(db, WithClock(clock.Now), WithLogger(zerolog.Nop())))}
+	a.addPool("default", "17000000001", "17000000002")
+
+	res := a.do("POST", "/v1/bindings", `{"a":"13800000001","b":"13900000002","ttl_seconds":60}`)
+	if res.status != 201 {
+		t.Fatalf("create: %d %s", res.status, res.body)
+	}
+	b := res.view(t)
+	if b.State != stateLive || b.GraceUntil != nil {
+		t.Fatalf("a new binding: state %q grace_until %v", b.State, b.GraceUntil)
+	}
+	clock.Advance(2 * time.Minute)
+	deadline := time.Now().Add(10 * time.Second)
+	var got bindingView
+	for {
+		res = a.do("GET", "/v1/bindings/"+b.ID, "")
+		if res.status != 200 {
+			t.Fatalf("GET in grace: %d %s", res.status, res.body)
+		}
+		got = res.view(t)
+		if got.State == stateGrace {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("binding still %q after its expiry", got.State)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if want := b.ExpiresAt.Add(72 * time.Hour); got.GraceUntil == nil || !got.GraceUntil.Equal(want) || got.A != b.A {
+		t.Fatalf("in grace: %+v, want grace until %v", got, want)
+	}
+	if res := a.do("PATCH", "/v1/bindings/"+b.ID, `{"ttl_seconds":600}`, "Content-Type", "application/merge-patch+json"); res.status != 404 {
+		t.Errorf("PATCH in grace: %d %s, want 404", res.status, res.body)
+	}
+	res = a.do("DELETE", "/v1/bindings/"+b.ID, "")
+	if res.status != 200 || res.view(t).State != stateEnded {
+		t.Fatalf("DELETE in grace: %d %s", res.status, res.body)
+	}
+	if res := a.do("GET", "/v1/bindings/"+b.ID, ""); res.status != 404 {
+		t.Fatalf("GET after the grace ended: %d %s", res.status, res.body)
+	}
+
+	res = a.do("POST", "/v1/bindings", `{"a":"13800000003","b":"13900000004","ttl_seconds":600}`)
+	live := res.view(t)
+	if res = a.do("DELETE", "/v1/bindings/"+live.ID, ""); res.status != 200 || res.view(t).State != stateEnded {
+		t.Fatalf("DELETE live: %d %s", res.status, res.body)
+	}
+	if res := a.do("GET", "/v1/bindings/"+live.ID, ""); res.status != 404 {
+		t.Fatalf("a deleted binding is in grace: %d %s", res.status, res.body)
+	}
+}
+
+// TestPoolSMSSettings: a pool's sms settings round-trip and bad ones are
+// a 400 naming the field.
+func TestPoolSMSSettings(t *testing.T) {
+	a := newTestAPI(t)
+	res := a.do("PUT", "/v1/pools/p", `{"sms":{"grace_seconds":3600,"retry_seconds":600,"keep_bodies":true}}`)
+	if res.status != 200 {
+		t.Fatalf("PUT: %d %s", res.status, res.body)
+	}
+	var doc PoolSettingsDoc
+	if err := json.Unmarshal(res.body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.SMS == nil || doc.SMS.GraceSeconds == nil || *doc.SMS.GraceSeconds != 3600 || doc.SMS.RetrySeconds != 600 || !doc.SMS.KeepBodies {
+		t.Fatalf("sms settings read back as %s", res.body)
+	}
+	res = a.do("PUT", "/v1/pools/q", `{}`)
+	if err := json.Unmarshal(res.body, &doc); err != nil || doc.SMS == nil || *doc.SMS.GraceSeconds != int64(store.DefaultSMSGrace/time.Second) || doc.SMS.RetrySeconds != 86400 {
+		t.Fatalf("default sms settings: %s", res.body)
+	}
+	for body, field := range map[string]string{
+		`{"sms":{"grace_seconds":-1}}`:          "sms.grace_seconds",
+		`{"sms":{"retry_seconds":999999999}}`:   "sms.retry_seconds",
+		`{"sms":{"grace_seconds":99999999999}}`: "sms.grace_seconds",
+		`{"sms":{"keep":true}}`:                 "keep",
+	} {
+		res := a.do("PUT", "/v1/pools/p", body)
+		if res.status != 400 || res.errorOf(t).Field != field {
+			t.Errorf("%s: %d %s, want 400 naming %s", body, res.status, res.body, field)
+		}
+	}
+}
