@@ -1,6 +1,6 @@
 # shellcheck shell=bash disable=SC2154
 # (SC2154: root is set by the script that sources this file.)
-# Shared by sipp-smoke.sh, sipp-load.sh and sipp-flood.sh (sourced, not run): start xbridge
+# Shared by sipp-smoke.sh, sipp-load.sh, sipp-flood.sh, sipp-axe.sh and sipp-sms.sh (sourced, not run): start xbridge
 # on free loopback ports, provision bindings through the API, start SIPp peers
 # and read SIPp's statistics. Everything runs on 127.0.0.1 only.
 #
@@ -157,12 +157,13 @@ build_xbridge() {
 	(cd "$root" && go build -o "$tmp/xbridge" ./cmd/xbridge) || die "go build ./cmd/xbridge"
 }
 
-# start_xbridge LOG_LEVEL RTP_RANGE: starts the engine with a fresh data dir
-# on fixed ports (see the port plan) and waits (bounded) for /healthz. Sets
-# sip_port, api_port, trunk_port (for the UAS the engine sends B legs to),
-# api.
+# start_xbridge LOG_LEVEL RTP_RANGE [FLAG...]: starts the engine with a
+# fresh data dir on fixed ports (see the port plan), and any further flags,
+# and waits (bounded) for /healthz. Sets sip_port, api_port, trunk_port (for
+# the UAS the engine sends B legs to), api.
 start_xbridge() {
 	local level=$1 rtp=$2
+	shift 2
 	check_port_plan "$rtp"
 	free_ports 3
 	sip_port=$port_base
@@ -181,6 +182,7 @@ start_xbridge() {
 		--log-level "$level" \
 		--default-country CN \
 		--answer-timeout 10s \
+		"$@" \
 		>"$tmp/xbridge.log" 2>&1 &
 	xbridge_pid=$!
 	started_pids+=("$xbridge_pid")
