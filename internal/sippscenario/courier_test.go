@@ -155,9 +155,8 @@ func (a *answerer) result() answered {
 
 func newAnswerer(t *testing.T, mediaPort int, contactUser string) *answerer {
 	t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
-	ua := testkit.NewUA(t, "ivr", addr)
-	a := &answerer{addr: addr}
+	ua := testkit.NewUDPUA(t, "ivr")
+	a := &answerer{addr: ua.Addr}
 	contact := &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: contactUser, Host: ua.Host, Port: ua.Port}}
 	ua.Server.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
 		res := sip.NewResponseFromRequest(req, 200, "OK",

@@ -119,7 +119,7 @@ func TestPhoneChecks(t *testing.T) {
 // after a failed check, so every call runs to its end.
 func callPhone(t *testing.T, port int, leg bLeg) {
 	t.Helper()
-	ua := testkit.NewUA(t, "xbridge", fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t)))
+	ua := testkit.NewUDPUA(t, "xbridge")
 	ua.ServeUDP()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -26,6 +26,8 @@ type UA struct {
 	Server *sipgo.Server
 	Client *sipgo.Client
 	Dialog *sipgo.DialogUA
+
+	udp net.PacketConn // bound by NewUDPUA, served by ServeUDP
 }
 
 // NewUA makes the user agent; it is closed when the test ends.
@@ -56,16 +58,35 @@ func NewUA(t testing.TB, name, addr string) *UA {
 		Dialog: &sipgo.DialogUA{Client: cli, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: name, Host: host, Port: port}}}}
 }
 
+// NewUDPUA is NewUA on a loopback UDP port the kernel picks, bound at
+// once: no other socket can take the port between its choice and the
+// UA's bind, as one can with FreePort when many tests run side by side.
+// ServeUDP serves that socket (set the handlers first).
+func NewUDPUA(t testing.TB, name string) *UA {
+	t.Helper()
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	u := NewUA(t, name, conn.LocalAddr().String())
+	u.udp = conn
+	return u
+}
+
 // ServeUDP serves the UA on its address over UDP until the test ends. It
 // returns once sipgo's transport layer holds the socket: a request sent
 // before that would make sipgo bind the same address a second time.
 func (u *UA) ServeUDP() {
 	u.t.Helper()
-	conn, err := net.ListenPacket("udp", u.Addr)
-	if err != nil {
-		u.t.Fatal(err)
+	conn := u.udp
+	if conn == nil {
+		var err error
+		if conn, err = net.ListenPacket("udp", u.Addr); err != nil {
+			u.t.Fatal(err)
+		}
+		u.t.Cleanup(func() { conn.Close() })
 	}
-	u.t.Cleanup(func() { conn.Close() })
 	go u.Server.ServeUDP(conn)
 	for range 1000 {
 		if c, err := u.UA.TransportLayer().GetConnection("udp", u.Addr); err == nil && c != nil {
