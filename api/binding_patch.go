@@ -25,6 +25,8 @@ type patchRequest struct {
 	CallerDisplay  json.RawMessage `json:"caller_display"`
 	Record         json.RawMessage `json:"record"`
 	UserData       json.RawMessage `json:"user_data"`
+	// SMSGraceSeconds: null, back to the pool's; 0, none.
+	SMSGraceSeconds json.RawMessage `json:"sms_grace_seconds"`
 }
 
 func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
@@ -113,6 +115,7 @@ func (s *server) patch(req patchRequest) (store.Patch, error) {
 		set("warn_seconds", req.WarnSeconds, true, same, &p.WarnSeconds),
 		set("record", req.Record, true, func(v bool) (bool, error) { return v, nil }, &p.Record),
 		set("user_data", req.UserData, true, func(v string) (string, error) { return v, nil }, &p.UserData),
+		setGrace(req.SMSGraceSeconds, &p.SMSGraceSeconds),
 	)
 	if err != nil {
 		// The first field at fault answers, as for POST.
@@ -161,4 +164,26 @@ func firstAPIError(err error) error {
 		return j.Unwrap()[0]
 	}
 	return err
+}
+
+// setGrace reads sms_grace_seconds from a patch: null is the pool's grace
+// again (the store's 0), a number as smsGrace reads it.
+func setGrace(raw json.RawMessage, dst **int) error {
+	if raw == nil {
+		return nil
+	}
+	var v int
+	if isNull(raw) {
+		*dst = &v
+		return nil
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return invalidField("sms_grace_seconds", "must be an integer")
+	}
+	g, err := smsGrace(v)
+	if err != nil {
+		return err
+	}
+	*dst = &g
+	return nil
 }

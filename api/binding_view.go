@@ -28,8 +28,11 @@ type bindingView struct {
 	CallerDisplay  store.CallerDisplay `json:"caller_display"`
 	Record         bool                `json:"record"`
 	UserData       string              `json:"user_data,omitempty"`
-	CreatedAt      time.Time           `json:"created_at"`
-	ExpiresAt      time.Time           `json:"expires_at"`
+	// SMSGraceSeconds is the binding's own grace period (0: none); absent,
+	// the pool's.
+	SMSGraceSeconds *int      `json:"sms_grace_seconds,omitempty"`
+	CreatedAt       time.Time `json:"created_at"`
+	ExpiresAt       time.Time `json:"expires_at"`
 	// State is "live"; "grace" once its calls have expired and its SMS
 	// are still relayed, until GraceUntil; "ended" in the answer to the
 	// DELETE that ended it.
@@ -67,6 +70,12 @@ func (s *server) view(b store.Binding) bindingView {
 	}
 	if v.Direction == "" {
 		v.Direction = store.DirectionBoth
+	}
+	switch g := b.Policy.SMSGraceSeconds; {
+	case g == store.NoSMSGrace:
+		v.SMSGraceSeconds = new(int)
+	case g > 0:
+		v.SMSGraceSeconds = &g
 	}
 	if v.CallerDisplay == "" {
 		v.CallerDisplay = store.DisplayX

@@ -46,6 +46,8 @@ type bindingRequest struct {
 	CallerDisplay  string `json:"caller_display"`
 	Record         bool   `json:"record"`
 	UserData       string `json:"user_data"`
+	// SMSGraceSeconds: absent, the pool's grace period; 0, none.
+	SMSGraceSeconds *int `json:"sms_grace_seconds"`
 }
 
 type bindingList struct {
@@ -179,11 +181,32 @@ func (s *server) newBinding(req bindingRequest) (store.NewBinding, error) {
 	}
 	policy.MaxCallSeconds, policy.WarnSeconds = req.MaxCallSeconds, req.WarnSeconds
 	policy.Record, policy.UserData = req.Record, req.UserData
+	if req.SMSGraceSeconds != nil {
+		if policy.SMSGraceSeconds, err = smsGrace(*req.SMSGraceSeconds); err != nil {
+			return store.NewBinding{}, err
+		}
+	}
 	return store.NewBinding{
 		Model: model, Pool: pool, X: x, A: a, B: b, Extension: req.Extension,
 		Area: area, AreaMatch: match,
 		OrderID: req.OrderID, Policy: policy, ExpiresAt: expires,
 	}, nil
+}
+
+// maxSMSGraceSeconds bounds a binding's grace period: a year and a month,
+// like the pools'.
+const maxSMSGraceSeconds = 400 * 24 * 3600
+
+// smsGrace is sms_grace_seconds as the store keeps it: 0 (none) is
+// store.NoSMSGrace, since the store's 0 is the pool's.
+func smsGrace(v int) (int, error) {
+	switch {
+	case v < 0 || v > maxSMSGraceSeconds:
+		return 0, invalidField("sms_grace_seconds", "must be 0 (none) to %d, not %d", maxSMSGraceSeconds, v)
+	case v == 0:
+		return store.NoSMSGrace, nil
+	}
+	return v, nil
 }
 
 // expiry turns exactly one of ttl_seconds and expires_at into an instant

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -105,6 +106,45 @@ func TestPoolSMSSettings(t *testing.T) {
 		res := a.do("PUT", "/v1/pools/p", body)
 		if res.status != 400 || res.errorOf(t).Field != field {
 			t.Errorf("%s: %d %s, want 400 naming %s", body, res.status, res.body, field)
+		}
+	}
+}
+
+// TestBindingSMSGrace: sms_grace_seconds round-trips through POST, GET and
+// PATCH: absent is the pool's, 0 none, null in a patch the pool's again.
+func TestBindingSMSGrace(t *testing.T) {
+	a := newTestAPI(t)
+	a.addPool("default", "17000000001", "17000000002", "17000000003")
+	grace := func(v bindingView) string {
+		if v.SMSGraceSeconds == nil {
+			return "pool"
+		}
+		return fmt.Sprint(*v.SMSGraceSeconds)
+	}
+	for body, want := range map[string]string{
+		`{"a":"13800000001","b":"13900000001","ttl_seconds":60}`:                         "pool",
+		`{"a":"13800000002","b":"13900000002","ttl_seconds":60,"sms_grace_seconds":0}`:   "0",
+		`{"a":"13800000003","b":"13900000003","ttl_seconds":60,"sms_grace_seconds":600}`: "600",
+	} {
+		res := a.do("POST", "/v1/bindings", body)
+		if res.status != 201 || grace(res.view(t)) != want {
+			t.Errorf("%s: %d %s, want grace %s", body, res.status, res.body, want)
+			continue
+		}
+		id := res.view(t).ID
+		if got := grace(a.do("GET", "/v1/bindings/"+id, "").view(t)); got != want {
+			t.Errorf("%s: GET shows grace %s", body, got)
+		}
+	}
+	res := a.do("POST", "/v1/bindings", `{"a":"13800000004","b":"13900000004","ttl_seconds":60,"sms_grace_seconds":-5}`)
+	if res.status != 400 || res.errorOf(t).Field != "sms_grace_seconds" {
+		t.Errorf("negative grace: %d %s", res.status, res.body)
+	}
+	id := a.do("POST", "/v1/bindings", `{"a":"13800000005","b":"13900000005","ttl_seconds":60,"sms_grace_seconds":0}`).view(t).ID
+	for patch, want := range map[string]string{`{"sms_grace_seconds":7200}`: "7200", `{"sms_grace_seconds":null}`: "pool"} {
+		res := a.do("PATCH", "/v1/bindings/"+id, patch, "Content-Type", "application/merge-patch+json")
+		if res.status != 200 || grace(res.view(t)) != want {
+			t.Errorf("PATCH %s: %d %s, want grace %s", patch, res.status, res.body, want)
 		}
 	}
 }

@@ -104,7 +104,7 @@ func newRig(t *testing.T, path string, opts ...Option) *rig {
 		t.Fatal(err)
 	}
 	r := &rig{t: t, st: st, phone: &phone{got: make(chan *sip.Request, 64)}}
-	trunk := testkit.NewUA(t, "trunk", fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t)))
+	trunk := testkit.NewUDPUA(t, "trunk")
 	trunk.Server.OnMessage(r.phone.onMessage)
 	trunk.ServeUDP()
 	r.addr = fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
@@ -118,7 +118,7 @@ func newRig(t *testing.T, path string, opts ...Option) *rig {
 	if _, err := r.edge.Start(); err != nil {
 		t.Fatal(err)
 	}
-	r.carrier = testkit.NewUA(t, "carrier", fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t)))
+	r.carrier = testkit.NewUDPUA(t, "carrier")
 	r.carrier.ServeUDP()
 	r.start()
 	t.Cleanup(func() {

@@ -47,11 +47,18 @@ func (bk buckets) graceBuckets() graceBuckets {
 	}
 }
 
-// graceUntil is when b's SMS grace ends if it expires at now; zero when
-// its pool has none or it would already be over. The grace runs from
+// graceUntil is when b's SMS grace ends if it expires at now (its own
+// grace, else its pool's); zero when it has none or it would already be
+// over. The grace runs from
 // the expiry, not from the sweep that noticed it.
 func (db *DB) graceUntil(bk buckets, b Binding, now time.Time) time.Time {
 	g := db.smsGraceOf(bk.poolSettings(b.Pool))
+	switch s := b.Policy.SMSGraceSeconds; {
+	case s == NoSMSGrace:
+		return time.Time{}
+	case s > 0:
+		g = time.Duration(s) * time.Second
+	}
 	if g <= 0 {
 		return time.Time{}
 	}

@@ -89,6 +89,9 @@ func (p Patch) apply(b Binding) Binding {
 	if p.Record != nil {
 		b.Policy.Record = *p.Record
 	}
+	if p.SMSGraceSeconds != nil {
+		b.Policy.SMSGraceSeconds = *p.SMSGraceSeconds
+	}
 	return b
 }
 

@@ -38,7 +38,14 @@ type Policy struct {
 	CallerDisplay  CallerDisplay `json:"caller_display,omitempty"`
 	Record         bool          `json:"record,omitempty"`
 	UserData       string        `json:"user_data,omitempty"`
+	// SMSGraceSeconds overrides the pool's SMS grace period for this
+	// binding: 0 keeps the pool's, NoSMSGrace gives none.
+	SMSGraceSeconds int `json:"sms_grace_seconds,omitempty"`
 }
+
+// NoSMSGrace as Policy.SMSGraceSeconds: the binding's SMS end with its
+// calls.
+const NoSMSGrace = -1
 
 // AreaMatch says what allocation does when no number of the requested area
 // fits.

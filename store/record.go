@@ -11,13 +11,15 @@ import (
 // A binding record is a version byte, two big-endian int64 unix-nano times
 // (created, expires) and then, in version 1, seven length-prefixed strings;
 // version 2 puts a flags byte and two uvarints (max_call_seconds,
-// warn_seconds) before twelve strings. It is compact and decodes with a
+// warn_seconds) before twelve strings; version 3 (the SMS relay) adds a
+// zig-zag varint, sms_grace_seconds, after them. It is compact and decodes with a
 // single allocation, which matters on the call path (Lookup). Version 1
 // records (written before AXN, AXE and policies) still decode, as AXB
 // bindings with the default policy.
 const (
 	recordV1      = 1
-	recordVersion = 2
+	recordV2      = 2
+	recordVersion = 3
 
 	recordFieldsV1 = 7
 	recordFields   = 12
@@ -34,7 +36,7 @@ func recordStrings(b Binding) [recordFields]string {
 
 func encodeBinding(b Binding) []byte {
 	fields := recordStrings(b)
-	n := 1 + 16 + 1 + 2*binary.MaxVarintLen64
+	n := 1 + 16 + 1 + 3*binary.MaxVarintLen64
 	for _, f := range fields {
 		n += binary.MaxVarintLen32 + len(f)
 	}
@@ -50,6 +52,7 @@ func encodeBinding(b Binding) []byte {
 	// Validation keeps both non-negative.
 	buf = binary.AppendUvarint(buf, uint64(b.Policy.MaxCallSeconds))
 	buf = binary.AppendUvarint(buf, uint64(b.Policy.WarnSeconds))
+	buf = binary.AppendVarint(buf, int64(b.Policy.SMSGraceSeconds))
 	for _, f := range fields {
 		buf = binary.AppendUvarint(buf, uint64(len(f)))
 		buf = append(buf, f...)
@@ -60,7 +63,7 @@ func encodeBinding(b Binding) []byte {
 // decodeBinding copies v (which bbolt owns only for the transaction) into one
 // string and slices every field out of it.
 func decodeBinding(v []byte) (Binding, error) {
-	if len(v) < 17 || (v[0] != recordV1 && v[0] != recordVersion) {
+	if len(v) < 17 || v[0] < recordV1 || v[0] > recordVersion {
 		return Binding{}, errBadRecord
 	}
 	created := int64(binary.BigEndian.Uint64(v[1:]))
@@ -71,8 +74,9 @@ func decodeBinding(v []byte) (Binding, error) {
 		nfields     = recordFieldsV1
 		flags       byte
 		maxS, warnS uint64
+		graceS      int64
 	)
-	if v[0] == recordVersion {
+	if v[0] >= recordV2 {
 		nfields = recordFields
 		if s == "" || s[0]&^flagRecord != 0 {
 			return Binding{}, fmt.Errorf("%w: flags", errBadRecord)
@@ -85,6 +89,13 @@ func decodeBinding(v []byte) (Binding, error) {
 			}
 			*p, s = n, s[k:]
 		}
+	}
+	if v[0] >= recordVersion {
+		n, k := varint(s)
+		if k <= 0 || n < NoSMSGrace || n > math.MaxInt32 {
+			return Binding{}, fmt.Errorf("%w: sms grace", errBadRecord)
+		}
+		graceS, s = n, s[k:]
 	}
 	for i := range nfields {
 		n, k := uvarint(s)
@@ -108,12 +119,13 @@ func decodeBinding(v []byte) (Binding, error) {
 		Extension: fields[7],
 		Area:      fields[8],
 		Policy: Policy{
-			Direction:      Direction(fields[9]),
-			MaxCallSeconds: int(maxS),
-			WarnSeconds:    int(warnS),
-			CallerDisplay:  CallerDisplay(fields[10]),
-			Record:         flags&flagRecord != 0,
-			UserData:       fields[11],
+			Direction:       Direction(fields[9]),
+			MaxCallSeconds:  int(maxS),
+			WarnSeconds:     int(warnS),
+			CallerDisplay:   CallerDisplay(fields[10]),
+			Record:          flags&flagRecord != 0,
+			UserData:        fields[11],
+			SMSGraceSeconds: int(graceS),
 		},
 		CreatedAt: unixNano(created),
 		ExpiresAt: unixNano(expires),
@@ -142,4 +154,14 @@ func uvarint(s string) (uint64, int) {
 		shift += 7
 	}
 	return 0, 0
+}
+
+// varint is binary.Varint for a string, minimal forms only, like uvarint.
+func varint(s string) (int64, int) {
+	ux, k := uvarint(s)
+	x := int64(ux >> 1)
+	if ux&1 != 0 {
+		x = ^x
+	}
+	return x, k
 }

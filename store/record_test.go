@@ -19,6 +19,8 @@ func TestRecordRoundTrip(t *testing.T) {
 			CreatedAt: at, ExpiresAt: at.Add(time.Hour)},
 		{ID: "b04", Model: ModelAXB, Pool: "p", X: "1700000001", A: "13800000001", B: "13900000001",
 			Policy: Policy{Direction: DirectionAToB, MaxCallSeconds: 1 << 30}, CreatedAt: at, ExpiresAt: at},
+		{ID: "b05", Model: ModelAXN, Pool: "p", X: "1700000001", A: "13800000001", Policy: Policy{SMSGraceSeconds: NoSMSGrace}, CreatedAt: at, ExpiresAt: at},
+		{ID: "b06", Model: ModelAXB, Pool: "p", X: "1700000001", A: "13800000001", B: "13900000001", Policy: Policy{SMSGraceSeconds: 86400 * 7}, CreatedAt: at, ExpiresAt: at},
 	}
 	for _, b := range tests {
 		got, err := decodeBinding(encodeBinding(b))
@@ -61,6 +63,7 @@ func FuzzDecodeBinding(f *testing.F) {
 	f.Add(encodeBinding(Binding{ID: "b1", Pool: "p", X: "1700000001", A: "138", B: "139", OrderID: "o"}))
 	f.Add([]byte{1})
 	f.Add(encodeBindingV1(Binding{ID: "b1", Model: ModelAXB, Pool: "p", X: "1700000001", A: "138", B: "139"}))
+	f.Add(encodeBindingV2(Binding{ID: "b1", Model: ModelAXE, Pool: "p", X: "1700000001", A: "138", Extension: "12", Policy: Policy{Record: true}}))
 	f.Fuzz(func(t *testing.T, v []byte) {
 		b, err := decodeBinding(v)
 		if err != nil {
@@ -69,8 +72,11 @@ func FuzzDecodeBinding(f *testing.F) {
 		// Whatever decodes must encode back to the same bytes (in the
 		// version it was written in).
 		enc := encodeBinding
-		if v[0] == recordV1 {
+		switch v[0] {
+		case recordV1:
 			enc = encodeBindingV1
+		case recordV2:
+			enc = encodeBindingV2
 		}
 		if got := enc(b); string(got) != string(v) {
 			t.Fatalf("re-encoding %+v gave %x, want %x", b, got, v)
@@ -91,6 +97,37 @@ func encodeBindingV1(b Binding) []byte {
 	return buf
 }
 
+// encodeBindingV2 writes a record as the store did before the SMS relay
+// (no sms_grace_seconds).
+func encodeBindingV2(b Binding) []byte {
+	buf := []byte{recordV2}
+	buf = binary.BigEndian.AppendUint64(buf, uint64(b.CreatedAt.UnixNano()))
+	buf = binary.BigEndian.AppendUint64(buf, uint64(b.ExpiresAt.UnixNano()))
+	var flags byte
+	if b.Policy.Record {
+		flags |= flagRecord
+	}
+	buf = append(buf, flags)
+	buf = binary.AppendUvarint(buf, uint64(b.Policy.MaxCallSeconds))
+	buf = binary.AppendUvarint(buf, uint64(b.Policy.WarnSeconds))
+	for _, f := range recordStrings(b) {
+		buf = binary.AppendUvarint(buf, uint64(len(f)))
+		buf = append(buf, f...)
+	}
+	return buf
+}
+
+// TestRecordV2Decodes: a version 2 record reads with the pool's SMS grace.
+func TestRecordV2Decodes(t *testing.T) {
+	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	want := Binding{ID: "b01", Model: ModelAXE, Pool: "p", X: "1700000001", A: "13800000001", Extension: "0042",
+		Policy: Policy{MaxCallSeconds: 60, Record: true, UserData: "u"}, CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
+	got, err := decodeBinding(encodeBindingV2(want))
+	if err != nil || got != want {
+		t.Fatalf("decode v2 = %+v, %v; want %+v", got, err, want)
+	}
+}
+
 // TestRecordV1Decodes: a version 1 record reads as the AXB binding it was,
 // with the default (zero) policy.
 func TestRecordV1Decodes(t *testing.T) {
@@ -106,12 +143,12 @@ func TestRecordV1Decodes(t *testing.T) {
 	}
 }
 
-// TestRecordDecodeAllocs: decoding stays one allocation, v1 or v2, since
+// TestRecordDecodeAllocs: decoding stays one allocation, whatever the version, since
 // Lookup decodes on every call.
 func TestRecordDecodeAllocs(t *testing.T) {
 	b := Binding{ID: "b01", Model: ModelAXB, Pool: "p", X: "1700000001", A: "13800000001", B: "13900000001",
 		Policy: Policy{Direction: DirectionAToB, UserData: "u"}}
-	for name, v := range map[string][]byte{"v1": encodeBindingV1(b), "v2": encodeBinding(b)} {
+	for name, v := range map[string][]byte{"v1": encodeBindingV1(b), "v2": encodeBindingV2(b), "v3": encodeBinding(b)} {
 		if n := testing.AllocsPerRun(100, func() { _, _ = decodeBinding(v) }); n != 1 {
 			t.Errorf("%s: decode costs %v allocations, want 1", name, n)
 		}

@@ -245,6 +245,8 @@ type Patch struct {
 	CallerDisplay  *CallerDisplay
 	Record         *bool
 	UserData       *string
+	// SMSGraceSeconds: 0 back to the pool's, NoSMSGrace none.
+	SMSGraceSeconds *int
 }
 
 // Resolver is what routing reads on a call, beyond Lookup, and what it

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"time"
 	"unicode/utf8"
 )
 
@@ -103,6 +104,9 @@ func checkPolicy(m Model, p Policy) error {
 	case "", DisplayX, DisplayReal:
 	default:
 		return fieldf("caller_display", "%q is not one of x, real", p.CallerDisplay)
+	}
+	if g := p.SMSGraceSeconds; g < NoSMSGrace || g > int(maxSettingDuration/time.Second) {
+		return fieldf("sms_grace_seconds", "%d is not within %d (none) to %d", g, NoSMSGrace, int(maxSettingDuration/time.Second))
 	}
 	if len(p.UserData) > maxUserData {
 		return fieldf("user_data", "longer than %d bytes", maxUserData)

@@ -261,6 +261,7 @@ var bindingFlags = []struct {
 	{"caller-display", "caller_display", "string", "x or real"},
 	{"record", "record", "bool", "record the calls"},
 	{"user-data", "user_data", "string", "platform data echoed in events"},
+	{"sms-grace", "sms_grace_seconds", "int", "SMS grace period after expiry in seconds (0: none; default the pool's)"},
 }
 
 // bindingFields reads the binding flags given into an API request body;

@@ -17,6 +17,7 @@ func runMessages(t *testing.T, open Opener) {
 	}{
 		{"SMSGraceAfterExpiry", testSMSGrace},
 		{"SMSGraceNotOnDelete", testSMSGraceNotOnDelete},
+		{"SMSGracePerBinding", testSMSGracePerBinding},
 		{"SMSGraceAXNAndAXE", testSMSGraceModels},
 		{"SMSSendersReached", testSMSSenders},
 		{"SMSQueue", testSMSQueue},
@@ -146,6 +147,36 @@ func testSMSGraceNotOnDelete(t *testing.T, e *env) {
 	e.resolveMessage(x, c.A, store.MatchNone, "", store.ErrEnded)
 	if _, err := e.s.EndGrace(e.ctx, c.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("EndGrace twice: %v", err)
+	}
+}
+
+// testSMSGracePerBinding: a binding's own grace replaces its pool's,
+// none included.
+func testSMSGracePerBinding(t *testing.T, e *env) {
+	const x = "1700000001"
+	e.numbers(pool, x)
+	e.graceful(3 * time.Hour)
+	none := e.req("13800000001", "13900000001")
+	none.ExpiresAt, none.Policy.SMSGraceSeconds = e.clock.Now().Add(time.Hour), store.NoSMSGrace
+	short := e.req("13800000002", "13900000002")
+	short.ExpiresAt, short.Policy.SMSGraceSeconds = e.clock.Now().Add(time.Hour), 600
+	bn, bs := e.create(none), e.create(short)
+	if got, _ := e.s.GetBinding(e.ctx, bs.ID); got.Policy.SMSGraceSeconds != 600 {
+		t.Fatalf("policy read back as %+v", got.Policy)
+	}
+	e.expire(bn)
+	e.expire(bs)
+	if _, _, err := e.s.GraceBinding(e.ctx, bn.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a binding without grace is in grace: %v", err)
+	}
+	_, until, err := e.s.GraceBinding(e.ctx, bs.ID)
+	if want := bs.ExpiresAt.Add(10 * time.Minute); err != nil || !until.Equal(want) {
+		t.Fatalf("own grace until %v (%v), want %v", until, err, want)
+	}
+	bad := e.req("13800000003", "13900000003")
+	bad.Policy.SMSGraceSeconds = -2
+	if _, _, err := e.s.CreateBinding(e.ctx, bad); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("sms grace -2: %v", err)
 	}
 }
 
