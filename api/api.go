@@ -99,6 +99,7 @@ var routes = []route{
 	{"GET /v1/bindings/{id}", (*server).getBinding},
 	{"PATCH /v1/bindings/{id}", (*server).patchBinding},
 	{"DELETE /v1/bindings/{id}", (*server).deleteBinding},
+	{"GET /v1/bindings/{id}/messages", (*server).listInbox},
 	{"GET /v1/records", (*server).listRecords},
 	{"GET /v1/records/{id}", (*server).getRecord},
 	{"GET /v1/events/dead", (*server).listDead},

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,5 +147,39 @@ func TestBindingSMSGrace(t *testing.T) {
 		if res.status != 200 || grace(res.view(t)) != want {
 			t.Errorf("PATCH %s: %d %s, want grace %s", patch, res.status, res.body, want)
 		}
+	}
+}
+
+// TestBindingInbox: the SMS relayed to A, masked sender and text, for a
+// binding live or in grace; 404 for anything else.
+func TestBindingInbox(t *testing.T) {
+	a := newTestAPI(t)
+	a.addPool("default", "17000000001")
+	if res := a.do("PUT", "/v1/pools/default", `{"sms":{"keep_bodies":true}}`); res.status != 200 {
+		t.Fatalf("PUT pool: %d %s", res.status, res.body)
+	}
+	b := a.do("POST", "/v1/bindings", `{"a":"13800000001","b":"13900000001","ttl_seconds":600}`).view(t)
+	id, _ := store.NewMessageID(testNow)
+	m := store.Message{ID: id, Pool: "default", BindingID: b.ID, X: b.X, Sender: b.B, Receiver: b.A, SenderRole: "B", ReceiverRole: "A",
+		KeepBody: true, ContentType: "text/plain", Body: []byte("取件码 8842"), ReceivedAt: testNow, NextAt: testNow, GiveUpAt: testNow.Add(time.Hour)}
+	if err := a.db.AcceptMessage(t.Context(), m, nil); err != nil {
+		t.Fatal(err)
+	}
+	res := a.do("GET", "/v1/bindings/"+b.ID+"/messages", "")
+	var got inbox
+	if err := json.Unmarshal(res.body, &got); err != nil || res.status != 200 {
+		t.Fatalf("GET messages: %d %s", res.status, res.body)
+	}
+	if !got.KeepBodies || len(got.Messages) != 1 {
+		t.Fatalf("inbox %s", res.body)
+	}
+	if e := got.Messages[0]; e.MessageID != id || e.Sender != "86139****0001" || e.Text != "取件码 8842" || e.Status != "pending" || e.Bytes != len(m.Body) {
+		t.Errorf("inbox entry %+v", e)
+	}
+	if strings.Contains(string(res.body), "13900000001") {
+		t.Errorf("the inbox shows the sender's number: %s", res.body)
+	}
+	if res := a.do("GET", "/v1/bindings/b-nope/messages", ""); res.status != 404 {
+		t.Errorf("unknown binding: %d", res.status)
 	}
 }

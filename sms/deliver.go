@@ -147,7 +147,11 @@ func outCallID(id string) string {
 func (r *Relay) finish(ctx context.Context, m store.Message, typ string, v events.MessageView, at time.Time, log zerolog.Logger) {
 	evs, err := r.eventsOf(typ, v, at)
 	if err == nil {
-		err = r.st.FinishMessage(ctx, m.ID, evs)
+		outcome := store.InboxFailed
+		if typ == events.TypeSMSDelivered {
+			outcome = store.InboxDelivered
+		}
+		err = r.st.FinishMessage(ctx, m.ID, outcome, evs)
 	}
 	if err != nil {
 		// It stays due and is tried again: a duplicate rather than a loss.

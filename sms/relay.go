@@ -27,7 +27,7 @@ type Store interface {
 	AcceptMessage(ctx context.Context, m store.Message, events []store.Event) error
 	DueMessages(ctx context.Context, now time.Time, limit int) ([]store.Message, time.Time, error)
 	RescheduleMessage(ctx context.Context, id string, attempts int, next time.Time, lastErr string) error
-	FinishMessage(ctx context.Context, id string, events []store.Event) error
+	FinishMessage(ctx context.Context, id, outcome string, events []store.Event) error
 	NoteSender(ctx context.Context, id, sender string, at time.Time) error
 	QueueCall(ctx context.Context, ch store.CallChange) error
 }

@@ -442,3 +442,34 @@ func TestRelayStoreAndForward(t *testing.T) {
 		t.Errorf("delivered at attempt %d, want 2", evs[1].Message.Attempts)
 	}
 }
+
+// TestRelayKeepsBodies: where the pool keeps bodies, an SMS to A is in the
+// binding's inbox, marked delivered once the phone took it, and its
+// events carry the text; an SMS to B is in no inbox.
+func TestRelayKeepsBodies(t *testing.T) {
+	r := newRig(t, "")
+	b := r.bind(store.NewBinding{A: numA, B: numB})
+	if err := r.st.SetPoolSettings(context.Background(), "default", store.PoolSettings{SMS: store.SMSPolicy{KeepBodies: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if code := r.send(numB, "text/plain;charset=UTF-8", "取件码 8842"); code != 202 {
+		t.Fatalf("MESSAGE answered %d", code)
+	}
+	r.phone.next(t)
+	evs := r.waitEvents(events.TypeSMSReceived, events.TypeSMSDelivered)
+	if evs[0].Message.Text != "取件码 8842" || evs[1].Message.Text != "取件码 8842" {
+		t.Errorf("events of a pool that keeps bodies: %+v", evs)
+	}
+	in, err := r.st.Inbox(context.Background(), b.ID)
+	if err != nil || len(in) != 1 || string(in[0].Body) != "取件码 8842" || in[0].Status != store.InboxDelivered || in[0].Sender != numB {
+		t.Fatalf("inbox = %+v, %v", in, err)
+	}
+	if code := r.send(numA, "text/plain", "to B"); code != 202 {
+		t.Fatalf("MESSAGE answered %d", code)
+	}
+	r.phone.next(t)
+	r.waitEvents(events.TypeSMSReceived, events.TypeSMSDelivered, events.TypeSMSReceived, events.TypeSMSDelivered)
+	if in, _ := r.st.Inbox(context.Background(), b.ID); len(in) != 1 {
+		t.Errorf("an SMS to B went to the inbox: %+v", in)
+	}
+}

@@ -144,9 +144,13 @@ func (bk buckets) dropGrace(b Binding, until time.Time) error {
 	return bk.forgetSenders(b)
 }
 
-// forgetSenders removes who reached b's A: gone with the binding, so the
-// next binding on X starts with nobody to call or text back.
+// forgetSenders removes who reached b's A, and its inbox: gone with the
+// binding, so the next binding on X starts with nobody to call or text
+// back.
 func (bk buckets) forgetSenders(b Binding) error {
+	if err := dropInbox(bk.tx, b.ID); err != nil {
+		return err
+	}
 	if b.Model != ModelAXE && b.Model != ModelAXN {
 		return nil
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 var (
 	bucketMessages   = []byte("sms")     // id -> JSON Message
 	bucketMessageDue = []byte("sms_due") // be64(next nanos) id -> ""
+	bucketInbox      = []byte("inbox")   // binding id sep message id -> JSON InboxEntry
 )
 
 // Limits on one message. RFC 3428 keeps a MESSAGE under 1300 bytes
@@ -90,6 +92,11 @@ func (db *DB) AcceptMessage(ctx context.Context, m Message, events []Event) erro
 		}
 		if err := tx.Bucket(bucketMessageDue).Put(timeKey(m.NextAt, []byte(m.ID)), []byte{}); err != nil {
 			return err
+		}
+		if m.KeepBody && m.ReceiverRole == "A" {
+			if err := putInbox(tx, m); err != nil {
+				return err
+			}
 		}
 		added, err = putOutboxEvents(tx, events, now)
 		return err
@@ -183,9 +190,12 @@ func (db *DB) RescheduleMessage(ctx context.Context, id string, attempts int, ne
 }
 
 // FinishMessage implements Messages.
-func (db *DB) FinishMessage(ctx context.Context, id string, events []Event) error {
+func (db *DB) FinishMessage(ctx context.Context, id, outcome string, events []Event) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("store: finish message: %w", err)
+	}
+	if outcome != InboxDelivered && outcome != InboxFailed {
+		return invalidf("message outcome %q is not %s or %s", outcome, InboxDelivered, InboxFailed)
 	}
 	now := db.now()
 	var added int
@@ -199,6 +209,9 @@ func (db *DB) FinishMessage(ctx context.Context, id string, events []Event) erro
 		var m Message
 		if err := json.Unmarshal(v, &m); err == nil {
 			if err := tx.Bucket(bucketMessageDue).Delete(timeKey(m.NextAt, []byte(id))); err != nil {
+				return err
+			}
+			if err := setInboxStatus(tx, m, outcome); err != nil {
 				return err
 			}
 		}
@@ -237,4 +250,92 @@ func (db *DB) MessageQueue(ctx context.Context) (int, time.Time, error) {
 		return nil
 	})
 	return n, oldest, err
+}
+
+// putInbox keeps m in its binding's inbox, dropping the oldest past
+// MaxInbox.
+func putInbox(tx *bolt.Tx, m Message) error {
+	b := tx.Bucket(bucketInbox)
+	v, err := json.Marshal(InboxEntry{MessageID: m.ID, At: m.ReceivedAt, Sender: m.Sender,
+		ContentType: m.ContentType, Body: m.Body, Status: InboxPending})
+	if err != nil {
+		return err
+	}
+	if err := b.Put(pairKey(nil, m.BindingID, m.ID), v); err != nil {
+		return err
+	}
+	prefix := prefixKey(m.BindingID)
+	var keys [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k))
+	}
+	for len(keys) > MaxInbox { // message IDs sort by time: the first is the oldest
+		if err := b.Delete(keys[0]); err != nil {
+			return err
+		}
+		keys = keys[1:]
+	}
+	return nil
+}
+
+func setInboxStatus(tx *bolt.Tx, m Message, status string) error {
+	b := tx.Bucket(bucketInbox)
+	k := pairKey(nil, m.BindingID, m.ID)
+	v := b.Get(k)
+	if v == nil {
+		return nil
+	}
+	var e InboxEntry
+	if err := json.Unmarshal(v, &e); err != nil {
+		return b.Delete(k)
+	}
+	e.Status = status
+	nv, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	return b.Put(k, nv)
+}
+
+// dropInbox forgets a binding's inbox, with the binding.
+func dropInbox(tx *bolt.Tx, bindingID string) error {
+	b := tx.Bucket(bucketInbox)
+	prefix := prefixKey(bindingID)
+	var keys [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k))
+	}
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Inbox implements Messages.
+func (db *DB) Inbox(ctx context.Context, bindingID string) ([]InboxEntry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []InboxEntry
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		prefix := prefixKey(bindingID)
+		c := tx.Bucket(bucketInbox).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			var e InboxEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				db.log.Warn().Err(err).Bytes("key", k).Msg("skipping unreadable inbox entry")
+				continue
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: inbox %s: %w", bindingID, err)
+	}
+	return out, nil
 }

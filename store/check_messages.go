@@ -10,7 +10,8 @@ import (
 
 // checkMessages verifies the SMS relay's buckets: every binding in grace
 // decodes under its own ID with its expiry key, no grace key or expiry
-// dangles, every sender entry names a binding live or in grace, and every
+// dangles, every sender and inbox entry names a binding live or in grace,
+// and every
 // queued message has exactly its due key.
 func checkMessages(tx *bolt.Tx, bad func(string, ...any)) {
 	bk := buckets{tx: tx, bindings: tx.Bucket(bucketBindings)}
@@ -49,6 +50,12 @@ func checkMessages(tx *bolt.Tx, bad func(string, ...any)) {
 	_ = g.senderOf.ForEach(func(k, _ []byte) error {
 		if id, _, ok := bytes.Cut(k, []byte{sep}); !ok || !known(id) {
 			bad("sender_of %q: no such binding", k)
+		}
+		return nil
+	})
+	_ = tx.Bucket(bucketInbox).ForEach(func(k, _ []byte) error {
+		if id, _, ok := bytes.Cut(k, []byte{sep}); !ok || !known(id) {
+			bad("inbox %q: no such binding", k)
 		}
 		return nil
 	})

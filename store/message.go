@@ -92,14 +92,43 @@ type Messages interface {
 	// RescheduleMessage records a failed attempt: attempts, the error and
 	// when to try again. ErrNotFound if the message is gone.
 	RescheduleMessage(ctx context.Context, id string, attempts int, next time.Time, lastErr string) error
-	// FinishMessage removes a message delivered or given up and commits
-	// events with the removal, durably. A message already gone is not an
-	// error (its events are not written again).
-	FinishMessage(ctx context.Context, id string, events []Event) error
+	// FinishMessage removes a message delivered or given up (outcome
+	// InboxDelivered or InboxFailed, which its inbox entry then shows) and
+	// commits events with the removal, durably. A message already gone is
+	// not an error (its events are not written again).
+	FinishMessage(ctx context.Context, id, outcome string, events []Event) error
 	// MessageQueue is how many messages wait and when the oldest was
 	// received.
 	MessageQueue(ctx context.Context) (n int, oldest time.Time, err error)
+	// Inbox returns what was relayed to the binding's A, oldest first, for
+	// a pool that keeps bodies (Message.KeepBody): the last MaxInbox SMS
+	// while the binding is live or in grace.
+	Inbox(ctx context.Context, bindingID string) ([]InboxEntry, error)
 }
+
+// MaxInbox is how many SMS a binding's inbox keeps: the oldest goes when
+// one more arrives.
+const MaxInbox = 100
+
+// InboxEntry is one SMS relayed to a binding's A, kept where the pool
+// keeps bodies so the platform's app can show a pickup code the phone
+// missed.
+type InboxEntry struct {
+	MessageID   string    `json:"message_id"`
+	At          time.Time `json:"at"`
+	Sender      string    `json:"sender"`
+	ContentType string    `json:"content_type,omitempty"`
+	Body        []byte    `json:"body"`
+	// Status is where its delivery stands: pending, delivered or failed.
+	Status string `json:"status"`
+}
+
+// Inbox statuses, and the outcomes FinishMessage records.
+const (
+	InboxPending   = "pending"
+	InboxDelivered = "delivered"
+	InboxFailed    = "failed"
+)
 
 // NewMessageID returns a new message ID: "m" and 26 base32 characters,
 // time-sortable like every ID of the store.

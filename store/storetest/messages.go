@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ func runMessages(t *testing.T, open Opener) {
 		{"SMSGraceAXNAndAXE", testSMSGraceModels},
 		{"SMSSendersReached", testSMSSenders},
 		{"SMSQueue", testSMSQueue},
+		{"SMSInbox", testSMSInbox},
 		{"BadMessageWritesNothing", testBadMessage},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -305,10 +307,10 @@ func testSMSQueue(t *testing.T, e *env) {
 	if n, _, err := e.s.MessageQueue(e.ctx); n != 2 || err != nil {
 		t.Fatalf("MessageQueue = %d, %v", n, err)
 	}
-	if err := e.s.FinishMessage(e.ctx, "m1", []store.Event{e.event("e-m1-done", "sms.delivered", "m1")}); err != nil {
+	if err := e.s.FinishMessage(e.ctx, "m1", store.InboxDelivered, []store.Event{e.event("e-m1-done", "sms.delivered", "m1")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.s.FinishMessage(e.ctx, "m1", []store.Event{e.event("e-m1-again", "sms.delivered", "m1")}); err != nil {
+	if err := e.s.FinishMessage(e.ctx, "m1", store.InboxDelivered, []store.Event{e.event("e-m1-again", "sms.delivered", "m1")}); err != nil {
 		t.Fatalf("finishing a finished message: %v", err)
 	}
 	if err := e.s.RescheduleMessage(e.ctx, "m1", 2, now, ""); !errors.Is(err, store.ErrNotFound) {
@@ -324,6 +326,56 @@ func testSMSQueue(t *testing.T, e *env) {
 	}
 	if len(ids) != 3 || ids[0] != "e-m1" || ids[1] != "e-m2" || ids[2] != "e-m1-done" {
 		t.Fatalf("outbox = %v, want the two received and m1's delivered", ids)
+	}
+}
+
+// testSMSInbox: SMS to A of a pool that keeps bodies are kept in the
+// binding's inbox with their delivery status, the last MaxInbox of them,
+// until the binding is gone; SMS to B and bodies not kept are not.
+func testSMSInbox(t *testing.T, e *env) {
+	const x = "1700000001"
+	e.numbers(pool, x)
+	b := e.create(e.req("13800000001", "13900000001"))
+	toA := func(id string, keep bool) store.Message {
+		m := e.message(id)
+		m.BindingID, m.X, m.Sender, m.Receiver, m.SenderRole, m.ReceiverRole, m.KeepBody = b.ID, x, b.B, b.A, "B", "A", keep
+		return m
+	}
+	for _, m := range []store.Message{toA("m01", true), toA("m02", false), e.message("m03")} {
+		if m.ID == "m03" {
+			m.BindingID, m.KeepBody = b.ID, true // to B: not A's inbox
+		}
+		if err := e.s.AcceptMessage(e.ctx, m, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in, err := e.s.Inbox(e.ctx, b.ID)
+	if err != nil || len(in) != 1 || in[0].MessageID != "m01" || string(in[0].Body) != "取件码 1234" || in[0].Sender != b.B || in[0].Status != store.InboxPending {
+		t.Fatalf("inbox = %+v, %v", in, err)
+	}
+	if err := e.s.FinishMessage(e.ctx, "m01", store.InboxDelivered, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.s.FinishMessage(e.ctx, "m02", "lost", nil); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("outcome lost: %v", err)
+	}
+	if in, _ := e.s.Inbox(e.ctx, b.ID); len(in) != 1 || in[0].Status != store.InboxDelivered {
+		t.Fatalf("inbox after delivery = %+v", in)
+	}
+	for i := range store.MaxInbox + 5 {
+		if err := e.s.AcceptMessage(e.ctx, toA(fmt.Sprintf("m1%03d", i), true), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in, _ = e.s.Inbox(e.ctx, b.ID)
+	if len(in) != store.MaxInbox || in[0].MessageID != "m1005" || in[len(in)-1].MessageID != fmt.Sprintf("m1%03d", store.MaxInbox+4) {
+		t.Fatalf("a full inbox holds %d, first %s", len(in), in[0].MessageID)
+	}
+	if _, err := e.s.DeleteBinding(e.ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if in, _ := e.s.Inbox(e.ctx, b.ID); len(in) != 0 {
+		t.Fatalf("inbox outlived its binding: %d", len(in))
 	}
 }
 
