@@ -68,7 +68,7 @@ func TestCourierKeys(t *testing.T) {
 			}
 			cmd := sippCmd(t, dir, ivrSide.addr, "-sf", scenario(t, "uac-courier.xml"),
 				"-inf", "courier.csv", "-set", "keying", tc.keying,
-				"-p", strconv.Itoa(testkit.FreePort(t)), "-mp", strconv.Itoa(sippMedia),
+				"-p", strconv.Itoa(testkit.FixedPorts(t, 1)), "-mp", strconv.Itoa(sippMedia),
 				"-d", strconv.Itoa(int(hold/time.Millisecond)))
 			out, err := cmd.CombinedOutput()
 			if tc.want != "" {

@@ -83,7 +83,7 @@ func TestPhoneChecks(t *testing.T) {
 				fmt.Appendf(nil, "SEQUENTIAL\n%s;%s;\n", phoneX, phoneA), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			port := testkit.FreePort(t)
+			port := testkit.FixedPorts(t, 1)
 			cmd := sippCmd(t, dir, "-sf", scenario(t, "uas-axe.xml"), "-inf", "phone.csv",
 				"-p", strconv.Itoa(port), "-mp", strconv.Itoa(freePortPair(t)))
 			var out strings.Builder

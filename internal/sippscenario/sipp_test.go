@@ -3,7 +3,6 @@ package sippscenario
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -84,26 +83,9 @@ func sippStat(t *testing.T, dir, column string) string {
 	return ""
 }
 
-// freePortPair is a port free together with the one two above it: SIPp
-// binds -mp for audio and -mp+2 for video.
-func freePortPair(t *testing.T) int {
-	t.Helper()
-	for range 50 {
-		p := testkit.FreePort(t)
-		a, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p))
-		if err != nil {
-			continue
-		}
-		b, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p+2))
-		a.Close()
-		if err == nil {
-			b.Close()
-			return p
-		}
-	}
-	t.Fatal("no two free media ports found after 50 tries")
-	return 0
-}
+// freePortPair is a base for SIPp's -mp, which binds it and base+2 (and
+// their RTCP ports): four fixed ports (testkit.FixedPorts).
+func freePortPair(t *testing.T) int { return testkit.FixedPorts(t, 4) }
 
 // waitBound waits (bounded) until a process has bound UDP port on
 // 127.0.0.1: a bind of our own fails once it has.

@@ -2,11 +2,72 @@ package testkit
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
 )
+
+// Fixed ports are for programs that must be told a port and cannot take
+// port 0 (SIPp's -p and -mp): drawn at random below the kernel's
+// ephemeral range (which starts at 32768 on Linux), where no socket
+// bound to port 0 can land between the draw and the program's bind, and
+// never handed out twice by one test process. The scripts' port plan
+// (scripts/sipp-lib.sh) uses the same range; CI runs them after the Go
+// tests.
+const (
+	fixedLo = 10000
+	fixedHi = 19999
+)
+
+var fixed struct {
+	sync.Mutex
+	taken map[int]bool
+}
+
+// FixedPorts returns the first of n consecutive loopback ports below the
+// ephemeral range, even, free for UDP and TCP when drawn and reserved for
+// this process.
+func FixedPorts(t testing.TB, n int) int {
+	t.Helper()
+	fixed.Lock()
+	defer fixed.Unlock()
+	if fixed.taken == nil {
+		fixed.taken = map[int]bool{}
+	}
+	for range 200 {
+		base := fixedLo + rand.IntN((fixedHi-fixedLo-n)/2)*2
+		ok := true
+		for p := base; p < base+n && ok; p++ {
+			ok = !fixed.taken[p] && portFree(p)
+		}
+		if ok {
+			for p := base; p < base+n; p++ {
+				fixed.taken[p] = true
+			}
+			return base
+		}
+	}
+	t.Fatalf("no %d free ports in %d-%d after 200 draws", n, fixedLo, fixedHi)
+	return 0
+}
+
+// portFree reports whether port can be bound on 127.0.0.1, UDP and TCP.
+func portFree(port int) bool {
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	u, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return false
+	}
+	defer u.Close()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return false
+	}
+	return l.Close() == nil
+}
 
 // FreePort is a loopback port that was free for both UDP and TCP a moment
 // ago, for a listener that binds both (SIP). Another process may take it
