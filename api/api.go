@@ -4,7 +4,7 @@
 package api
 
 import (
-	"crypto/subtle"
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -40,10 +40,6 @@ func WithCountry(c *number.Country) Option {
 	}
 }
 
-// WithToken requires "Authorization: Bearer <token>" on every /v1 request.
-// An empty token turns the check off.
-func WithToken(token string) Option { return func(s *server) { s.token = token } }
-
 // WithClock replaces time.Now for turning ttl_seconds into an expiry and
 // checking expires_at.
 func WithClock(now func() time.Time) Option { return func(s *server) { s.now = now } }
@@ -66,7 +62,8 @@ type server struct {
 	ready   func() error // nil: ready whenever the API answers
 	log     zerolog.Logger
 	country *number.Country
-	token   string
+	tokens  []*principal           // WithTokens; none: no auth
+	wants   func(pool string) bool // WithEvents; nil: no API events
 	now     func() time.Time
 	maxTTL  time.Duration
 	mux     *http.ServeMux
@@ -100,6 +97,8 @@ var routes = []route{
 	{"PATCH /v1/bindings/{id}", (*server).patchBinding},
 	{"DELETE /v1/bindings/{id}", (*server).deleteBinding},
 	{"GET /v1/bindings/{id}/messages", (*server).listInbox},
+	{"POST /v1/bindings/{id}/track_nos", (*server).addTrackNos},
+	{"GET /v1/lookup", (*server).lookup},
 	{"GET /v1/records", (*server).listRecords},
 	{"GET /v1/records/{id}", (*server).getRecord},
 	{"GET /v1/events/dead", (*server).listDead},
@@ -139,11 +138,23 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) serve(w http.ResponseWriter, r *http.Request) {
-	if s.token != "" && (r.URL.Path == "/v1" || strings.HasPrefix(r.URL.Path, "/v1/")) && !s.authorized(r) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="xbridge"`)
-		writeJSON(w, http.StatusUnauthorized, errorBody{&apiError{
-			status: http.StatusUnauthorized, Code: "unauthorized", Message: "missing or wrong bearer token"}})
-		return
+	if len(s.tokens) > 0 && (r.URL.Path == "/v1" || strings.HasPrefix(r.URL.Path, "/v1/")) {
+		p := s.authenticate(r)
+		if p == nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="xbridge"`)
+			writeJSON(w, http.StatusUnauthorized, errorBody{&apiError{
+				status: http.StatusUnauthorized, Code: "unauthorized", Message: "missing or wrong bearer token"}})
+			return
+		}
+		if scope := scopeFor(r.URL.Path); !p.has(scope) && !(scope == ScopeLookup && p.has(ScopeLookupFull)) {
+			if r.URL.Path == lookupPath {
+				s.lookupEvent(r.Context(), p, r.URL.Query().Get("track_no"), lookupForbidden, nil)
+			}
+			writeJSON(w, http.StatusForbidden, errorBody{&apiError{
+				status: http.StatusForbidden, Code: "forbidden", Message: "this token's scopes do not reach " + r.URL.Path}})
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
 	}
 	if _, pattern := s.mux.Handler(r); pattern != "" {
 		s.mux.ServeHTTP(w, r)
@@ -162,14 +173,6 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request) {
 		e.status, e.Code, e.Message = c.status, "method_not_allowed", "method "+r.Method+" not allowed here"
 	}
 	writeJSON(w, e.status, errorBody{e})
-}
-
-func (s *server) authorized(r *http.Request) bool {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
-	}
-	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(s.token)) == 1
 }
 
 // WithStatus supplies what GET /v1/status reports: the running engine's

@@ -38,6 +38,9 @@ type bindingView struct {
 	// DELETE that ended it.
 	State      string     `json:"state"`
 	GraceUntil *time.Time `json:"grace_until,omitempty"`
+	// TrackNos are its tracking numbers (shown by GET and POST of one
+	// binding).
+	TrackNos []string `json:"track_nos,omitempty"`
 }
 
 // Binding states as the API shows them.

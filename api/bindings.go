@@ -48,6 +48,8 @@ type bindingRequest struct {
 	UserData       string `json:"user_data"`
 	// SMSGraceSeconds: absent, the pool's grace period; 0, none.
 	SMSGraceSeconds *int `json:"sms_grace_seconds"`
+	// TrackNos are the parcels' tracking numbers (waybill lookup).
+	TrackNos []string `json:"track_nos"`
 }
 
 type bindingList struct {
@@ -75,7 +77,11 @@ func (s *server) createBinding(w http.ResponseWriter, r *http.Request) error {
 		status = http.StatusCreated
 		w.Header().Set("Location", bindingsPath+url.PathEscape(b.ID))
 	}
-	writeJSON(w, status, s.view(b))
+	v := s.view(b)
+	if v.TrackNos, err = s.st.TrackNos(r.Context(), b.ID); err != nil {
+		return err
+	}
+	writeJSON(w, status, v)
 	return nil
 }
 
@@ -119,6 +125,8 @@ func storeError(err error, pool string) error {
 		return conflict("conflict", fieldExtension, "the extension is in use on this x, or was recently")
 	case errors.Is(err, store.ErrNotInPool):
 		return invalidField("x", "not a number of pool %q", pool)
+	case errors.Is(err, store.ErrTrackNoTaken):
+		return conflict("track_no_taken", "track_nos", strings.TrimPrefix(err.Error(), "store: "))
 	case errors.As(err, &fe):
 		return invalidField(fe.Field, "%s", fe.Reason)
 	case errors.Is(err, store.ErrInvalid):
@@ -189,7 +197,7 @@ func (s *server) newBinding(req bindingRequest) (store.NewBinding, error) {
 	return store.NewBinding{
 		Model: model, Pool: pool, X: x, A: a, B: b, Extension: req.Extension,
 		Area: area, AreaMatch: match,
-		OrderID: req.OrderID, Policy: policy, ExpiresAt: expires,
+		OrderID: req.OrderID, Policy: policy, ExpiresAt: expires, TrackNos: req.TrackNos,
 	}, nil
 }
 
@@ -241,7 +249,8 @@ func (s *server) expiry(ttl *int64, at *string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// getBinding shows a live binding, or one in its SMS grace period.
+// getBinding shows a live binding, or one in its SMS grace period, with
+// its tracking numbers.
 func (s *server) getBinding(w http.ResponseWriter, r *http.Request) error {
 	return s.withBinding(w, r, s.st.GetBinding, func(ctx context.Context, id string) (bindingView, error) {
 		b, until, err := s.st.GraceBinding(ctx, id)
@@ -249,6 +258,37 @@ func (s *server) getBinding(w http.ResponseWriter, r *http.Request) error {
 		v.State, v.GraceUntil = stateGrace, &until
 		return v, err
 	})
+}
+
+type trackNosRequest struct {
+	TrackNos []string `json:"track_nos"`
+}
+
+type trackNosAnswer struct {
+	BindingID string   `json:"binding_id"`
+	TrackNos  []string `json:"track_nos"`
+}
+
+// addTrackNos is POST /v1/bindings/{id}/track_nos: more tracking numbers
+// for a binding live or in grace.
+func (s *server) addTrackNos(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if len(id) > maxBindingID {
+		return notFound("binding")
+	}
+	var req trackNosRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	nos, err := s.st.AddTrackNos(r.Context(), id, req.TrackNos)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return notFound("binding")
+	case err != nil:
+		return storeError(err, "")
+	}
+	writeJSON(w, http.StatusOK, trackNosAnswer{BindingID: id, TrackNos: nos})
+	return nil
 }
 
 // deleteBinding ends a live binding at once (no SMS grace: the platform
@@ -284,6 +324,11 @@ func (s *server) withBinding(w http.ResponseWriter, r *http.Request, op func(con
 	}
 	if err != nil {
 		return err
+	}
+	if r.Method == http.MethodGet {
+		if v.TrackNos, err = s.st.TrackNos(r.Context(), id); err != nil {
+			return err
+		}
 	}
 	writeJSON(w, http.StatusOK, v)
 	return nil

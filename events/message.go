@@ -95,3 +95,42 @@ func MessageEvent(typ string, v MessageView, at time.Time) (store.Event, error) 
 	}
 	return store.Event{ID: id, Type: typ, Stream: v.MessageID, Pool: v.Pool, BindingID: v.BindingID, At: at, Body: body}, nil
 }
+
+// TypeLookup is a waybill lookup (GET /v1/lookup): every access, found
+// or not, allowed or not.
+const TypeLookup = "lookup.performed"
+
+// LookupPayload is a lookup event as a webhook receives it.
+type LookupPayload struct {
+	ID     string     `json:"id"`
+	Type   string     `json:"type"`
+	At     Time       `json:"at"`
+	Lookup LookupView `json:"lookup"`
+}
+
+// LookupView is one lookup: which token asked for which tracking number,
+// what came of it (found, not_found, rate_limited, forbidden), and whether
+// A was shown in full.
+type LookupView struct {
+	Token     string `json:"token"`
+	TrackNo   string `json:"track_no"`
+	Result    string `json:"result"`
+	BindingID string `json:"binding_id,omitempty"`
+	Pool      string `json:"pool,omitempty"`
+	X         string `json:"x,omitempty"`
+	Full      bool   `json:"full,omitempty"`
+}
+
+// LookupEvent is the event of the lookup v at at; its stream is the
+// tracking number.
+func LookupEvent(v LookupView, at time.Time) (store.Event, error) {
+	id, err := store.NewEventID(at)
+	if err != nil {
+		return store.Event{}, err
+	}
+	body, err := json.Marshal(LookupPayload{ID: id, Type: TypeLookup, At: Time(at), Lookup: v})
+	if err != nil {
+		return store.Event{}, err
+	}
+	return store.Event{ID: id, Type: TypeLookup, Stream: "lookup:" + v.TrackNo, Pool: v.Pool, BindingID: v.BindingID, At: at, Body: body}, nil
+}

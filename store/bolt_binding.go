@@ -86,6 +86,11 @@ func (db *DB) CreateBinding(ctx context.Context, nb NewBinding) (Binding, bool, 
 		if err := bk.insertBinding(b); err != nil {
 			return fmt.Errorf("store: create binding %s: %w", b.ID, err)
 		}
+		if len(nb.TrackNos) > 0 {
+			if err := bk.putTrackNos(b.ID, nb.TrackNos); err != nil {
+				return fmt.Errorf("store: create binding: %w", err)
+			}
+		}
 		out, created = b, true
 		return nil
 	})
@@ -240,7 +245,7 @@ func (db *DB) removeBinding(bk buckets, b Binding, reason EndReason, now time.Ti
 		return Ended{}, fmt.Errorf("store: remove binding %s: %w", b.ID, err)
 	}
 	if grace.IsZero() {
-		err = bk.forgetSenders(b)
+		err = bk.forgetBinding(b)
 	} else {
 		err = bk.putGrace(b, grace)
 	}

@@ -141,14 +141,17 @@ func (bk buckets) dropGrace(b Binding, until time.Time) error {
 			}
 		}
 	}
-	return bk.forgetSenders(b)
+	return bk.forgetBinding(b)
 }
 
-// forgetSenders removes who reached b's A, and its inbox: gone with the
-// binding, so the next binding on X starts with nobody to call or text
-// back.
-func (bk buckets) forgetSenders(b Binding) error {
+// forgetBinding removes what outlives a binding's calls and ends with it:
+// its inbox, its tracking numbers, and who reached its A (so the next
+// binding on X starts with nobody to call or text back).
+func (bk buckets) forgetBinding(b Binding) error {
 	if err := dropInbox(bk.tx, b.ID); err != nil {
+		return err
+	}
+	if err := dropTrackNos(bk.tx, b.ID); err != nil {
 		return err
 	}
 	if b.Model != ModelAXE && b.Model != ModelAXN {

@@ -59,6 +59,19 @@ func checkMessages(tx *bolt.Tx, bad func(string, ...any)) {
 		}
 		return nil
 	})
+	nums, own := tx.Bucket(bucketTrackNos), tx.Bucket(bucketBindingTracks)
+	_ = nums.ForEach(func(k, v []byte) error {
+		if !known(v) || own.Get(pairKey(nil, string(v), string(k))) == nil {
+			bad("track_nos %q -> %q: no such binding or no binding_tracks entry", k, v)
+		}
+		return nil
+	})
+	_ = own.ForEach(func(k, _ []byte) error {
+		if id, no, ok := bytes.Cut(k, []byte{sep}); !ok || !known(id) || !bytes.Equal(nums.Get(no), id) {
+			bad("binding_tracks %q: no such binding, or the number names another", k)
+		}
+		return nil
+	})
 	msgs, due := tx.Bucket(bucketMessages), tx.Bucket(bucketMessageDue)
 	_ = msgs.ForEach(func(k, v []byte) error {
 		var m Message

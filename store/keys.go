@@ -34,7 +34,7 @@ var (
 		bucketPartyQuar, bucketPoolSettings,
 		bucketOutbox, bucketDead, bucketCallRecords, bucketRecordBinding, bucketRecordOrder, bucketRecordX,
 		bucketGrace, bucketGraceKeys, bucketGraceExpiry, bucketXSender, bucketSenderOf,
-		bucketMessages, bucketMessageDue, bucketInbox,
+		bucketMessages, bucketMessageDue, bucketInbox, bucketTrackNos, bucketBindingTracks,
 	}
 
 	metaVersion = []byte("version")

@@ -64,6 +64,9 @@ type NewBinding struct {
 	OrderID   string
 	Policy    Policy
 	ExpiresAt time.Time
+	// TrackNos are parcels' tracking numbers to key to the binding
+	// (Tracking).
+	TrackNos []string
 }
 
 // EndReason says why a binding left the store.
@@ -178,6 +181,7 @@ type Store interface {
 	Outbox
 	Records
 	Messages
+	Tracking
 
 	Close() error
 }

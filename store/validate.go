@@ -78,6 +78,9 @@ func checkNewBinding(nb NewBinding, now time.Time) error {
 	if err := checkModel(nb); err != nil {
 		return err
 	}
+	if err := checkTrackNos(nb.TrackNos); err != nil {
+		return err
+	}
 	if nb.X != "" {
 		if err := checkNumber("x", nb.X, minPoolNumber, maxPoolNumber); err != nil {
 			return err

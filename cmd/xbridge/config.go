@@ -17,6 +17,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/xbridge/xbridge/api"
 	"github.com/xbridge/xbridge/events"
 	"github.com/xbridge/xbridge/number"
 	"github.com/xbridge/xbridge/store"
@@ -58,6 +59,7 @@ var serveSettings = []setting{
 	{"trunk-user-phone", "", "add ;user=phone to the B leg's URIs: true or false (empty: true for +e164, false for the others)"},
 	{"trusted", "", "comma-separated CIDRs of the carriers' trunks: INVITEs are taken from them and their P-Asserted-Identity believed (empty, and no --allow: any source, loopback only)"},
 	{"api-token", "", "bearer token the HTTP API requires (empty: no auth)"},
+	{"api-tokens", "", "JSON file of more API tokens, {\"name\": {\"token\" or \"token_env\", \"scopes\": [\"admin\"|\"lookup\"|\"lookup:full\"], \"lookups_per_minute\"}}"},
 	{"quarantine", "24h", "how long a released (X, party) pair stays unusable"},
 	{"pools", "", "JSON file of pool settings, {\"pool\": {settings as PUT /v1/pools/{pool} takes}, ...}, applied at every start"},
 	// Call records and events (events package, webhooks_config.go).
@@ -265,7 +267,9 @@ type Config struct {
 	TrunkNumbers   number.Trunk    // how the B leg writes numbers towards the trunk
 	Trusted        []netip.Prefix
 	APIToken       string
-	Quarantine     time.Duration
+	// APITokens are the --api-tokens file's (tokens_config.go).
+	APITokens  []api.Token
+	Quarantine time.Duration
 	// Pools are the --pools file's settings by pool (pools_config.go).
 	Pools map[string]store.PoolSettings
 	// Webhooks are the --webhooks file's receivers by pool
@@ -359,6 +363,9 @@ func parseServeConfig(v map[string]string, env environ) (Config, error) {
 		return Config{}, err
 	}
 	if c.Webhooks, err = loadWebhooksFile(v["webhooks"], env); err != nil {
+		return Config{}, err
+	}
+	if c.APITokens, err = loadTokensFile(v["api-tokens"], env); err != nil {
 		return Config{}, err
 	}
 	if c.RecordRetention, err = parseDuration("record-retention", v["record-retention"], 0); err != nil {

@@ -95,8 +95,8 @@ func exposure(c Config) []string {
 			"so calls would be taken from any source and any caller's P-Asserted-Identity believed; "+
 			"set --trusted to the carriers' trunk ranges (and --allow to other sources that may call)", c.SIP))
 	}
-	if !loopbackHost(c.API) && c.APIToken == "" {
-		why = append(why, fmt.Sprintf("--api %s is not a loopback address and --api-token is empty, "+
+	if !loopbackHost(c.API) && c.APIToken == "" && len(c.APITokens) == 0 {
+		why = append(why, fmt.Sprintf("--api %s is not a loopback address and neither --api-token nor --api-tokens is set, "+
 			"so anyone who reaches it could read, create and delete bindings; set --api-token", c.API))
 	}
 	return why

@@ -15,7 +15,7 @@ import (
 // flag, in the environment or the config file) lets it start.
 func TestConfigExposure(t *testing.T) {
 	const sipOpen = "--sip 192.0.2.10:5060 is not a loopback address and --trusted is empty"
-	const apiOpen = "is not a loopback address and --api-token is empty"
+	const apiOpen = "is not a loopback address and neither --api-token nor --api-tokens is set"
 	public := []string{"--sip", "192.0.2.10:5060"}
 	tests := []struct {
 		name string
@@ -134,7 +134,7 @@ func TestWarnExposure(t *testing.T) {
 	warnExposure(zerolog.New(&buf), exposed)
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) != 2 || !strings.Contains(lines[0], `"level":"warn"`) || !strings.Contains(lines[0], "--trusted is empty") ||
-		!strings.Contains(lines[1], "--api-token is empty") {
+		!strings.Contains(lines[1], "neither --api-token nor --api-tokens is set") {
 		t.Fatalf("warnings:\n%s", buf.String())
 	}
 	buf.Reset()

@@ -155,6 +155,8 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 		api.WithLogger(apiLog),
 		api.WithCountry(cfg.Country),
 		api.WithToken(cfg.APIToken),
+		api.WithTokens(cfg.APITokens...),
+		api.WithEvents(wantsEvents(cfg.Webhooks)),
 		api.WithStatus(func() any { return liveStatus(engine, relay) }),
 		api.WithCalls(func() []api.Call { return liveCalls(engine) }),
 		api.WithHangUp(engine.HangUp),
@@ -286,6 +288,7 @@ func logSettings(log zerolog.Logger, cfg Config) {
 		Bool("trunk_user_phone", cfg.TrunkNumbers.UserPhone).
 		Strs("trusted", prefixStrings(cfg.Trusted)).
 		Bool("api_token_set", cfg.APIToken != "").
+		Int("api_tokens", len(cfg.APITokens)).
 		Stringer("quarantine", cfg.Quarantine).
 		Stringer("sms_grace", cfg.SMSGrace).
 		Stringer("sms_retry_min", cfg.SMSRetryMin).

@@ -23,6 +23,7 @@ func runMessages(t *testing.T, open Opener) {
 		{"SMSSendersReached", testSMSSenders},
 		{"SMSQueue", testSMSQueue},
 		{"SMSInbox", testSMSInbox},
+		{"TrackNos", testTrackNos},
 		{"BadMessageWritesNothing", testBadMessage},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -376,6 +377,62 @@ func testSMSInbox(t *testing.T, e *env) {
 	}
 	if in, _ := e.s.Inbox(e.ctx, b.ID); len(in) != 0 {
 		t.Fatalf("inbox outlived its binding: %d", len(in))
+	}
+}
+
+// testTrackNos: tracking numbers name one binding, live or in grace, and
+// go with it; a taken number or too many change nothing.
+func testTrackNos(t *testing.T, e *env) {
+	const x = "1700000001"
+	e.numbers(pool, x)
+	e.graceful(time.Hour)
+	nb := e.req("13800000001", "13900000001")
+	nb.ExpiresAt, nb.TrackNos = e.clock.Now().Add(time.Hour), []string{"SF1234567890", "YT-88"}
+	b := e.create(nb)
+	if got, grace, err := e.s.LookupTrackNo(e.ctx, "YT-88"); err != nil || got.ID != b.ID || grace {
+		t.Fatalf("LookupTrackNo = %s %v %v", got.ID, grace, err)
+	}
+	other := e.req("13800000002", "13900000002")
+	other.TrackNos = []string{"SF1234567890"}
+	if _, _, err := e.s.CreateBinding(e.ctx, other); !errors.Is(err, store.ErrTrackNoTaken) {
+		t.Fatalf("a taken tracking number at create: %v", err)
+	}
+	if bs, _ := e.s.ListBindings(e.ctx, store.Filter{Party: "13800000002"}); len(bs) != 0 {
+		t.Fatalf("a refused create left %d bindings", len(bs))
+	}
+	got, err := e.s.AddTrackNos(e.ctx, b.ID, []string{"JD0001", "YT-88"})
+	if err != nil || fmt.Sprint(got) != "[JD0001 SF1234567890 YT-88]" {
+		t.Fatalf("AddTrackNos = %v, %v", got, err)
+	}
+	many := make([]string, store.MaxTrackNos)
+	for i := range many {
+		many[i] = fmt.Sprintf("ZZ%03d", i)
+	}
+	if _, err := e.s.AddTrackNos(e.ctx, b.ID, many); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("too many tracking numbers: %v", err)
+	}
+	if _, err := e.s.AddTrackNos(e.ctx, b.ID, []string{"bad no"}); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("a bad tracking number: %v", err)
+	}
+	if got, _ := e.s.TrackNos(e.ctx, b.ID); len(got) != 3 {
+		t.Fatalf("refused adds changed the numbers: %v", got)
+	}
+	if _, err := e.s.AddTrackNos(e.ctx, "b-nope", []string{"A1"}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("tracking numbers on no binding: %v", err)
+	}
+	e.expire(b)
+	if got, grace, err := e.s.LookupTrackNo(e.ctx, "JD0001"); err != nil || got.ID != b.ID || !grace {
+		t.Fatalf("LookupTrackNo in grace = %s %v %v", got.ID, grace, err)
+	}
+	if _, err := e.s.EndGrace(e.ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.s.LookupTrackNo(e.ctx, "JD0001"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a tracking number outlived its binding: %v", err)
+	}
+	other.X = ""
+	if _, _, err := e.s.CreateBinding(e.ctx, other); err != nil {
+		t.Fatalf("the number once its binding is gone: %v", err)
 	}
 }
 
