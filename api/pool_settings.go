@@ -24,6 +24,14 @@ type PoolSettingsDoc struct {
 	AllowRealDisplay      bool              `json:"allow_real_display,omitempty"`
 	Prompts               map[string]string `json:"prompts,omitempty"`
 	SMS                   *SMSDoc           `json:"sms,omitempty"`
+	RoutingHook           *RoutingHookDoc   `json:"routing_hook,omitempty"`
+}
+
+// RoutingHookDoc is where the pool asks about calls no binding answers,
+// and how long it waits (default 800 ms).
+type RoutingHookDoc struct {
+	URL       string `json:"url"`
+	TimeoutMS int64  `json:"timeout_ms,omitempty"`
 }
 
 // SMSDoc is the pool's SMS relay policy: the grace period after a
@@ -109,6 +117,12 @@ func (d PoolSettingsDoc) settings() (store.PoolSettings, error) {
 		s.SMS.Retry = time.Duration(m.RetrySeconds) * time.Second
 		s.SMS.KeepBodies = m.KeepBodies
 	}
+	if h := d.RoutingHook; h != nil {
+		if h.TimeoutMS < 0 || h.TimeoutMS > maxSettingSeconds {
+			return store.PoolSettings{}, invalidField("routing_hook.timeout_ms", "must be 0 to 10000, not %d", h.TimeoutMS)
+		}
+		s.RoutingHook = store.RoutingHook{URL: h.URL, Timeout: time.Duration(h.TimeoutMS) * time.Millisecond}
+	}
 	if err := s.Validate(); err != nil {
 		return store.PoolSettings{}, settingError(err)
 	}
@@ -132,6 +146,8 @@ func settingError(err error) error {
 		field = "sms.grace_seconds"
 	case "sms.retry":
 		field = "sms.retry_seconds"
+	case "routing_hook.timeout":
+		field = "routing_hook.timeout_ms"
 	}
 	return invalidField(field, "%s", se.Reason)
 }
@@ -151,6 +167,9 @@ func settingsDoc(s store.PoolSettings) PoolSettingsDoc {
 		d.QuarantineSeconds = &q
 	}
 	d.SMS = &SMSDoc{RetrySeconds: int64(s.SMS.Retry / time.Second), KeepBodies: s.SMS.KeepBodies}
+	if s.RoutingHook.URL != "" {
+		d.RoutingHook = &RoutingHookDoc{URL: s.RoutingHook.URL, TimeoutMS: s.RoutingHook.Timeout.Milliseconds()}
+	}
 	if s.SMS.Grace != nil {
 		g := int64(*s.SMS.Grace / time.Second)
 		d.SMS.GraceSeconds = &g

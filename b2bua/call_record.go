@@ -63,7 +63,7 @@ func routeOf(dec routing.Decision) events.Route {
 	b := dec.Binding
 	r := events.Route{
 		BindingID: b.ID, Model: b.Model, OrderID: b.OrderID, UserData: b.Policy.UserData,
-		Pool: b.Pool, Extension: b.Extension, Callee: dec.Callee, Display: dec.Display,
+		Pool: b.Pool, Extension: b.Extension, Callee: dec.Callee, Display: dec.Display, Hook: dec.Hook,
 	}
 	if r.Pool == "" {
 		r.Pool = dec.Pool

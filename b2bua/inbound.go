@@ -208,9 +208,12 @@ func (e *Engine) acceptALeg(req *sip.Request, tx sip.ServerTransaction, log zero
 }
 
 // bindingLive asks the store whether a binding still exists, within the
-// store deadline. A binding that is gone is a 480; a store that cannot say
+// store deadline; a call without one (a routing hook's) has nothing to ask. A binding that is gone is a 480; a store that cannot say
 // in time is a 503 (our trouble, not the caller's).
 func (e *Engine) bindingLive(id string) error {
+	if id == "" {
+		return nil // routed by the pool's routing hook: no binding to end
+	}
 	ctx, cancel := e.storeContext()
 	defer cancel()
 	_, err := e.store.GetBinding(ctx, id)

@@ -70,6 +70,8 @@ type Route struct {
 	Callee     string
 	CalleeRole string
 	Display    string
+	// Hook is what the pool's routing hook did (routing.Decision.Hook).
+	Hook string
 }
 
 // Release is how a call ended.
@@ -168,6 +170,7 @@ func (c *Call) applyRoute(r Route) {
 	c.rec.BindingID, c.rec.Model, c.rec.OrderID, c.rec.UserData = r.BindingID, r.Model, r.OrderID, r.UserData
 	c.rec.Pool, c.rec.Extension, c.rec.CallerRole = r.Pool, r.Extension, r.CallerRole
 	c.rec.Callee, c.rec.CalleeRole, c.rec.Display = r.Callee, r.CalleeRole, r.Display
+	c.rec.Hook = r.Hook
 }
 
 // Ringing queues call.ringing the first time B rings.

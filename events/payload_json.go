@@ -69,6 +69,7 @@ func appendRecordView(b []byte, v *RecordView) []byte {
 	}
 	b = optString(b, `,"reason_text":`, v.ReasonText)
 	b = optString(b, `,"outcome":`, v.Outcome)
+	b = optString(b, `,"hook":`, v.Hook)
 	return append(b, '}')
 }
 

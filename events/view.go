@@ -79,6 +79,7 @@ type RecordView struct {
 	Q850       int     `json:"q850,omitempty"`
 	ReasonText string  `json:"reason_text,omitempty"`
 	Outcome    string  `json:"outcome,omitempty"`
+	Hook       string  `json:"hook,omitempty"`
 }
 
 // ViewOf is r as events and the API show it. Ring time runs from B's
@@ -94,6 +95,7 @@ func ViewOf(r store.CallRecord) RecordView {
 		InvitedAt: Time(r.InvitedAt), BSentAt: Time(r.BSentAt), RingingAt: Time(r.RingingAt),
 		AnsweredAt: Time(r.AnsweredAt), ReleasedAt: Time(r.ReleasedAt),
 		ReleasedBy: r.ReleasedBy, Status: r.Status, Q850: r.Q850, ReasonText: r.ReasonText, Outcome: r.Outcome,
+		Hook: r.Hook,
 	}
 	ringEnd := r.AnsweredAt
 	if ringEnd.IsZero() {

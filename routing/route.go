@@ -78,6 +78,10 @@ type Decision struct {
 	// Extension is, on a Collect, the digits dialled with X that name no
 	// extension: the menu tries them first and then asks again.
 	Extension string
+	// Hook is what the pool's routing hook did (HookConnect, HookReject),
+	// or why it was not followed (HookTimeout, HookFailed, HookBadAnswer);
+	// empty when no hook was asked.
+	Hook string
 
 	// Err is the error behind a Reject, for logs; never sent to a party.
 	// On a Bridge it is a failure that did not stop the call (recording

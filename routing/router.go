@@ -31,6 +31,7 @@ type Router struct {
 
 	inlineNotes bool                       // WithInlineNotes
 	noteFailed  func(id string, err error) // WithNoteFailures
+	hook        Hook                       // WithHook
 }
 
 // Option configures a Router.
@@ -116,6 +117,13 @@ func (r *Router) Route(ctx context.Context, c Call) Decision {
 		}
 		d.Code, d.Reason, d.Outcome = 404, "no binding for this caller on the dialled number", store.OutcomeNoBinding
 		if res.Pool != "" {
+			if r.hook != nil && res.Settings.RoutingHook.URL != "" {
+				hooked, ok := r.askHook(ctx, d, res)
+				if ok {
+					return hooked
+				}
+				d.Hook, d.Err = hooked.Hook, hooked.Err
+			}
 			return unknownCaller(d, res.Settings.UnknownCaller)
 		}
 		return d

@@ -55,6 +55,10 @@ type CallRecord struct {
 	// (no_binding, expired, direction, busy, no_answer, rejected,
 	// trunk_failure, extension_not_found, cancelled, ...).
 	Outcome string `json:"outcome"`
+	// Hook is what the pool's routing hook did with a call no binding
+	// answered: connect, reject, or why it was not followed (timeout,
+	// failed, bad_answer); empty when none was asked.
+	Hook string `json:"hook,omitempty"`
 }
 
 // Outcomes of a call attempt (CallRecord.Outcome): OutcomeAnswered for one

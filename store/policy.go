@@ -93,6 +93,18 @@ type PoolSettings struct {
 	Prompts map[string]string `json:"prompts,omitempty"`
 	// SMS is the pool's SMS relay policy.
 	SMS SMSPolicy `json:"sms,omitzero"`
+	// RoutingHook is asked where a call goes that no binding on X answers.
+	RoutingHook RoutingHook `json:"routing_hook,omitzero"`
+}
+
+// RoutingHook is a platform's routing hook (Huawei's "X mode", Twilio's
+// out-of-session callback): a URL asked where a call to one of the pool's
+// numbers goes when no binding answers it. A slow or failing hook is the
+// pool's unknown-caller policy.
+type RoutingHook struct {
+	URL string `json:"url,omitempty"`
+	// Timeout bounds the hook's answer (default 800 ms).
+	Timeout time.Duration `json:"timeout,omitempty"`
 }
 
 // SMSPolicy is how a pool relays SMS (SIP MESSAGE).

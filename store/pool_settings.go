@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -132,6 +133,14 @@ func (s PoolSettings) Validate() error {
 	if r := s.SMS.Retry; r < 0 || r > maxSettingDuration {
 		return settingErr("sms.retry", "must be 0 to %v, not %v", maxSettingDuration, r)
 	}
+	if h := s.RoutingHook; h.URL != "" || h.Timeout != 0 {
+		if err := checkHookURL(h.URL); err != nil {
+			return err
+		}
+		if h.Timeout < 0 || h.Timeout > maxHookTimeout {
+			return settingErr("routing_hook.timeout", "must be 0 to %v, not %v", maxHookTimeout, h.Timeout)
+		}
+	}
 	if len(s.Prompts) > maxPrompts {
 		return settingErr("prompts", "at most %d prompts, not %d", maxPrompts, len(s.Prompts))
 	}
@@ -142,6 +151,19 @@ func (s PoolSettings) Validate() error {
 		if path == "" || len(path) > maxPromptPath {
 			return settingErr("prompts."+name, "must be a file path of 1 to %d bytes", maxPromptPath)
 		}
+	}
+	return nil
+}
+
+// maxHookTimeout bounds a routing hook's wait: the caller hears nothing
+// meanwhile.
+const maxHookTimeout = 10 * time.Second
+
+// checkHookURL allows an absolute http or https URL of at most 1 KiB.
+func checkHookURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(s) > 1024 {
+		return settingErr("routing_hook.url", "must be an absolute http or https URL of at most 1024 bytes")
 	}
 	return nil
 }

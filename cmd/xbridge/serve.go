@@ -23,6 +23,7 @@ import (
 	"github.com/xbridge/xbridge/ivr"
 	"github.com/xbridge/xbridge/media"
 	"github.com/xbridge/xbridge/metrics"
+	"github.com/xbridge/xbridge/routehook"
 	"github.com/xbridge/xbridge/routing"
 	"github.com/xbridge/xbridge/sipedge"
 	"github.com/xbridge/xbridge/sms"
@@ -101,6 +102,7 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 		routing.WithCountry(cfg.Country),
 		routing.WithTrusted(cfg.Trusted...),
 		routing.WithAllowed(cfg.Allowed...),
+		routing.WithHook(routehook.New(webhookSecrets(cfg.Webhooks))),
 		routing.WithNoteFailures(func(id string, err error) {
 			log.Warn().Err(err).Str("binding_id", id).Msg("caller not recorded: the callback to this caller will not work")
 		}))

@@ -91,3 +91,13 @@ func wantsEvents(hooks map[string]events.Webhook) func(pool string) bool {
 		return ok
 	}
 }
+
+// webhookSecrets is each pool's webhook secret (its own entry's, else the
+// default's): what signs the asks of its routing hook too.
+func webhookSecrets(hooks map[string]events.Webhook) func(pool string) string {
+	routes := webhookRoutes(hooks)
+	return func(pool string) string {
+		w, _ := routes(pool, "")
+		return w.Secret
+	}
+}
