@@ -68,6 +68,8 @@ type server struct {
 	maxTTL  time.Duration
 	mux     *http.ServeMux
 	prompts PromptSetter // nil: prompts are only stored (WithPrompts)
+	// recordings is the engine's recording directory (WithRecordings).
+	recordings string
 }
 
 // route is one endpoint. The table is the single list of what the API
@@ -101,6 +103,7 @@ var routes = []route{
 	{"GET /v1/lookup", (*server).lookup},
 	{"GET /v1/records", (*server).listRecords},
 	{"GET /v1/records/{id}", (*server).getRecord},
+	{"GET /v1/records/{id}/recording", (*server).getRecording},
 	{"GET /v1/events/dead", (*server).listDead},
 	{"POST /v1/events/dead/{id}/retry", (*server).retryDead},
 }

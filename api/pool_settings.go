@@ -25,6 +25,7 @@ type PoolSettingsDoc struct {
 	Prompts               map[string]string `json:"prompts,omitempty"`
 	SMS                   *SMSDoc           `json:"sms,omitempty"`
 	RoutingHook           *RoutingHookDoc   `json:"routing_hook,omitempty"`
+	RecordCalls           bool              `json:"record_calls,omitempty"`
 }
 
 // RoutingHookDoc is where the pool asks about calls no binding answers,
@@ -82,6 +83,7 @@ func (d PoolSettingsDoc) settings() (store.PoolSettings, error) {
 	s := store.PoolSettings{
 		ExtensionLength:  d.ExtensionLength,
 		AllowRealDisplay: d.AllowRealDisplay,
+		RecordCalls:      d.RecordCalls,
 	}
 	if len(d.Prompts) > 0 {
 		s.Prompts = d.Prompts // an empty object is no overrides, like none
@@ -161,6 +163,7 @@ func settingsDoc(s store.PoolSettings) PoolSettingsDoc {
 		CallbackWindowSeconds: int64(s.CallbackWindow / time.Second),
 		AllowRealDisplay:      s.AllowRealDisplay,
 		Prompts:               s.Prompts,
+		RecordCalls:           s.RecordCalls,
 	}
 	if s.Quarantine != nil {
 		q := int64(*s.Quarantine / time.Second)

@@ -107,6 +107,7 @@ func (s *sipIO) answerA(body []byte, headers []sip.Header) {
 	c := s.c
 	c.upSince.Store(c.answered.UnixNano())
 	c.record() // both dialogs exist from here on: a crash must not leave them open
+	c.startRecording()
 	s.send200(body, headers)
 }
 
@@ -212,6 +213,7 @@ func (s *sipIO) release(endedBy string) {
 	if !c.answered.IsZero() {
 		s.e.stats.talk.observe(time.Since(c.answered))
 	}
+	c.stopRecording()
 	c.forget()
 	s.e.calls.remove(c)
 	s.e.releaseAdmission()

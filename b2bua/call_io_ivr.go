@@ -150,6 +150,7 @@ func (s *ivrSIP) placeB() error {
 	})
 	c.log = c.log.With().Str("binding_id", dec.Binding.ID).Str("b_call_id", c.bCallID).Logger()
 	c.limit, c.warnBefore = callLimits(dec.Binding.Policy)
+	c.recorded = s.e.recordsCall(dec)
 	c.pool, c.expires = dec.Binding.Pool, dec.Binding.ExpiresAt
 	c.sdpMu.Lock()
 	c.sent[media.SideB] = offer
@@ -195,6 +196,7 @@ func (s *ivrSIP) up() {
 	c := s.c
 	c.upSince.Store(c.answered.UnixNano())
 	c.record()
+	c.startRecording()
 }
 
 func (s *ivrSIP) armAt(k eventKind, at time.Time) { s.arm(k, at.Sub(s.e.now())) }

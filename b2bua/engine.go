@@ -89,10 +89,13 @@ type Engine struct {
 	events events.Store // nil: no call records or events (call_record.go)
 	// wantEvents says which pools' events go anywhere (WithEvents).
 	wantEvents func(pool string) bool
-	outcomes   outcomeCounts
-	stats      callStats
-	log        zerolog.Logger
-	edgeOpts   []sipedge.Option
+	// recordDir is where calls are recorded (WithRecordings; "": none).
+	recordDir   string
+	poolRecords func(pool string) bool
+	outcomes    outcomeCounts
+	stats       callStats
+	log         zerolog.Logger
+	edgeOpts    []sipedge.Option
 
 	edge    *sipedge.Edge
 	calls   *callTable

@@ -155,6 +155,17 @@ func (c *Call) Routed(r Route, bCallID string, at time.Time) error {
 	return c.queueLocked(store.CallChange{}, TypeInitiated, at)
 }
 
+// SetRecording notes how the call's recording went, for the record its
+// release writes.
+func (c *Call) SetRecording(status, note string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rec.Recording, c.rec.RecordingNote = status, note
+}
+
 // SetRoute records the route without an event: a call the engine answers
 // itself (AXE) learns its binding once the extension is keyed.
 func (c *Call) SetRoute(r Route) {

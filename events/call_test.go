@@ -170,7 +170,7 @@ func TestPayloadJSONMatches(t *testing.T) {
 			RecordID: "r" + s, BindingID: s, Model: "AXB", OrderID: s, UserData: s, Pool: s, X: "8617000000001",
 			Extension: s, Caller: s, CallerRole: "A", Callee: s, CalleeRole: s, Display: s, ACallID: s, BCallID: s,
 			InvitedAt: events.Time(t0), BSentAt: events.Time(t0.Add(time.Millisecond)), RingSecs: float64(i) * 1.001,
-			TalkSecs: 3600.5, ReleasedBy: s, Status: 200 * i, Q850: i, ReasonText: s, Outcome: s, Hook: s,
+			TalkSecs: 3600.5, ReleasedBy: s, Status: 200 * i, Q850: i, ReasonText: s, Outcome: s, Hook: s, Recording: s, RecordingNote: s,
 		}
 		if i%2 == 0 {
 			v.AnsweredAt, v.ReleasedAt = events.Time(t0.Add(time.Second)), events.Time(t0.Add(time.Minute))

@@ -70,6 +70,8 @@ func appendRecordView(b []byte, v *RecordView) []byte {
 	b = optString(b, `,"reason_text":`, v.ReasonText)
 	b = optString(b, `,"outcome":`, v.Outcome)
 	b = optString(b, `,"hook":`, v.Hook)
+	b = optString(b, `,"recording":`, v.Recording)
+	b = optString(b, `,"recording_note":`, v.RecordingNote)
 	return append(b, '}')
 }
 

@@ -80,6 +80,10 @@ type RecordView struct {
 	ReasonText string  `json:"reason_text,omitempty"`
 	Outcome    string  `json:"outcome,omitempty"`
 	Hook       string  `json:"hook,omitempty"`
+	// Recording says whether the call was recorded, and how it went
+	// (GET /v1/records/{id}/recording serves the WAV).
+	Recording     string `json:"recording,omitempty"`
+	RecordingNote string `json:"recording_note,omitempty"`
 }
 
 // ViewOf is r as events and the API show it. Ring time runs from B's
@@ -95,7 +99,7 @@ func ViewOf(r store.CallRecord) RecordView {
 		InvitedAt: Time(r.InvitedAt), BSentAt: Time(r.BSentAt), RingingAt: Time(r.RingingAt),
 		AnsweredAt: Time(r.AnsweredAt), ReleasedAt: Time(r.ReleasedAt),
 		ReleasedBy: r.ReleasedBy, Status: r.Status, Q850: r.Q850, ReasonText: r.ReasonText, Outcome: r.Outcome,
-		Hook: r.Hook,
+		Hook: r.Hook, Recording: r.Recording, RecordingNote: r.RecordingNote,
 	}
 	ringEnd := r.AnsweredAt
 	if ringEnd.IsZero() {

@@ -113,6 +113,11 @@ func (s *Session) forward(st *stream, idx int, from Side, k kind, pair *portPair
 		}
 		count.packets[k].Add(1)
 		count.bytes[k].Add(uint64(n))
+		if !rtcp && idx == 0 {
+			if rec := s.recording.Load(); rec != nil {
+				rec.tap(from, buf[:n], now)
+			}
+		}
 	}
 }
 

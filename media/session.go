@@ -30,6 +30,9 @@ type Session struct {
 	// none: the forwarding loop towards that side yields to it or stops it.
 	playing [2]atomic.Pointer[Playback]
 	played  [2]atomic.Uint64 // RTP packets the engine sent to each side
+	// recording taps the first stream's forwarded RTP (recorder.go); nil
+	// when the call is not recorded: one atomic load per packet.
+	recording atomic.Pointer[Recording]
 
 	mu      sync.Mutex
 	closed  bool

@@ -59,6 +59,11 @@ type CallRecord struct {
 	// answered: connect, reject, or why it was not followed (timeout,
 	// failed, bad_answer); empty when none was asked.
 	Hook string `json:"hook,omitempty"`
+	// Recording is, for a recorded call, "recorded", "truncated" (the
+	// writer fell behind and stopped) or "failed" (no WAV), with a note
+	// (payloads kept raw, a write error); empty when not recorded.
+	Recording     string `json:"recording,omitempty"`
+	RecordingNote string `json:"recording_note,omitempty"`
 }
 
 // Outcomes of a call attempt (CallRecord.Outcome): OutcomeAnswered for one

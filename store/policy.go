@@ -95,6 +95,9 @@ type PoolSettings struct {
 	SMS SMSPolicy `json:"sms,omitzero"`
 	// RoutingHook is asked where a call goes that no binding on X answers.
 	RoutingHook RoutingHook `json:"routing_hook,omitzero"`
+	// RecordCalls records every answered call of the pool, as a binding's
+	// record does for its own.
+	RecordCalls bool `json:"record_calls,omitempty"`
 }
 
 // RoutingHook is a platform's routing hook (Huawei's "X mode", Twilio's

@@ -118,6 +118,10 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 	if err := loadPoolPrompts(ctx, prompts, cfg.Pools, st, log); err != nil {
 		return err
 	}
+	recordings := filepath.Join(cfg.DataDir, recordingsDir)
+	if err := os.MkdirAll(recordings, 0o750); err != nil {
+		return fmt.Errorf("create recordings directory: %w", err)
+	}
 	engine, err := b2bua.New(b2bua.Config{
 		Listen:         cfg.SIP.String(),
 		Trunk:          cfg.Trunk,
@@ -131,7 +135,8 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 	}, router, relay, st, b2bua.WithLogger(log.With().Str("component", "b2bua").Logger()),
 		b2bua.WithAdmission(newAdmission(cfg, router.Trusted)),
 		b2bua.WithPrompts(prompts),
-		b2bua.WithEvents(st, wantsEvents(cfg.Webhooks)))
+		b2bua.WithEvents(st, wantsEvents(cfg.Webhooks)),
+		b2bua.WithRecordings(recordings, poolRecords(st, log)))
 	if err != nil {
 		return fmt.Errorf("create SIP engine: %w", err)
 	}
@@ -163,7 +168,8 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 		api.WithCalls(func() []api.Call { return liveCalls(engine) }),
 		api.WithHangUp(engine.HangUp),
 		api.WithReadiness(func() error { return readiness(engine, st, &draining) }),
-		api.WithPrompts(prompts)))
+		api.WithPrompts(prompts),
+		api.WithRecordings(recordings)))
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: apiReadHeaderTimeout,
@@ -206,6 +212,9 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 	// calls end, and what it has not delivered waits in the store.
 	stopSMS := startSMS(smsRelay)
 	defer stopSMS()
+	pruneCtx, stopPrune := context.WithCancel(context.Background())
+	defer stopPrune()
+	go pruneRecordings(pruneCtx, recordings, cfg.RecordRetention, log.With().Str("component", "recordings").Logger())
 
 	apiDone := make(chan error, 1)
 	go func() { apiDone <- srv.Serve(ln) }()

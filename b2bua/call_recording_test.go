@@ -1,0 +1,82 @@
+package b2bua
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/xbridge/xbridge/internal/testkit"
+	"github.com/xbridge/xbridge/sipedge"
+	"github.com/xbridge/xbridge/store"
+)
+
+// TestRecordedCall: a binding that says record gets its answered call
+// written as a stereo WAV named after its record, the caller's tone in the
+// left channel and the callee's in the right; the record says it was
+// recorded. A binding that does not say so leaves no file.
+func TestRecordedCall(t *testing.T) {
+	dir := t.TempDir()
+	te := newTestEngineWith(t, nil, []Option{WithRecordings(dir, nil)}, withEvents())
+	ctx := context.Background()
+	if _, err := te.store.AddNumbers(ctx, "default", []string{numX}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := te.store.CreateBinding(ctx, store.NewBinding{Pool: "default", X: numX, A: numA, B: numB,
+		Policy: store.Policy{Record: true}, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	te.trunk.setScript(ringsThen(200))
+	aRTP := newRTPPeer(t)
+	d, err := newCarrier(t).invite(ctx, te.addr, numA, numX, aRTP.sdp(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := te.trunk.nextCall(t)
+	res, code := answer(t, d, 5*time.Second)
+	if code != 200 {
+		t.Fatalf("A got %d", code)
+	}
+	_ = d.Ack(ctx)
+	toRelayA, toRelayB := testkit.MustAudioAddr(t, res.Body()), testkit.MustAudioAddr(t, tc.req.Body())
+	aTone, bTone := testkit.ToneRTP(t, 440, 50, 1), testkit.ToneRTP(t, 1000, 50, 2)
+	for i := range aTone {
+		aRTP.Send(toRelayA, aTone[i])
+		tc.rtp.Send(toRelayB, bTone[i])
+		time.Sleep(time.Millisecond)
+	}
+	tc.rtp.waitReceived(t, 45)
+	aRTP.waitReceived(t, 45)
+	if err := d.Bye(ctx); err != nil {
+		t.Fatal(err)
+	}
+	te.waitIdle()
+	_, rec := te.callEvents(sipedge.CallID(d.InviteRequest))
+	if rec.Recording != recordingDone || rec.RecordingNote != "" {
+		t.Fatalf("record says recording %q (%s)", rec.Recording, rec.RecordingNote)
+	}
+	left, right := testkit.ReadStereoWAV(t, RecordingPath(dir, rec.ID))
+	if p := testkit.TonePower(left, 440, 8000); p < 0.5 {
+		t.Errorf("the caller's tone in the left channel: power %.2f", p)
+	}
+	if p := testkit.TonePower(right, 1000, 8000); p < 0.5 {
+		t.Errorf("the callee's tone in the right channel: power %.2f", p)
+	}
+	if p := testkit.TonePower(left, 1000, 8000); p > 0.05 {
+		t.Errorf("the callee in the caller's channel: power %.2f", p)
+	}
+
+	// The same call on a binding that does not record.
+	te2 := newTestEngineWith(t, nil, []Option{WithRecordings(t.TempDir(), nil)}, withEvents())
+	te2.bind(numX, numA, numB, time.Hour)
+	_, d2, _ := te2.answeredCall()
+	_ = d2.Bye(ctx)
+	te2.waitIdle()
+	_, rec2 := te2.callEvents(sipedge.CallID(d2.InviteRequest))
+	if rec2.Recording != "" {
+		t.Errorf("an unrecorded call's record says %q", rec2.Recording)
+	}
+	if _, err := os.Stat(RecordingPath(te2.engine.recordDir, rec2.ID)); !os.IsNotExist(err) {
+		t.Errorf("an unrecorded call left a file: %v", err)
+	}
+}
