@@ -70,6 +70,8 @@ type server struct {
 	prompts PromptSetter // nil: prompts are only stored (WithPrompts)
 	// recordings is the engine's recording directory (WithRecordings).
 	recordings string
+	// webhookCheck allows a binding's webhook_url (WithWebhookCheck).
+	webhookCheck func(pool, url string) error
 }
 
 // route is one endpoint. The table is the single list of what the API

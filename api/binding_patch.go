@@ -27,6 +27,7 @@ type patchRequest struct {
 	UserData       json.RawMessage `json:"user_data"`
 	// SMSGraceSeconds: null, back to the pool's; 0, none.
 	SMSGraceSeconds json.RawMessage `json:"sms_grace_seconds"`
+	WebhookURL      json.RawMessage `json:"webhook_url"`
 }
 
 func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
@@ -76,6 +77,18 @@ func (s *server) patchBinding(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if p.Webhook != nil && *p.Webhook != "" {
+		cur, err := s.st.GetBinding(r.Context(), id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return notFound("binding")
+		case err != nil:
+			return err
+		}
+		if err := s.checkWebhook(cur.Pool, *p.Webhook); err != nil {
+			return err
+		}
+	}
 	var a, b string
 	if p.A != nil {
 		a = *p.A
@@ -116,6 +129,7 @@ func (s *server) patch(req patchRequest) (store.Patch, error) {
 		set("record", req.Record, true, func(v bool) (bool, error) { return v, nil }, &p.Record),
 		set("user_data", req.UserData, true, func(v string) (string, error) { return v, nil }, &p.UserData),
 		setGrace(req.SMSGraceSeconds, &p.SMSGraceSeconds),
+		set("webhook_url", req.WebhookURL, true, func(v string) (string, error) { return v, nil }, &p.Webhook),
 	)
 	if err != nil {
 		// The first field at fault answers, as for POST.

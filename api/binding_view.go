@@ -31,6 +31,7 @@ type bindingView struct {
 	// SMSGraceSeconds is the binding's own grace period (0: none); absent,
 	// the pool's.
 	SMSGraceSeconds *int      `json:"sms_grace_seconds,omitempty"`
+	WebhookURL      string    `json:"webhook_url,omitempty"`
 	CreatedAt       time.Time `json:"created_at"`
 	ExpiresAt       time.Time `json:"expires_at"`
 	// State is "live"; "grace" once its calls have expired and its SMS
@@ -69,7 +70,7 @@ func (s *server) view(b store.Binding) bindingView {
 		Area: b.Area, OrderID: b.OrderID,
 		Direction: b.Policy.Direction, MaxCallSeconds: b.Policy.MaxCallSeconds, WarnSeconds: b.Policy.WarnSeconds,
 		CallerDisplay: b.Policy.CallerDisplay, Record: b.Policy.Record, UserData: b.Policy.UserData,
-		CreatedAt: b.CreatedAt, ExpiresAt: b.ExpiresAt, State: stateLive,
+		CreatedAt: b.CreatedAt, ExpiresAt: b.ExpiresAt, State: stateLive, WebhookURL: b.Policy.Webhook,
 	}
 	if v.Direction == "" {
 		v.Direction = store.DirectionBoth

@@ -50,6 +50,9 @@ type bindingRequest struct {
 	SMSGraceSeconds *int `json:"sms_grace_seconds"`
 	// TrackNos are the parcels' tracking numbers (waybill lookup).
 	TrackNos []string `json:"track_nos"`
+	// WebhookURL receives the binding's events instead of its pool's
+	// webhook, where the pool's webhook config allows it.
+	WebhookURL string `json:"webhook_url"`
 }
 
 type bindingList struct {
@@ -194,11 +197,35 @@ func (s *server) newBinding(req bindingRequest) (store.NewBinding, error) {
 			return store.NewBinding{}, err
 		}
 	}
+	if req.WebhookURL != "" {
+		if err := s.checkWebhook(pool, req.WebhookURL); err != nil {
+			return store.NewBinding{}, err
+		}
+		policy.Webhook = req.WebhookURL
+	}
 	return store.NewBinding{
 		Model: model, Pool: pool, X: x, A: a, B: b, Extension: req.Extension,
 		Area: area, AreaMatch: match,
 		OrderID: req.OrderID, Policy: policy, ExpiresAt: expires, TrackNos: req.TrackNos,
 	}, nil
+}
+
+// checkWebhook asks the binary whether a binding of pool may send its
+// events to url (WithWebhookCheck); without a check no binding may.
+func (s *server) checkWebhook(pool, url string) error {
+	if s.webhookCheck == nil {
+		return invalidField("webhook_url", "this engine takes no per-binding webhook URLs")
+	}
+	if err := s.webhookCheck(pool, url); err != nil {
+		return invalidField("webhook_url", "%v", err)
+	}
+	return nil
+}
+
+// WithWebhookCheck says which webhook_url a binding of a pool may name
+// (nil error: allowed).
+func WithWebhookCheck(check func(pool, url string) error) Option {
+	return func(s *server) { s.webhookCheck = check }
 }
 
 // maxSMSGraceSeconds bounds a binding's grace period: a year and a month,

@@ -183,3 +183,39 @@ func TestBindingInbox(t *testing.T) {
 		t.Errorf("unknown binding: %d", res.status)
 	}
 }
+
+// TestBindingWebhookURL: a binding's webhook_url is taken only where the
+// binary's check allows it for the pool, shown, patched and removed.
+func TestBindingWebhookURL(t *testing.T) {
+	check := func(pool, url string) error {
+		if pool == "default" && strings.HasPrefix(url, "https://platform.example/") {
+			return nil
+		}
+		return fmt.Errorf("not an allowed URL")
+	}
+	a := newTestAPI(t, WithWebhookCheck(check))
+	a.addPool("default", "17000000001")
+	res := a.do("POST", "/v1/bindings", `{"a":"13800000001","b":"13900000001","ttl_seconds":60,"webhook_url":"https://platform.example/o/1"}`)
+	if res.status != 201 || res.view(t).WebhookURL != "https://platform.example/o/1" {
+		t.Fatalf("create: %d %s", res.status, res.body)
+	}
+	id := res.view(t).ID
+	if got, _ := a.db.GetBinding(t.Context(), id); got.Policy.Webhook != "https://platform.example/o/1" {
+		t.Fatalf("stored %+v", got.Policy)
+	}
+	res = a.do("POST", "/v1/bindings", `{"a":"13800000002","b":"13900000002","ttl_seconds":60,"webhook_url":"https://evil.example/"}`)
+	if res.status != 400 || res.errorOf(t).Field != "webhook_url" {
+		t.Errorf("a URL the pool does not take: %d %s", res.status, res.body)
+	}
+	if res := a.do("PATCH", "/v1/bindings/"+id, `{"webhook_url":"https://evil.example/"}`); res.status != 400 || res.errorOf(t).Field != "webhook_url" {
+		t.Errorf("PATCH to a URL the pool does not take: %d %s", res.status, res.body)
+	}
+	if res := a.do("PATCH", "/v1/bindings/"+id, `{"webhook_url":null}`); res.status != 200 || res.view(t).WebhookURL != "" {
+		t.Errorf("PATCH null: %d %s", res.status, res.body)
+	}
+	plain := newTestAPI(t)
+	plain.addPool("default", "17000000001")
+	if res := plain.do("POST", "/v1/bindings", `{"a":"13800000001","b":"13900000001","ttl_seconds":60,"webhook_url":"https://platform.example/"}`); res.status != 400 {
+		t.Errorf("an engine without a check took a webhook_url: %d", res.status)
+	}
+}

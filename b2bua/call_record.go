@@ -64,6 +64,7 @@ func routeOf(dec routing.Decision) events.Route {
 	r := events.Route{
 		BindingID: b.ID, Model: b.Model, OrderID: b.OrderID, UserData: b.Policy.UserData,
 		Pool: b.Pool, Extension: b.Extension, Callee: dec.Callee, Display: dec.Display, Hook: dec.Hook,
+		Webhook: b.Policy.Webhook,
 	}
 	if r.Pool == "" {
 		r.Pool = dec.Pool

@@ -84,3 +84,31 @@ func TestHookedCallLimit(t *testing.T) {
 		t.Errorf("record %+v", rec)
 	}
 }
+
+// TestBindingWebhookEvents: the events of a call on a binding with its
+// own webhook name it, for the dispatcher.
+func TestBindingWebhookEvents(t *testing.T) {
+	te := newTestEngine(t, withEvents())
+	ctx := context.Background()
+	if _, err := te.store.AddNumbers(ctx, "default", []string{numX}); err != nil {
+		t.Fatal(err)
+	}
+	const own = "https://platform.example/hooks/o-1"
+	if _, _, err := te.store.CreateBinding(ctx, store.NewBinding{Pool: "default", X: numX, A: numA, B: numB,
+		Policy: store.Policy{Webhook: own}, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	_, d, _ := te.answeredCall()
+	_ = d.Bye(ctx)
+	te.waitIdle()
+	te.callEvents(sipedge.CallID(d.InviteRequest))
+	entries, err := te.store.OutboxAfter(ctx, 0, 100)
+	if err != nil || len(entries) != 4 {
+		t.Fatalf("outbox %d entries, %v", len(entries), err)
+	}
+	for _, e := range entries {
+		if e.Webhook != own {
+			t.Errorf("%s goes to %q, want the binding's webhook", e.Type, e.Webhook)
+		}
+	}
+}

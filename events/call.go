@@ -72,6 +72,8 @@ type Route struct {
 	Display    string
 	// Hook is what the pool's routing hook did (routing.Decision.Hook).
 	Hook string
+	// Webhook is the binding's own receiver of the call's events.
+	Webhook string
 }
 
 // Release is how a call ended.
@@ -105,6 +107,8 @@ type Call struct {
 	rec   store.CallRecord
 	// routed: call.initiated was queued; ended: the record was.
 	routed, rang, ended bool
+	// webhook is the binding's own receiver (Route.Webhook).
+	webhook string
 }
 
 // Begin starts the record of a call whose INVITE arrived at st.At. wants
@@ -182,6 +186,7 @@ func (c *Call) applyRoute(r Route) {
 	c.rec.Pool, c.rec.Extension, c.rec.CallerRole = r.Pool, r.Extension, r.CallerRole
 	c.rec.Callee, c.rec.CalleeRole, c.rec.Display = r.Callee, r.CalleeRole, r.Display
 	c.rec.Hook = r.Hook
+	c.webhook = r.Webhook
 }
 
 // Ringing queues call.ringing the first time B rings.
@@ -271,5 +276,5 @@ func (c *Call) eventLocked(typ string, at time.Time) (store.Event, error) {
 	}
 	p := Payload{ID: id, Type: typ, At: Time(at), Call: ViewOf(c.rec)}
 	body := appendPayload(make([]byte, 0, 768), &p)
-	return store.Event{ID: id, Type: typ, Stream: c.rec.ID, Pool: c.rec.Pool, BindingID: c.rec.BindingID, At: at, Body: body}, nil
+	return store.Event{ID: id, Type: typ, Stream: c.rec.ID, Pool: c.rec.Pool, BindingID: c.rec.BindingID, Webhook: c.webhook, At: at, Body: body}, nil
 }

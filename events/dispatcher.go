@@ -28,7 +28,7 @@ type Outbox interface {
 
 // Routes says where an event of a pool and binding goes; false: nowhere
 // (the event is dropped from the outbox as delivered).
-type Routes func(pool, bindingID string) (Webhook, bool)
+type Routes func(pool, override string) (Webhook, bool)
 
 // Defaults of a Dispatcher.
 const (
@@ -163,7 +163,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			var unrouted []uint64
 			for _, e := range entries {
 				after = e.Seq
-				w, ok := d.routes(e.Pool, e.BindingID)
+				w, ok := d.routes(e.Pool, e.Webhook)
 				if !ok {
 					unrouted = append(unrouted, e.Seq)
 					continue

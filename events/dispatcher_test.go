@@ -336,3 +336,41 @@ func TestVerify(t *testing.T) {
 		})
 	}
 }
+
+// TestBindingWebhook: an event naming a binding's own webhook goes there
+// when the pool's webhook takes it (BindingURLs), else to the pool's.
+func TestBindingWebhook(t *testing.T) {
+	db := openStore(t, "")
+	pool, own := testkit.NewWebhook(t, verifier), testkit.NewWebhook(t, verifier)
+	w := events.Webhook{URL: pool.URL, Secret: secret, BindingURLs: []string{own.URL + "/"}}
+	if err := w.Check(); err != nil {
+		t.Fatal(err)
+	}
+	routes := func(_, override string) (events.Webhook, bool) { return w.For(override), true }
+	for i, override := range []string{own.URL + "/b1", "https://elsewhere.example/b2", ""} {
+		id, _ := store.NewEventID(time.Now())
+		body, _ := json.Marshal(map[string]any{"id": id, "stream": fmt.Sprint("s", i), "n": 0})
+		ev := store.Event{ID: id, Type: "call.test", Stream: fmt.Sprint("s", i), Pool: "p", Webhook: override, At: time.Now(), Body: body}
+		if err := db.QueueCall(context.Background(), store.CallChange{Events: []store.Event{ev}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(t, events.NewDispatcher(db, routes))
+	if got := decode(t, own.WaitAccepted(t, 1, 10*time.Second)); got[0].Stream != "s0" {
+		t.Errorf("the binding's webhook got %+v", got)
+	}
+	got := decode(t, pool.WaitAccepted(t, 2, 10*time.Second))
+	if len(got) != 2 || got[0].Stream == "s0" || got[1].Stream == "s0" {
+		t.Errorf("the pool's webhook got %+v", got)
+	}
+	for _, p := range own.Posts() {
+		if p.VerifyErr != nil {
+			t.Errorf("the binding's delivery not signed with the pool's secret: %v", p.VerifyErr)
+		}
+	}
+	for _, bad := range []string{"https://platform.example", "ftp://x/", "https:///path"} {
+		if err := (events.Webhook{URL: pool.URL, BindingURLs: []string{bad}}).Check(); err == nil {
+			t.Errorf("binding_urls %q accepted", bad)
+		}
+	}
+}

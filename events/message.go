@@ -82,9 +82,10 @@ func IsText(contentType string) bool {
 	return t == "" || strings.HasPrefix(t, "text/")
 }
 
-// MessageEvent is the event typ of the SMS v, at at. Its stream is the
-// message: its events are delivered in order.
-func MessageEvent(typ string, v MessageView, at time.Time) (store.Event, error) {
+// MessageEvent is the event typ of the SMS v, at at, for the binding's
+// own webhook ("" the pool's). Its stream is the message: its events are
+// delivered in order.
+func MessageEvent(typ string, v MessageView, webhook string, at time.Time) (store.Event, error) {
 	id, err := store.NewEventID(at)
 	if err != nil {
 		return store.Event{}, err
@@ -93,7 +94,7 @@ func MessageEvent(typ string, v MessageView, at time.Time) (store.Event, error) 
 	if err != nil {
 		return store.Event{}, err
 	}
-	return store.Event{ID: id, Type: typ, Stream: v.MessageID, Pool: v.Pool, BindingID: v.BindingID, At: at, Body: body}, nil
+	return store.Event{ID: id, Type: typ, Stream: v.MessageID, Pool: v.Pool, BindingID: v.BindingID, Webhook: webhook, At: at, Body: body}, nil
 }
 
 // TypeLookup is a waybill lookup (GET /v1/lookup): every access, found

@@ -24,6 +24,29 @@ type Webhook struct {
 	Concurrency int
 	// Timeout bounds one POST (default DefaultTimeout).
 	Timeout time.Duration
+	// BindingURLs are the prefixes a binding's own webhook URL may start
+	// with to receive its events instead (signed with Secret); none: a
+	// binding's URL is refused.
+	BindingURLs []string
+}
+
+// Takes reports whether a binding's own URL may receive events in w's
+// stead.
+func (w Webhook) Takes(url string) bool {
+	for _, p := range w.BindingURLs {
+		if strings.HasPrefix(url, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// For is w with a binding's own URL (override), where w takes it.
+func (w Webhook) For(override string) Webhook {
+	if override != "" && w.Takes(override) {
+		w.URL = override
+	}
+	return w
 }
 
 // Defaults of a Webhook.
@@ -119,6 +142,18 @@ func (w Webhook) Check() error {
 		return fmt.Errorf("concurrency %d: must be 0 to 64", w.Concurrency)
 	case w.Timeout < 0:
 		return fmt.Errorf("timeout %v: must not be negative", w.Timeout)
+	}
+	for _, p := range w.BindingURLs {
+		// A prefix ends in its host's "/" at least, so that
+		// https://platform.example does not also allow
+		// https://platform.example.evil.
+		rest, ok := strings.CutPrefix(p, "https://")
+		if !ok {
+			rest, ok = strings.CutPrefix(p, "http://")
+		}
+		if !ok || !strings.Contains(rest, "/") || strings.HasPrefix(rest, "/") {
+			return fmt.Errorf("binding_urls %q: must be an http:// or https:// URL prefix with its host and a path (at least \"/\")", p)
+		}
 	}
 	return nil
 }

@@ -145,7 +145,7 @@ func outCallID(id string) string {
 
 // finish removes m from the queue with its last event.
 func (r *Relay) finish(ctx context.Context, m store.Message, typ string, v events.MessageView, at time.Time, log zerolog.Logger) {
-	evs, err := r.eventsOf(typ, v, at)
+	evs, err := r.eventsOf(typ, v, m.Webhook, at)
 	if err == nil {
 		outcome := store.InboxFailed
 		if typ == events.TypeSMSDelivered {

@@ -189,7 +189,7 @@ func (r *Relay) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 	msg, err := r.message(d, contentType, body, received)
 	if err == nil {
 		var evs []store.Event
-		if evs, err = r.eventsOf(events.TypeSMSReceived, events.MessageViewOf(msg), received); err == nil {
+		if evs, err = r.eventsOf(events.TypeSMSReceived, events.MessageViewOf(msg), msg.Webhook, received); err == nil {
 			err = r.st.AcceptMessage(ctx, msg, evs)
 		}
 	}
@@ -225,6 +225,7 @@ func (r *Relay) message(d routing.MessageDecision, contentType string, body []by
 		ID: id, Pool: d.Binding.Pool, BindingID: d.Binding.ID, Model: d.Binding.Model, X: d.X,
 		Sender: d.Sender, Receiver: d.Receiver, SenderRole: d.SenderRole, ReceiverRole: d.ReceiverRole,
 		OrderID: d.Binding.OrderID, UserData: d.Binding.Policy.UserData, Grace: d.Grace, KeepBody: s.SMS.KeepBodies,
+		Webhook:     d.Binding.Policy.Webhook,
 		ContentType: contentType, Body: body, ReceivedAt: at, NextAt: at, GiveUpAt: at.Add(s.SMS.Retry),
 	}, nil
 }
@@ -245,7 +246,7 @@ func (r *Relay) blocked(ctx context.Context, d routing.MessageDecision, contentT
 		OrderID: d.Binding.OrderID, UserData: d.Binding.Policy.UserData, ContentType: contentType, Body: body, ReceivedAt: at,
 	})
 	v.Status, v.Reason, v.Outcome = d.Code, d.Reason, d.Outcome
-	ev, err := events.MessageEvent(events.TypeSMSBlocked, v, at)
+	ev, err := events.MessageEvent(events.TypeSMSBlocked, v, d.Binding.Policy.Webhook, at)
 	if err == nil {
 		err = r.st.QueueCall(ctx, store.CallChange{Events: []store.Event{ev}})
 	}
@@ -254,12 +255,13 @@ func (r *Relay) blocked(ctx context.Context, d routing.MessageDecision, contentT
 	}
 }
 
-// eventsOf is the event typ of v when its pool wants events.
-func (r *Relay) eventsOf(typ string, v events.MessageView, at time.Time) ([]store.Event, error) {
+// eventsOf is the event typ of v when its pool wants events, for the
+// binding's own webhook ("" the pool's).
+func (r *Relay) eventsOf(typ string, v events.MessageView, webhook string, at time.Time) ([]store.Event, error) {
 	if !r.wanted(v.Pool) {
 		return nil, nil
 	}
-	ev, err := events.MessageEvent(typ, v, at)
+	ev, err := events.MessageEvent(typ, v, webhook, at)
 	if err != nil {
 		return nil, err
 	}

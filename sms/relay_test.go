@@ -258,7 +258,7 @@ func (r *rig) waitEvents(want ...string) []events.MessagePayload {
 // untouched and nothing else of A's; B's reply reaches A.
 func TestRelayAXB(t *testing.T) {
 	r := newRig(t, "")
-	b := r.bind(store.NewBinding{A: numA, B: numB, OrderID: "order-7"})
+	b := r.bind(store.NewBinding{A: numA, B: numB, OrderID: "order-7", Policy: store.Policy{Webhook: "https://platform.example/hooks/order-7"}})
 	const ct, body = "text/plain;charset=UTF-8", "取件码 8842, 到菜鸟驿站取"
 	if code := r.send(numA, ct, body); code != 202 {
 		t.Fatalf("MESSAGE answered %d, want 202", code)
@@ -284,6 +284,15 @@ func TestRelayAXB(t *testing.T) {
 	if m.BindingID != b.ID || m.OrderID != "order-7" || m.Sender != numA || m.SenderRole != "A" || m.Receiver != numB ||
 		m.ReceiverRole != "B" || m.X != numX || m.Length != 16 || m.Bytes != len(body) || m.Attempts != 1 || m.Status != 200 || m.Text != "" {
 		t.Errorf("sms.delivered = %+v", m)
+	}
+	entries, err := r.st.OutboxAfter(context.Background(), 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Webhook != b.Policy.Webhook {
+			t.Errorf("%s goes to %q, want the binding's own webhook", e.Type, e.Webhook)
+		}
 	}
 	if !strings.Contains(string(mustJSON(t, evs[0])), `"length":16`) || strings.Contains(string(mustJSON(t, evs[0])), "8842") {
 		t.Errorf("sms.received carries the text or not its length: %s", mustJSON(t, evs[0]))

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -455,5 +456,28 @@ func TestAllPools(t *testing.T) {
 	one, _ := db.Pool(ctx, "b-pool")
 	if !reflect.DeepEqual(pools[1], one) || one.ByModel.AXB != 1 || one.Size != 2 || one.InUse != 1 {
 		t.Errorf("AllPools %+v, Pool %+v", pools[1], one)
+	}
+}
+
+// TestOutboxV1Decodes: an entry written before per-binding webhooks (five
+// strings) reads with no webhook.
+func TestOutboxV1Decodes(t *testing.T) {
+	at := time.Unix(1700000000, 0).UTC()
+	v := []byte{outboxV1}
+	v = binary.BigEndian.AppendUint64(v, uint64(at.UnixNano()))
+	v = binary.BigEndian.AppendUint64(v, uint64(at.UnixNano()))
+	for _, s := range []string{"e1", "call.released", "r1", "p", "b1"} {
+		v = binary.AppendUvarint(v, uint64(len(s)))
+		v = append(v, s...)
+	}
+	v = binary.AppendUvarint(v, 2)
+	v = append(v, "{}"...)
+	ev, since, rest, err := decodeEvent(v)
+	if err != nil || ev.ID != "e1" || ev.BindingID != "b1" || ev.Webhook != "" || string(ev.Body) != "{}" || !since.Equal(at) || len(rest) != 0 {
+		t.Fatalf("decode v1 = %+v %v %q, %v", ev, since, rest, err)
+	}
+	back, _, _, err := decodeEvent(encodeEvent(nil, Event{ID: "e2", Type: "t", Webhook: "https://p.example/x", At: at, Body: []byte("b")}, at))
+	if err != nil || back.Webhook != "https://p.example/x" {
+		t.Fatalf("v2 round trip: %+v, %v", back, err)
 	}
 }

@@ -71,6 +71,7 @@ func (p Patch) apply(b Binding) Binding {
 	set(&b.B, p.B)
 	set(&b.OrderID, p.OrderID)
 	set(&b.Policy.UserData, p.UserData)
+	set(&b.Policy.Webhook, p.Webhook)
 	if p.ExpiresAt != nil {
 		b.ExpiresAt = unixNano(p.ExpiresAt.UnixNano())
 	}

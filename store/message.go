@@ -25,7 +25,9 @@ type Message struct {
 	// Grace: accepted in the binding's SMS grace period.
 	Grace bool `json:"grace,omitempty"`
 	// KeepBody: the pool keeps bodies (events carry the text).
-	KeepBody    bool      `json:"keep_body,omitempty"`
+	KeepBody bool `json:"keep_body,omitempty"`
+	// Webhook is the binding's own receiver of its events (Policy.Webhook).
+	Webhook     string    `json:"webhook,omitempty"`
 	ContentType string    `json:"content_type,omitempty"`
 	Body        []byte    `json:"body"`
 	ReceivedAt  time.Time `json:"received_at"`

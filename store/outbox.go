@@ -23,8 +23,12 @@ type Event struct {
 	// or the binding's override).
 	Pool      string
 	BindingID string
-	At        time.Time
-	Body      []byte
+	// Webhook is the binding's own receiver (Policy.Webhook), "" for the
+	// pool's: where the dispatcher sends the event if the pool's config
+	// allows it.
+	Webhook string
+	At      time.Time
+	Body    []byte
 }
 
 // OutboxEntry is an event waiting in the outbox, in the order of Seq.
@@ -70,6 +74,8 @@ var errBadOutboxEntry = errors.New("store: malformed outbox entry")
 const (
 	maxEventText = 256
 	maxEventBody = 64 << 10
+	// maxWebhookURL bounds a binding's own webhook URL.
+	maxWebhookURL = 1024
 )
 
 func checkEvent(ev Event) error {
@@ -88,20 +94,27 @@ func checkEvent(ev Event) error {
 			return invalidf("event %s longer than %d bytes", f.name, maxEventText)
 		}
 	}
+	if len(ev.Webhook) > maxWebhookURL {
+		return invalidf("event webhook longer than %d bytes", maxWebhookURL)
+	}
 	return nil
 }
 
 // An outbox entry (and a dead event) is a version byte, be64 at and since
-// unix nanos, five uvarint-prefixed strings (id, type, stream, pool,
-// binding) and the body; a dead event appends be64 dead-at nanos, uvarint
-// attempts and the last error.
-const outboxVersion = 1
+// unix nanos, uvarint-prefixed strings (id, type, stream, pool, binding;
+// version 2 adds the binding's webhook) and the body; a dead event appends
+// be64 dead-at nanos, uvarint attempts and the last error. Version 1
+// entries, written before per-binding webhooks, still decode.
+const (
+	outboxV1      = 1
+	outboxVersion = 2
+)
 
 func encodeEvent(buf []byte, ev Event, since time.Time) []byte {
 	buf = append(buf, outboxVersion)
 	buf = binary.BigEndian.AppendUint64(buf, uint64(ev.At.UnixNano()))
 	buf = binary.BigEndian.AppendUint64(buf, uint64(since.UnixNano()))
-	for _, s := range [...]string{ev.ID, ev.Type, ev.Stream, ev.Pool, ev.BindingID} {
+	for _, s := range [...]string{ev.ID, ev.Type, ev.Stream, ev.Pool, ev.BindingID, ev.Webhook} {
 		buf = binary.AppendUvarint(buf, uint64(len(s)))
 		buf = append(buf, s...)
 	}
@@ -112,32 +125,36 @@ func encodeEvent(buf []byte, ev Event, since time.Time) []byte {
 // decodeEvent copies out of v (bbolt's, valid for the transaction) and
 // returns what follows the event.
 func decodeEvent(v []byte) (Event, time.Time, []byte, error) {
-	if len(v) < 17 || v[0] != outboxVersion {
+	if len(v) < 17 || v[0] != outboxV1 && v[0] != outboxVersion {
 		return Event{}, time.Time{}, nil, errBadOutboxEntry
 	}
 	ev := Event{At: unixNano(int64(binary.BigEndian.Uint64(v[1:])))}
 	since := unixNano(int64(binary.BigEndian.Uint64(v[9:])))
 	rest := v[17:]
-	// The five strings are sliced out of one copy (the dispatcher reads
-	// every event once); the body gets its own.
-	var spans [5][2]int
+	// The strings are sliced out of one copy (the dispatcher reads every
+	// event once); the body gets its own.
+	var spans [6][2]int
+	n := len(spans)
+	if v[0] == outboxV1 {
+		n--
+	}
 	var text []byte
-	for i := range spans {
-		n, k := binary.Uvarint(rest)
-		if k <= 0 || n > uint64(len(rest)-k) {
+	for i := range n {
+		l, k := binary.Uvarint(rest)
+		if k <= 0 || l > uint64(len(rest)-k) {
 			return Event{}, time.Time{}, nil, fmt.Errorf("%w: field %d", errBadOutboxEntry, i)
 		}
-		spans[i] = [2]int{len(text), len(text) + int(n)}
-		text, rest = append(text, rest[k:k+int(n)]...), rest[k+int(n):]
+		spans[i] = [2]int{len(text), len(text) + int(l)}
+		text, rest = append(text, rest[k:k+int(l)]...), rest[k+int(l):]
 	}
-	n, k := binary.Uvarint(rest)
-	if k <= 0 || n > uint64(len(rest)-k) {
+	l, k := binary.Uvarint(rest)
+	if k <= 0 || l > uint64(len(rest)-k) {
 		return Event{}, time.Time{}, nil, fmt.Errorf("%w: body", errBadOutboxEntry)
 	}
-	ev.Body, rest = append([]byte(nil), rest[k:k+int(n)]...), rest[k+int(n):]
+	ev.Body, rest = append([]byte(nil), rest[k:k+int(l)]...), rest[k+int(l):]
 	all := string(text)
 	field := func(i int) string { return all[spans[i][0]:spans[i][1]] }
-	ev.ID, ev.Type, ev.Stream, ev.Pool, ev.BindingID = field(0), field(1), field(2), field(3), field(4)
+	ev.ID, ev.Type, ev.Stream, ev.Pool, ev.BindingID, ev.Webhook = field(0), field(1), field(2), field(3), field(4), field(5)
 	return ev, since, rest, nil
 }
 

@@ -41,6 +41,10 @@ type Policy struct {
 	// SMSGraceSeconds overrides the pool's SMS grace period for this
 	// binding: 0 keeps the pool's, NoSMSGrace gives none.
 	SMSGraceSeconds int `json:"sms_grace_seconds,omitempty"`
+	// Webhook is where the binding's events go instead of its pool's
+	// webhook (signed with the pool's secret), where the pool's config
+	// allows it; "" for the pool's.
+	Webhook string `json:"webhook_url,omitempty"`
 }
 
 // NoSMSGrace as Policy.SMSGraceSeconds: the binding's SMS end with its

@@ -12,17 +12,20 @@ import (
 // (created, expires) and then, in version 1, seven length-prefixed strings;
 // version 2 puts a flags byte and two uvarints (max_call_seconds,
 // warn_seconds) before twelve strings; version 3 (the SMS relay) adds a
-// zig-zag varint, sms_grace_seconds, after them. It is compact and decodes with a
+// zig-zag varint, sms_grace_seconds, after them; version 4 a thirteenth
+// string, the binding's webhook. It is compact and decodes with a
 // single allocation, which matters on the call path (Lookup). Version 1
 // records (written before AXN, AXE and policies) still decode, as AXB
 // bindings with the default policy.
 const (
 	recordV1      = 1
 	recordV2      = 2
-	recordVersion = 3
+	recordV3      = 3
+	recordVersion = 4
 
 	recordFieldsV1 = 7
-	recordFields   = 12
+	recordFieldsV2 = 12
+	recordFields   = 13
 
 	flagRecord = 1 << 0 // Policy.Record
 )
@@ -31,7 +34,7 @@ var errBadRecord = errors.New("store: malformed binding record")
 
 func recordStrings(b Binding) [recordFields]string {
 	return [...]string{b.ID, string(b.Model), b.Pool, b.X, b.A, b.B, b.OrderID,
-		b.Extension, b.Area, string(b.Policy.Direction), string(b.Policy.CallerDisplay), b.Policy.UserData}
+		b.Extension, b.Area, string(b.Policy.Direction), string(b.Policy.CallerDisplay), b.Policy.UserData, b.Policy.Webhook}
 }
 
 func encodeBinding(b Binding) []byte {
@@ -77,7 +80,7 @@ func decodeBinding(v []byte) (Binding, error) {
 		graceS      int64
 	)
 	if v[0] >= recordV2 {
-		nfields = recordFields
+		nfields = recordFieldsV2
 		if s == "" || s[0]&^flagRecord != 0 {
 			return Binding{}, fmt.Errorf("%w: flags", errBadRecord)
 		}
@@ -90,12 +93,15 @@ func decodeBinding(v []byte) (Binding, error) {
 			*p, s = n, s[k:]
 		}
 	}
-	if v[0] >= recordVersion {
+	if v[0] >= recordV3 {
 		n, k := varint(s)
 		if k <= 0 || n < NoSMSGrace || n > math.MaxInt32 {
 			return Binding{}, fmt.Errorf("%w: sms grace", errBadRecord)
 		}
 		graceS, s = n, s[k:]
+	}
+	if v[0] >= recordVersion {
+		nfields = recordFields
 	}
 	for i := range nfields {
 		n, k := uvarint(s)
@@ -126,6 +132,7 @@ func decodeBinding(v []byte) (Binding, error) {
 			Record:          flags&flagRecord != 0,
 			UserData:        fields[11],
 			SMSGraceSeconds: int(graceS),
+			Webhook:         fields[12],
 		},
 		CreatedAt: unixNano(created),
 		ExpiresAt: unixNano(expires),

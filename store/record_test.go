@@ -21,6 +21,7 @@ func TestRecordRoundTrip(t *testing.T) {
 			Policy: Policy{Direction: DirectionAToB, MaxCallSeconds: 1 << 30}, CreatedAt: at, ExpiresAt: at},
 		{ID: "b05", Model: ModelAXN, Pool: "p", X: "1700000001", A: "13800000001", Policy: Policy{SMSGraceSeconds: NoSMSGrace}, CreatedAt: at, ExpiresAt: at},
 		{ID: "b06", Model: ModelAXB, Pool: "p", X: "1700000001", A: "13800000001", B: "13900000001", Policy: Policy{SMSGraceSeconds: 86400 * 7}, CreatedAt: at, ExpiresAt: at},
+		{ID: "b07", Model: ModelAXB, Pool: "p", X: "1700000001", A: "13800000001", B: "13900000001", Policy: Policy{Webhook: "https://platform.example/hooks/b07"}, CreatedAt: at, ExpiresAt: at},
 	}
 	for _, b := range tests {
 		got, err := decodeBinding(encodeBinding(b))
@@ -64,6 +65,7 @@ func FuzzDecodeBinding(f *testing.F) {
 	f.Add([]byte{1})
 	f.Add(encodeBindingV1(Binding{ID: "b1", Model: ModelAXB, Pool: "p", X: "1700000001", A: "138", B: "139"}))
 	f.Add(encodeBindingV2(Binding{ID: "b1", Model: ModelAXE, Pool: "p", X: "1700000001", A: "138", Extension: "12", Policy: Policy{Record: true}}))
+	f.Add(encodeBindingV3(Binding{ID: "b1", Model: ModelAXB, Pool: "p", X: "1700000001", A: "138", B: "139", Policy: Policy{SMSGraceSeconds: 60}}))
 	f.Fuzz(func(t *testing.T, v []byte) {
 		b, err := decodeBinding(v)
 		if err != nil {
@@ -77,6 +79,8 @@ func FuzzDecodeBinding(f *testing.F) {
 			enc = encodeBindingV1
 		case recordV2:
 			enc = encodeBindingV2
+		case recordV3:
+			enc = encodeBindingV3
 		}
 		if got := enc(b); string(got) != string(v) {
 			t.Fatalf("re-encoding %+v gave %x, want %x", b, got, v)
@@ -110,7 +114,30 @@ func encodeBindingV2(b Binding) []byte {
 	buf = append(buf, flags)
 	buf = binary.AppendUvarint(buf, uint64(b.Policy.MaxCallSeconds))
 	buf = binary.AppendUvarint(buf, uint64(b.Policy.WarnSeconds))
-	for _, f := range recordStrings(b) {
+	fields := recordStrings(b)
+	for _, f := range fields[:recordFieldsV2] {
+		buf = binary.AppendUvarint(buf, uint64(len(f)))
+		buf = append(buf, f...)
+	}
+	return buf
+}
+
+// encodeBindingV3 writes a record as the store did before per-binding
+// webhooks.
+func encodeBindingV3(b Binding) []byte {
+	buf := []byte{recordV3}
+	buf = binary.BigEndian.AppendUint64(buf, uint64(b.CreatedAt.UnixNano()))
+	buf = binary.BigEndian.AppendUint64(buf, uint64(b.ExpiresAt.UnixNano()))
+	var flags byte
+	if b.Policy.Record {
+		flags |= flagRecord
+	}
+	buf = append(buf, flags)
+	buf = binary.AppendUvarint(buf, uint64(b.Policy.MaxCallSeconds))
+	buf = binary.AppendUvarint(buf, uint64(b.Policy.WarnSeconds))
+	buf = binary.AppendVarint(buf, int64(b.Policy.SMSGraceSeconds))
+	fields := recordStrings(b)
+	for _, f := range fields[:recordFieldsV2] {
 		buf = binary.AppendUvarint(buf, uint64(len(f)))
 		buf = append(buf, f...)
 	}
@@ -125,6 +152,18 @@ func TestRecordV2Decodes(t *testing.T) {
 	got, err := decodeBinding(encodeBindingV2(want))
 	if err != nil || got != want {
 		t.Fatalf("decode v2 = %+v, %v; want %+v", got, err, want)
+	}
+}
+
+// TestRecordV3Decodes: a version 3 record reads with no webhook of its
+// own.
+func TestRecordV3Decodes(t *testing.T) {
+	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	want := Binding{ID: "b01", Model: ModelAXB, Pool: "p", X: "1700000001", A: "13800000001", B: "13900000001",
+		Policy: Policy{SMSGraceSeconds: NoSMSGrace}, CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
+	got, err := decodeBinding(encodeBindingV3(want))
+	if err != nil || got != want {
+		t.Fatalf("decode v3 = %+v, %v; want %+v", got, err, want)
 	}
 }
 
@@ -148,7 +187,7 @@ func TestRecordV1Decodes(t *testing.T) {
 func TestRecordDecodeAllocs(t *testing.T) {
 	b := Binding{ID: "b01", Model: ModelAXB, Pool: "p", X: "1700000001", A: "13800000001", B: "13900000001",
 		Policy: Policy{Direction: DirectionAToB, UserData: "u"}}
-	for name, v := range map[string][]byte{"v1": encodeBindingV1(b), "v2": encodeBindingV2(b), "v3": encodeBinding(b)} {
+	for name, v := range map[string][]byte{"v1": encodeBindingV1(b), "v2": encodeBindingV2(b), "v3": encodeBindingV3(b), "v4": encodeBinding(b)} {
 		if n := testing.AllocsPerRun(100, func() { _, _ = decodeBinding(v) }); n != 1 {
 			t.Errorf("%s: decode costs %v allocations, want 1", name, n)
 		}

@@ -251,6 +251,8 @@ type Patch struct {
 	UserData       *string
 	// SMSGraceSeconds: 0 back to the pool's, NoSMSGrace none.
 	SMSGraceSeconds *int
+	// Webhook: "" back to the pool's.
+	Webhook *string
 }
 
 // Resolver is what routing reads on a call, beyond Lookup, and what it

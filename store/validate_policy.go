@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"net/url"
 	"time"
 	"unicode/utf8"
 )
@@ -107,6 +108,11 @@ func checkPolicy(m Model, p Policy) error {
 	}
 	if g := p.SMSGraceSeconds; g < NoSMSGrace || g > int(maxSettingDuration/time.Second) {
 		return fieldf("sms_grace_seconds", "%d is not within %d (none) to %d", g, NoSMSGrace, int(maxSettingDuration/time.Second))
+	}
+	if p.Webhook != "" {
+		if u, err := url.Parse(p.Webhook); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(p.Webhook) > maxWebhookURL {
+			return fieldf("webhook_url", "must be an absolute http or https URL of at most %d bytes", maxWebhookURL)
+		}
 	}
 	if len(p.UserData) > maxUserData {
 		return fieldf("user_data", "longer than %d bytes", maxUserData)

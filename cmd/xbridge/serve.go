@@ -169,7 +169,8 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, started func(api
 		api.WithHangUp(engine.HangUp),
 		api.WithReadiness(func() error { return readiness(engine, st, &draining) }),
 		api.WithPrompts(prompts),
-		api.WithRecordings(recordings)))
+		api.WithRecordings(recordings),
+		api.WithWebhookCheck(bindingWebhookCheck(cfg.Webhooks))))
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: apiReadHeaderTimeout,

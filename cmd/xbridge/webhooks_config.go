@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -24,6 +25,9 @@ type webhookConfig struct {
 	Batch       int    `json:"batch"`
 	Concurrency int    `json:"concurrency"`
 	Timeout     string `json:"timeout"`
+	// BindingURLs are the URL prefixes a binding's webhook_url may start
+	// with (events.Webhook.BindingURLs).
+	BindingURLs []string `json:"binding_urls"`
 }
 
 // loadWebhooksFile reads --webhooks: a JSON object mapping pool names (and
@@ -46,7 +50,7 @@ func loadWebhooksFile(path string, env environ) (map[string]events.Webhook, erro
 		if err := d.Decode(&c); err != nil {
 			return nil, usageError("--webhooks %s: pool %q: %v", path, pool, err)
 		}
-		w := events.Webhook{URL: c.URL, Secret: c.Secret, Batch: c.Batch, Concurrency: c.Concurrency}
+		w := events.Webhook{URL: c.URL, Secret: c.Secret, Batch: c.Batch, Concurrency: c.Concurrency, BindingURLs: c.BindingURLs}
 		if c.SecretEnv != "" {
 			if c.Secret != "" {
 				return nil, usageError("--webhooks %s: pool %q: secret and secret_env are both set", path, pool)
@@ -71,14 +75,31 @@ func loadWebhooksFile(path string, env environ) (map[string]events.Webhook, erro
 }
 
 // webhookRoutes sends a pool's events to its webhook, else to the
-// default's, else nowhere.
+// default's, else nowhere; a binding's own URL (override) replaces the
+// URL where that webhook's binding_urls take it.
 func webhookRoutes(hooks map[string]events.Webhook) events.Routes {
-	return func(pool, _ string) (events.Webhook, bool) {
-		if w, ok := hooks[pool]; ok {
-			return w, true
+	return func(pool, override string) (events.Webhook, bool) {
+		w, ok := hooks[pool]
+		if !ok {
+			w, ok = hooks[webhookDefault]
 		}
-		w, ok := hooks[webhookDefault]
-		return w, ok
+		return w.For(override), ok
+	}
+}
+
+// bindingWebhookCheck is what the API asks of a binding's webhook_url:
+// that its pool's webhook takes it.
+func bindingWebhookCheck(hooks map[string]events.Webhook) func(pool, url string) error {
+	routes := webhookRoutes(hooks)
+	return func(pool, url string) error {
+		w, ok := routes(pool, "")
+		switch {
+		case !ok:
+			return fmt.Errorf("pool %q has no webhook", pool)
+		case !w.Takes(url):
+			return fmt.Errorf("pool %q's webhook takes no binding URL starting so (its binding_urls)", pool)
+		}
+		return nil
 	}
 }
 
