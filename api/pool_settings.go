@@ -26,6 +26,7 @@ type PoolSettingsDoc struct {
 	SMS                   *SMSDoc           `json:"sms,omitempty"`
 	RoutingHook           *RoutingHookDoc   `json:"routing_hook,omitempty"`
 	RecordCalls           bool              `json:"record_calls,omitempty"`
+	RecordNotice          bool              `json:"record_notice,omitempty"`
 }
 
 // RoutingHookDoc is where the pool asks about calls no binding answers,
@@ -84,6 +85,7 @@ func (d PoolSettingsDoc) settings() (store.PoolSettings, error) {
 		ExtensionLength:  d.ExtensionLength,
 		AllowRealDisplay: d.AllowRealDisplay,
 		RecordCalls:      d.RecordCalls,
+		RecordNotice:     d.RecordNotice,
 	}
 	if len(d.Prompts) > 0 {
 		s.Prompts = d.Prompts // an empty object is no overrides, like none
@@ -164,6 +166,7 @@ func settingsDoc(s store.PoolSettings) PoolSettingsDoc {
 		AllowRealDisplay:      s.AllowRealDisplay,
 		Prompts:               s.Prompts,
 		RecordCalls:           s.RecordCalls,
+		RecordNotice:          s.RecordNotice,
 	}
 	if s.Quarantine != nil {
 		q := int64(*s.Quarantine / time.Second)

@@ -95,10 +95,10 @@ type call struct {
 	// WithEvents. route is what routing chose, for call.initiated.
 	track *events.Call
 	route events.Route
-	// recorded: the call is to be recorded from its answer
-	// (call_recording.go); rec is the recording under way.
-	recorded bool
-	rec      *media.Recording
+	// bindingRecords: the binding says record (its pool may too); rec is
+	// the recording under way from the answer (call_recording.go).
+	bindingRecords bool
+	rec            *media.Recording
 
 	// ---- owned by the call's goroutine ----
 	// end is how a call that never connected ended; byeReason the Reason

@@ -150,7 +150,7 @@ func (s *ivrSIP) placeB() error {
 	})
 	c.log = c.log.With().Str("binding_id", dec.Binding.ID).Str("b_call_id", c.bCallID).Logger()
 	c.limit, c.warnBefore = callLimits(dec.Binding.Policy)
-	c.recorded = s.e.recordsCall(dec)
+	c.bindingRecords = dec.Binding.Policy.Record
 	c.pool, c.expires = dec.Binding.Pool, dec.Binding.ExpiresAt
 	c.sdpMu.Lock()
 	c.sent[media.SideB] = offer

@@ -80,3 +80,37 @@ func TestRecordedCall(t *testing.T) {
 		t.Errorf("an unrecorded call left a file: %v", err)
 	}
 }
+
+// TestRecordingNotice: a pool that records every call and gives notice
+// has both parties hear the call-recorded prompt at the answer, in place
+// of each other, and then each other; the record says recorded.
+func TestRecordingNotice(t *testing.T) {
+	dir := t.TempDir()
+	pools := func(pool string) RecordingPolicy { return RecordingPolicy{All: pool == "default", Notice: true} }
+	te := newTestEngineWith(t, nil, []Option{WithRecordings(dir, pools), WithPrompts(testPrompts(t))}, withEvents())
+	te.bind(numX, numA, numB, time.Hour)
+	ctx := context.Background()
+	te.trunk.setScript(ringsThen(200))
+	aRTP := newRTPPeer(t)
+	d, err := newCarrier(t).invite(ctx, te.addr, numA, numX, aRTP.sdp(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := te.trunk.nextCall(t)
+	if _, code := answer(t, d, 5*time.Second); code != 200 {
+		t.Fatalf("A got %d", code)
+	}
+	_ = d.Ack(ctx)
+	// The notice is about 1.8 s of speech: 50 packets or more reach each
+	// side from the engine while neither party has sent a thing.
+	aRTP.waitReceived(t, 50)
+	tc.rtp.waitReceived(t, 50)
+	if err := d.Bye(ctx); err != nil {
+		t.Fatal(err)
+	}
+	te.waitIdle()
+	_, rec := te.callEvents(sipedge.CallID(d.InviteRequest))
+	if rec.Recording != recordingDone {
+		t.Fatalf("record says recording %q (%s)", rec.Recording, rec.RecordingNote)
+	}
+}

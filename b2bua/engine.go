@@ -91,7 +91,7 @@ type Engine struct {
 	wantEvents func(pool string) bool
 	// recordDir is where calls are recorded (WithRecordings; "": none).
 	recordDir   string
-	poolRecords func(pool string) bool
+	poolRecords func(pool string) RecordingPolicy
 	outcomes    outcomeCounts
 	stats       callStats
 	log         zerolog.Logger

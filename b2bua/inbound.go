@@ -153,7 +153,7 @@ func (e *Engine) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	c.io = &sipIO{c: c, e: e}
 	c.track, c.route = track, routeOf(dec)
 	c.limit, c.warnBefore = callLimits(dec.Binding.Policy)
-	c.recorded = e.recordsCall(dec)
+	c.bindingRecords = dec.Binding.Policy.Record
 	c.pool, c.expires = dec.Binding.Pool, dec.Binding.ExpiresAt
 	c.sent[media.SideB] = bOffer
 	c.log = log.With().Str("b_call_id", c.bCallID).Logger()

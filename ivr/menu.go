@@ -16,6 +16,7 @@ const (
 	PromptUnavailable    Prompt = "callee-unavailable" // A did not answer, was busy or unreachable
 	PromptNoCallback     Prompt = "no-callback"        // A called X with nobody to call back
 	PromptUnknownNumber  Prompt = "unknown-number"     // a pool's announce policy
+	PromptRecorded       Prompt = "call-recorded"      // to both parties before a recorded call is bridged
 )
 
 // Config is the menu's limits. Zero fields take the defaults of the issue

@@ -20,7 +20,7 @@ const (
 
 // prompts is every recorded prompt the engine may play: each must exist in
 // the default set.
-var prompts = []Prompt{PromptEnterExtension, PromptNotFound, PromptGoodbye, PromptUnavailable, PromptNoCallback, PromptUnknownNumber}
+var prompts = []Prompt{PromptEnterExtension, PromptNotFound, PromptGoodbye, PromptUnavailable, PromptNoCallback, PromptUnknownNumber, PromptRecorded}
 
 // ErrNoPrompt: a name that is neither a prompt nor a tone.
 var ErrNoPrompt = errors.New("no such prompt")

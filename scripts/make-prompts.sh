@@ -43,6 +43,7 @@ say zh cmn-latn-pinyin goodbye            "再见"
 say zh cmn-latn-pinyin callee-unavailable "您拨打的用户暂时无法接通"
 say zh cmn-latn-pinyin no-callback        "没有可以回拨的号码"
 say zh cmn-latn-pinyin unknown-number     "您拨打的号码未绑定，请核实后再拨"
+say zh cmn-latn-pinyin call-recorded      "本次通话将被录音"
 
 # English
 say en en enter-extension    "Please enter the extension, then press hash."
@@ -51,3 +52,4 @@ say en en goodbye            "Goodbye."
 say en en callee-unavailable "The person you called is not available."
 say en en no-callback        "There is no one to call back."
 say en en unknown-number     "The number you dialled is not in service."
+say en en call-recorded      "This call is recorded."

@@ -102,6 +102,9 @@ type PoolSettings struct {
 	// RecordCalls records every answered call of the pool, as a binding's
 	// record does for its own.
 	RecordCalls bool `json:"record_calls,omitempty"`
+	// RecordNotice plays the call-recorded prompt to both parties of a
+	// recorded call before they hear each other.
+	RecordNotice bool `json:"record_notice,omitempty"`
 }
 
 // RoutingHook is a platform's routing hook (Huawei's "X mode", Twilio's

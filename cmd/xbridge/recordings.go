@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/xbridge/xbridge/b2bua"
 	"github.com/xbridge/xbridge/store"
 )
 
@@ -18,18 +19,18 @@ const recordingsDir = "recordings"
 // prunePeriod is how often recordings past the retention are removed.
 const prunePeriod = time.Hour
 
-// poolRecords says whether a pool records every call (its record_calls
-// setting), read at each answer: a PUT applies to the next call.
-func poolRecords(st *store.DB, log zerolog.Logger) func(pool string) bool {
-	return func(pool string) bool {
+// poolRecords reads a pool's record_calls and record_notice settings at
+// each routed call: a PUT applies to the next call.
+func poolRecords(st *store.DB, log zerolog.Logger) func(pool string) b2bua.RecordingPolicy {
+	return func(pool string) b2bua.RecordingPolicy {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		s, err := st.PoolSettings(ctx, pool)
 		if err != nil {
 			log.Warn().Err(err).Str("pool", pool).Msg("pool settings unreadable: call not recorded")
-			return false
+			return b2bua.RecordingPolicy{}
 		}
-		return s.RecordCalls
+		return b2bua.RecordingPolicy{All: s.RecordCalls, Notice: s.RecordNotice}
 	}
 }
 
