@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/xbridge/xbridge/store"
 )
 
 // TestRemoveOlder: recordings past the cutoff go, newer ones and other
@@ -28,5 +30,29 @@ func TestRemoveOlder(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, name)); (err == nil) != want {
 			t.Errorf("%s: exists %v, want %v", name, err == nil, want)
 		}
+	}
+}
+
+// TestPoolRecordsFollowsSettings: a pool's recording settings reach the
+// calls answered after them, within poolPolicyTTL.
+func TestPoolRecordsFollowsSettings(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	policy := poolRecords(st, zerolog.Nop())
+	if p := policy("p"); p.All || p.Notice {
+		t.Fatalf("a pool with no settings records: %+v", p)
+	}
+	if err := st.SetPoolSettings(t.Context(), "p", store.PoolSettings{RecordCalls: true, RecordNotice: true}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(poolPolicyTTL + 5*time.Second)
+	for p := policy("p"); !p.All || !p.Notice; p = policy("p") {
+		if time.Now().After(deadline) {
+			t.Fatalf("settings not seen after %v: %+v", poolPolicyTTL, p)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
