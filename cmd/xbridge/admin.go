@@ -30,6 +30,7 @@ var adminGroups = map[string]func(*adminClient, []string) error{
 	"calls":   (*adminClient).calls,
 	"records": (*adminClient).records,
 	"events":  (*adminClient).events,
+	"lookup":  (*adminClient).lookup,
 }
 
 const adminHelp = `Admin commands (clients of a running engine's HTTP API):
@@ -40,10 +41,13 @@ const adminHelp = `Admin commands (clients of a running engine's HTTP API):
   xbridge binding list [--x X] [--party NUMBER] [--order-id ID] [--limit N]
   xbridge binding patch ID [--b NUMBER] [--ttl SECONDS] [policy flags] [--unset FIELD,...]
   xbridge binding delete ID
+  xbridge binding messages ID
+  xbridge binding track ID TRACK-NO...
   xbridge calls [hangup CALL-ID [--reason TEXT]]
   xbridge records [--binding ID] [--order-id ID] [--x X] [--since TIME] [--until TIME] [--limit N] [--cursor C]
   xbridge events dead [--limit N] [--cursor C]
   xbridge events retry EVENT-ID
+  xbridge lookup TRACK-NO
 Every admin command takes --api (host:port or URL; XBRIDGE_API, default
 127.0.0.1:8080), --api-token (XBRIDGE_API_TOKEN) and --json.
 `
@@ -343,7 +347,7 @@ func (c *adminClient) bind(args []string) error {
 
 func (c *adminClient) binding(args []string) error {
 	if len(args) == 0 {
-		return usageError("binding: want show, list, patch or delete")
+		return usageError("binding: want show, list, patch, delete, messages or track")
 	}
 	sub, args := args[0], args[1:]
 	oneID := func() (string, error) {
@@ -357,16 +361,24 @@ func (c *adminClient) binding(args []string) error {
 		err  error
 	)
 	switch sub {
-	case "show", "delete":
+	case "show", "delete", "messages":
 		id, uerr := oneID()
 		if uerr != nil {
 			return uerr
 		}
-		method := http.MethodGet
-		if sub == "delete" {
+		method, path := http.MethodGet, "/v1/bindings/"+url.PathEscape(id)
+		switch sub {
+		case "delete":
 			method = http.MethodDelete
+		case "messages":
+			path += "/messages"
 		}
-		body, err = c.do(method, "/v1/bindings/"+url.PathEscape(id), nil, nil)
+		body, err = c.do(method, path, nil, nil)
+	case "track":
+		if len(args) < 2 {
+			return usageError("binding track: want ID and at least one tracking number")
+		}
+		body, err = c.do(http.MethodPost, "/v1/bindings/"+url.PathEscape(args[0])+"/track_nos", nil, map[string]any{"track_nos": args[1:]})
 	case "list":
 		q, qerr := queryFlags("binding list", args, "x", "party", "order_id", "limit")
 		if qerr != nil {
@@ -388,7 +400,7 @@ func (c *adminClient) binding(args []string) error {
 		}
 		body, err = c.do(http.MethodPatch, "/v1/bindings/"+url.PathEscape(pos[0]), nil, patch)
 	default:
-		return usageError("binding: unknown command %q (want show, list, patch or delete)", sub)
+		return usageError("binding: unknown command %q (want show, list, patch, delete, messages or track)", sub)
 	}
 	if err != nil {
 		return err
@@ -451,6 +463,18 @@ func queryFlags(name string, args []string, params ...string) (url.Values, error
 		}
 	}
 	return q, nil
+}
+
+// lookup is the waybill lookup a locker system makes, from a shell.
+func (c *adminClient) lookup(args []string) error {
+	if len(args) != 1 {
+		return usageError("lookup: want TRACK-NO")
+	}
+	body, err := c.do(http.MethodGet, "/v1/lookup", url.Values{"track_no": {args[0]}}, nil)
+	if err != nil {
+		return err
+	}
+	return c.show(body)
 }
 
 func (c *adminClient) records(args []string) error {

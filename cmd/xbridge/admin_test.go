@@ -243,3 +243,33 @@ func TestAdminRecordsEventsHangUp(t *testing.T) {
 		t.Errorf("hang-ups %q, want %q", hungUp, want)
 	}
 }
+
+// TestAdminTrackAndLookup: tracking numbers from a shell, the lookup a
+// locker system makes, and a binding's SMS inbox.
+func TestAdminTrackAndLookup(t *testing.T) {
+	url := adminAPI(t)
+	env := map[string]string{"XBRIDGE_API": url}
+	if code, out, errOut := admin(t, env, "pool", "add", "default", "+8617000000001"); code != 0 {
+		t.Fatalf("pool add: %d %s%s", code, out, errOut)
+	}
+	code, out, errOut := admin(t, env, "bind", "axe", "--a", "+8613800008000", "--ttl", "3600", "--json")
+	var b store.Binding
+	if code != 0 || json.Unmarshal([]byte(out), &b) != nil {
+		t.Fatalf("bind axe: %d %s%s", code, out, errOut)
+	}
+	code, out, errOut = admin(t, env, "binding", "track", b.ID, "SF1234567890", "YT-88", "--json")
+	if code != 0 || !strings.Contains(out, `"track_nos":["SF1234567890","YT-88"]`) {
+		t.Fatalf("binding track: %d %s%s", code, out, errOut)
+	}
+	code, out, errOut = admin(t, env, "lookup", "YT-88", "--json")
+	if code != 0 || !strings.Contains(out, `"a":"138****8000"`) || !strings.Contains(out, b.ID) {
+		t.Fatalf("lookup: %d %s%s", code, out, errOut)
+	}
+	code, out, errOut = admin(t, env, "binding", "messages", b.ID, "--json")
+	if code != 0 || !strings.Contains(out, `"messages":[]`) {
+		t.Fatalf("binding messages: %d %s%s", code, out, errOut)
+	}
+	if code, _, errOut := admin(t, env, "lookup"); code != 2 || !strings.Contains(errOut, "TRACK-NO") {
+		t.Errorf("lookup without a number: %d %q", code, errOut)
+	}
+}

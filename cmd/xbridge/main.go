@@ -70,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env envir
 			routeSIPLogs(log)
 			err = demo(ctx, cfg, log, stdout)
 		}
-	case "pool", "bind", "binding", "calls", "records", "events":
+	case "pool", "bind", "binding", "calls", "records", "events", "lookup":
 		err = runAdmin(ctx, cmd, rest, stdout, env)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
