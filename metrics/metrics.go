@@ -161,13 +161,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstHistogram(descTalk, h.Count, h.Sum, h.buckets())
 	}
 	if c.src.Outbox != nil {
-		n, oldest := c.src.Outbox()
-		age := 0.0
-		if !oldest.IsZero() {
-			age = max(time.Since(oldest).Seconds(), 0)
-		}
-		ch <- prometheus.MustNewConstMetric(descOutbox, prometheus.GaugeValue, float64(n))
-		ch <- prometheus.MustNewConstMetric(descOutboxAge, prometheus.GaugeValue, age)
+		queueGauges(ch, descOutbox, descOutboxAge, c.src.Outbox)
 	}
 	if c.src.SMS != nil {
 		s := c.src.SMS()
@@ -180,13 +174,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descSMSRetry, prometheus.CounterValue, float64(s.Retried))
 	}
 	if c.src.SMSQueue != nil {
-		n, oldest := c.src.SMSQueue()
-		age := 0.0
-		if !oldest.IsZero() {
-			age = max(time.Since(oldest).Seconds(), 0)
-		}
-		ch <- prometheus.MustNewConstMetric(descSMSQueue, prometheus.GaugeValue, float64(n))
-		ch <- prometheus.MustNewConstMetric(descSMSAge, prometheus.GaugeValue, age)
+		queueGauges(ch, descSMSQueue, descSMSAge, c.src.SMSQueue)
 	}
 	if c.src.Relay != nil {
 		for dir, f := range c.src.Relay() {
@@ -246,4 +234,16 @@ func NewRegistry(src Sources) *prometheus.Registry {
 // Handler serves reg in the Prometheus text format.
 func Handler(reg *prometheus.Registry) http.Handler {
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+// queueGauges writes a queue's length and the age of its oldest entry
+// (0 with none).
+func queueGauges(ch chan<- prometheus.Metric, length, age *prometheus.Desc, read func() (int, time.Time)) {
+	n, oldest := read()
+	a := 0.0
+	if !oldest.IsZero() {
+		a = max(time.Since(oldest).Seconds(), 0)
+	}
+	ch <- prometheus.MustNewConstMetric(length, prometheus.GaugeValue, float64(n))
+	ch <- prometheus.MustNewConstMetric(age, prometheus.GaugeValue, a)
 }

@@ -203,30 +203,22 @@ func (db *DB) sweepGrace(now time.Time) (int, bool, error) {
 		more bool
 	)
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
-		start := time.Now()
 		bk := bucketsOf(tx)
 		g := bk.graceBuckets()
-		keys := dueKeys(g.expiry, now)
-		n, more = 0, len(keys) == sweepChunk
-		for _, k := range keys {
-			if sliceOver(start, n) {
-				more = true
-				break
+		var err error
+		n, more, err = dueSlice(g.expiry, now, time.Now(), func(k []byte) error {
+			if len(k) <= 8 {
+				db.log.Warn().Hex("key", k).Msg("dropping malformed grace expiry key")
+				return g.expiry.Delete(k)
 			}
-			n++
 			b, until, err := g.getGrace(k[8:])
 			if err != nil {
 				db.log.Warn().Err(err).Hex("key", k).Msg("dropping dangling grace expiry key")
-				if err := g.expiry.Delete(k); err != nil {
-					return err
-				}
-				continue
+				return g.expiry.Delete(k)
 			}
-			if err := bk.dropGrace(b, until); err != nil {
-				return err
-			}
-		}
-		return nil
+			return bk.dropGrace(b, until)
+		})
+		return err
 	})
 	if err != nil {
 		return 0, false, fmt.Errorf("store: sweep grace: %w", err)

@@ -146,6 +146,25 @@ func (db *DB) sweepExpired(now time.Time) (int, bool, error) {
 	return n, more, nil
 }
 
+// dueSlice hands handle the keys of an expiry-style bucket that are due
+// at now, up to sweepChunk and no more than one sweepSlice of work from
+// start: the shape of every sweep step. It returns how many it handled
+// and whether more may be due.
+func dueSlice(b *bolt.Bucket, now, start time.Time, handle func(k []byte) error) (int, bool, error) {
+	keys := dueKeys(b, now)
+	n, more := 0, len(keys) == sweepChunk
+	for _, k := range keys {
+		if sliceOver(start, n) {
+			return n, true, nil
+		}
+		n++
+		if err := handle(k); err != nil {
+			return n, more, err
+		}
+	}
+	return n, more, nil
+}
+
 // purgeQuarantine frees one chunk of pairs whose cool-down has passed,
 // bounded as sweepExpired's; it returns how many it handled and whether
 // more may be due.
@@ -155,32 +174,24 @@ func (db *DB) purgeQuarantine(now time.Time) (int, bool, error) {
 		more bool
 	)
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
-		start := time.Now()
 		bk := bucketsOf(tx)
-		keys := dueKeys(bk.quarExpiry, now)
-		n, more = 0, len(keys) == sweepChunk
-		for _, k := range keys {
-			if sliceOver(start, n) {
-				more = true
-				break
-			}
-			n++
+		var err error
+		n, more, err = dueSlice(bk.quarExpiry, now, time.Now(), func(k []byte) error {
 			if err := bk.quarExpiry.Delete(k); err != nil {
 				return err
 			}
 			if len(k) <= 8 {
-				continue
+				return nil
 			}
 			pair := k[8:]
 			// The entry may have been replaced by a later quarantine of the
 			// same pair; only an entry with this very deadline goes.
 			if v := bk.quarantine.Get(pair); len(v) >= 8 && bytes.Equal(v[:8], k[:8]) {
-				if err := bk.dropQuarantine(pair); err != nil {
-					return err
-				}
+				return bk.dropQuarantine(pair)
 			}
-		}
-		return nil
+			return nil
+		})
+		return err
 	})
 	if err != nil {
 		return 0, false, fmt.Errorf("store: purge quarantine: %w", err)

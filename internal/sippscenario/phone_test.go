@@ -2,11 +2,7 @@ package sippscenario
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -78,38 +74,10 @@ func TestPhoneChecks(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "phone.csv"),
-				fmt.Appendf(nil, "SEQUENTIAL\n%s;%s;\n", phoneX, phoneA), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			port := testkit.FixedPorts(t, 1)
-			cmd := sippCmd(t, dir, "-sf", scenario(t, "uas-axe.xml"), "-inf", "phone.csv",
-				"-p", strconv.Itoa(port), "-mp", strconv.Itoa(freePortPair(t)))
-			var out strings.Builder
-			cmd.Stdout, cmd.Stderr = &out, &out
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			waitBound(t, port)
 			leg := goodBLeg()
 			tc.leg(&leg)
-			callPhone(t, port, leg)
-			err := cmd.Wait()
-			errs := sippErrors(t, dir)
-			if tc.stat == "" {
-				if err != nil {
-					t.Fatalf("sipp: %v\n%s\n%s", err, lastBytes(out.String(), 1000), lastBytes(errs, 2000))
-				}
-				if got := sippStat(t, dir, "SuccessfulCall(C)"); got != "1" {
-					t.Fatalf("%s calls passed, want 1", got)
-				}
-				return
-			}
-			if err == nil || sippStat(t, dir, tc.stat) != "1" || !strings.Contains(errs, tc.errLog) {
-				t.Fatalf("sipp: %v, %s = %s; want the call failed on %q; errors:\n%s",
-					err, tc.stat, sippStat(t, dir, tc.stat), tc.errLog, lastBytes(errs, 2000))
-			}
+			phoneRun{scenario: "uas-axe.xml", x: phoneX, party: phoneA, extra: []string{"-mp", strconv.Itoa(freePortPair(t))},
+				stat: tc.stat, errLog: tc.errLog}.check(t, func(port int) { callPhone(t, port, leg) })
 		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -127,4 +128,47 @@ func lastBytes(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// phoneRun is one run of a phone's scenario (a UAS) against a scripted
+// engine: SIPp serves name with the injection line x;party on a fixed
+// port, drive plays the engine's side, and the run must pass, or fail on
+// stat with errLog in SIPp's error log.
+type phoneRun struct {
+	scenario, x, party string
+	extra              []string // more SIPp arguments
+	stat, errLog       string   // "" for a run that must pass
+}
+
+func (r phoneRun) check(t *testing.T, drive func(port int)) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "phone.csv"), fmt.Appendf(nil, "SEQUENTIAL\n%s;%s;\n", r.x, r.party), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port := testkit.FixedPorts(t, 1)
+	args := append([]string{"-sf", scenario(t, r.scenario), "-inf", "phone.csv", "-p", strconv.Itoa(port)}, r.extra...)
+	cmd := sippCmd(t, dir, args...)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitBound(t, port)
+	drive(port)
+	err := cmd.Wait()
+	errs := sippErrors(t, dir)
+	if r.stat == "" {
+		if err != nil {
+			t.Fatalf("sipp: %v\n%s\n%s", err, lastBytes(out.String(), 1000), lastBytes(errs, 2000))
+		}
+		if got := sippStat(t, dir, "SuccessfulCall(C)"); got != "1" {
+			t.Fatalf("%s calls passed, want 1", got)
+		}
+		return
+	}
+	if err == nil || sippStat(t, dir, r.stat) != "1" || !strings.Contains(errs, r.errLog) {
+		t.Fatalf("sipp: %v, %s = %s; want the call failed on %q; errors:\n%s",
+			err, r.stat, sippStat(t, dir, r.stat), r.errLog, lastBytes(errs, 2000))
+	}
 }

@@ -3,10 +3,6 @@ package sippscenario
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -66,37 +62,10 @@ func TestSMSPhoneChecks(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "phone.csv"),
-				fmt.Appendf(nil, "SEQUENTIAL\n%s;%s;\n", smsX, smsReceiver), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			port := testkit.FixedPorts(t, 1)
-			cmd := sippCmd(t, dir, "-sf", scenario(t, "uas-sms.xml"), "-inf", "phone.csv", "-p", strconv.Itoa(port))
-			var out strings.Builder
-			cmd.Stdout, cmd.Stderr = &out, &out
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			waitBound(t, port)
 			m := goodSMS()
 			tc.sms(&m)
-			sendSMS(t, port, m)
-			err := cmd.Wait()
-			errs := sippErrors(t, dir)
-			if tc.stat == "" {
-				if err != nil {
-					t.Fatalf("sipp: %v\n%s\n%s", err, lastBytes(out.String(), 1000), lastBytes(errs, 2000))
-				}
-				if got := sippStat(t, dir, "SuccessfulCall(C)"); got != "1" {
-					t.Fatalf("%s SMS passed, want 1", got)
-				}
-				return
-			}
-			if err == nil || sippStat(t, dir, tc.stat) != "1" || !strings.Contains(errs, tc.errLog) {
-				t.Fatalf("sipp: %v, %s = %s; want the SMS failed on %q; errors:\n%s",
-					err, tc.stat, sippStat(t, dir, tc.stat), tc.errLog, lastBytes(errs, 2000))
-			}
+			phoneRun{scenario: "uas-sms.xml", x: smsX, party: smsReceiver, stat: tc.stat, errLog: tc.errLog}.
+				check(t, func(port int) { sendSMS(t, port, m) })
 		})
 	}
 }

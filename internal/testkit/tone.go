@@ -72,3 +72,23 @@ func ReadStereoWAV(t testing.TB, path string) (left, right []int16) {
 	}
 	return left, right
 }
+
+// CheckStereoTones fails the test unless the stereo WAV at path holds the
+// tone at leftHz in its left channel and rightHz in its right, and
+// neither in the other's: each party's audio in its own channel.
+func CheckStereoTones(t testing.TB, path string, leftHz, rightHz float64) {
+	t.Helper()
+	left, right := ReadStereoWAV(t, path)
+	for _, c := range []struct {
+		name       string
+		pcm        []int16
+		own, other float64
+	}{{"left", left, leftHz, rightHz}, {"right", right, rightHz, leftHz}} {
+		if p := TonePower(c.pcm, c.own, 8000); p < 0.5 {
+			t.Errorf("%s channel: its %v Hz tone at power %.2f", c.name, c.own, p)
+		}
+		if p := TonePower(c.pcm, c.other, 8000); p > 0.05 {
+			t.Errorf("%s channel: the other side's %v Hz tone at power %.2f", c.name, c.other, p)
+		}
+	}
+}
