@@ -2,12 +2,10 @@ package routing
 
 import (
 	"net/netip"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/xbridge/xbridge/store"
-	"github.com/xbridge/xbridge/store/storetest"
 )
 
 // TestRouteMessage routes SMS over the real store, model by model.
@@ -86,17 +84,8 @@ func TestRouteMessage(t *testing.T) {
 // period (swept or not yet), and refuses them once it is over.
 func TestRouteMessageGrace(t *testing.T) {
 	const x = "8617000000001"
-	clock := storetest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	db, err := store.Open(filepath.Join(t.TempDir(), "xbridge.db"),
-		store.WithClock(clock.Now), store.WithSweepInterval(5*time.Millisecond), store.WithSMSGrace(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db, clock := openStoreWith(t, []store.Option{store.WithSweepInterval(5 * time.Millisecond), store.WithSMSGrace(time.Hour)}, x)
 	ctx := t.Context()
-	if _, err := db.AddNumbers(ctx, "default", []string{x}); err != nil {
-		t.Fatal(err)
-	}
 	bd, _, err := db.CreateBinding(ctx, store.NewBinding{Pool: "default", A: "8613800000001", B: "8613900000002", ExpiresAt: clock.Now().Add(time.Minute)})
 	if err != nil {
 		t.Fatal(err)

@@ -128,9 +128,15 @@ func TestRouteModelsWithStore(t *testing.T) {
 // numbers in pool "default".
 func openStore(t *testing.T, numbers ...string) (*store.DB, *storetest.Clock) {
 	t.Helper()
+	return openStoreWith(t, []store.Option{store.WithQuarantine(time.Hour), store.WithSweepInterval(time.Hour)}, numbers...)
+}
+
+// openStoreWith is openStore with the store's options (the clock is the
+// test's).
+func openStoreWith(t *testing.T, opts []store.Option, numbers ...string) (*store.DB, *storetest.Clock) {
+	t.Helper()
 	clock := storetest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	db, err := store.Open(filepath.Join(t.TempDir(), "xbridge.db"),
-		store.WithClock(clock.Now), store.WithQuarantine(time.Hour), store.WithSweepInterval(time.Hour))
+	db, err := store.Open(filepath.Join(t.TempDir(), "xbridge.db"), append([]store.Option{store.WithClock(clock.Now)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -23,16 +22,11 @@ import (
 // receiver takes them. The call's record is there through the API.
 func TestEventsSurviveKill9(t *testing.T) {
 	const secret = "whsec-kill9"
-	hook := testkit.NewWebhook(t, func(h http.Header, body []byte) error {
-		return events.Verify(secret, h.Get(events.SignatureHeader), body, time.Now(), time.Minute)
-	})
+	hook := signedWebhook(t, secret)
 	hook.FailFirst(1<<30, http.StatusServiceUnavailable)
 	bin, cfg, env := binaryEnv(t)
 	hooks := filepath.Join(t.TempDir(), "webhooks.json")
-	conf, _ := json.Marshal(map[string]any{"*": map[string]any{"url": hook.URL, "secret_env": "TEST_WEBHOOK_SECRET"}})
-	if err := os.WriteFile(hooks, conf, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeJSONFile(t, hooks, map[string]any{"*": map[string]any{"url": hook.URL, "secret_env": "TEST_WEBHOOK_SECRET"}})
 	env = append(env, "XBRIDGE_WEBHOOKS="+hooks, "TEST_WEBHOOK_SECRET="+secret)
 	base := "http://" + cfg.API
 	var logs syncBuffer
@@ -145,6 +139,14 @@ func TestEventsSurviveKill9(t *testing.T) {
 	if err := json.NewDecoder(res.Body).Decode(&list); err != nil || len(list.Records) != 1 || list.Records[0].RecordID != last.RecordID {
 		t.Errorf("GET /v1/records?order_id: %+v, %v", list, err)
 	}
+}
+
+// signedWebhook is a receiver that checks every delivery's signature
+// with secret.
+func signedWebhook(t *testing.T, secret string) *testkit.Webhook {
+	return testkit.NewWebhook(t, func(h http.Header, body []byte) error {
+		return events.Verify(secret, h.Get(events.SignatureHeader), body, time.Now(), time.Minute)
+	})
 }
 
 // checkMetrics scrapes /metrics, parses it with the Prometheus text parser

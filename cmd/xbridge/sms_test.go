@@ -24,9 +24,7 @@ import (
 // reaches the signed webhook and /metrics counts it all.
 func TestSMSRelayBinary(t *testing.T) {
 	const secret = "whsec-sms"
-	hook := testkit.NewWebhook(t, func(h http.Header, body []byte) error {
-		return events.Verify(secret, h.Get(events.SignatureHeader), body, time.Now(), time.Minute)
-	})
+	hook := signedWebhook(t, secret)
 	bin, cfg, env := binaryEnv(t)
 	hooks := t.TempDir() + "/webhooks.json"
 	writeJSONFile(t, hooks, map[string]any{"*": map[string]any{"url": hook.URL, "secret": secret}})
