@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"encoding/json"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -182,6 +183,35 @@ func TestPayloadJSONMatches(t *testing.T) {
 		}
 		if got := events.AppendPayloadForTest(nil, &p); string(got) != string(want) {
 			t.Errorf("%q:\n got %s\nwant %s", s, got, want)
+		}
+	}
+}
+
+// appendUTCMilli writes what AppendFormat(timeLayout) does: across years,
+// zones, leap days, the last millisecond of a second and years the fast
+// path does not take.
+func TestAppendUTCMilli(t *testing.T) {
+	zones := []*time.Location{time.UTC, time.FixedZone("CST", 8*3600), time.FixedZone("west", -9*3600-30*60)}
+	times := []time.Time{
+		time.Date(2026, 12, 2, 8, 0, 0, 123456789, time.UTC),
+		time.Date(2024, 2, 29, 23, 59, 59, 999999999, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999000000, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 6, 1, 12, 0, 0, 0, time.UTC),
+		time.Unix(0, 0),
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		times = append(times, time.Unix(r.Int64N(1<<36)-1<<35, r.Int64N(1e9)))
+	}
+	for _, t0 := range times {
+		for _, z := range zones {
+			tz := t0.In(z)
+			want := tz.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+			if got := string(events.AppendUTCMilliForTest(nil, tz)); got != want {
+				t.Fatalf("%v: got %s, want %s", tz, got, want)
+			}
 		}
 	}
 }

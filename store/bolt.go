@@ -26,6 +26,9 @@ type DB struct {
 	// its length, counted at open and kept by every change.
 	outboxSignal signal
 	outboxLen    atomic.Int64
+	// outboxTail is what the last flushes committed to the outbox, for
+	// the dispatcher to take without reading it back.
+	outboxTail outboxTail
 
 	writers   atomic.Int32 // writes in flight, to choose Update or Batch
 	stop      chan struct{}

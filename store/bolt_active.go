@@ -192,7 +192,11 @@ func (db *DB) flushActive() error {
 	}
 	q.mu.Unlock()
 
-	var outboxDelta int
+	var (
+		outboxDelta int
+		firstSeq    uint64
+	)
+	now := db.opts.now()
 	err := db.write(func(tx *bolt.Tx) error {
 		outboxDelta = 0 // a batch may run this again
 		b := tx.Bucket(bucketActiveCalls)
@@ -211,7 +215,7 @@ func (db *DB) flushActive() error {
 			return err
 		}
 		var err error
-		outboxDelta, err = writeOutbox(tx, events, done, db.opts.now())
+		firstSeq, outboxDelta, err = writeOutbox(tx, events, done, now)
 		return err
 	})
 	if err != nil {
@@ -233,6 +237,15 @@ func (db *DB) flushActive() error {
 	}
 	q.commits.Add(1)
 	db.outboxLen.Add(int64(outboxDelta))
+	// The tail before the signal: a dispatcher woken by it finds them.
+	var committed []OutboxEntry
+	if len(events) > 0 {
+		committed = make([]OutboxEntry, len(events))
+		for i, ev := range events {
+			committed[i] = OutboxEntry{Seq: firstSeq + uint64(i), Event: ev, Since: now}
+		}
+	}
+	db.outboxTail.extend(committed, done)
 	if len(events) > 0 {
 		db.outboxSignal.ring()
 	}

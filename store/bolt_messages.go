@@ -56,12 +56,16 @@ func putOutboxEvents(tx *bolt.Tx, events []Event, now time.Time) (int, error) {
 			return 0, err
 		}
 	}
-	return writeOutbox(tx, events, nil, now)
+	_, n, err := writeOutbox(tx, events, nil, now)
+	return n, err
 }
 
-// committedEvents publishes what a durable write added to the outbox.
+// committedEvents publishes what a durable write other than the flush
+// added to the outbox: its entries are not in the tail, so the dispatcher
+// reads them from the disk.
 func (db *DB) committedEvents(n int) {
 	if n > 0 {
+		db.outboxTail.reset()
 		db.outboxLen.Add(int64(n))
 		db.outboxSignal.ring()
 	}

@@ -1,9 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -95,34 +97,57 @@ func (db *DB) QueueCall(ctx context.Context, ch CallChange) error {
 	return nil
 }
 
-// writeOutbox appends events in order and removes the delivered entries;
-// delta is how many entries the outbox gained (less what it lost).
-func writeOutbox(tx *bolt.Tx, events []Event, done []uint64, now time.Time) (delta int, err error) {
+// writeOutbox appends events in order, numbered from first on, and
+// removes the delivered entries; delta is how many entries the outbox
+// gained (less what it lost).
+func writeOutbox(tx *bolt.Tx, events []Event, done []uint64, now time.Time) (first uint64, delta int, err error) {
 	b := tx.Bucket(bucketOutbox)
 	if len(events) > 0 {
 		b.FillPercent = appendFill
+		// One buffer for every value: bbolt keeps them until the commit.
+		size := 0
+		for i := range events {
+			size += encodedEventSize(&events[i])
+		}
+		buf := make([]byte, 0, size)
+		for i := range events {
+			ev := &events[i]
+			seq, err := b.NextSequence()
+			if err != nil {
+				return 0, 0, fmt.Errorf("outbox: %w", err)
+			}
+			if i == 0 {
+				first = seq
+			}
+			start := len(buf)
+			buf = encodeEvent(buf, *ev, now)
+			if err := b.Put(seqKey(seq), buf[start:len(buf):len(buf)]); err != nil {
+				return 0, 0, fmt.Errorf("outbox: event %s: %w", ev.ID, err)
+			}
+			delta++
+		}
 	}
-	for _, ev := range events {
-		seq, err := b.NextSequence()
-		if err != nil {
-			return 0, fmt.Errorf("outbox: %w", err)
+	if len(done) > 0 {
+		// In key order through one cursor: a seek each, not a Get and a
+		// Delete's own seek.
+		done = slices.Clone(done)
+		slices.Sort(done)
+		c := b.Cursor()
+		for i, seq := range done {
+			if i > 0 && seq == done[i-1] {
+				continue
+			}
+			k := seqKey(seq)
+			if got, _ := c.Seek(k); got == nil || !bytes.Equal(got, k) {
+				continue // moved to the dead letters meanwhile
+			}
+			if err := c.Delete(); err != nil {
+				return 0, 0, fmt.Errorf("outbox: remove %d: %w", seq, err)
+			}
+			delta--
 		}
-		if err := b.Put(seqKey(seq), encodeEvent(nil, ev, now)); err != nil {
-			return 0, fmt.Errorf("outbox: event %s: %w", ev.ID, err)
-		}
-		delta++
 	}
-	for _, seq := range done {
-		k := seqKey(seq)
-		if b.Get(k) == nil {
-			continue // moved to the dead letters meanwhile
-		}
-		if err := b.Delete(k); err != nil {
-			return 0, fmt.Errorf("outbox: remove %d: %w", seq, err)
-		}
-		delta--
-	}
-	return delta, nil
+	return first, delta, nil
 }
 
 // OutboxDepth is how many events wait in the outbox (committed, not yet
@@ -171,6 +196,14 @@ func (db *DB) OutboxAfter(ctx context.Context, after uint64, limit int) ([]Outbo
 	if limit <= 0 {
 		return nil, invalidf("limit must be positive")
 	}
+	if out, ok := db.outboxTail.after(after, limit); ok {
+		return out, nil
+	}
+	return db.diskOutboxAfter(after, limit)
+}
+
+// diskOutboxAfter is OutboxAfter from the disk.
+func (db *DB) diskOutboxAfter(after uint64, limit int) ([]OutboxEntry, error) {
 	var out []OutboxEntry
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketOutbox).Cursor()
@@ -243,6 +276,7 @@ func (db *DB) OutboxDead(ctx context.Context, seq uint64, attempts int, lastErr 
 		return b.Delete(seqKey(seq))
 	})
 	if err == nil && moved {
+		db.outboxTail.remove(seq)
 		db.outboxLen.Add(-1)
 	}
 	return err
@@ -312,8 +346,7 @@ func (db *DB) RetryDead(ctx context.Context, id string) (OutboxEntry, error) {
 	if err != nil {
 		return OutboxEntry{}, err
 	}
-	db.outboxLen.Add(1)
-	db.outboxSignal.ring()
+	db.committedEvents(1)
 	return entry, nil
 }
 

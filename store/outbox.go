@@ -110,6 +110,15 @@ const (
 	outboxVersion = 2
 )
 
+// encodedEventSize is an upper bound of encodeEvent's length for ev.
+func encodedEventSize(ev *Event) int {
+	n := 1 + 16 + 7*binary.MaxVarintLen64 + len(ev.Body)
+	for _, s := range [...]string{ev.ID, ev.Type, ev.Stream, ev.Pool, ev.BindingID, ev.Webhook} {
+		n += len(s)
+	}
+	return n
+}
+
 func encodeEvent(buf []byte, ev Event, since time.Time) []byte {
 	buf = append(buf, outboxVersion)
 	buf = binary.BigEndian.AppendUint64(buf, uint64(ev.At.UnixNano()))
