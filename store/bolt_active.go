@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -192,6 +193,9 @@ func (db *DB) flushActive() error {
 	}
 	q.mu.Unlock()
 
+	// Sorted once: the commit removes them in key order, the tail
+	// forgets them by search.
+	slices.Sort(done)
 	var (
 		outboxDelta int
 		firstSeq    uint64

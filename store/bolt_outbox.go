@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -98,8 +97,8 @@ func (db *DB) QueueCall(ctx context.Context, ch CallChange) error {
 }
 
 // writeOutbox appends events in order, numbered from first on, and
-// removes the delivered entries; delta is how many entries the outbox
-// gained (less what it lost).
+// removes the delivered entries (done, in ascending order); delta is how
+// many entries the outbox gained (less what it lost).
 func writeOutbox(tx *bolt.Tx, events []Event, done []uint64, now time.Time) (first uint64, delta int, err error) {
 	b := tx.Bucket(bucketOutbox)
 	if len(events) > 0 {
@@ -130,8 +129,6 @@ func writeOutbox(tx *bolt.Tx, events []Event, done []uint64, now time.Time) (fir
 	if len(done) > 0 {
 		// In key order through one cursor: a seek each, not a Get and a
 		// Delete's own seek.
-		done = slices.Clone(done)
-		slices.Sort(done)
 		c := b.Cursor()
 		for i, seq := range done {
 			if i > 0 && seq == done[i-1] {

@@ -35,7 +35,7 @@ type outboxTail struct {
 const maxOutboxTail = 8192
 
 // extend adds the entries a flush committed (consecutive Seqs) and forgets
-// those its commit removed.
+// those its commit removed (removed in ascending order).
 func (t *outboxTail) extend(es []OutboxEntry, removed []uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -56,7 +56,8 @@ func (t *outboxTail) extend(es []OutboxEntry, removed []uint64) {
 	}
 }
 
-// remove forgets entries no longer in the outbox (dead).
+// remove forgets entries no longer in the outbox (dead; seqs in
+// ascending order).
 func (t *outboxTail) remove(seqs ...uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -67,11 +68,10 @@ func (t *outboxTail) removeLocked(seqs []uint64) {
 	if !t.covered || len(seqs) == 0 || len(t.entries) == 0 {
 		return
 	}
-	gone := make(map[uint64]bool, len(seqs))
-	for _, s := range seqs {
-		gone[s] = true
-	}
-	t.entries = slices.DeleteFunc(t.entries, func(e OutboxEntry) bool { return gone[e.Seq] })
+	t.entries = slices.DeleteFunc(t.entries, func(e OutboxEntry) bool {
+		_, gone := slices.BinarySearch(seqs, e.Seq)
+		return gone
+	})
 }
 
 // reset empties the tail: an entry was committed outside the flush.
