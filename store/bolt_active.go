@@ -199,6 +199,7 @@ func (db *DB) flushActive() error {
 	var (
 		outboxDelta int
 		firstSeq    uint64
+		txID        uint64
 	)
 	now := db.opts.now()
 	err := db.write(func(tx *bolt.Tx) error {
@@ -220,6 +221,7 @@ func (db *DB) flushActive() error {
 		}
 		var err error
 		firstSeq, outboxDelta, err = writeOutbox(tx, events, done, now)
+		txID = uint64(tx.ID())
 		return err
 	})
 	if err != nil {
@@ -249,7 +251,7 @@ func (db *DB) flushActive() error {
 			committed[i] = OutboxEntry{Seq: firstSeq + uint64(i), Event: ev, Since: now}
 		}
 	}
-	db.outboxTail.extend(committed, done)
+	db.outboxTail.extend(committed, done, txID)
 	if len(events) > 0 {
 		db.outboxSignal.ring()
 	}

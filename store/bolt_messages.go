@@ -61,11 +61,11 @@ func putOutboxEvents(tx *bolt.Tx, events []Event, now time.Time) (int, error) {
 }
 
 // committedEvents publishes what a durable write other than the flush
-// added to the outbox: its entries are not in the tail, so the dispatcher
-// reads them from the disk.
-func (db *DB) committedEvents(n int) {
+// added to the outbox in transaction tx: its entries are not in the tail,
+// so the dispatcher reads them from the disk.
+func (db *DB) committedEvents(n int, tx uint64) {
 	if n > 0 {
-		db.outboxTail.reset()
+		db.outboxTail.reset(tx)
 		db.outboxLen.Add(int64(n))
 		db.outboxSignal.ring()
 	}
@@ -85,6 +85,7 @@ func (db *DB) AcceptMessage(ctx context.Context, m Message, events []Event) erro
 	}
 	now := db.now()
 	var added int
+	var txID uint64
 	err = db.write(func(tx *bolt.Tx) error {
 		added = 0
 		msgs := tx.Bucket(bucketMessages)
@@ -103,12 +104,13 @@ func (db *DB) AcceptMessage(ctx context.Context, m Message, events []Event) erro
 			}
 		}
 		added, err = putOutboxEvents(tx, events, now)
+		txID = uint64(tx.ID())
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("store: accept message %s: %w", m.ID, err)
 	}
-	db.committedEvents(added)
+	db.committedEvents(added, txID)
 	return nil
 }
 
@@ -203,6 +205,7 @@ func (db *DB) FinishMessage(ctx context.Context, id, outcome string, events []Ev
 	}
 	now := db.now()
 	var added int
+	var txID uint64
 	err := db.write(func(tx *bolt.Tx) error {
 		added = 0
 		msgs := tx.Bucket(bucketMessages)
@@ -224,12 +227,13 @@ func (db *DB) FinishMessage(ctx context.Context, id, outcome string, events []Ev
 		}
 		var err error
 		added, err = putOutboxEvents(tx, events, now)
+		txID = uint64(tx.ID())
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("store: finish message %s: %w", id, err)
 	}
-	db.committedEvents(added)
+	db.committedEvents(added, txID)
 	return nil
 }
 

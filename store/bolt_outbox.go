@@ -319,6 +319,7 @@ func (db *DB) RetryDead(ctx context.Context, id string) (OutboxEntry, error) {
 	}
 	now := db.opts.now()
 	var entry OutboxEntry
+	var txID uint64
 	err := db.write(func(tx *bolt.Tx) error {
 		dead := tx.Bucket(bucketDead)
 		v := dead.Get([]byte(id))
@@ -338,12 +339,13 @@ func (db *DB) RetryDead(ctx context.Context, id string) (OutboxEntry, error) {
 			return err
 		}
 		entry = OutboxEntry{Seq: seq, Event: d.Event, Since: now}
+		txID = uint64(tx.ID())
 		return dead.Delete([]byte(id))
 	})
 	if err != nil {
 		return OutboxEntry{}, err
 	}
-	db.committedEvents(1)
+	db.committedEvents(1, txID)
 	return entry, nil
 }
 

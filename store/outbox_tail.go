@@ -22,24 +22,39 @@ import (
 // so an entry that commits out of the flush's order is read from the disk;
 // one that moves to the dead letters leaves it. A reader whose position is
 // before the tail, or finds it empty, reads the disk as before.
+//
+// The commits happen in one order and their changes to the tail after them,
+// each in its own goroutine, in any order: a flush's extend could come after
+// the reset of a later commit, and the tail would then claim the flush's
+// entries were the last while the later commit's sat on the disk unread. So
+// each change carries its transaction's ID, and an extend older than the
+// newest reset empties the tail instead.
 type outboxTail struct {
 	mu sync.Mutex
 	// covered says lo and hi mean something; entries are in Seq order.
 	covered bool
 	lo, hi  uint64
 	entries []OutboxEntry
+	// lastTx is the transaction of the newest extend or reset applied.
+	lastTx uint64
 }
 
 // maxOutboxTail bounds the entries held: a few seconds of a loaded
 // engine's events. A dispatcher further behind reads the disk.
 const maxOutboxTail = 8192
 
-// extend adds the entries a flush committed (consecutive Seqs) and forgets
-// those its commit removed (removed in ascending order).
-func (t *outboxTail) extend(es []OutboxEntry, removed []uint64) {
+// extend adds the entries a flush committed in transaction tx (consecutive
+// Seqs) and forgets those its commit removed (removed in ascending order).
+func (t *outboxTail) extend(es []OutboxEntry, removed []uint64, tx uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.removeLocked(removed)
+	if tx < t.lastTx {
+		// A later commit added entries the flush does not know of.
+		t.covered, t.entries = false, nil
+		return
+	}
+	t.lastTx = tx
 	if len(es) == 0 {
 		return
 	}
@@ -74,10 +89,12 @@ func (t *outboxTail) removeLocked(seqs []uint64) {
 	})
 }
 
-// reset empties the tail: an entry was committed outside the flush.
-func (t *outboxTail) reset() {
+// reset empties the tail: transaction tx committed an entry outside the
+// flush.
+func (t *outboxTail) reset(tx uint64) {
 	t.mu.Lock()
 	t.covered, t.entries = false, nil
+	t.lastTx = max(t.lastTx, tx)
 	t.mu.Unlock()
 }
 
