@@ -30,7 +30,8 @@ type DB struct {
 	// the dispatcher to take without reading it back.
 	outboxTail outboxTail
 
-	writers   atomic.Int32 // writes in flight, to choose Update or Batch
+	writers   atomic.Int32 // writes in flight, to choose Update or the group
+	group     groupCommit
 	stop      chan struct{}
 	swept     sync.WaitGroup
 	closeOnce sync.Once
@@ -60,9 +61,6 @@ func Open(path string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	if o.batchDelay > 0 {
-		bdb.MaxBatchDelay = o.batchDelay
-	}
 	if err := initBuckets(bdb); err != nil {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -74,6 +72,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 		hub:    newHub(),
 		active: newActiveQueue(),
 		stop:   make(chan struct{}),
+		group:  groupCommit{bolt: bdb, delay: o.batchDelay, max: maxGroup},
 	}
 	if err := db.countOutbox(); err != nil {
 		_ = bdb.Close()
@@ -162,15 +161,15 @@ func (db *DB) Subscribe() (<-chan Ended, func()) { return db.hub.subscribe() }
 func (db *DB) now() time.Time { return db.opts.now() }
 
 // write runs fn in a durable read-write transaction. With a batch delay and
-// another write in flight, fn joins a bbolt Batch and shares its fsync; a
-// lone writer takes Update and does not wait out the delay. In a batch fn may
-// run more than once, so fn must start from scratch each time and keep its
-// results in variables it resets.
+// another write in flight, fn joins a group commit and shares its fsync
+// (group_commit.go); a lone writer takes Update and does not wait out the
+// delay. In a group fn may run more than once, so fn must start from
+// scratch each time and keep its results in variables it resets.
 func (db *DB) write(fn func(tx *bolt.Tx) error) error {
 	n := db.writers.Add(1)
 	defer db.writers.Add(-1)
 	if db.opts.batchDelay > 0 && n > 1 {
-		return db.bolt.Batch(fn)
+		return db.group.write(fn)
 	}
 	return db.bolt.Update(fn)
 }

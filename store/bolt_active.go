@@ -14,7 +14,7 @@ import (
 
 // Active-call records are written behind: PutActiveCall and DeleteActiveCall
 // only queue the change, and one transaction commits everything queued every
-// flush interval (joining a bbolt Batch with binding writes in flight). A
+// flush interval (joining the group commit of binding writes in flight). A
 // Put whose Delete follows within the same interval never reaches the disk,
 // so short calls cost no I/O at all, and a busy engine costs at most one
 // fsync per interval however many calls it answers.
