@@ -72,8 +72,9 @@ func Open(path string, opts ...Option) (*DB, error) {
 		hub:    newHub(),
 		active: newActiveQueue(),
 		stop:   make(chan struct{}),
-		group:  groupCommit{bolt: bdb, delay: o.batchDelay, max: maxGroup},
+		group:  groupCommit{bolt: bdb, delay: o.batchDelay, max: maxGroup, moved: make(chan struct{}, 1)},
 	}
+	db.group.inFlight = &db.writers
 	if err := db.countOutbox(); err != nil {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("store: open %s: outbox: %w", path, err)
@@ -166,8 +167,8 @@ func (db *DB) now() time.Time { return db.opts.now() }
 // delay. In a group fn may run more than once, so fn must start from
 // scratch each time and keep its results in variables it resets.
 func (db *DB) write(fn func(tx *bolt.Tx) error) error {
-	n := db.writers.Add(1)
-	defer db.writers.Add(-1)
+	n := db.group.started()
+	defer db.group.ended()
 	if db.opts.batchDelay > 0 && n > 1 {
 		return db.group.write(fn)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -24,11 +25,20 @@ import (
 //
 // The writer at the head of the queue leads: it waits out the window, takes
 // the queue, runs it, answers every call and hands the lead to the next one
-// waiting. No goroutine outlives a write, so Close has nothing to stop.
+// waiting. It closes the window early once every write in flight is
+// queued: nobody else can join, and waiting would only delay them all. No
+// goroutine outlives a write, so Close has nothing to stop.
 type groupCommit struct {
 	bolt  *bolt.DB
 	delay time.Duration
 	max   int
+	// inFlight counts the writes between their start and their return,
+	// queued or not (DB.writers); nil means unknown, and the leader waits
+	// out the whole window.
+	inFlight *atomic.Int32
+	// moved is poked when a write starts or ends, for a leader that waits
+	// for the rest of those in flight to queue.
+	moved chan struct{}
 
 	mu      sync.Mutex
 	queue   []*groupCall
@@ -83,9 +93,7 @@ func (g *groupCommit) outcome(c *groupCall, err error) error {
 // lead gathers a batch, commits it and passes the lead on. The caller's
 // own call is at the head of the queue, so the batch answers it too.
 func (g *groupCommit) lead() {
-	if g.delay > 0 && !g.full() {
-		time.Sleep(g.delay)
-	}
+	g.gather()
 	g.mu.Lock()
 	n := min(len(g.queue), g.max)
 	batch := make([]*groupCall, n)
@@ -106,10 +114,50 @@ func (g *groupCommit) lead() {
 	next.done <- errLead
 }
 
-func (g *groupCommit) full() bool {
+// gather waits out the batch window, or less when the batch is full or
+// every write in flight has queued.
+func (g *groupCommit) gather() {
+	if g.delay <= 0 || g.ready() {
+		return
+	}
+	window := time.NewTimer(g.delay)
+	defer window.Stop()
+	for {
+		select {
+		case <-window.C:
+			return
+		case <-g.moved:
+			if g.ready() {
+				return
+			}
+		}
+	}
+}
+
+func (g *groupCommit) ready() bool {
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	return len(g.queue) >= g.max
+	queued := len(g.queue)
+	g.mu.Unlock()
+	return queued >= g.max || g.inFlight != nil && queued >= int(g.inFlight.Load())
+}
+
+// started and ended keep inFlight, and wake a leader waiting on it.
+func (g *groupCommit) started() int32 {
+	n := g.inFlight.Add(1)
+	g.poke()
+	return n
+}
+
+func (g *groupCommit) ended() {
+	g.inFlight.Add(-1)
+	g.poke()
+}
+
+func (g *groupCommit) poke() {
+	select {
+	case g.moved <- struct{}{}:
+	default:
+	}
 }
 
 // run commits batch, taking out and sending off to run alone each call

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,6 +29,34 @@ func openGroup(t *testing.T, delay time.Duration) (*groupCommit, *bolt.DB) {
 		t.Fatal(err)
 	}
 	return &groupCommit{bolt: bdb, delay: delay, max: maxGroup}, bdb
+}
+
+// countWrites makes g count the writes in flight, as DB.write does, so
+// its leader can close a batch before the window ends.
+func countWrites(g *groupCommit) {
+	g.inFlight = new(atomic.Int32)
+	g.moved = make(chan struct{}, 1)
+}
+
+// countedWrite is DB.write's path into the group.
+func countedWrite(g *groupCommit, fn func(*bolt.Tx) error) error {
+	g.started()
+	defer g.ended()
+	return g.write(fn)
+}
+
+// waitDone fails the test unless done yields within 10 s, far less than
+// the hour-long windows of the tests that use it.
+func waitDone(t *testing.T, done <-chan error, what string) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: not answered after 10 s: the leader waited out its window", what)
+	}
 }
 
 // holdLead starts a write that keeps its transaction open until the
@@ -127,6 +156,51 @@ func TestGroupCommitQueuedWritesShareOneCommit(t *testing.T) {
 	if got := len(keysIn(t, bdb)); got != waves*perWave {
 		t.Fatalf("%d keys written, want %d", got, waves*perWave)
 	}
+}
+
+// Once every write in flight has queued, nobody can join the batch, and
+// the leader commits at once instead of waiting out the window (an hour
+// here).
+func TestGroupCommitClosesWhenEveryWriteQueued(t *testing.T) {
+	g, bdb := openGroup(t, time.Hour)
+	countWrites(g)
+	const n = 8
+	done := make(chan error, n)
+	for i := range n {
+		go func() {
+			var id int
+			done <- countedWrite(g, putKey(fmt.Sprint(i), &id))
+		}()
+	}
+	for range n {
+		waitDone(t, done, "write")
+	}
+	if got := len(keysIn(t, bdb)); got != n {
+		t.Fatalf("%d keys, want %d", got, n)
+	}
+}
+
+// A write in flight that has not queued yet (here one that started and
+// has not reached the queue) holds the batch open for it, and its end
+// closes the batch.
+func TestGroupCommitWaitsForWritesInFlight(t *testing.T) {
+	g, _ := openGroup(t, time.Hour)
+	countWrites(g)
+	g.started() // the write not yet queued
+	g.started() // and one more, so the next goes to the group as in DB.write
+	done := make(chan error, 1)
+	go func() {
+		var id int
+		done <- g.write(putKey("queued", &id))
+	}()
+	waitQueued(t, g, 1)
+	select {
+	case err := <-done:
+		t.Fatalf("the batch closed with a write in flight outside it (%v)", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	g.ended()
+	waitDone(t, done, "queued write")
 }
 
 // A write whose fn fails gets its own error and leaves nothing behind; the
