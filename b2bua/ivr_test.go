@@ -380,8 +380,19 @@ func TestCallbackReachesLastCourier(t *testing.T) {
 	cc := dialX(t, te, numX)
 	cc.info(extension)
 	tc := te.trunk.nextCall(t)
+	// Hang up only once A has answered (the engine's ACK): a BYE that
+	// beats A's 200 makes the engine CANCEL A's leg, which sends no BYE.
+	select {
+	case <-tc.acks:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the engine did not ACK A's answer")
+	}
 	cc.bye()
-	<-tc.byeReq
+	select {
+	case <-tc.byeReq:
+	case <-time.After(5 * time.Second):
+		t.Fatal("A got no BYE after the courier hung up")
+	}
 	te.waitIdle()
 	// The engine notes the courier in the background (routing's noteCaller:
 	// an fsync kept off the INVITE's path); a person calls back seconds
